@@ -1,0 +1,150 @@
+use crate::paths;
+use anyhow::Context;
+use medsins_core::Access;
+use medsins_pipeline::{BuildOptions, CorpusStatus};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder holding one sub-folder per corpus, in each corpus's upstream layout
+    /// (default: the fixtures bundled with the repository).
+    #[arg(long)]
+    raw_root: Option<PathBuf>,
+    /// Output directory (replaced atomically).
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Build only these corpus or task ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Worker threads (default: all cores). The output does not depend on it.
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// The MedS-Ins instruction bank (RewriteDefinitions.json): its definitions and paraphrases
+    /// become each task's instruction set.
+    #[arg(long)]
+    instructions: Option<PathBuf>,
+    /// Most restricted access class to include: public, registration or credentialed.
+    #[arg(long)]
+    access: Option<String>,
+    /// Leave out corpora whose licence contains this text (repeatable, case-insensitive).
+    #[arg(long = "exclude-licence")]
+    exclude_licence: Vec<String>,
+    /// Seed for hash splits and instruction choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Maximum rows per Parquet shard.
+    #[arg(long, default_value_t = 100_000)]
+    shard_rows: usize,
+    /// Manifest folder.
+    #[arg(long)]
+    manifests: Option<PathBuf>,
+    /// Benchmark test sets to decontaminate against: task JSON (MedS-Bench / SNI), JSON Lines or
+    /// Parquet with `input` and `output`/`outputs` fields. Matches are removed (ledger `contaminated`).
+    #[arg(long, num_args = 1..)]
+    decontaminate: Vec<PathBuf>,
+    /// Word n-gram length for --decontaminate.
+    #[arg(long, default_value_t = 13)]
+    decontaminate_ngram: usize,
+    /// Exit 1 when a semantic check fails that the task does not declare in `expected_checks`.
+    #[arg(long)]
+    strict: bool,
+    /// Print the build report as JSON.
+    #[arg(long, value_enum, default_value_t)]
+    format: paths::Format,
+}
+
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    if let Some(j) = a.jobs {
+        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().context("setting up worker threads")?;
+    }
+    let dir = paths::manifests_dir(a.manifests);
+    let (cat, diags) = paths::load_catalogue(&dir);
+    if !diags.is_empty() {
+        eprintln!("{diags}");
+        eprintln!("error: {} manifest problem(s); fix them (see `medsins validate`) before building", diags.0.len());
+        return Ok(1);
+    }
+    let mut opts = BuildOptions::new(paths::raw_root(a.raw_root), a.out);
+    opts.selection.only = a.only;
+    opts.selection.exclude_licence = a.exclude_licence;
+    opts.selection.access = match a.access.as_deref() {
+        None => None,
+        Some(s) => Some(Access::parse(s).with_context(|| format!("--access `{s}`: use public, registration or credentialed"))?),
+    };
+    opts.instructions = a.instructions;
+    opts.seed = a.seed;
+    opts.shard_rows = a.shard_rows;
+    opts.decontaminate = a.decontaminate;
+    if a.decontaminate_ngram == 0 {
+        anyhow::bail!("--decontaminate-ngram must be at least 1 (default 13)");
+    }
+    opts.decontaminate_ngram = a.decontaminate_ngram;
+    for o in &opts.selection.only {
+        let known = cat.manifests.iter().any(|m| m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o));
+        if !known {
+            anyhow::bail!("--only `{o}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them");
+        }
+    }
+    let spinner = if std::io::stderr().is_terminal() {
+        let p = indicatif::ProgressBar::new_spinner();
+        p.set_message(format!("building from {} ...", opts.raw_root.display()));
+        p.enable_steady_tick(std::time::Duration::from_millis(120));
+        Some(p)
+    } else {
+        None
+    };
+    let report = medsins_pipeline::build(&cat, &opts);
+    if let Some(p) = spinner {
+        p.finish_and_clear();
+    }
+    let report = report?;
+    let strict_fail = a.strict && report.checks.unexpected > 0;
+    let code = if strict_fail && report.exit_code() == 0 { 1 } else { report.exit_code() };
+    if a.format == paths::Format::Json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(code);
+    }
+    for c in &report.corpora {
+        match &c.status {
+            CorpusStatus::Built { tasks, samples, quarantined } => {
+                let q = if *quarantined > 0 { format!(", {quarantined} records quarantined (see ledger)") } else { String::new() };
+                println!("built     {:<28} {tasks} task(s), {samples} samples{q}", c.corpus_id);
+            }
+            CorpusStatus::Missing { paths, homepage, access, obtain, tasks } => {
+                eprintln!("missing   {}: raw files not found:", c.corpus_id);
+                for p in paths {
+                    eprintln!("            {p}");
+                }
+                eprintln!("          access: {access}; get it from {homepage}");
+                eprintln!("          {}", obtain.trim().replace('\n', "\n          "));
+                eprintln!("          tasks skipped: {}", tasks.join(", "));
+            }
+            CorpusStatus::Failed { message, tasks } => {
+                eprintln!("FAILED    {}: {message}", c.corpus_id);
+                eprintln!("          tasks skipped: {}", tasks.join(", "));
+            }
+            CorpusStatus::Excluded { reason } => println!("excluded  {:<28} {reason}", c.corpus_id),
+        }
+    }
+    println!("{} samples in {} tasks written to {}", report.samples, report.tasks, report.out);
+    let counts = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ");
+    if !report.removed_by_reason.is_empty() {
+        println!("removed (ledger.parquet): {}", counts(&report.removed_by_reason));
+    }
+    if !report.flagged_by_reason.is_empty() {
+        println!("flagged, kept (ledger.parquet): {}", counts(&report.flagged_by_reason));
+    }
+    crate::cmd_check::print_checks(&report.checks);
+    let timing: Vec<String> = report.stage_seconds.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
+    log::info!("stage time (summed over tasks): {}", timing.join(", "));
+    match report.exit_code() {
+        3 => eprintln!("partial build: {} corpus(es) missing (exit 3)", report.missing().count()),
+        1 => eprintln!("{} corpus(es) failed (exit 1)", report.failed().count()),
+        _ => {}
+    }
+    if strict_fail {
+        eprintln!("error: {} unexpected failing check(s) (--strict; see checks.json); fix the data or declare them in the task's expected_checks with a reason", report.checks.unexpected);
+    }
+    Ok(code)
+}

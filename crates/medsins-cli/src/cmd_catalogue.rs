@@ -1,0 +1,33 @@
+use crate::paths;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// What to produce: `schema` (the manifest JSON Schema) or `doc` (docs/catalogue.md).
+    #[arg(value_parser = ["schema", "doc"])]
+    what: String,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+    #[arg(long)]
+    manifests: Option<PathBuf>,
+}
+
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    let text = match a.what.as_str() {
+        "schema" => medsins_manifest::json_schema(),
+        _ => {
+            let (cat, diags) = paths::load_catalogue(&paths::manifests_dir(a.manifests));
+            if !diags.is_empty() {
+                eprintln!("{diags}");
+                return Ok(1);
+            }
+            medsins_pipeline::catalogue_doc(&cat)
+        }
+    };
+    match a.output {
+        Some(p) => std::fs::write(&p, text)?,
+        None => print!("{text}"),
+    }
+    Ok(0)
+}

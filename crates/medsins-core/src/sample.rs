@@ -1,0 +1,55 @@
+//! The two kinds of row a build writes: samples, and ledger entries for what was removed.
+
+use serde::{Deserialize, Serialize};
+
+/// Task-level metadata repeated on every row of the task (shared, not copied per row).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TaskMeta {
+    pub task_id: String,
+    pub task_no: u32,
+    pub corpus_id: String,
+    pub category: String,
+    pub text_source: String,
+    pub domains: Vec<String>,
+    pub languages: Vec<String>,
+    pub license: String,
+    pub access: String,
+    pub manifest_sha256: String,
+}
+
+/// One output sample. Task-level columns come from its [`TaskMeta`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Sample {
+    pub id: String,
+    pub instruction: String,
+    pub instruction_id: u32,
+    pub input: String,
+    pub output: String,
+    pub split: String,
+    pub source_file: String,
+    pub source_locator: String,
+    pub raw_sha256: String,
+    /// The rendered group key (split and leakage unit); the id when the task declares none.
+    pub group_key: String,
+    /// Position of the raw record in the task's input (file index, record index): the
+    /// deterministic order key used to pick representatives.
+    #[serde(skip)]
+    pub order: (u32, u64),
+}
+
+/// A removed sample or raw record, with why and by which stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LedgerEntry {
+    /// The sample id, when the record got as far as rendering.
+    pub id: Option<String>,
+    pub task_id: String,
+    pub corpus_id: String,
+    pub stage: String,
+    pub reason: String,
+    /// For duplicates and leaks: the sample kept instead.
+    pub kept_id: Option<String>,
+    pub similarity: Option<f64>,
+    pub source_file: String,
+    pub source_locator: String,
+    pub detail: String,
+}

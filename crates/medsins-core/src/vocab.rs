@@ -1,0 +1,96 @@
+//! Closed vocabularies: MedS-Ins's 19 task categories and 5 text sources, access classes, splits.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == s)
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// The 19 task categories of MedS-Ins.
+    Category {
+        TextClassification => "Text Classification",
+        NamedEntityRecognition => "Named Entity Recognition",
+        InformationExtraction => "Information Extraction",
+        Explanation => "Explanation",
+        QuestionAnswering => "Question Answering",
+        TextSummarization => "Text Summarization",
+        TextRetrieval => "Text Retrieval",
+        TextCompletion => "Text Completion",
+        FactVerification => "Fact Verification",
+        IntentIdentification => "Intent Identification",
+        Translation => "Translation",
+        SentenceCompositionAnalysis => "Sentence Composition Analysis",
+        NaturalLanguageInference => "Natural Language Inference",
+        WordRelationClassification => "Word Relation Classification",
+        Dialogue => "Dialogue",
+        WrongCandidateGeneration => "Wrong Candidate Generation",
+        Diagnosis => "Diagnosis",
+        TreatmentPlanning => "Treatment Planning",
+        ClinicalOutcomePrediction => "Clinical Outcome Prediction",
+    }
+);
+
+string_enum!(
+    /// The 5 text sources of MedS-Ins.
+    TextSource {
+        Exam => "Exam",
+        ClinicalText => "Clinical Text",
+        AcademicalPapers => "Academical Papers",
+        MedicalKnowledge => "Medical Knowledge",
+        DailyConversation => "Daily Conversation",
+    }
+);
+
+string_enum!(
+    /// Who may obtain a corpus. Ordered from most open to most restricted.
+    Access {
+        Public => "public",
+        Registration => "registration",
+        Credentialed => "credentialed",
+    }
+);
+
+string_enum!(
+    /// Output splits, named as Hugging Face `datasets` names them.
+    Split {
+        Train => "train",
+        Validation => "validation",
+        Test => "test",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabularies_have_meds_ins_sizes() {
+        assert_eq!(Category::ALL.len(), 19);
+        assert_eq!(TextSource::ALL.len(), 5);
+        assert_eq!(Category::parse("Named Entity Recognition"), Some(Category::NamedEntityRecognition));
+        assert_eq!(Category::parse("NER"), None);
+        assert!(Access::Public < Access::Credentialed);
+    }
+}

@@ -1,0 +1,26 @@
+//! The corpus manifest: one TOML file per corpus in `corpora-manifests/`.
+//!
+//! A manifest declares a corpus (who made it, its licence and access class, the raw files it is
+//! distributed as) and the MedS-Ins tasks it feeds (how records become input and output, how they
+//! are split). It is data, never code: templates are sandboxed and named operators do what
+//! templates cannot. This crate parses manifests with `file:line:col` errors, checks their
+//! meaning (every problem at once), loads a whole catalogue, and generates the JSON Schema that
+//! editors use (`schemas/manifest.schema.json`).
+
+mod catalogue;
+mod check;
+mod error;
+mod model;
+
+pub use catalogue::{Catalogue, LoadedManifest};
+pub use check::{check_catalogue, is_contained_path};
+pub use error::{Diagnostic, Diagnostics};
+pub use model::*;
+
+/// The JSON Schema of a manifest, as checked into `schemas/manifest.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(Manifest);
+    let mut s = serde_json::to_string_pretty(&schema).expect("schema serialises");
+    s.push('\n');
+    s
+}

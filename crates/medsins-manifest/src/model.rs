@@ -1,0 +1,602 @@
+//! The manifest's types. Field docs become the JSON Schema's descriptions, so they are written
+//! for contributors, not for Rust readers.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// One corpus and the MedS-Ins tasks it feeds.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Who made the corpus, where to get it, under which terms.
+    pub corpus: Corpus,
+    /// The raw files, as the corpus's authors distribute them.
+    #[serde(default)]
+    pub files: Vec<RawFile>,
+    /// The tasks this corpus feeds.
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Corpus {
+    /// Lower-case id, `[a-z0-9-]+`, equal to the manifest's file stem and to the corpus folder
+    /// under the raw root.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Human-readable name.
+    pub name: String,
+    /// Where the corpus is published.
+    pub homepage: String,
+    /// Release or version the manifest was written against (e.g. a date, tag or commit).
+    pub version: String,
+    /// Licence as its distributor states it (SPDX id where one exists).
+    pub license: String,
+    /// `public`, `registration` (free sign-up or agreement) or `credentialed` (e.g. PhysioNet DUA).
+    #[schemars(with = "String")]
+    pub access: Spanned<String>,
+    /// How to cite the corpus (BibTeX or a plain reference).
+    pub citation: String,
+    /// How a user obtains the raw files and where to put them (shown when they are missing).
+    pub obtain: String,
+    /// Free-text notes for reviewers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Fraction of raw records that may be quarantined before the corpus fails (default 0.01).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_budget: Option<f64>,
+}
+
+/// A raw file of the corpus. Paths are relative to the corpus folder `<raw-root>/<corpus-id>/`
+/// (or to `<raw-root>/<root>/` when `root` names a shared source such as `natural-instructions`)
+/// and may not leave it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    /// Short name that tasks use to refer to this file.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Path relative to the corpus folder, `/`-separated, as the authors distribute it.
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// json | jsonl | csv | tsv | xlsx | iob | pubtator | xml | sni-task | workbook | text-folder | brat | parquet | obo | text-files (a folder)
+    #[schemars(with = "String")]
+    pub format: Spanned<String>,
+    /// Expected SHA-256 of the file (lower-case hex). A mismatch stops the corpus's build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// The official split this file holds: `train`, `validation` or `test`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub split: Option<Spanned<String>>,
+    /// Another folder under the raw root that holds this file (for sources shared by several
+    /// corpora, e.g. `natural-instructions` for Super-NaturalInstructions task files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub root: Option<Spanned<String>>,
+    /// Reader options for the format.
+    #[serde(default)]
+    pub options: FileOptions,
+}
+
+/// Reader options. Each format reads only the options that concern it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileOptions {
+    /// json: JSON pointer to the array or object holding the records (default: the root).
+    /// xml: `/`-separated element path of the record elements (e.g. `ClinicalInquiries/record`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<String>,
+    /// json: when the records are an object keyed by id, the field that receives the key
+    /// (default `_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_field: Option<String>,
+    /// xlsx: sheet name (default: the first sheet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
+    /// csv/tsv: field delimiter (default `,` for csv, tab for tsv).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// csv/tsv/xlsx: whether the first row names the columns (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<bool>,
+    /// csv/tsv/xlsx without header, iob: names given to the columns in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    /// text-folder: column of the index holding each record's file path, relative to the
+    /// corpus folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_column: Option<String>,
+    /// text-folder: field that receives the text of the record's file (default `text`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_field: Option<String>,
+    /// Container: `gzip` or `zip` (default: none; `.gz` paths are gunzipped automatically).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// zip: the member to read inside the archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// text-files: file name ending of the files to read under the folder (default `.txt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<String>,
+}
+
+/// One MedS-Ins task.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    /// The upstream released file stem, e.g. `task114_medqsum_text_summurization` (spelling as
+    /// released); `task<number>_...`.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Upstream task number (the key `task<number>` of `RewriteDefinitions.json`).
+    #[schemars(with = "u32")]
+    pub number: Spanned<u32>,
+    /// Short human-readable description.
+    pub name: String,
+    /// One of the 19 MedS-Ins task categories.
+    #[schemars(with = "String")]
+    pub category: Spanned<String>,
+    /// One of the 5 MedS-Ins text sources.
+    #[schemars(with = "String")]
+    pub text_source: Spanned<String>,
+    /// Medical sub-domains or content types (free text, as in the task JSON `Domains`).
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// ISO 639-1 codes of the input language(s).
+    #[schemars(with = "Vec<String>")]
+    pub input_languages: Vec<Spanned<String>>,
+    /// ISO 639-1 codes of the output language(s).
+    #[schemars(with = "Vec<String>")]
+    pub output_languages: Vec<Spanned<String>>,
+    /// False when the task's source or rendering is inferred rather than confirmed upstream.
+    #[serde(default = "yes")]
+    pub confirmed: bool,
+    /// Evidence for the reading chosen (required when `confirmed = false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// The original definition (instruction) written for this task.
+    pub definition: String,
+    /// How the rendering relates to the authors' own preparation: reproduced, reconstructed,
+    /// and every deliberate difference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<String>,
+    /// Ids of the raw files this task reads (default: every file of the corpus that no other
+    /// step uses as a lookup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub files: Option<Vec<Spanned<String>>>,
+    /// Named operators applied to each record, in order, before the templates.
+    #[serde(default)]
+    #[schemars(with = "Vec<Step>")]
+    pub steps: Vec<Spanned<Step>>,
+    /// Template expression; records for which it is false are skipped (counted as filtered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub filter: Option<Spanned<String>>,
+    /// Template of the sample input (minijinja syntax; record fields are variables).
+    #[schemars(with = "String")]
+    pub input: Spanned<String>,
+    /// Template of the sample output.
+    #[schemars(with = "String")]
+    pub output: Spanned<String>,
+    /// Template of the group key: samples with the same key always land in the same split and
+    /// are compared for leakage (e.g. a PMID, a note id, a premise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub group_key: Option<Spanned<String>>,
+    /// How samples are assigned to splits.
+    #[schemars(with = "SplitPolicy")]
+    pub split: Spanned<SplitPolicy>,
+    /// Near-duplicate detection (MinHash LSH over input + output word shingles) within the
+    /// task; default: flag near-duplicates in the ledger, keep them (docs/data-quality.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub near_dedup: Option<NearDedup>,
+    /// Semantic checks known to fail on this task, with why; they are reported but do not
+    /// fail `--strict` (e.g. `[{ check = "ner_not_substring", reason = "…" }]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_checks: Vec<ExpectedCheck>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How samples are assigned to train / validation / test.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "policy", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum SplitPolicy {
+    /// Each sample keeps the official split of the raw file it came from.
+    Official,
+    /// Every sample goes to one split (MedS-Ins trains on whole corpora: `split = "train"`).
+    Fixed { split: String },
+    /// A seeded hash of the group key decides; the three fractions sum to 1.
+    Hash { train: f64, validation: f64, test: f64 },
+    /// The first ⌊train × N⌋ records of each file go to `train` and the others to `rest`
+    /// (default `test`); N counts the file's records after the steps, in file order (the product
+    /// in double precision, truncated, as Python's `int(0.9 * len(rows))`). For corpora whose
+    /// authors kept a head fraction of the file as training data.
+    Head {
+        train: f64,
+        #[serde(default = "test_word")]
+        rest: String,
+    },
+}
+
+fn test_word() -> String {
+    "test".into()
+}
+
+/// A named built-in operator. Each adds fields to the record (or turns one record into
+/// several, or several into one) for the templates to use.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// IOB/CoNLL tags to entities. Reads the token and tag lists of an `iob` record; writes
+    /// `into` (entity texts, properly detokenised, in order) and `text_into` (the sentence,
+    /// detokenised). `types` keeps only entities of those types (`B-Chemical` has type
+    /// `Chemical`; bare `B`/`I` tags have none and are always kept).
+    IobEntities {
+        #[serde(default = "tokens_field")]
+        tokens: String,
+        #[serde(default = "tags_field")]
+        tags: String,
+        into: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text_into: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        types: Option<Vec<String>>,
+        /// `proper` (default: `sp. nov.`) or `upstream` (tokens joined by spaces, as the
+        /// authors' Species-800 script did: `sp . nov .`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entity_spacing: Option<String>,
+    },
+    /// PubTator annotations to the entity texts of one type (e.g. `Chemical`), in order of
+    /// appearance, written to `into`; `unique` drops repeats.
+    PubtatorEntities {
+        entity_type: String,
+        into: String,
+        #[serde(default)]
+        unique: bool,
+    },
+    /// Options to lettered choices. `options` names a field holding an object (letter ->
+    /// text), a list of texts, or is a list of field names (e.g. `["opa","opb","opc","opd"]`).
+    /// `answer` names the field holding the answer as `answer_is` = `letter`, `index0`,
+    /// `index1` or `text`. Writes `<into>_list` (list of `{letter, text}`), `<into>_letter`
+    /// and `<into>_text`.
+    LetteredOptions {
+        options: OptionsSource,
+        answer: String,
+        #[serde(default = "letter")]
+        answer_is: String,
+        #[serde(default = "choice")]
+        into: String,
+    },
+    /// Join with another file of the same corpus: the first record of `file` whose `key`
+    /// template renders equal to this record's `on` template is stored under `into`.
+    /// With `required = true` a record without a match is quarantined.
+    Join {
+        file: String,
+        key: String,
+        on: String,
+        into: String,
+        #[serde(default)]
+        required: bool,
+    },
+    /// Look a code up in a table file: for each code in the field `codes` (a list, or a string
+    /// split on `separator`), find the record of `file` whose `key` field equals it; writes
+    /// `into` as a list of `{code, value}` where `value` is the `value` field of the match.
+    /// Codes without a match are kept in `<into>_missing`.
+    Lookup {
+        file: String,
+        codes: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        separator: Option<String>,
+        key: String,
+        value: String,
+        into: String,
+        /// Remove every occurrence of this text from the table's keys before matching (e.g.
+        /// `.` to match dotless ICD-10 codes such as `J189` against `J18.9`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key_remove: Option<String>,
+    },
+    /// Extract a section of a text field between markers (first occurrences): from after
+    /// `start` (plus `skip` characters) up to `end` (or the end of the text). `missing` =
+    /// `skip` drops records without the start marker, `empty` writes an empty string.
+    Section {
+        field: String,
+        start: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end: Option<String>,
+        #[serde(default)]
+        skip: usize,
+        into: String,
+        #[serde(default = "skip_word")]
+        missing: String,
+        /// Strip the section (default true).
+        #[serde(default = "yes")]
+        strip: bool,
+        /// Replace every line feed in the section by this string (MIMIC-CXR: one space).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replace_newlines: Option<String>,
+    },
+    /// Label a record by keyword rules on a field: the first (or every, with `all = true`)
+    /// rule whose keyword occurs decides; `cap` limits each label to that many records, taken
+    /// in file order. Records with no label are dropped.
+    KeywordLabel {
+        field: String,
+        rules: Vec<KeywordRule>,
+        into: String,
+        #[serde(default)]
+        all: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cap: Option<usize>,
+        #[serde(default)]
+        lowercase: bool,
+    },
+    /// Serialise fields as `name: value` lines (`columns`, or every field except `exclude`).
+    KeyValue {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        columns: Option<Vec<String>>,
+        #[serde(default)]
+        exclude: Vec<String>,
+        #[serde(default = "newline")]
+        separator: String,
+        /// Text written for a missing (null or empty) value (default: empty).
+        #[serde(default)]
+        missing: String,
+        into: String,
+    },
+    /// Turn consecutive records into groups of `size` (a short final group is dropped), or
+    /// records sharing `by` (a template) into one; writes `into` as the list of member records.
+    Group {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        into: String,
+    },
+    /// One record fans out into one per element of the list field `field`; the element is
+    /// stored under `into` (and its position under `<into>_index`).
+    Explode { field: String, into: String },
+    /// Keep only the records for which the expression `when` (minijinja syntax over the
+    /// record's fields, like `filter`) is true; the others are dropped (ledgered as filtered).
+    /// Unlike the task's `filter`, it runs in step order, so it can act before `group`,
+    /// `explode` or `keyword_label` caps (e.g. hold test records out before pairing).
+    Keep { when: String },
+    /// Parse a field holding a Python literal (`str()` of a list, tuple, dict, string, number,
+    /// `True`/`False`/`None`; e.g. `"['E_91', 'E_53_@_V_44']"`) into a JSON value under `into`.
+    /// Text that is not a Python literal quarantines the record.
+    PyLiteral { field: String, into: String },
+    /// Copy a nested value to a top-level field: `path` is `/`-separated member names or list
+    /// positions (`answer/snip`). With `list = true` the result is always a list (missing or null
+    /// → `[]`, a single value → `[value]`), as xmltodict-style records need for repeatable children.
+    Select {
+        path: String,
+        into: String,
+        #[serde(default)]
+        list: bool,
+    },
+    /// Decode each code of the list field `codes` (or a single code) through the records of a
+    /// table `file` keyed by their field `key` (e.g. `_key` of a JSON object keyed by code),
+    /// attaching the whole record. With `value_separator` (e.g. `_@_`) a code `E_53_@_V_44` is
+    /// looked up as `E_53` with value `V_44`. Writes `into` = list of `{code, value, record}`
+    /// (value null without separator) and `<into>_missing` = the codes without a match.
+    LookupRecords {
+        file: String,
+        codes: String,
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value_separator: Option<String>,
+        into: String,
+    },
+    /// Regular-expression substitutions on the text field `field`, applied in order, each a
+    /// left-to-right pass over the whole text with non-overlapping matches (Python `re.sub`).
+    /// `rules` is a list of `[pattern, replacement]` in Rust `regex` syntax: `\s` does not match
+    /// U+001C–U+001F (write `[\s\x1c-\x1f]` for Python's `\s`); in the replacement `$1` or
+    /// `${1}` inserts a group (Python's `\1`) and `$$` is a dollar sign. Writes `into`
+    /// (default: `field` itself).
+    RegexReplace {
+        field: String,
+        rules: Vec<[String; 2]>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        into: Option<String>,
+    },
+    /// Rewrites cell texts as Python `str()` of the values pandas `read_csv` (default options)
+    /// gives them. Each column's type is inferred over every record of the file: integer if
+    /// every cell is an integer and none is missing (`007` -> `7`); float if numeric with a
+    /// missing cell or a decimal (`36` -> `36.0`, `1e-5` -> `1e-05`, missing -> `nan`); boolean
+    /// if every cell is `True`/`TRUE`/`true` or `False`/`FALSE`/`false` (-> `True`/`False`);
+    /// otherwise text, verbatim, with pandas' missing markers (empty, `NA`, `NULL`, `nan`, …) ->
+    /// `nan`. Applies to `columns`, or to every field but `exclude`.
+    PandasValues {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        columns: Option<Vec<String>>,
+        #[serde(default)]
+        exclude: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OptionsSource {
+    Field(String),
+    Fields(Vec<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordRule {
+    /// Any of these keywords (substrings, or whole whitespace-separated tokens with `token`).
+    pub any: Vec<String>,
+    pub label: String,
+    #[serde(default)]
+    pub token: bool,
+}
+
+fn tokens_field() -> String {
+    "tokens".into()
+}
+fn tags_field() -> String {
+    "tags".into()
+}
+fn letter() -> String {
+    "letter".into()
+}
+fn choice() -> String {
+    "choice".into()
+}
+fn skip_word() -> String {
+    "skip".into()
+}
+fn newline() -> String {
+    "\n".into()
+}
+
+impl Task {
+    pub fn category(&self) -> Option<medsins_core::Category> {
+        medsins_core::Category::parse(self.category.get_ref())
+    }
+    pub fn text_source(&self) -> Option<medsins_core::TextSource> {
+        medsins_core::TextSource::parse(self.text_source.get_ref())
+    }
+    pub fn languages(&self) -> Vec<String> {
+        let mut l: Vec<String> = Vec::new();
+        for x in self.input_languages.iter().chain(&self.output_languages) {
+            if !l.contains(x.get_ref()) {
+                l.push(x.get_ref().clone());
+            }
+        }
+        l
+    }
+}
+
+impl Manifest {
+    pub fn id(&self) -> &str {
+        self.corpus.id.get_ref()
+    }
+    pub fn access(&self) -> Option<medsins_core::Access> {
+        medsins_core::Access::parse(self.corpus.access.get_ref())
+    }
+    pub fn file(&self, id: &str) -> Option<&RawFile> {
+        self.files.iter().find(|f| f.id.get_ref() == id)
+    }
+    /// The raw files a task reads, in manifest order.
+    pub fn task_files<'a>(&'a self, task: &Task) -> Vec<&'a RawFile> {
+        match &task.files {
+            Some(ids) => ids.iter().filter_map(|id| self.file(id.get_ref())).collect(),
+            None => {
+                let lookups = self.lookup_file_ids(task);
+                self.files.iter().filter(|f| !lookups.contains(&f.id.get_ref().as_str())).collect()
+            }
+        }
+    }
+    /// Files a task uses as joined or looked-up tables rather than as records.
+    pub fn lookup_file_ids<'a>(&self, task: &'a Task) -> Vec<&'a str> {
+        task.steps
+            .iter()
+            .filter_map(|s| match s.get_ref() {
+                Step::Join { file, .. } | Step::Lookup { file, .. } | Step::LookupRecords { file, .. } => Some(file.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Known raw formats.
+pub const FORMATS: &[&str] = &[
+    "json", "jsonl", "csv", "tsv", "xlsx", "iob", "pubtator", "xml", "sni-task", "workbook", "text-folder",
+    "brat", "parquet", "obo", "text-files",
+];
+
+/// `[tasks.near_dedup]`: MinHash LSH near-duplicate detection within a task. Candidates share
+/// a band of `rows` signature values; they are confirmed by the actual Jaccard similarity of
+/// their word-shingle sets (input and output, never the instruction).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NearDedup {
+    /// `flag` (default: ledger entry `near_duplicate_flag`, sample kept), `remove` (ledger
+    /// entry `near_duplicate`, sample removed) or `off`.
+    #[serde(default = "flag_policy")]
+    pub policy: NearDedupPolicy,
+    /// Words per shingle (default 5).
+    #[serde(default = "nd_shingle")]
+    pub shingle: usize,
+    /// MinHash permutations (default 128); must be at least `bands` × `rows`.
+    #[serde(default = "nd_permutations")]
+    pub permutations: usize,
+    /// LSH bands (default 16).
+    #[serde(default = "nd_bands")]
+    pub bands: usize,
+    /// Signature rows per band (default 8).
+    #[serde(default = "nd_rows")]
+    pub rows: usize,
+    /// Jaccard similarity at or above which a candidate pair is a near-duplicate (default 0.8).
+    #[serde(default = "nd_threshold")]
+    pub threshold: f64,
+}
+
+impl Default for NearDedup {
+    fn default() -> Self {
+        NearDedup {
+            policy: flag_policy(),
+            shingle: nd_shingle(),
+            permutations: nd_permutations(),
+            bands: nd_bands(),
+            rows: nd_rows(),
+            threshold: nd_threshold(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NearDedupPolicy {
+    Remove,
+    Flag,
+    Off,
+}
+
+fn flag_policy() -> NearDedupPolicy {
+    NearDedupPolicy::Flag
+}
+fn nd_shingle() -> usize {
+    5
+}
+fn nd_permutations() -> usize {
+    128
+}
+fn nd_bands() -> usize {
+    16
+}
+fn nd_rows() -> usize {
+    8
+}
+fn nd_threshold() -> f64 {
+    0.8
+}
+
+/// A semantic check expected to fail on a task, and why.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedCheck {
+    /// One of QUALITY_CHECKS: empty_input, empty_output, conflicting_outputs, label_skew,
+    /// mc_answer_not_in_options, ner_not_substring, output_copies_input, suspicious_length.
+    pub check: String,
+    /// Why the failure is expected (shown in reports).
+    pub reason: String,
+}
+
+/// The semantic checks run after a build and by `medsins check` (docs/data-quality.md).
+pub const QUALITY_CHECKS: &[&str] = &[
+    "empty_input",
+    "empty_output",
+    "conflicting_outputs",
+    "label_skew",
+    "mc_answer_not_in_options",
+    "ner_not_substring",
+    "output_copies_input",
+    "suspicious_length",
+];

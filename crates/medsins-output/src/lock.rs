@@ -1,0 +1,47 @@
+//! `medsins.lock.json`: everything a build read and every option that shaped it. Two builds
+//! with equal locks produce byte-identical directories, whatever the thread count (which is
+//! therefore not recorded).
+
+use serde::{Deserialize, Serialize};
+
+pub const LOCK_FILE: &str = "medsins.lock.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lock {
+    pub builder_version: String,
+    /// false when a requested corpus was missing or failed (see `missing` and `failed`).
+    pub complete: bool,
+    pub options: serde_json::Value,
+    pub instruction_bank: Option<LockedFile>,
+    pub manifests: Vec<LockedManifest>,
+    pub raw_files: Vec<LockedFile>,
+    /// Corpora requested but not built because raw files were missing.
+    pub missing: Vec<String>,
+    /// Corpora requested but not built because of an error.
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockedManifest {
+    pub corpus_id: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockedFile {
+    pub corpus_id: String,
+    pub file_id: String,
+    /// Relative to the raw root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+impl Lock {
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("lock serialises");
+        s.push('\n');
+        s
+    }
+}

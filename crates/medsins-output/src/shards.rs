@@ -1,0 +1,262 @@
+//! Parquet shards of samples, and the removal ledger.
+
+use crate::{io_err, OutputError};
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use medsins_core::{LedgerEntry, Sample, TaskMeta};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::path::Path;
+use std::sync::Arc;
+
+pub const LEDGER_FILE: &str = "ledger.parquet";
+const ROW_GROUP_ROWS: usize = 16_384;
+
+fn list_field(name: &str) -> Field {
+    Field::new(name, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), false)
+}
+
+/// The columns of every sample shard (product.md §3).
+pub fn sample_schema() -> Arc<Schema> {
+    let s = |n: &str| Field::new(n, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        s("id"),
+        s("task_id"),
+        Field::new("task_no", DataType::Int32, false),
+        s("corpus_id"),
+        s("category"),
+        s("text_source"),
+        list_field("domains"),
+        s("instruction"),
+        Field::new("instruction_id", DataType::Int32, false),
+        s("input"),
+        s("output"),
+        s("split"),
+        list_field("languages"),
+        s("license"),
+        s("access"),
+        s("source_file"),
+        s("source_locator"),
+        s("raw_sha256"),
+        s("manifest_sha256"),
+        s("builder_version"),
+    ]))
+}
+
+pub fn ledger_schema() -> Arc<Schema> {
+    let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
+    Arc::new(Schema::new(vec![
+        s("id", true),
+        s("task_id", false),
+        s("corpus_id", false),
+        s("stage", false),
+        s("reason", false),
+        s("kept_id", true),
+        Field::new("similarity", DataType::Float64, true),
+        s("source_file", false),
+        s("source_locator", false),
+        s("detail", false),
+    ]))
+}
+
+fn props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(medsins_core::BUILDER_VERSION.to_string())
+        .build()
+}
+
+fn repeated(v: &str, n: usize) -> ArrayRef {
+    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n)))
+}
+
+fn repeated_list(items: &[String], n: usize) -> ArrayRef {
+    let mut b = ListBuilder::new(StringBuilder::new());
+    for _ in 0..n {
+        for i in items {
+            b.values().append_value(i);
+        }
+        b.append(true);
+    }
+    Arc::new(b.finish())
+}
+
+fn sample_batch(meta: &TaskMeta, rows: &[&Sample]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let n = rows.len();
+    let col = |f: fn(&Sample) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(|s| f(s)))) };
+    RecordBatch::try_new(
+        sample_schema(),
+        vec![
+            col(|s| &s.id),
+            repeated(&meta.task_id, n),
+            Arc::new(Int32Array::from(vec![meta.task_no as i32; n])),
+            repeated(&meta.corpus_id, n),
+            repeated(&meta.category, n),
+            repeated(&meta.text_source, n),
+            repeated_list(&meta.domains, n),
+            col(|s| &s.instruction),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|s| s.instruction_id as i32))),
+            col(|s| &s.input),
+            col(|s| &s.output),
+            col(|s| &s.split),
+            repeated_list(&meta.languages, n),
+            repeated(&meta.license, n),
+            repeated(&meta.access, n),
+            col(|s| &s.source_file),
+            col(|s| &s.source_locator),
+            col(|s| &s.raw_sha256),
+            repeated(&meta.manifest_sha256, n),
+            repeated(medsins_core::BUILDER_VERSION, n),
+        ],
+    )
+}
+
+/// One written shard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardInfo {
+    /// Relative to the output directory.
+    pub path: String,
+    pub split: String,
+    pub rows: usize,
+}
+
+pub(crate) fn parquet_err(path: &Path) -> impl Fn(String) -> OutputError + '_ {
+    move |message| OutputError::Parquet { path: path.to_path_buf(), message }
+}
+
+fn write_batches(path: &Path, schema: Arc<Schema>, batches: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>) -> Result<(), OutputError> {
+    let pe = parquet_err(path);
+    let file = std::fs::File::create(path).map_err(io_err(path))?;
+    let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props())).map_err(|e| pe(e.to_string()))?;
+    for b in batches {
+        w.write(&b.map_err(|e| pe(e.to_string()))?).map_err(|e| pe(e.to_string()))?;
+    }
+    w.close().map_err(|e| pe(e.to_string()))?;
+    Ok(())
+}
+
+/// Writes a task's samples as `data/<task_id>/<split>-NNNNN-of-MMMMM.parquet`, splits in the
+/// order train, validation, test, samples in the order given, at most `shard_rows` per shard.
+pub fn write_task_shards(out: &Path, meta: &TaskMeta, samples: &[Sample], shard_rows: usize) -> Result<Vec<ShardInfo>, OutputError> {
+    let dir = out.join("data").join(&meta.task_id);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let shard_rows = shard_rows.max(1);
+    let mut written = Vec::new();
+    for split in ["train", "validation", "test"] {
+        let rows: Vec<&Sample> = samples.iter().filter(|s| s.split == split).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let shards: Vec<&[&Sample]> = rows.chunks(shard_rows).collect();
+        let m = shards.len();
+        for (i, chunk) in shards.into_iter().enumerate() {
+            let name = format!("{split}-{i:05}-of-{m:05}.parquet");
+            let path = dir.join(&name);
+            write_batches(&path, sample_schema(), chunk.chunks(ROW_GROUP_ROWS).map(|c| sample_batch(meta, c)))?;
+            written.push(ShardInfo { path: format!("data/{}/{name}", meta.task_id), split: split.into(), rows: chunk.len() });
+        }
+    }
+    Ok(written)
+}
+
+pub fn write_ledger(out: &Path, entries: &[LedgerEntry]) -> Result<(), OutputError> {
+    let path = out.join(LEDGER_FILE);
+    let batch = |rows: &[LedgerEntry]| {
+        let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(f))) };
+        let o = |f: fn(&LedgerEntry) -> Option<&str>| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>())) };
+        RecordBatch::try_new(
+            ledger_schema(),
+            vec![
+                o(|e| e.id.as_deref()),
+                s(|e| &e.task_id),
+                s(|e| &e.corpus_id),
+                s(|e| &e.stage),
+                s(|e| &e.reason),
+                o(|e| e.kept_id.as_deref()),
+                Arc::new(Float64Array::from(rows.iter().map(|e| e.similarity).collect::<Vec<_>>())),
+                s(|e| &e.source_file),
+                s(|e| &e.source_locator),
+                s(|e| &e.detail),
+            ],
+        )
+    };
+    if entries.is_empty() {
+        return write_batches(&path, ledger_schema(), std::iter::once(Ok(RecordBatch::new_empty(ledger_schema()))));
+    }
+    write_batches(&path, ledger_schema(), entries.chunks(ROW_GROUP_ROWS).map(batch))
+}
+
+fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, OutputError> {
+    let pe = parquet_err(path);
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| pe(e.to_string()))?
+        .build()
+        .map_err(|e| pe(e.to_string()))?;
+    reader.map(|b| b.map_err(|e| pe(e.to_string()))).collect()
+}
+
+fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let Some(c) = b.column_by_name(name) else { return vec![None; b.num_rows()] };
+    let Some(a) = c.as_any().downcast_ref::<StringArray>() else { return vec![None; b.num_rows()] };
+    (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())).collect()
+}
+
+/// Reads a shard back as JSON objects (column name -> value), for audit, check and tests.
+pub fn read_samples(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OutputError> {
+    Ok(read_batches(path)?.iter().flat_map(batch_rows).collect())
+}
+
+/// The rows of a sample batch as JSON objects (column name -> value).
+pub(crate) fn batch_rows(b: &RecordBatch) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let schema = b.schema();
+    let mut rows = vec![serde_json::Map::new(); b.num_rows()];
+    for (f, c) in schema.fields().iter().zip(b.columns()) {
+        for (i, row) in rows.iter_mut().enumerate() {
+            let v = if let Some(a) = c.as_any().downcast_ref::<StringArray>() {
+                serde_json::Value::String(a.value(i).to_string())
+            } else if let Some(a) = c.as_any().downcast_ref::<Int32Array>() {
+                serde_json::Value::from(a.value(i))
+            } else if let Some(a) = c.as_any().downcast_ref::<arrow_array::ListArray>() {
+                let l = a.value(i);
+                let s = l.as_any().downcast_ref::<StringArray>().map(|s| (0..s.len()).map(|j| s.value(j).to_string()).collect::<Vec<_>>()).unwrap_or_default();
+                serde_json::json!(s)
+            } else {
+                serde_json::Value::Null
+            };
+            row.insert(f.name().clone(), v);
+        }
+    }
+    rows
+}
+
+pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, OutputError> {
+    Ok(read_batches(path)?.iter().flat_map(batch_ledger).collect())
+}
+
+/// The rows of a ledger batch.
+pub(crate) fn batch_ledger(b: &RecordBatch) -> Vec<LedgerEntry> {
+    let mut out = Vec::new();
+    let g = |n| strings(b, n);
+    let (id, task, corpus, stage, reason, kept, file, loc, detail) =
+        (g("id"), g("task_id"), g("corpus_id"), g("stage"), g("reason"), g("kept_id"), g("source_file"), g("source_locator"), g("detail"));
+    let sim = b.column_by_name("similarity").and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+    for i in 0..b.num_rows() {
+        out.push(LedgerEntry {
+            id: id[i].clone(),
+            task_id: task[i].clone().unwrap_or_default(),
+            corpus_id: corpus[i].clone().unwrap_or_default(),
+            stage: stage[i].clone().unwrap_or_default(),
+            reason: reason[i].clone().unwrap_or_default(),
+            kept_id: kept[i].clone(),
+            similarity: sim.as_ref().and_then(|s| (!s.is_null(i)).then(|| s.value(i))),
+            source_file: file[i].clone().unwrap_or_default(),
+            source_locator: loc[i].clone().unwrap_or_default(),
+            detail: detail[i].clone().unwrap_or_default(),
+        });
+    }
+    out
+}

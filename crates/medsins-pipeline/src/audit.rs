@@ -1,0 +1,592 @@
+//! `medsins audit <id>`: where a sample came from, and proof by re-derivation.
+//!
+//! The id is looked up in the output's index (`index/ids.parquet`), so only one row group of
+//! the index and one row of one shard are read. The report names the corpus (version, licence,
+//! access), the task and instruction, the raw file (its SHA-256 from the lock) and the record's
+//! locator, the manifest (its hash then and now) with the operator chain and templates, and any
+//! ledger entries under the id. Given the raw root, the raw record is re-read with the
+//! manifest's reader and the task is re-run over its files (steps, templates, normalisation,
+//! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
+
+use crate::build::instruction_set;
+use crate::corpus::{raw_rel_path, resolve_corpus, Resolution};
+use crate::task::render_task;
+use medsins_core::LedgerEntry;
+use medsins_manifest::{LoadedManifest, Task};
+use medsins_output::{self as output, Lock};
+use medsins_readers::{read_all, InstructionBank};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Where to find what the output does not contain.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// The manifest folder (`corpora-manifests`).
+    pub manifests: PathBuf,
+    /// The raw root: when given, the raw record is re-read and the sample re-derived.
+    pub raw_root: Option<PathBuf>,
+    /// The instruction bank, when the build used one (needed to re-derive the instruction).
+    pub instructions: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub id: String,
+    /// `kept` (a row of the output) or `removed` (only in the ledger).
+    pub status: String,
+    /// The shard and 0-based row holding the sample.
+    pub shard: Option<ShardRef>,
+    /// The row as written (every column).
+    pub sample: Option<Map<String, Value>>,
+    pub corpus: CorpusInfo,
+    pub task: TaskInfo,
+    pub instruction: Option<InstructionInfo>,
+    pub source: SourceInfo,
+    /// SHA-256 of the raw file, as recorded in the lock (same as `source.raw_sha256`).
+    pub raw_sha256: Option<String>,
+    pub manifest: ManifestInfo,
+    /// The raw record(s), re-read from the raw file (with `--raw-root`).
+    pub raw_records: Option<Vec<RawRecordInfo>>,
+    pub rederive: Rederive,
+    /// Ledger entries under this id (removed copies, or why it was removed).
+    pub ledger: Vec<LedgerEntry>,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShardRef {
+    pub file: String,
+    pub row: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CorpusInfo {
+    pub id: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub license: Option<String>,
+    pub access: Option<String>,
+    pub homepage: Option<String>,
+    pub citation: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TaskInfo {
+    pub id: String,
+    pub number: Option<u32>,
+    pub name: Option<String>,
+    pub category: Option<String>,
+    pub text_source: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstructionInfo {
+    /// 0 = the task's original definition, then paraphrases of the instruction bank.
+    pub id: u32,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SourceInfo {
+    /// Relative to the raw root.
+    pub file: String,
+    /// SHA-256 of the raw file (from the lock).
+    pub raw_sha256: Option<String>,
+    pub size: Option<u64>,
+    pub locator: String,
+    /// SHA-256 of the record's raw bytes (the row's `raw_sha256` column).
+    pub record_sha256: Option<String>,
+    /// SHA-256 of the raw file now (with `--raw-root`); differs from `raw_sha256` when it changed.
+    pub current_sha256: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ManifestInfo {
+    pub path: String,
+    /// The manifest's hash when the sample was built (the row's `manifest_sha256`).
+    pub sha256: String,
+    /// The hash of the manifest now in the manifest folder (None when it is not there).
+    pub current_sha256: Option<String>,
+    /// True when the manifest changed since the build (the chain below is today's).
+    pub changed: bool,
+    /// The operator chain, in order.
+    pub steps: Vec<Value>,
+    pub filter: Option<String>,
+    pub input_template: Option<String>,
+    pub output_template: Option<String>,
+    pub group_key_template: Option<String>,
+    pub split: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RawRecordInfo {
+    pub locator: String,
+    pub raw_sha256: String,
+    pub fields: Map<String, Value>,
+}
+
+/// The result of re-deriving the sample from its raw record.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rederive {
+    /// `MATCH`, `DIFF` or `SKIPPED`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub differences: Vec<Difference>,
+    /// What the record re-derives to (the compared fields).
+    pub rederived: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    pub field: String,
+    pub built: Value,
+    pub rederived: Value,
+}
+
+impl Rederive {
+    fn skipped(reason: impl Into<String>) -> Self {
+        Rederive { status: "SKIPPED".into(), reason: Some(reason.into()), differences: vec![], rederived: None }
+    }
+    fn diff(reason: impl Into<String>) -> Self {
+        Rederive { status: "DIFF".into(), reason: Some(reason.into()), differences: vec![], rederived: None }
+    }
+    pub fn is_match(&self) -> bool {
+        self.status == "MATCH"
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{0}")]
+    NotAnOutput(String),
+    #[error("{0}")]
+    UnknownId(String),
+    #[error(transparent)]
+    Output(#[from] medsins_output::OutputError),
+}
+
+/// Reads a build's lock, with a message naming the file and the fix.
+pub fn read_lock(out: &Path) -> Result<Lock, AuditError> {
+    let p = out.join(output::LOCK_FILE);
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        AuditError::NotAnOutput(format!("{}: cannot read ({e}); is {} a medsins build? pass --out DIR of one", p.display(), out.display()))
+    })?;
+    serde_json::from_str(&text)
+        .map_err(|e| AuditError::NotAnOutput(format!("{}: not a medsins lock ({e}); rebuild the output or restore the file", p.display())))
+}
+
+/// Loads `<manifests>/<corpus>.toml` alone (other manifests being edited do not matter).
+fn load_manifest(manifests: &Path, corpus: &str) -> Result<LoadedManifest, String> {
+    let p = manifests.join(format!("{corpus}.toml"));
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: cannot read the manifest ({e}); pass --manifests DIR holding it", p.display()))?;
+    LoadedManifest::parse(&p, text).map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
+}
+
+fn str_of(row: &Map<String, Value>, k: &str) -> String {
+    row.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+}
+
+/// Audits `id` in the output `out`.
+pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, AuditError> {
+    let lock = read_lock(out)?;
+    let id = id.trim().to_lowercase();
+    let mut notes = Vec::new();
+    let hits = match output::lookup_id(out, &id)? {
+        Some(h) => h,
+        None => {
+            notes.push(format!("{} is absent (built by an older medsins): scanned every shard", output::INDEX_FILE));
+            output::scan_for_id(out, &id)?
+        }
+    };
+    if hits.is_empty() {
+        let shape = if id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit()) {
+            String::new()
+        } else {
+            " (a sample id is 32 hexadecimal characters)".to_string()
+        };
+        return Err(AuditError::UnknownId(format!(
+            "unknown id `{id}`{shape}: no sample and no removed record of {} has it; check the id and --out",
+            out.display()
+        )));
+    }
+    let shard_hit = hits.iter().find(|h| h.file != output::LEDGER_FILE).cloned();
+    let ledger_rows: Vec<u64> = hits.iter().filter(|h| h.file == output::LEDGER_FILE).map(|h| h.row).collect();
+    let ledger = if ledger_rows.is_empty() { vec![] } else { output::read_ledger_rows(&out.join(output::LEDGER_FILE), &ledger_rows)? };
+    let sample = match &shard_hit {
+        Some(h) => Some(output::read_sample_row(&out.join(&h.file), h.row)?),
+        None => None,
+    };
+
+    // what the output says about the source
+    let (corpus_id, task_id, source_file, locator) = match (&sample, ledger.first()) {
+        (Some(r), _) => (str_of(r, "corpus_id"), str_of(r, "task_id"), str_of(r, "source_file"), str_of(r, "source_locator")),
+        (None, Some(e)) => (e.corpus_id.clone(), e.task_id.clone(), e.source_file.clone(), e.source_locator.clone()),
+        (None, None) => unreachable!("hits are not empty"),
+    };
+    let built_manifest_sha = sample
+        .as_ref()
+        .map(|r| str_of(r, "manifest_sha256"))
+        .or_else(|| lock.manifests.iter().find(|m| m.corpus_id == corpus_id).map(|m| m.sha256.clone()))
+        .unwrap_or_default();
+    let locked_file = lock.raw_files.iter().find(|f| f.path == source_file);
+    let mut source = SourceInfo {
+        file: source_file.clone(),
+        raw_sha256: locked_file.map(|f| f.sha256.clone()),
+        size: locked_file.map(|f| f.size),
+        locator: locator.clone(),
+        record_sha256: sample.as_ref().map(|r| str_of(r, "raw_sha256")),
+        current_sha256: None,
+    };
+    if locked_file.is_none() {
+        notes.push(format!("{source_file} is not among the lock's raw files"));
+    }
+    let mut corpus = CorpusInfo { id: corpus_id.clone(), ..Default::default() };
+    let mut task_info = TaskInfo { id: task_id.clone(), ..Default::default() };
+    if let Some(r) = &sample {
+        corpus.license = Some(str_of(r, "license"));
+        corpus.access = Some(str_of(r, "access"));
+        task_info.number = r.get("task_no").and_then(|v| v.as_u64()).map(|n| n as u32);
+        task_info.category = Some(str_of(r, "category"));
+        task_info.text_source = Some(str_of(r, "text_source"));
+    }
+    let instruction = sample.as_ref().map(|r| InstructionInfo {
+        id: r.get("instruction_id").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+        text: str_of(r, "instruction"),
+    });
+    let mut manifest = ManifestInfo {
+        path: format!("corpora-manifests/{corpus_id}.toml"),
+        sha256: built_manifest_sha.clone(),
+        ..Default::default()
+    };
+
+    let lm = match load_manifest(&opts.manifests, &corpus_id) {
+        Ok(lm) => Some(lm),
+        Err(e) => {
+            notes.push(e);
+            None
+        }
+    };
+    let task = lm.as_ref().and_then(|lm| lm.manifest.tasks.iter().find(|t| *t.id.get_ref() == task_id));
+    if let Some(lm) = &lm {
+        let c = &lm.manifest.corpus;
+        corpus.name = Some(c.name.clone());
+        corpus.version = Some(c.version.clone());
+        corpus.homepage = Some(c.homepage.clone());
+        corpus.citation = Some(c.citation.trim().to_string());
+        corpus.license.get_or_insert_with(|| c.license.clone());
+        corpus.access.get_or_insert_with(|| c.access.get_ref().clone());
+        manifest.current_sha256 = Some(lm.sha256.clone());
+        manifest.changed = lm.sha256 != built_manifest_sha;
+        if manifest.changed {
+            notes.push(format!(
+                "the manifest changed since the build: {} has sha256 {}, the build used {}; the chain shown is today's",
+                lm.path.display(),
+                lm.sha256,
+                built_manifest_sha
+            ));
+        }
+        match task {
+            Some(t) => {
+                task_info.number.get_or_insert(*t.number.get_ref());
+                task_info.name = Some(t.name.clone());
+                task_info.category.get_or_insert_with(|| t.category.get_ref().clone());
+                task_info.text_source.get_or_insert_with(|| t.text_source.get_ref().clone());
+                manifest.steps = t.steps.iter().filter_map(|s| serde_json::to_value(s.get_ref()).ok()).collect();
+                manifest.filter = t.filter.as_ref().map(|f| f.get_ref().clone());
+                manifest.input_template = Some(t.input.get_ref().clone());
+                manifest.output_template = Some(t.output.get_ref().clone());
+                manifest.group_key_template = t.group_key.as_ref().map(|g| g.get_ref().clone());
+                manifest.split = serde_json::to_value(t.split.get_ref()).ok();
+            }
+            None => notes.push(format!("{}: has no task `{task_id}` any more", lm.path.display())),
+        }
+    }
+
+    let mut raw_records = None;
+    let rederive = match (&opts.raw_root, &lm, task) {
+        (None, _, _) => Rederive::skipped("pass --raw-root DIR to re-read the raw record and re-derive the sample"),
+        (Some(_), None, _) | (Some(_), Some(_), None) => Rederive::skipped("the manifest or task is not available (see notes)"),
+        (Some(raw_root), Some(lm), Some(task)) => {
+            let bank = match (&lock.instruction_bank, &opts.instructions) {
+                (Some(_), None) => {
+                    notes.push("the build used an instruction bank: pass --instructions FILE to re-derive the instruction too".into());
+                    None
+                }
+                (Some(locked), Some(p)) => match InstructionBank::load(p) {
+                    Ok(b) if b.sha256 == locked.sha256 => Some(b),
+                    Ok(b) => {
+                        notes.push(format!("{}: sha256 {} is not the bank the build used ({}); instruction not re-derived", p.display(), b.sha256, locked.sha256));
+                        None
+                    }
+                    Err(e) => {
+                        notes.push(format!("{e}; instruction not re-derived"));
+                        None
+                    }
+                },
+                (None, _) => None,
+            };
+            let check_instruction = lock.instruction_bank.is_none() || bank.is_some();
+            let seed = lock.options.get("seed").and_then(|v| v.as_u64()).unwrap_or(0);
+            match rederive_one(lm, task, raw_root, &source_file, &locator, seed, bank.as_ref()) {
+                Err(reason) => Rederive::diff(reason),
+                Ok(d) => {
+                    source.current_sha256 = d.file_sha256.clone();
+                    if let (Some(now), Some(then)) = (&d.file_sha256, &source.raw_sha256)
+                        && now != then
+                    {
+                        notes.push(format!("the raw file changed since the build: {source_file} now has sha256 {now}, the lock says {then}"));
+                    }
+                    raw_records = Some(d.raw_records);
+                    compare(&id, sample.as_ref(), &ledger, d.found, check_instruction)
+                }
+            }
+        }
+    };
+
+    Ok(AuditReport {
+        status: if sample.is_some() { "kept" } else { "removed" }.into(),
+        id,
+        shard: shard_hit.map(|h| ShardRef { file: h.file, row: h.row }),
+        raw_sha256: source.raw_sha256.clone(),
+        sample,
+        corpus,
+        task: task_info,
+        instruction,
+        source,
+        manifest,
+        raw_records,
+        rederive,
+        ledger,
+        notes,
+    })
+}
+
+/// What the task, re-run, made of the record at the locator.
+enum Found {
+    Sample(Map<String, Value>),
+    Removed(Vec<LedgerEntry>),
+    Nothing,
+}
+
+struct Rederived {
+    found: Found,
+    raw_records: Vec<RawRecordInfo>,
+    file_sha256: Option<String>,
+}
+
+/// Re-reads the raw record and re-runs the task over its files.
+fn rederive_one(
+    lm: &LoadedManifest,
+    task: &Task,
+    raw_root: &Path,
+    source_file: &str,
+    locator: &str,
+    seed: u64,
+    bank: Option<&InstructionBank>,
+) -> Result<Rederived, String> {
+    let m = &lm.manifest;
+    let spec = m.task_files(task).into_iter().find(|f| raw_rel_path(m.id(), f) == source_file).ok_or_else(|| {
+        format!("task `{}` of {} no longer reads {source_file}: the manifest changed since the build", task.id.get_ref(), lm.path.display())
+    })?;
+    let mut ids: Vec<String> = m.task_files(task).iter().map(|f| f.id.get_ref().clone()).collect();
+    ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
+    let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
+        Resolution::Ready(rc) => rc,
+        Resolution::Missing(paths) => {
+            return Err(format!("raw files not found: {}; {}", paths.join(", "), m.corpus.obtain.trim()));
+        }
+        Resolution::Failed(message) => return Err(message),
+    };
+    let file = rc.file(spec.id.get_ref()).ok_or_else(|| format!("{source_file}: not resolved"))?;
+
+    // the raw record itself, as the manifest's reader sees it
+    let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir).map_err(|e| e.to_string())?;
+    let raw_records = raw_records_at(&records, locator);
+
+    let instructions = instruction_set(task, bank);
+    let tb = render_task(lm, task, &rc, seed, &instructions, None)?;
+    let found = if let Some(s) = tb.samples.iter().find(|s| s.source_file == source_file && s.source_locator == locator) {
+        let mut o = Map::new();
+        o.insert("id".into(), s.id.clone().into());
+        o.insert("input".into(), s.input.clone().into());
+        o.insert("output".into(), s.output.clone().into());
+        o.insert("split".into(), s.split.clone().into());
+        o.insert("instruction_id".into(), s.instruction_id.into());
+        o.insert("instruction".into(), s.instruction.clone().into());
+        o.insert("source_file".into(), s.source_file.clone().into());
+        o.insert("source_locator".into(), s.source_locator.clone().into());
+        o.insert("raw_sha256".into(), s.raw_sha256.clone().into());
+        Found::Sample(o)
+    } else {
+        let removed: Vec<LedgerEntry> =
+            tb.ledger.into_iter().filter(|e| e.source_file == source_file && e.source_locator == locator).collect();
+        if removed.is_empty() { Found::Nothing } else { Found::Removed(removed) }
+    };
+    Ok(Rederived { found, raw_records, file_sha256: Some(file.sha256.clone()) })
+}
+
+/// The raw records behind a (possibly reshaped) locator: `row 3` itself; `row 3 #2` (explode)
+/// → `row 3`; `row 1 .. row 4` (group) → the records from `row 1` to `row 4`.
+fn raw_records_at(records: &[Result<medsins_readers::Record, medsins_readers::RecordError>], locator: &str) -> Vec<RawRecordInfo> {
+    fn base(l: &str) -> &str {
+        let mut l = l;
+        while let Some((b, n)) = l.rsplit_once(" #") {
+            if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() {
+                l = b;
+            } else {
+                break;
+            }
+        }
+        l
+    }
+    let ok: Vec<&medsins_readers::Record> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let info = |r: &medsins_readers::Record| RawRecordInfo { locator: r.locator.clone(), raw_sha256: r.raw_sha256.clone(), fields: r.fields.clone() };
+    if let Some(r) = ok.iter().find(|r| r.locator == locator) {
+        return vec![info(r)];
+    }
+    let (first, last) = match locator.split_once(" .. ") {
+        Some((a, b)) => (base(a), base(b)),
+        None => (base(locator), base(locator)),
+    };
+    let Some(i) = ok.iter().position(|r| r.locator == first) else { return vec![] };
+    let j = ok.iter().skip(i).position(|r| r.locator == last).map(|j| i + j).unwrap_or(i);
+    ok[i..=j].iter().map(|r| info(r)).collect()
+}
+
+fn compare(id: &str, sample: Option<&Map<String, Value>>, ledger: &[LedgerEntry], found: Found, check_instruction: bool) -> Rederive {
+    match (sample, found) {
+        (Some(row), Found::Sample(re)) => {
+            let mut differences = Vec::new();
+            for (k, v) in &re {
+                if !check_instruction && (k == "instruction" || k == "instruction_id") {
+                    continue;
+                }
+                let built = row.get(k).cloned().unwrap_or(Value::Null);
+                if built != *v {
+                    differences.push(Difference { field: k.clone(), built, rederived: v.clone() });
+                }
+            }
+            let status = if differences.is_empty() { "MATCH" } else { "DIFF" };
+            Rederive { status: status.into(), reason: None, differences, rederived: Some(re) }
+        }
+        (Some(_), Found::Removed(entries)) => {
+            let e = &entries[0];
+            Rederive::diff(format!("the record is now removed ({} / {}: {})", e.stage, e.reason, e.detail))
+        }
+        (_, Found::Nothing) => Rederive::diff("the re-run task has no sample and no ledger entry at this locator"),
+        (None, Found::Sample(re)) => {
+            // removed here but kept on re-run
+            Rederive { status: "DIFF".into(), reason: Some("removed in the build, but the re-run task keeps it".into()), differences: vec![], rederived: Some(re) }
+        }
+        (None, Found::Removed(entries)) => {
+            let built: Vec<&LedgerEntry> = ledger.iter().filter(|e| e.id.as_deref() == Some(id)).collect();
+            let same = entries.iter().any(|e| {
+                built.iter().any(|b| b.id == e.id && b.stage == e.stage && b.reason == e.reason && b.kept_id == e.kept_id)
+            });
+            let mut re = Map::new();
+            if let Some(e) = entries.first() {
+                re.insert("id".into(), serde_json::to_value(&e.id).unwrap_or(Value::Null));
+                re.insert("stage".into(), e.stage.clone().into());
+                re.insert("reason".into(), e.reason.clone().into());
+                re.insert("kept_id".into(), serde_json::to_value(&e.kept_id).unwrap_or(Value::Null));
+            }
+            if same {
+                Rederive { status: "MATCH".into(), reason: None, differences: vec![], rederived: Some(re) }
+            } else {
+                Rederive { status: "DIFF".into(), reason: Some("the re-run task removes the record differently".into()), differences: vec![], rederived: Some(re) }
+            }
+        }
+    }
+}
+
+/// The report in words, for the terminal.
+pub fn render_text(r: &AuditReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "?".into());
+    let _ = writeln!(s, "id          {} ({})", r.id, r.status);
+    if let Some(sh) = &r.shard {
+        let _ = writeln!(s, "shard       {} row {}", sh.file, sh.row);
+    }
+    let _ = writeln!(s, "corpus      {} — {} (version: {})", r.corpus.id, opt(&r.corpus.name), opt(&r.corpus.version));
+    let _ = writeln!(s, "licence     {}   access: {}", opt(&r.corpus.license), opt(&r.corpus.access));
+    let _ = writeln!(
+        s,
+        "task        {} (no. {}) {} / {}",
+        r.task.id,
+        r.task.number.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        opt(&r.task.category),
+        opt(&r.task.text_source)
+    );
+    if let Some(i) = &r.instruction {
+        let _ = writeln!(s, "instruction #{}: {}", i.id, i.text.trim());
+    }
+    let _ = writeln!(s, "raw file    {} (sha256 {}, {} bytes)", r.source.file, opt(&r.source.raw_sha256), r.source.size.map(|n| n.to_string()).unwrap_or_else(|| "?".into()));
+    let _ = writeln!(s, "locator     {}   record sha256 {}", r.source.locator, opt(&r.source.record_sha256));
+    let _ = writeln!(
+        s,
+        "manifest    {} (sha256 at build {}{})",
+        r.manifest.path,
+        r.manifest.sha256,
+        if r.manifest.changed { format!("; CHANGED since: now {}", opt(&r.manifest.current_sha256)) } else { String::new() }
+    );
+    for (i, st) in r.manifest.steps.iter().enumerate() {
+        let _ = writeln!(s, "  step {}    {}", i + 1, st);
+    }
+    if let Some(f) = &r.manifest.filter {
+        let _ = writeln!(s, "  filter    {f}");
+    }
+    if let Some(t) = &r.manifest.input_template {
+        let _ = writeln!(s, "  input     {}", t.replace('\n', "\\n"));
+    }
+    if let Some(t) = &r.manifest.output_template {
+        let _ = writeln!(s, "  output    {}", t.replace('\n', "\\n"));
+    }
+    if let Some(t) = &r.manifest.group_key_template {
+        let _ = writeln!(s, "  group key {}", t.replace('\n', "\\n"));
+    }
+    if let Some(row) = &r.sample {
+        let _ = writeln!(s, "split       {}", str_of(row, "split"));
+        let _ = writeln!(s, "input:\n{}", indent(&str_of(row, "input")));
+        let _ = writeln!(s, "output:\n{}", indent(&str_of(row, "output")));
+    }
+    if let Some(recs) = &r.raw_records {
+        if recs.is_empty() {
+            let _ = writeln!(s, "raw record: none found at this locator");
+        }
+        for rec in recs {
+            let _ = writeln!(s, "raw record  {} (sha256 {})", rec.locator, rec.raw_sha256);
+            let text = serde_json::to_string_pretty(&rec.fields).unwrap_or_default();
+            let _ = writeln!(s, "{}", indent(&text));
+        }
+    }
+    for e in &r.ledger {
+        let _ = writeln!(
+            s,
+            "ledger      {} / {} at {} {}{}{}",
+            e.stage,
+            e.reason,
+            e.source_file,
+            e.source_locator,
+            e.kept_id.as_ref().map(|k| format!(", kept {k}")).unwrap_or_default(),
+            if e.detail.is_empty() { String::new() } else { format!(": {}", e.detail) }
+        );
+    }
+    for n in &r.notes {
+        let _ = writeln!(s, "note        {n}");
+    }
+    let _ = write!(s, "rederive    {}", r.rederive.status);
+    if let Some(reason) = &r.rederive.reason {
+        let _ = write!(s, ": {reason}");
+    }
+    let _ = writeln!(s);
+    for d in &r.rederive.differences {
+        let _ = writeln!(s, "  {}: built {} / re-derived {}", d.field, d.built, d.rederived);
+    }
+    s
+}
+
+fn indent(t: &str) -> String {
+    t.lines().map(|l| format!("  │ {l}")).collect::<Vec<_>>().join("\n")
+}

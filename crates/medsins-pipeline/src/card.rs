@@ -1,0 +1,123 @@
+//! The dataset card (`README.md` of the output): a YAML header a Hugging Face hub user
+//! recognises (one config per task plus a default), then counts, licences and citations.
+
+use crate::task::TaskBuild;
+use medsins_manifest::LoadedManifest;
+use medsins_output::{Lock, Stats};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: &Stats, lock: &Lock) -> String {
+    let mut y = String::new();
+    let languages: BTreeSet<&str> = built.iter().flat_map(|t| t.meta.languages.iter().map(|s| s.as_str())).collect();
+    let categories: BTreeSet<&str> = built.iter().map(|t| t.meta.category.as_str()).collect();
+    let _ = writeln!(y, "---");
+    let _ = writeln!(y, "pretty_name: MedS-Ins (rebuilt with medsins)");
+    let _ = writeln!(y, "license: other");
+    let _ = writeln!(y, "language:");
+    for l in &languages {
+        let _ = writeln!(y, "- {l}");
+    }
+    let _ = writeln!(y, "task_categories:\n- text-generation");
+    let _ = writeln!(y, "tags:\n- medical\n- instruction-tuning");
+    let _ = writeln!(y, "meds_ins_categories:");
+    for c in &categories {
+        let _ = writeln!(y, "- {}", yaml_str(c));
+    }
+    let _ = writeln!(y, "configs:");
+    let splits_present = |pred: &dyn Fn(&TaskBuild) -> bool| -> Vec<&'static str> {
+        ["train", "validation", "test"]
+            .into_iter()
+            .filter(|s| built.iter().any(|t| pred(t) && t.samples.iter().any(|x| x.split == *s)))
+            .collect()
+    };
+    if !built.is_empty() {
+        let _ = writeln!(y, "- config_name: default\n  data_files:");
+        for s in splits_present(&|_| true) {
+            let _ = writeln!(y, "  - split: {s}\n    path: data/*/{s}-*.parquet");
+        }
+    }
+    for t in built {
+        if t.samples.is_empty() {
+            continue;
+        }
+        let _ = writeln!(y, "- config_name: {}\n  data_files:", t.meta.task_id);
+        let id = t.meta.task_id.clone();
+        for s in splits_present(&|x| x.meta.task_id == id) {
+            let _ = writeln!(y, "  - split: {s}\n    path: data/{}/{s}-*.parquet", t.meta.task_id);
+        }
+    }
+    let _ = writeln!(y, "---\n");
+
+    let mut b = y;
+    let _ = writeln!(b, "# MedS-Ins, rebuilt from raw corpora\n");
+    let _ = writeln!(
+        b,
+        "Built by `{}` from {} corpora into {} samples over {} tasks. Every row carries its provenance \
+         (`source_file`, `source_locator`, `raw_sha256`, `manifest_sha256`); `medsins audit <id>` traces \
+         any row to its raw record. Removed samples are listed in `ledger.parquet`.\n",
+        lock.builder_version, stats.corpora, stats.samples, stats.tasks
+    );
+    if !lock.complete {
+        let _ = writeln!(b, "**Partial build.** Missing corpora: {:?}; failed: {:?}.\n", lock.missing, lock.failed);
+    }
+    let credentialed: Vec<&str> =
+        manifests.iter().filter(|m| m.manifest.corpus.access.get_ref() != "public").map(|m| m.manifest.id()).collect();
+    if !credentialed.is_empty() {
+        let _ = writeln!(
+            b,
+            "> **Warning: restricted data.** Rows from registration-only or credentialed corpora are present \
+             ({}). Their terms (e.g. the PhysioNet Credentialed Health Data Use Agreement) forbid redistribution: \
+             do not publish this directory. Rebuild with `--access public` for a shareable subset.\n",
+            credentialed.join(", ")
+        );
+    }
+    let nc: Vec<&str> = manifests
+        .iter()
+        .filter(|m| {
+            let l = m.manifest.corpus.license.to_lowercase();
+            l.contains("nc") && (l.contains("cc") || l.contains("non-commercial") || l.contains("noncommercial")) || l.contains("non-commercial")
+        })
+        .map(|m| m.manifest.id())
+        .collect();
+    if !nc.is_empty() {
+        let _ = writeln!(b, "> **Warning: non-commercial licences** apply to rows of: {}.\n", nc.join(", "));
+    }
+    let _ = writeln!(b, "## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|");
+    for t in built {
+        let c = |s: &str| t.samples.iter().filter(|x| x.split == s).count();
+        let _ = writeln!(
+            b,
+            "| `{}` | {} | {} | {} | {} | {} | {} |",
+            t.meta.task_id,
+            t.meta.task_no,
+            t.meta.corpus_id,
+            t.meta.category,
+            c("train"),
+            c("validation"),
+            c("test")
+        );
+    }
+    let _ = writeln!(b, "\n## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|");
+    for m in manifests {
+        let id = m.manifest.id();
+        let _ = writeln!(
+            b,
+            "| [{}]({}) | {} | {} | {} |",
+            m.manifest.corpus.name,
+            m.manifest.corpus.homepage,
+            m.manifest.corpus.license,
+            m.manifest.corpus.access.get_ref(),
+            stats.per_corpus.get(id).copied().unwrap_or(0)
+        );
+    }
+    let _ = writeln!(b, "\n### Citations\n");
+    for m in manifests {
+        let _ = writeln!(b, "**{}**\n\n```\n{}\n```\n", m.manifest.corpus.name, m.manifest.corpus.citation.trim());
+    }
+    b
+}

@@ -1,0 +1,77 @@
+//! Build options. Everything here that shapes the output is recorded in the lock file.
+
+use medsins_core::Access;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub raw_root: PathBuf,
+    pub out: PathBuf,
+    pub selection: BuildSelection,
+    /// The instruction bank (`RewriteDefinitions.json`), when given.
+    pub instructions: Option<PathBuf>,
+    pub seed: u64,
+    pub shard_rows: usize,
+    /// Benchmark test sets to decontaminate against (`--decontaminate`); their names and
+    /// SHA-256 are recorded in the lock's options.
+    pub decontaminate: Vec<PathBuf>,
+    /// Word n-gram length of the decontamination (default 13).
+    pub decontaminate_ngram: usize,
+}
+
+/// Which corpora and tasks to build.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BuildSelection {
+    /// Corpus ids or task ids; empty = everything.
+    pub only: Vec<String>,
+    /// The most restricted access class allowed (None = all).
+    pub access: Option<Access>,
+    /// Corpora whose licence contains any of these (case-insensitive) are left out.
+    pub exclude_licence: Vec<String>,
+}
+
+impl BuildOptions {
+    pub fn new(raw_root: PathBuf, out: PathBuf) -> Self {
+        BuildOptions { raw_root, out, selection: BuildSelection::default(), instructions: None, seed: 0, shard_rows: 100_000, decontaminate: Vec::new(), decontaminate_ngram: crate::quality::DEFAULT_NGRAM }
+    }
+
+    /// The options recorded in the lock (no paths that differ between machines, no thread count).
+    pub fn locked(&self) -> serde_json::Value {
+        serde_json::json!({
+            "seed": self.seed,
+            "shard_rows": self.shard_rows,
+            "only": self.selection.only,
+            "access": self.selection.access.map(|a| a.as_str()),
+            "exclude_licence": self.selection.exclude_licence,
+            "instructions": self.instructions.as_ref().map(|_| "instruction bank (see instruction_bank)"),
+        })
+    }
+
+    /// The build options a lock's `options` record, for a rebuild (`medsins verify --rebuild`):
+    /// the raw root, output and instruction bank are given, since the lock records no
+    /// machine-specific paths. Fails when the lock records an option this builder cannot set
+    /// (a rebuild could then not be byte-identical).
+    pub fn from_locked(locked: &serde_json::Value, raw_root: PathBuf, out: PathBuf, instructions: Option<PathBuf>) -> Result<Self, String> {
+        let strings = |k: &str| -> Vec<String> {
+            locked.get(k).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        };
+        let mut o = BuildOptions::new(raw_root, out);
+        o.seed = locked.get("seed").and_then(|v| v.as_u64()).ok_or("the lock's options have no `seed`")?;
+        o.shard_rows = locked.get("shard_rows").and_then(|v| v.as_u64()).ok_or("the lock's options have no `shard_rows`")? as usize;
+        o.selection.only = strings("only");
+        o.selection.exclude_licence = strings("exclude_licence");
+        o.selection.access = match locked.get("access").and_then(|v| v.as_str()) {
+            None => None,
+            Some(a) => Some(Access::parse(a).ok_or_else(|| format!("the lock's options have an unknown access class `{a}`"))?),
+        };
+        o.instructions = instructions;
+        if o.locked() != *locked {
+            return Err(format!(
+                "the lock records options this medsins ({}) cannot reproduce: {locked}",
+                medsins_core::BUILDER_VERSION
+            ));
+        }
+        Ok(o)
+    }
+}

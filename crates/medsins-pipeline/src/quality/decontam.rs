@@ -1,0 +1,244 @@
+//! Decontamination against benchmark test sets (`medsins build --decontaminate PATH...`).
+//!
+//! A benchmark file is a Super-NaturalInstructions / MedS-Bench task JSON (`.json`, read as
+//! `sni-task`; a plain JSON array of objects also works), JSON Lines (`.jsonl`) or Parquet
+//! (`.parquet`) whose records have an `input` field and `output` and/or `outputs`.
+//! Inputs and outputs are compared separately, as lower-cased word n-grams (n = 13 by default):
+//! a sample is contaminated when one n-gram of its input occurs in any benchmark input, or one
+//! n-gram of its output in any benchmark output. Minimum-length guard: an input shorter than n
+//! words is contaminated only when it equals a benchmark input word for word; an output
+//! shorter than n words is not compared at all (labels, letters and short answers would match
+//! everywhere).
+
+use super::minhash::words;
+use medsins_core::Sample;
+use medsins_manifest::FileOptions;
+use medsins_readers::{read_file, value_text};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// One loaded benchmark file.
+#[derive(Debug, Clone)]
+pub struct Benchmark {
+    /// File name (no directories: the lock stays machine-independent).
+    pub name: String,
+    pub sha256: String,
+    pub inputs: Vec<String>,
+    pub outputs: Vec<String>,
+}
+
+fn format_of(path: &Path) -> &'static str {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = name.strip_suffix(".gz").unwrap_or(&name).to_string();
+    if name.ends_with(".parquet") {
+        "parquet"
+    } else if name.ends_with(".jsonl") || name.ends_with(".ndjson") {
+        "jsonl"
+    } else {
+        "sni-task"
+    }
+}
+
+/// Loads a benchmark file. Errors name the file and what to do.
+pub fn load_benchmark(path: &Path) -> Result<Benchmark, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("--decontaminate {}: {e}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut b = Benchmark { name, sha256: medsins_core::sha256_hex(&bytes), inputs: Vec::new(), outputs: Vec::new() };
+    let mut bad = 0usize;
+    let mut records = 0usize;
+    let mut sink = |r: Result<medsins_readers::Record, medsins_readers::RecordError>| match r {
+        Ok(r) => {
+            records += 1;
+            if let Some(v) = r.fields.get("input") {
+                b.inputs.push(value_text(v));
+            }
+            match r.fields.get("outputs") {
+                Some(serde_json::Value::Array(a)) => b.outputs.extend(a.iter().map(value_text)),
+                _ => {
+                    if let Some(v) = r.fields.get("output") {
+                        b.outputs.push(value_text(v));
+                    }
+                }
+            }
+        }
+        Err(_) => bad += 1,
+    };
+    let opts = FileOptions::default();
+    let format = format_of(path);
+    let first = read_file(path, format, &opts, dir, &mut sink);
+    if let Err(e) = first {
+        if format != "sni-task" {
+            return Err(format!("--decontaminate {}: {e}", path.display()));
+        }
+        // not a task JSON: a plain JSON array of objects
+        read_file(path, "json", &opts, dir, &mut sink).map_err(|e2| {
+            format!("--decontaminate {}: neither a task JSON with `Instances` ({e}) nor a JSON array of records ({e2})", path.display())
+        })?;
+    }
+    if b.inputs.is_empty() && b.outputs.is_empty() {
+        return Err(format!(
+            "--decontaminate {}: none of its {records} records has an `input`, `output` or `outputs` field ({bad} unreadable); give a task JSON, JSON Lines or Parquet file with those fields",
+            path.display()
+        ));
+    }
+    if bad > 0 {
+        log::warn!("--decontaminate {}: {bad} unreadable records skipped", path.display());
+    }
+    b.inputs.iter_mut().chain(b.outputs.iter_mut()).for_each(|t| *t = medsins_core::normalize_text(t));
+    Ok(b)
+}
+
+fn word_hashes(w: &[String], seed: u64) -> Vec<u64> {
+    w.iter().map(|x| xxh3_64_with_seed(x.as_bytes(), seed)).collect()
+}
+
+fn gram_key(h: &[u64]) -> u64 {
+    let mut buf = Vec::with_capacity(h.len() * 8);
+    for x in h {
+        buf.extend_from_slice(&x.to_le_bytes());
+    }
+    xxh3_64_with_seed(&buf, 0x6e67)
+}
+
+/// The n-grams of every benchmark, by field; values are the first benchmark holding them.
+pub struct BenchIndex {
+    pub n: usize,
+    seed: u64,
+    names: Vec<String>,
+    input_grams: HashMap<u64, u32>,
+    output_grams: HashMap<u64, u32>,
+    /// Whole inputs shorter than n words.
+    input_short: HashMap<u64, u32>,
+}
+
+/// A contaminated sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contamination {
+    pub index: usize,
+    pub benchmark: String,
+    /// `input` or `output`.
+    pub field: &'static str,
+    /// The first matching n-gram (or the whole short input).
+    pub ngram: String,
+    /// Share of the field's n-grams found in the benchmarks.
+    pub share: f64,
+}
+
+impl BenchIndex {
+    pub fn new(benchmarks: &[Benchmark], n: usize, seed: u64) -> BenchIndex {
+        let n = n.max(1);
+        let mut ix = BenchIndex {
+            n,
+            seed,
+            names: benchmarks.iter().map(|b| b.name.clone()).collect(),
+            input_grams: HashMap::new(),
+            output_grams: HashMap::new(),
+            input_short: HashMap::new(),
+        };
+        for (bi, b) in benchmarks.iter().enumerate() {
+            for t in &b.inputs {
+                let h = word_hashes(&words(t), seed);
+                if h.is_empty() {
+                    continue;
+                }
+                if h.len() < n {
+                    ix.input_short.entry(gram_key(&h)).or_insert(bi as u32);
+                } else {
+                    for g in h.windows(n) {
+                        ix.input_grams.entry(gram_key(g)).or_insert(bi as u32);
+                    }
+                }
+            }
+            for t in &b.outputs {
+                let h = word_hashes(&words(t), seed);
+                for g in h.windows(n) {
+                    ix.output_grams.entry(gram_key(g)).or_insert(bi as u32);
+                }
+            }
+        }
+        ix
+    }
+
+    fn field(&self, text: &str, grams: &HashMap<u64, u32>, short: Option<&HashMap<u64, u32>>) -> Option<(u32, String, f64)> {
+        let w = words(text);
+        let h = word_hashes(&w, self.seed);
+        if h.is_empty() {
+            return None;
+        }
+        if h.len() < self.n {
+            let bi = short?.get(&gram_key(&h))?;
+            return Some((*bi, w.join(" "), 1.0));
+        }
+        let mut first: Option<(u32, usize)> = None;
+        let mut hits = 0usize;
+        let total = h.len() - self.n + 1;
+        for (i, g) in h.windows(self.n).enumerate() {
+            if let Some(bi) = grams.get(&gram_key(g)) {
+                hits += 1;
+                first.get_or_insert((*bi, i));
+            }
+        }
+        first.map(|(bi, i)| (bi, w[i..i + self.n].join(" "), super::minhash::round4(hits as f64 / total as f64)))
+    }
+
+    /// The contaminated samples of a task, in sample order (input checked before output).
+    pub fn contaminated(&self, samples: &[Sample]) -> Vec<Contamination> {
+        samples
+            .par_iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let (field, (bi, ngram, share)) = match self.field(&s.input, &self.input_grams, Some(&self.input_short)) {
+                    Some(m) => ("input", m),
+                    None => ("output", self.field(&s.output, &self.output_grams, None)?),
+                };
+                Some(Contamination { index: i, benchmark: self.names[bi as usize].clone(), field, ngram, share })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(input: &str, output: &str) -> Sample {
+        Sample {
+            id: String::new(),
+            instruction: String::new(),
+            instruction_id: 0,
+            input: input.into(),
+            output: output.into(),
+            split: "train".into(),
+            source_file: String::new(),
+            source_locator: String::new(),
+            raw_sha256: String::new(),
+            group_key: String::new(),
+            order: (0, 0),
+        }
+    }
+
+    #[test]
+    fn ngram_overlap_on_inputs_and_outputs_separately_with_length_guard() {
+        let bench = Benchmark {
+            name: "bench.json".into(),
+            sha256: String::new(),
+            inputs: vec!["one two three four five six".into(), "Is it safe?".into()],
+            outputs: vec!["alpha beta gamma delta epsilon".into(), "yes".into()],
+        };
+        let ix = BenchIndex::new(&[bench], 4, 0);
+        let samples = vec![
+            s("zero one two three four seven", "x"),     // input 4-gram "one two three four"
+            s("unrelated text here today", "q alpha beta gamma delta"), // output 4-gram
+            s("is it SAFE", "yes"),                    // short input equals a benchmark input
+            s("alpha beta gamma delta", "one two three four"), // fields are not crossed
+            s("no match at all here", "yes"),          // short output: not compared
+        ];
+        let c = ix.contaminated(&samples);
+        let got: Vec<(usize, &str, &str)> = c.iter().map(|c| (c.index, c.field, c.ngram.as_str())).collect();
+        assert_eq!(got, [(0, "input", "one two three four"), (1, "output", "alpha beta gamma delta"), (2, "input", "is it safe")]);
+        assert_eq!(c[0].share, 0.3333);
+    }
+}

@@ -1,0 +1,54 @@
+//! What a build did, for the command line to print and for exit codes.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CorpusStatus {
+    Built { tasks: usize, samples: u64, quarantined: u64 },
+    Missing { paths: Vec<String>, homepage: String, access: String, obtain: String, tasks: Vec<String> },
+    Failed { message: String, tasks: Vec<String> },
+    Excluded { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CorpusReport {
+    pub corpus_id: String,
+    #[serde(flatten)]
+    pub status: CorpusStatus,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct BuildReport {
+    pub out: String,
+    pub corpora: Vec<CorpusReport>,
+    pub samples: u64,
+    pub tasks: usize,
+    /// Seconds per stage summed over tasks (not written to the output: timings vary).
+    pub stage_seconds: Vec<(String, f64)>,
+    /// Removed samples and records by ledger reason (as in `stats.json`).
+    pub removed_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Flagged (kept) samples by ledger reason.
+    pub flagged_by_reason: std::collections::BTreeMap<String, u64>,
+    /// The semantic checks (as in `checks.json`).
+    pub checks: crate::quality::ChecksReport,
+}
+
+impl BuildReport {
+    pub fn missing(&self) -> impl Iterator<Item = &CorpusReport> {
+        self.corpora.iter().filter(|c| matches!(c.status, CorpusStatus::Missing { .. }))
+    }
+    pub fn failed(&self) -> impl Iterator<Item = &CorpusReport> {
+        self.corpora.iter().filter(|c| matches!(c.status, CorpusStatus::Failed { .. }))
+    }
+    /// 0: everything requested was built; 3: some corpora were missing; 1: some failed.
+    pub fn exit_code(&self) -> i32 {
+        if self.failed().next().is_some() {
+            1
+        } else if self.missing().next().is_some() {
+            3
+        } else {
+            0
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! `medsins verify <out>`: is this output what its lock says it is?
+//!
+//! 1. every file of the output against `SHA256SUMS` (changed, missing or unlisted files);
+//! 2. with a raw root, every raw file of the lock re-hashed (changed or missing files);
+//! 3. with `rebuild`, the build re-run into a temporary directory from the lock's manifests and
+//!    options, and every file compared byte for byte with the output.
+
+use crate::audit::read_lock;
+use crate::corpus::hash_file;
+use crate::{build, BuildOptions};
+use medsins_manifest::{Catalogue, LoadedManifest};
+use medsins_output::{self as output, ChecksumProblem, Lock};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The manifest folder (for `rebuild`).
+    pub manifests: PathBuf,
+    /// Re-hash the lock's raw files under this root (and rebuild from it).
+    pub raw_root: Option<PathBuf>,
+    pub rebuild: bool,
+    /// The instruction bank, when the build used one (for `rebuild`).
+    pub instructions: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Problem {
+    /// `output_changed`, `output_missing`, `output_unlisted`, `raw_changed`, `raw_missing`,
+    /// `instructions_changed`, `manifest_changed`, `manifest_missing`, `rebuild_differs`,
+    /// `rebuild_missing`, `rebuild_extra`, `rebuild_failed`.
+    pub kind: String,
+    /// The file concerned (relative to the output, the raw root or the manifest folder).
+    pub file: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct VerifyReport {
+    pub out: String,
+    pub ok: bool,
+    pub output_files: usize,
+    pub raw_files_checked: usize,
+    pub rebuilt_files: Option<usize>,
+    pub problems: Vec<Problem>,
+    pub notes: Vec<String>,
+}
+
+impl VerifyReport {
+    fn problem(&mut self, kind: &str, file: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem { kind: kind.into(), file: file.into(), message: message.into() });
+    }
+}
+
+fn hash_path(p: &Path) -> std::io::Result<(u64, String)> {
+    if p.is_dir() { medsins_readers::folder_sha256(p) } else { hash_file(p) }
+}
+
+pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::audit::AuditError> {
+    let lock = read_lock(out)?;
+    let mut r = VerifyReport { out: out.display().to_string(), ..Default::default() };
+    if lock.builder_version != medsins_core::BUILDER_VERSION {
+        r.notes.push(format!("built by {}, verified by {}", lock.builder_version, medsins_core::BUILDER_VERSION));
+    }
+    if !lock.complete {
+        r.notes.push(format!("a partial build: missing {:?}, failed {:?}", lock.missing, lock.failed));
+    }
+
+    // 1. the output against SHA256SUMS (which covers the lock too)
+    r.output_files = output::read_checksums(out)?.len();
+    for p in output::verify_checksums(out)? {
+        let (kind, file) = match &p {
+            ChecksumProblem::Changed(f) => ("output_changed", f),
+            ChecksumProblem::Missing(f) => ("output_missing", f),
+            ChecksumProblem::Unlisted(f) => ("output_unlisted", f),
+        };
+        let what = match kind {
+            "output_changed" => "content differs from SHA256SUMS: the file was modified after the build; rebuild or restore it",
+            "output_missing" => "listed in SHA256SUMS but missing: the file was deleted after the build; rebuild or restore it",
+            _ => "not listed in SHA256SUMS: the file was added after the build; remove it or rebuild",
+        };
+        r.problem(kind, file.display().to_string(), format!("{}: {what}", out.join(file).display()));
+    }
+
+    // 2. the raw files against the lock
+    if let Some(root) = &opts.raw_root {
+        for f in &lock.raw_files {
+            r.raw_files_checked += 1;
+            let abs = root.join(&f.path);
+            if !abs.exists() {
+                r.problem("raw_missing", &f.path, format!("{}: raw file of the lock not found; put the release the build used there", abs.display()));
+                continue;
+            }
+            match hash_path(&abs) {
+                Ok((_, sha)) if sha == f.sha256 => {}
+                Ok((_, sha)) => r.problem(
+                    "raw_changed",
+                    &f.path,
+                    format!("{}: sha256 {sha} differs from the lock's {}; the raw file changed since the build: restore the release the build used, or rebuild", abs.display(), f.sha256),
+                ),
+                Err(e) => r.problem("raw_missing", &f.path, format!("{}: cannot read: {e}", abs.display())),
+            }
+        }
+    }
+    if let (Some(locked), Some(p)) = (&lock.instruction_bank, &opts.instructions) {
+        match hash_file(p) {
+            Ok((_, sha)) if sha == locked.sha256 => {}
+            Ok((_, sha)) => r.problem(
+                "instructions_changed",
+                p.display().to_string(),
+                format!("{}: sha256 {sha} is not the instruction bank the build used ({}); pass the bank the lock names", p.display(), locked.sha256),
+            ),
+            Err(e) => r.problem("instructions_changed", p.display().to_string(), format!("{}: cannot read: {e}", p.display())),
+        }
+    }
+
+    // 3. a rebuild, byte for byte
+    if opts.rebuild {
+        rebuild_and_compare(out, &lock, opts, &mut r);
+    }
+    r.ok = r.problems.is_empty();
+    Ok(r)
+}
+
+fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) {
+    let Some(raw_root) = &opts.raw_root else {
+        r.problem("rebuild_failed", "", "a rebuild needs the raw root: pass --raw-root DIR");
+        return;
+    };
+    if r.problems.iter().any(|p| p.kind.starts_with("raw_") || p.kind == "instructions_changed") {
+        r.problem("rebuild_failed", "", "rebuild skipped: the raw inputs differ from the lock (see above)");
+        return;
+    }
+    if lock.instruction_bank.is_some() && opts.instructions.is_none() {
+        let name = lock.instruction_bank.as_ref().map(|b| b.path.clone()).unwrap_or_default();
+        r.problem("rebuild_failed", name.clone(), format!("the build used the instruction bank `{name}`: pass --instructions FILE to rebuild"));
+        return;
+    }
+    // the corpora of the build, from today's manifest folder, with the hashes the lock recorded
+    let mut manifests: Vec<LoadedManifest> = Vec::new();
+    let mut ids: Vec<&String> = lock.manifests.iter().map(|m| &m.corpus_id).collect();
+    ids.extend(lock.missing.iter().chain(&lock.failed));
+    for id in ids {
+        let rel = format!("{id}.toml");
+        let p = opts.manifests.join(&rel);
+        let text = match std::fs::read_to_string(&p) {
+            Ok(t) => t,
+            Err(e) => {
+                r.problem("manifest_missing", p.display().to_string(), format!("{}: cannot read ({e}); pass --manifests DIR holding the build's manifests", p.display()));
+                continue;
+            }
+        };
+        match LoadedManifest::parse(&p, text) {
+            Ok(lm) => {
+                if let Some(locked) = lock.manifests.iter().find(|m| m.corpus_id == *id)
+                    && locked.sha256 != lm.sha256
+                {
+                    r.problem(
+                        "manifest_changed",
+                        p.display().to_string(),
+                        format!("{}: sha256 {} differs from the lock's {}; the manifest changed since the build: restore that version (e.g. from version control) to rebuild", p.display(), lm.sha256, locked.sha256),
+                    );
+                }
+                manifests.push(lm);
+            }
+            Err(d) => r.problem("manifest_changed", p.display().to_string(), format!("{d}")),
+        }
+    }
+    if r.problems.iter().any(|p| p.kind.starts_with("manifest_")) {
+        r.problem("rebuild_failed", "", "rebuild skipped: the manifests differ from the lock (see above)");
+        return;
+    }
+    manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));
+    let cat = Catalogue { manifests };
+    let tmp = match tempfile::tempdir() {
+        Ok(t) => t,
+        Err(e) => return r.problem("rebuild_failed", "", format!("cannot create a temporary directory: {e}")),
+    };
+    let dest = tmp.path().join("rebuild");
+    let opts = match BuildOptions::from_locked(&lock.options, raw_root.clone(), dest.clone(), opts.instructions.clone()) {
+        Ok(o) => o,
+        Err(e) => return r.problem("rebuild_failed", output::LOCK_FILE, e),
+    };
+    if let Err(e) = build(&cat, &opts) {
+        return r.problem("rebuild_failed", "", format!("the rebuild failed: {e}"));
+    }
+    compare_dirs(out, &dest, r);
+}
+
+fn compare_dirs(out: &Path, rebuilt: &Path, r: &mut VerifyReport) {
+    let list = |d: &Path| -> Vec<String> {
+        let mut v = output::list_files(d).unwrap_or_default();
+        if d.join(output::CHECKSUMS_FILE).is_file() {
+            v.push(output::CHECKSUMS_FILE.to_string());
+        }
+        v.sort();
+        v
+    };
+    let a = list(out);
+    let b = list(rebuilt);
+    r.rebuilt_files = Some(b.len());
+    for f in &a {
+        if !b.contains(f) {
+            r.problem("rebuild_missing", f, format!("{}: the rebuild does not produce this file", out.join(f).display()));
+        } else if std::fs::read(out.join(f)).ok() != std::fs::read(rebuilt.join(f)).ok() {
+            r.problem("rebuild_differs", f, format!("{}: differs from the rebuilt file (same lock inputs, different bytes)", out.join(f).display()));
+        }
+    }
+    for f in &b {
+        if !a.contains(f) {
+            r.problem("rebuild_extra", f, format!("{}: the rebuild produces this file but the output lacks it", out.join(f).display()));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `text-files`: the `path` of the raw file is a folder; every file under it (recursively, in
+//! path order; symbolic links are not followed) whose name ends with `options.extension`
+//! (default `.txt`) is one record: `path` (relative to the folder, `/`-separated), `name`,
+//! `stem` (name without the extension) and the text in `options.text_field` (default `text`),
+//! read as UTF-8 with CR LF and lone CR turned into LF (Python text mode).
+
+use crate::{format_err, record, ReadError, RecordError, Sink};
+use medsins_manifest::FileOptions;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+/// Files under `dir` (recursively, sorted by relative path; symlinks skipped).
+fn walk(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), dir.to_path_buf())];
+    while let Some((rel, p)) = stack.pop() {
+        for e in std::fs::read_dir(&p)? {
+            let e = e?;
+            let ft = e.file_type()?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            if ft.is_dir() {
+                stack.push((r, e.path()));
+            } else if ft.is_file() {
+                out.push((r, e.path()));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// SHA-256 over the folder's files (relative path and content hash of each, in path order) and
+/// their total size: what the lock file records for a `text-files` folder.
+pub fn folder_sha256(dir: &Path) -> std::io::Result<(u64, String)> {
+    let mut listing = String::new();
+    let mut size = 0u64;
+    for (rel, p) in walk(dir)? {
+        let data = std::fs::read(&p)?;
+        size += data.len() as u64;
+        listing.push_str(&format!("{rel}\0{}\n", medsins_core::sha256_hex(&data)));
+    }
+    Ok((size, medsins_core::sha256_hex(listing.as_bytes())))
+}
+
+pub fn read_text_files(dir: &Path, opts: &FileOptions, sink: &mut Sink) -> Result<(), ReadError> {
+    if !dir.is_dir() {
+        return Err(format_err(dir, "text-files needs `path` to name a folder"));
+    }
+    let ext = opts.extension.as_deref().unwrap_or(".txt");
+    let text_field = opts.text_field.as_deref().unwrap_or("text");
+    let files = walk(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
+    for (rel, p) in files {
+        let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
+        let Some(stem) = name.strip_suffix(ext) else { continue };
+        let data = match std::fs::read(&p) {
+            Ok(d) => d,
+            Err(e) => {
+                sink(Err(RecordError { locator: rel.clone(), message: e.to_string() }));
+                continue;
+            }
+        };
+        let text = match std::str::from_utf8(crate::bytes::strip_bom(&data)) {
+            Ok(t) => t.replace("\r\n", "\n").replace('\r', "\n"),
+            Err(e) => {
+                sink(Err(RecordError { locator: rel.clone(), message: format!("not UTF-8 text: {e}") }));
+                continue;
+            }
+        };
+        let mut m = Map::new();
+        m.insert("path".into(), Value::String(rel.clone()));
+        m.insert("name".into(), Value::String(name.clone()));
+        m.insert("stem".into(), Value::String(stem.to_string()));
+        m.insert(text_field.into(), Value::String(text));
+        sink(Ok(record(m, rel, &data)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_text_files_recursively_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("batch2")).unwrap();
+        std::fs::create_dir_all(d.path().join("batch1")).unwrap();
+        std::fs::write(d.path().join("batch2/NCT2.txt"), "b\r\nc").unwrap();
+        std::fs::write(d.path().join("batch1/NCT1.txt"), "a").unwrap();
+        std::fs::write(d.path().join("batch1/NCT1.ann"), "T1").unwrap();
+        let mut v = Vec::new();
+        read_text_files(d.path(), &FileOptions::default(), &mut |r| v.push(r.unwrap())).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].fields["path"], "batch1/NCT1.txt");
+        assert_eq!(v[0].fields["stem"], "NCT1");
+        assert_eq!(v[1].fields["text"], "b\nc");
+        assert_eq!(folder_sha256(d.path()).unwrap().0, 7);
+    }
+}

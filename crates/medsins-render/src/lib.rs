@@ -1,0 +1,26 @@
+//! Rendering: raw records in, sample input and output out.
+//!
+//! A task's manifest entry compiles into a [`TaskRenderer`]: its named operators (steps) run
+//! over the task's records in file order, then its filter expression and its input, output and
+//! group-key templates run per record. Templates are minijinja in a sandbox: no loader (so no
+//! file access), no environment or network access, strict undefined variables (a misspelt field
+//! is an error naming the fields that exist), a fuel limit and a bounded output size.
+
+mod operators;
+mod ops_pandas;
+mod ops_regex;
+mod ops_lookup_records;
+mod ops_py_literal;
+mod ops_select;
+mod ops_keep;
+mod python;
+mod templates;
+
+pub use operators::{entities_from_iob, LookupFiles};
+pub use python::{py_json_dumps, py_repr_str};
+pub use templates::{RenderError, Rendered, TaskRenderer, MAX_FIELD_BYTES};
+
+/// A template context from any serialisable value.
+pub(crate) fn ctx<T: serde::Serialize>(v: &T) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(v))
+}

@@ -1,0 +1,166 @@
+//! `py_literal`: parse a field holding a Python literal (as `str()` of a list, tuple, dict,
+//! string, number, bool or None prints it, e.g. DDXPlus `"['E_91', 'E_53_@_V_44']"`) into a
+//! JSON value. Lists and tuples become arrays, dicts objects (keys as text), `None` null.
+
+use serde_json::{Map, Value};
+
+/// Parses one Python literal; the whole text must be consumed (surrounding whitespace allowed).
+pub fn parse_py_literal(s: &str) -> Result<Value, String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut p = Parser { c: &chars, i: 0 };
+    let v = p.value()?;
+    p.ws();
+    if p.i != chars.len() {
+        return Err(format!("unexpected `{}` at character {} of the Python literal", chars[p.i], p.i));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    c: &'a [char],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.c.len() && self.c[self.i].is_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn peek(&self) -> Option<char> {
+        self.c.get(self.i).copied()
+    }
+    fn value(&mut self) -> Result<Value, String> {
+        self.ws();
+        match self.peek() {
+            None => Err("the Python literal ends too early".into()),
+            Some('[') => self.seq(']'),
+            Some('(') => self.seq(')'),
+            Some('{') => self.dict(),
+            Some(q @ ('\'' | '"')) => self.string(q).map(Value::String),
+            Some(c) if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' => self.number(),
+            Some(c) if c.is_alphabetic() => {
+                let start = self.i;
+                while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    self.i += 1;
+                }
+                let w: String = self.c[start..self.i].iter().collect();
+                match w.as_str() {
+                    "True" => Ok(Value::Bool(true)),
+                    "False" => Ok(Value::Bool(false)),
+                    "None" => Ok(Value::Null),
+                    "nan" | "inf" => Ok(Value::String(w)),
+                    _ => Err(format!("`{w}` is not a Python literal")),
+                }
+            }
+            Some(c) => Err(format!("unexpected `{c}` at character {} of the Python literal", self.i)),
+        }
+    }
+    fn seq(&mut self, close: char) -> Result<Value, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        loop {
+            self.ws();
+            if self.peek() == Some(close) {
+                self.i += 1;
+                return Ok(Value::Array(items));
+            }
+            items.push(self.value()?);
+            self.ws();
+            match self.peek() {
+                Some(',') => self.i += 1,
+                Some(c) if c == close => {}
+                _ => return Err(format!("expected `,` or `{close}` at character {}", self.i)),
+            }
+        }
+    }
+    fn dict(&mut self) -> Result<Value, String> {
+        self.i += 1;
+        let mut m = Map::new();
+        loop {
+            self.ws();
+            if self.peek() == Some('}') {
+                self.i += 1;
+                return Ok(Value::Object(m));
+            }
+            let k = match self.value()? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            self.ws();
+            if self.peek() != Some(':') {
+                return Err(format!("expected `:` at character {}", self.i));
+            }
+            self.i += 1;
+            let v = self.value()?;
+            m.insert(k, v);
+            self.ws();
+            match self.peek() {
+                Some(',') => self.i += 1,
+                Some('}') => {}
+                _ => return Err(format!("expected `,` or `}}` at character {}", self.i)),
+            }
+        }
+    }
+    fn string(&mut self, q: char) -> Result<String, String> {
+        self.i += 1;
+        let mut s = String::new();
+        loop {
+            let Some(c) = self.peek() else { return Err("unterminated string in the Python literal".into()) };
+            self.i += 1;
+            if c == q {
+                return Ok(s);
+            }
+            if c != '\\' {
+                s.push(c);
+                continue;
+            }
+            let Some(e) = self.peek() else { return Err("unterminated escape in the Python literal".into()) };
+            self.i += 1;
+            let hex = |p: &mut Self, n: usize| -> Result<char, String> {
+                let h: String = p.c.get(p.i..p.i + n).ok_or("short escape")?.iter().collect();
+                p.i += n;
+                u32::from_str_radix(&h, 16).ok().and_then(char::from_u32).ok_or_else(|| format!("bad escape `{h}`"))
+            };
+            match e {
+                'n' => s.push('\n'),
+                't' => s.push('\t'),
+                'r' => s.push('\r'),
+                '0' => s.push('\0'),
+                'x' => s.push(hex(self, 2)?),
+                'u' => s.push(hex(self, 4)?),
+                'U' => s.push(hex(self, 8)?),
+                '\n' => {}
+                other => s.push(other),
+            }
+        }
+    }
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_')) {
+            self.i += 1;
+        }
+        let t: String = self.c[start..self.i].iter().filter(|c| **c != '_').collect();
+        if let Ok(n) = t.parse::<i64>() {
+            return Ok(Value::from(n));
+        }
+        t.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| format!("`{t}` is not a number"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn python_lists_tuples_dicts() {
+        assert_eq!(parse_py_literal("['E_91', 'E_53_@_V_44', \"it's\"]").unwrap(), json!(["E_91", "E_53_@_V_44", "it's"]));
+        assert_eq!(parse_py_literal("[['Bronchite', 0.19], ('x', -2)]").unwrap(), json!([["Bronchite", 0.19], ["x", -2]]));
+        assert_eq!(parse_py_literal(" {'a': None, 1: True} ").unwrap(), json!({"a": null, "1": true}));
+        assert_eq!(parse_py_literal("'a\\'b\\xe9\\n'").unwrap(), json!("a'b\u{e9}\n"));
+        assert_eq!(parse_py_literal("[]").unwrap(), json!([]));
+        assert!(parse_py_literal("['a',").is_err());
+        assert!(parse_py_literal("['a'] x").is_err());
+    }
+}

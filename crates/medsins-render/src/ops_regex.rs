@@ -1,0 +1,96 @@
+//! `regex_replace`: a sequence of regular-expression substitutions on a text field, each one
+//! a left-to-right pass with non-overlapping matches over the whole text (Python `re.sub`).
+//! Patterns use the Rust `regex` syntax; in replacements `$1` / `${name}` insert a group and
+//! `$$` is a dollar sign (Python writes `\1`).
+
+use medsins_readers::{value_text, Record, RecordError};
+use regex::Regex;
+use serde_json::Value;
+
+/// Compiles the rules once; a bad pattern is reported with its position in the list.
+pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, String> {
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, [p, r])| Regex::new(p).map(|re| (re, r.clone())).map_err(|e| format!("regex_replace rule {}: {e}", i + 1)))
+        .collect()
+}
+
+/// Applies the rules in order.
+pub fn apply(text: &str, rules: &[(Regex, String)]) -> String {
+    let mut s = text.to_string();
+    for (re, rep) in rules {
+        if let std::borrow::Cow::Owned(o) = re.replace_all(&s, rep.as_str()) {
+            s = o;
+        }
+    }
+    s
+}
+
+/// Runs the step over records: `field` is rewritten into `into` (default: the field itself).
+pub(crate) fn regex_replace(
+    recs: Vec<Record>,
+    field: &str,
+    rules: &[[String; 2]],
+    into: Option<&str>,
+    errors: &mut Vec<RecordError>,
+) -> Vec<Record> {
+    let compiled = match compile(rules) {
+        Ok(c) => c,
+        Err(message) => {
+            errors.extend(recs.into_iter().map(|r| RecordError { locator: r.locator, message: message.clone() }));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(recs.len());
+    for mut r in recs {
+        match r.fields.get(field) {
+            None => errors.push(RecordError { locator: r.locator.clone(), message: format!("record has no field `{field}`") }),
+            Some(v) => {
+                let text = apply(&value_text(v), &compiled);
+                r.fields.insert(into.unwrap_or(field).to_string(), Value::String(text));
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(r: &[(&str, &str)]) -> Vec<(Regex, String)> {
+        compile(&r.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn substitutions_run_in_order_without_overlap() {
+        // the MIMIC-IV discharge clean-up (upstream-renderings.md §6)
+        let r = rules(&[
+            (":\n", ":<COLON_NEWLINE>"),
+            ("\n([a-z,_])", "$1"),
+            ("\n[\\s\\x1c-\\x1f]+([a-z])", " $1"),
+            ("\n([,;:'\"().])", "$1"),
+            (":<COLON_NEWLINE>", ":\n"),
+        ]);
+        assert_eq!(apply("was\nadmitted", &r), "wasadmitted");
+        assert_eq!(apply("x\n\nbar", &r), "x\nbar");
+        assert_eq!(apply("foo\n  bar", &r), "foo bar");
+        assert_eq!(apply("a\n, b", &r), "a, b");
+        assert_eq!(apply("Plan:\nrest\nA", &r), "Plan:\nrest\nA");
+        assert_eq!(apply("a\n\n\nb", &r), "a b");
+    }
+
+    #[test]
+    fn crlf_to_lf_like_text_mode() {
+        let r = rules(&[("\r\n?", "\n")]);
+        assert_eq!(apply("a\r\nb\rc\n", &r), "a\nb\nc\n");
+        assert_eq!(apply("x$1", &rules(&[("x", "$$")])), "$$1");
+    }
+
+    #[test]
+    fn bad_pattern_is_reported() {
+        assert!(compile(&[["(".to_string(), String::new()]]).unwrap_err().starts_with("regex_replace rule 1"));
+    }
+}

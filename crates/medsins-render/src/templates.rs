@@ -1,0 +1,154 @@
+//! Compiled task templates and the per-record render.
+
+use crate::operators::{run_steps, LookupFiles};
+use medsins_manifest::{Step, Task};
+use medsins_readers::{Record, RecordError};
+use minijinja::{Environment, UndefinedBehavior, Value as JValue};
+use std::sync::Arc;
+
+/// Largest rendered field accepted (a guard against runaway templates, far above any real text).
+pub const MAX_FIELD_BYTES: usize = 8 << 20;
+const FUEL: u64 = 5_000_000;
+
+/// A template problem located inside the manifest: byte offset of the template's value and text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// What one record became.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rendered {
+    Sample { input: String, output: String, group_key: Option<String> },
+    /// The task's filter rejected the record.
+    Filtered,
+}
+
+/// A task compiled for rendering; cheap to share across threads.
+pub struct TaskRenderer {
+    env: Arc<Environment<'static>>,
+    has_group_key: bool,
+    has_filter: bool,
+    steps: Vec<Step>,
+    lookups: LookupFiles,
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    // a template's final line feed is part of its output (upstream outputs can end in one)
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
+        env.set_syntax(syntax);
+    }
+    // no loader: templates cannot include or import anything
+    env.add_filter("pyrepr", |v: JValue| -> Result<String, minijinja::Error> {
+        let j: serde_json::Value = serde_json::to_value(&v).map_err(err)?;
+        Ok(crate::python::py_repr(&j))
+    });
+    env.add_filter("pyjson", |v: JValue| -> Result<String, minijinja::Error> {
+        let j: serde_json::Value = serde_json::to_value(&v).map_err(err)?;
+        Ok(crate::python::py_json_dumps(&j))
+    });
+    env.add_filter("strip", |s: String| s.trim_matches(medsins_core::normalize::is_py_space).to_string());
+    env.add_filter("detok", |v: Vec<String>| medsins_readers::detokenize(&v));
+    env.add_filter("letter", |i: usize| char::from(b'A' + (i % 26) as u8).to_string());
+    env.add_filter("text", |v: JValue| -> Result<String, minijinja::Error> {
+        let j: serde_json::Value = serde_json::to_value(&v).map_err(err)?;
+        Ok(medsins_readers::value_text(&j))
+    });
+    env.add_filter("remove", |s: String, what: String| if what.is_empty() { s } else { s.replace(&what, "") });
+    env
+}
+
+fn err(e: impl std::fmt::Display) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        s = format!("{s}: {d}");
+    }
+    if let Some(l) = e.line() {
+        s = format!("{s} (template line {l})");
+    }
+    s
+}
+
+impl TaskRenderer {
+    /// Compiles every template of the task; every error is returned, located.
+    pub fn compile(task: &Task, lookups: LookupFiles) -> Result<TaskRenderer, Vec<RenderError>> {
+        let mut env = environment();
+        let mut errors = Vec::new();
+        let mut add = |env: &mut Environment<'static>, name: &'static str, src: &toml::Spanned<String>| {
+            if let Err(e) = env.add_template_owned(name, src.get_ref().clone()) {
+                errors.push(RenderError { offset: src.span().start, message: format!("template `{name}`: {}", describe(&e)) });
+            }
+        };
+        add(&mut env, "input", &task.input);
+        add(&mut env, "output", &task.output);
+        if let Some(g) = &task.group_key {
+            add(&mut env, "group_key", g);
+        }
+        if let Some(f) = &task.filter {
+            // The filter is compiled once as a template so renders need no re-parsing.
+            if let Err(e) = env.compile_expression(f.get_ref()) {
+                errors.push(RenderError { offset: f.span().start, message: format!("filter: {}", describe(&e)) });
+            } else if let Err(e) = env.add_template_owned("filter", format!("{{% if {} %}}1{{% endif %}}", f.get_ref())) {
+                errors.push(RenderError { offset: f.span().start, message: format!("filter: {}", describe(&e)) });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(TaskRenderer {
+            env: Arc::new(env),
+            has_group_key: task.group_key.is_some(),
+            has_filter: task.filter.is_some(),
+            steps: task.steps.iter().map(|s| s.get_ref().clone()).collect(),
+            lookups,
+        })
+    }
+
+    /// Runs the task's operators over the records of one file, in order. Records an operator
+    /// cannot handle come back as errors; records it drops on purpose come back in the second
+    /// value, with the reason.
+    pub fn run_steps(&self, records: Vec<Record>) -> (Vec<Result<Record, RecordError>>, Vec<RecordError>) {
+        run_steps(&self.steps, records, &self.lookups, &self.env)
+    }
+
+    /// Renders one record (after the steps).
+    pub fn render(&self, rec: &Record) -> Result<Rendered, String> {
+        // fields are variables; `record` holds them all, for names that are not identifiers
+        // (`{{ record["plain language summary"] }}`)
+        let ctx = minijinja::context! { record => crate::ctx(&rec.fields), ..crate::ctx(&rec.fields) };
+        if self.has_filter && self.render_one("filter", &ctx, rec)? != "1" {
+            return Ok(Rendered::Filtered);
+        }
+        let input = self.render_one("input", &ctx, rec)?;
+        let output = self.render_one("output", &ctx, rec)?;
+        let group_key = if self.has_group_key { Some(self.render_one("group_key", &ctx, rec)?) } else { None };
+        Ok(Rendered::Sample { input, output, group_key })
+    }
+
+    fn render_one(&self, name: &str, ctx: &JValue, rec: &Record) -> Result<String, String> {
+        let t = self.env.get_template(name).map_err(|e| describe(&e))?;
+        let s = t.render(ctx).map_err(|e| self.explain(name, &e, rec))?;
+        if s.len() > MAX_FIELD_BYTES {
+            return Err(format!("template `{name}` rendered {} bytes, above the limit of {MAX_FIELD_BYTES}", s.len()));
+        }
+        Ok(s)
+    }
+
+    /// An error message that names the record's fields when a variable is unknown.
+    fn explain(&self, name: &str, e: &minijinja::Error, rec: &Record) -> String {
+        let mut msg = format!("template `{name}`: {}", describe(e));
+        if e.kind() == minijinja::ErrorKind::UndefinedError {
+            let fields: Vec<&str> = rec.fields.keys().map(|k| if k.is_empty() { "\"\"" } else { k.as_str() }).collect();
+            msg.push_str(&format!("; the record has the fields: {}", fields.join(", ")));
+        }
+        msg
+    }
+}

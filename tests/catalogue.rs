@@ -1,0 +1,90 @@
+//! The catalogue: every manifest validates, every corpus builds from its fixture and gives the
+//! exact expected rows, and the generated schema and catalogue document are current.
+
+use medsins_e2e::*;
+use serde_json::Value;
+
+#[test]
+fn every_manifest_validates_and_compiles() {
+    let cat = catalogue();
+    let diags = medsins_manifest::check_catalogue(&cat.manifests);
+    assert!(diags.is_empty(), "{diags}");
+    for lm in &cat.manifests {
+        for t in &lm.manifest.tasks {
+            if let Err(errs) = medsins_render::TaskRenderer::compile(t, Default::default()) {
+                panic!("{}: {:?}", t.id.get_ref(), errs);
+            }
+        }
+    }
+}
+
+/// `fixtures/expected/<corpus>.jsonl`: one object per expected sample with `task_id`,
+/// `source_locator`, `split`, `input`, `output`. Every task needs at least two, and each must
+/// match a sample of the fixture build exactly.
+#[test]
+fn every_corpus_fixture_gives_its_expected_rows() {
+    let cat = catalogue();
+    let mut failures = Vec::new();
+    // MEDSINS_ONLY=id,id restricts the check to some corpora while working on them
+    let only: Vec<String> = std::env::var("MEDSINS_ONLY").map(|v| v.split(',').map(str::to_string).collect()).unwrap_or_default();
+    for lm in &cat.manifests {
+        let id = lm.manifest.id();
+        if !only.is_empty() && !only.iter().any(|o| o == id) {
+            continue;
+        }
+        let builds = match build_corpus(lm, &fixtures_root()) {
+            Ok(b) => b,
+            Err(e) => {
+                failures.push(format!("{id}: fixture does not build: {e}"));
+                continue;
+            }
+        };
+        let path = repo().join("fixtures/expected").join(format!("{id}.jsonl"));
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let expected: Vec<Value> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("expected row is JSON")).collect();
+        for tb in &builds {
+            let mine: Vec<&Value> = expected.iter().filter(|e| e["task_id"] == tb.meta.task_id.as_str()).collect();
+            if mine.len() < 2 {
+                failures.push(format!("{id}: task {} has {} expected rows in {} (at least 2 needed)", tb.meta.task_id, mine.len(), path.display()));
+            }
+            if tb.samples.is_empty() {
+                failures.push(format!("{id}: task {} gives no sample on its fixture", tb.meta.task_id));
+            }
+            for e in mine {
+                let loc = e["source_locator"].as_str().unwrap_or("");
+                match tb.samples.iter().find(|s| s.source_locator == loc) {
+                    None => failures.push(format!("{id}: {} has no sample at `{loc}`", tb.meta.task_id)),
+                    Some(s) => {
+                        for (field, got) in [("input", &s.input), ("output", &s.output), ("split", &s.split)] {
+                            if e[field].as_str() != Some(got.as_str()) {
+                                failures.push(format!(
+                                    "{id}: {} @ {loc}: {field} differs\n  expected: {:?}\n  got:      {:?}",
+                                    tb.meta.task_id, e[field], got
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn checked_in_schema_is_generated_from_the_types() {
+    let on_disk = std::fs::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap_or_default();
+    assert!(
+        on_disk == medsins_manifest::json_schema(),
+        "schemas/manifest.schema.json is stale: run `cargo run -- catalogue schema -o schemas/manifest.schema.json`"
+    );
+}
+
+#[test]
+fn catalogue_doc_is_generated_from_the_manifests() {
+    let on_disk = std::fs::read_to_string(repo().join("docs/catalogue.md")).unwrap_or_default();
+    assert!(
+        on_disk == medsins_pipeline::catalogue_doc(&catalogue()),
+        "docs/catalogue.md is stale: run `cargo run -- catalogue doc -o docs/catalogue.md`"
+    );
+}
