@@ -19,7 +19,7 @@ fn every_manifest_validates_and_compiles() {
 }
 
 /// `fixtures/expected/<corpus>.jsonl`: one object per expected sample with `task_id`,
-/// `source_locator`, `split`, `input`, `output`. Every task needs at least two, and each must
+/// `source_locator` (and `source_file` where locators repeat across files), `split`, `input`, `output`. Every task needs at least two, and each must
 /// match a sample of the fixture build exactly.
 #[test]
 fn every_corpus_fixture_gives_its_expected_rows() {
@@ -52,7 +52,10 @@ fn every_corpus_fixture_gives_its_expected_rows() {
             }
             for e in mine {
                 let loc = e["source_locator"].as_str().unwrap_or("");
-                match tb.samples.iter().find(|s| s.source_locator == loc) {
+                // `source_file` is optional in expected rows: needed when several files of a
+                // task share locators (`row 1` of train.csv and of test.csv)
+                let file = e["source_file"].as_str();
+                match tb.samples.iter().find(|s| s.source_locator == loc && file.is_none_or(|f| f == s.source_file)) {
                     None => failures.push(format!("{id}: {} has no sample at `{loc}`", tb.meta.task_id)),
                     Some(s) => {
                         for (field, got) in [("input", &s.input), ("output", &s.output), ("split", &s.split)] {

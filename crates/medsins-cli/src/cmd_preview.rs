@@ -54,7 +54,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         for p in &previews {
             for s in &p.samples {
                 let row = serde_json::json!({
-                    "task_id": p.task_id, "source_locator": s.source_locator, "split": s.split,
+                    "task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split,
                     "input": s.input, "output": s.output,
                 });
                 println!("{row}");

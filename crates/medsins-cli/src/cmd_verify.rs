@@ -18,6 +18,9 @@ pub struct Args {
     /// The instruction bank the build used (needed by --rebuild when the lock names one).
     #[arg(long)]
     instructions: Option<PathBuf>,
+    /// A benchmark file the build decontaminated against (repeatable; for --rebuild).
+    #[arg(long)]
+    decontaminate: Vec<PathBuf>,
     /// Manifest folder (for --rebuild).
     #[arg(long)]
     manifests: Option<PathBuf>,
@@ -32,7 +35,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         (None, true) => Some(paths::raw_root(None)),
         (None, false) => None,
     };
-    let opts = VerifyOptions { manifests: paths::manifests_dir(a.manifests), raw_root, rebuild: a.rebuild, instructions: a.instructions };
+    let opts = VerifyOptions { manifests: paths::manifests_dir(a.manifests), raw_root, rebuild: a.rebuild, instructions: a.instructions, decontaminate: a.decontaminate };
     let report = match verify(&a.out, &opts) {
         Ok(r) => r,
         Err(e) => {

@@ -66,11 +66,19 @@ impl BuildOptions {
             Some(a) => Some(Access::parse(a).ok_or_else(|| format!("the lock's options have an unknown access class `{a}`"))?),
         };
         o.instructions = instructions;
-        if o.locked() != *locked {
-            return Err(format!(
-                "the lock records options this medsins ({}) cannot reproduce: {locked}",
-                medsins_core::BUILDER_VERSION
-            ));
+        if let Some(n) = locked.get("decontaminate_ngram").and_then(|v| v.as_u64()) {
+            o.decontaminate_ngram = n as usize;
+        }
+        // `decontaminate` names benchmark files (name + sha256): the caller supplies their paths,
+        // and the rebuilt lock is compared with this one byte for byte.
+        let known = o.locked();
+        for (k, v) in locked.as_object().into_iter().flatten() {
+            if k != "decontaminate" && k != "decontaminate_ngram" && known.get(k) != Some(v) {
+                return Err(format!(
+                    "the lock's option `{k}` = {v} cannot be reproduced by {}; rebuild with the medsins version the lock names",
+                    medsins_core::BUILDER_VERSION
+                ));
+            }
         }
         Ok(o)
     }

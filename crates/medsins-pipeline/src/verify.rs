@@ -22,6 +22,8 @@ pub struct VerifyOptions {
     pub rebuild: bool,
     /// The instruction bank, when the build used one (for `rebuild`).
     pub instructions: Option<PathBuf>,
+    /// The benchmark files the build decontaminated against, when it did (for `rebuild`).
+    pub decontaminate: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -136,6 +138,14 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
         r.problem("rebuild_failed", name.clone(), format!("the build used the instruction bank `{name}`: pass --instructions FILE to rebuild"));
         return;
     }
+    if let Some(b) = lock.options.get("decontaminate").and_then(|v| v.as_array())
+        && !b.is_empty()
+        && opts.decontaminate.is_empty()
+    {
+        let names: Vec<&str> = b.iter().filter_map(|x| x.get("name").and_then(|n| n.as_str())).collect();
+        r.problem("rebuild_failed", "", format!("the build was decontaminated against {}: pass --decontaminate FILE for each to rebuild", names.join(", ")));
+        return;
+    }
     // the corpora of the build, from today's manifest folder, with the hashes the lock recorded
     let mut manifests: Vec<LoadedManifest> = Vec::new();
     let mut ids: Vec<&String> = lock.manifests.iter().map(|m| &m.corpus_id).collect();
@@ -178,7 +188,10 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
     };
     let dest = tmp.path().join("rebuild");
     let opts = match BuildOptions::from_locked(&lock.options, raw_root.clone(), dest.clone(), opts.instructions.clone()) {
-        Ok(o) => o,
+        Ok(mut o) => {
+            o.decontaminate = opts.decontaminate.clone();
+            o
+        }
         Err(e) => return r.problem("rebuild_failed", output::LOCK_FILE, e),
     };
     if let Err(e) = build(&cat, &opts) {
