@@ -9,9 +9,11 @@ mod cmd_audit;
 mod cmd_build;
 mod cmd_catalogue;
 mod cmd_check;
+mod cmd_export;
 mod cmd_list;
 mod cmd_new_corpus;
 mod cmd_preview;
+mod cmd_stats;
 mod cmd_validate;
 mod cmd_verify;
 mod paths;
@@ -41,6 +43,10 @@ enum Command {
     Check(cmd_check::Args),
     /// Start a corpus: inspect raw files, write a manifest, a fixture and expected rows.
     NewCorpus(cmd_new_corpus::Args),
+    /// Summarise a build's stats.json.
+    Stats(cmd_stats::Args),
+    /// Export a build as MedS-Ins task JSON files or JSON Lines.
+    Export(cmd_export::Args),
     /// Trace a sample id to its raw record, manifest and instruction; re-derive it.
     Audit(cmd_audit::Args),
     /// Check an output against its checksums and lock; re-hash raw files; rebuild and compare.
@@ -58,6 +64,8 @@ fn main() {
         Command::Catalogue(a) => cmd_catalogue::run(a),
         Command::Check(a) => cmd_check::run(a),
         Command::NewCorpus(a) => cmd_new_corpus::run(a),
+        Command::Stats(a) => cmd_stats::run(a),
+        Command::Export(a) => cmd_export::run(a),
         Command::Audit(a) => cmd_audit::run(a),
         Command::Verify(a) => cmd_verify::run(a),
     };

@@ -118,7 +118,8 @@ pub struct FileOptions {
     /// zip: the member to read inside the archive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
-    /// text-files: file name ending of the files to read under the folder (default `.txt`).
+    /// text-files, or any per-file format whose `path` names a folder: file name ending of the
+    /// files to read under the folder (default `.txt` for text-files, every file otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
 }

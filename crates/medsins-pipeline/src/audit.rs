@@ -328,7 +328,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
             };
             let check_instruction = lock.instruction_bank.is_none() || bank.is_some();
             let seed = lock.options.get("seed").and_then(|v| v.as_u64()).unwrap_or(0);
-            match rederive_one(lm, task, raw_root, &source_file, &locator, seed, bank.as_ref()) {
+            match rederive_one(lm, task, raw_root, &source_file, &locator, &id, source.record_sha256.as_deref(), seed, bank.as_ref()) {
                 Err(reason) => Rederive::diff(reason),
                 Ok(d) => {
                     source.current_sha256 = d.file_sha256.clone();
@@ -382,13 +382,17 @@ fn rederive_one(
     raw_root: &Path,
     source_file: &str,
     locator: &str,
+    id: &str,
+    record_sha256: Option<&str>,
     seed: u64,
     bank: Option<&InstructionBank>,
 ) -> Result<Rederived, String> {
     let m = &lm.manifest;
-    let spec = m.task_files(task).into_iter().find(|f| raw_rel_path(m.id(), f) == source_file).ok_or_else(|| {
-        format!("task `{}` of {} no longer reads {source_file}: the manifest changed since the build", task.id.get_ref(), lm.path.display())
-    })?;
+    // several file entries may share one path (zip members, XML record paths): try each
+    let specs: Vec<_> = m.task_files(task).into_iter().filter(|f| raw_rel_path(m.id(), f) == source_file).collect();
+    if specs.is_empty() {
+        return Err(format!("task `{}` of {} no longer reads {source_file}: the manifest changed since the build", task.id.get_ref(), lm.path.display()));
+    }
     let mut ids: Vec<String> = m.task_files(task).iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
     let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
@@ -398,15 +402,37 @@ fn rederive_one(
         }
         Resolution::Failed(message) => return Err(message),
     };
-    let file = rc.file(spec.id.get_ref()).ok_or_else(|| format!("{source_file}: not resolved"))?;
-
     // the raw record itself, as the manifest's reader sees it
-    let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir).map_err(|e| e.to_string())?;
-    let raw_records = raw_records_at(&records, locator);
+    let mut raw_records = Vec::new();
+    let mut file_sha256 = None;
+    for spec in &specs {
+        let file = rc.file(spec.id.get_ref()).ok_or_else(|| format!("{source_file}: not resolved"))?;
+        file_sha256 = Some(file.sha256.clone());
+        let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir).map_err(|e| e.to_string())?;
+        raw_records.extend(raw_records_at(&records, locator));
+    }
+    // the same locator in several members: keep the record whose hash the row recorded
+    if raw_records.len() > 1
+        && let Some(h) = record_sha256
+        && raw_records.iter().any(|r| r.raw_sha256 == h)
+    {
+        raw_records.retain(|r| r.raw_sha256 == h);
+    }
 
     let instructions = instruction_set(task, bank);
     let tb = render_task(lm, task, &rc, seed, &instructions, None)?;
-    let found = if let Some(s) = tb.samples.iter().find(|s| s.source_file == source_file && s.source_locator == locator) {
+    let candidates: Vec<&medsins_core::Sample> =
+        tb.samples.iter().filter(|s| s.source_file == source_file && s.source_locator == locator).collect();
+    let chosen = match candidates.len() {
+        0 | 1 => candidates.first().copied(),
+        _ => candidates
+            .iter()
+            .find(|s| Some(s.raw_sha256.as_str()) == record_sha256)
+            .or_else(|| candidates.iter().find(|s| s.id == id))
+            .or(candidates.first())
+            .copied(),
+    };
+    let found = if let Some(s) = chosen {
         let mut o = Map::new();
         o.insert("id".into(), s.id.clone().into());
         o.insert("input".into(), s.input.clone().into());
@@ -419,11 +445,14 @@ fn rederive_one(
         o.insert("raw_sha256".into(), s.raw_sha256.clone().into());
         Found::Sample(o)
     } else {
-        let removed: Vec<LedgerEntry> =
+        let mut removed: Vec<LedgerEntry> =
             tb.ledger.into_iter().filter(|e| e.source_file == source_file && e.source_locator == locator).collect();
+        if removed.iter().any(|e| e.id.as_deref() == Some(id)) {
+            removed.retain(|e| e.id.as_deref() == Some(id));
+        }
         if removed.is_empty() { Found::Nothing } else { Found::Removed(removed) }
     };
-    Ok(Rederived { found, raw_records, file_sha256: Some(file.sha256.clone()) })
+    Ok(Rederived { found, raw_records, file_sha256 })
 }
 
 /// The raw records behind a (possibly reshaped) locator: `row 3` itself; `row 3 #2` (explode)
