@@ -295,6 +295,14 @@ fn real_corpora_quality_numbers() {
     assert!(report.tasks > 0);
     // every training sample that leaks a held-out input is gone
     let ledger = medsins_output::read_ledger(&tmp.path().join("out/ledger.parquet")).unwrap();
+    let mut shown: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for e in ledger.iter().filter(|e| ["leak", "near_duplicate_flag", "exact_duplicate"].contains(&e.reason.as_str())) {
+        let n = shown.entry((e.task_id.clone(), e.reason.clone())).or_default();
+        *n += 1;
+        if *n <= 2 {
+            println!("{} {} {:?} kept {:?} sim {:?}: {}", e.task_id, e.reason, e.id, e.kept_id, e.similarity, e.detail);
+        }
+    }
     for e in ledger.iter().filter(|e| e.reason == "leak") {
         assert!(e.kept_id.is_some() && e.similarity.is_some_and(|s| s >= 0.8), "{e:?}");
     }

@@ -37,10 +37,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         }
         Err(e) => return Err(e.into()),
     };
-    if a.format == paths::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render_text(&report));
-    }
+    let text = if a.format == paths::Format::Json { serde_json::to_string_pretty(&report)? + "\n" } else { render_text(&report) };
+    // a closed pipe (`| head`) is not an error
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
     Ok(if report.rederive.status == "DIFF" { 1 } else { 0 })
 }

@@ -13,6 +13,7 @@ mod cmd_export;
 mod cmd_list;
 mod cmd_new_corpus;
 mod cmd_preview;
+mod cmd_synth;
 mod cmd_stats;
 mod cmd_validate;
 mod cmd_verify;
@@ -51,6 +52,8 @@ enum Command {
     Audit(cmd_audit::Args),
     /// Check an output against its checksums and lock; re-hash raw files; rebuild and compare.
     Verify(cmd_verify::Args),
+    /// Write a synthetic raw root at MedS-Ins scale from the fixtures (benchmarks).
+    Synth(cmd_synth::Args),
 }
 
 fn main() {
@@ -68,6 +71,7 @@ fn main() {
         Command::Export(a) => cmd_export::run(a),
         Command::Audit(a) => cmd_audit::run(a),
         Command::Verify(a) => cmd_verify::run(a),
+        Command::Synth(a) => cmd_synth::run(a),
     };
     match code {
         Ok(c) => std::process::exit(c),

@@ -271,7 +271,7 @@ mod tests {
             source_locator: "line 99".into(),
             detail: String::new(),
         };
-        crate::write_ledger(tmp.path(), &[dup.clone()]).unwrap();
+        crate::write_ledger(tmp.path(), std::slice::from_ref(&dup)).unwrap();
         write_id_index(tmp.path()).unwrap();
         for (i, id) in ids.iter().enumerate() {
             let hits = lookup_id(tmp.path(), id).unwrap().unwrap();

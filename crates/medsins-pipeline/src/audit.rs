@@ -328,7 +328,14 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
             };
             let check_instruction = lock.instruction_bank.is_none() || bank.is_some();
             let seed = lock.options.get("seed").and_then(|v| v.as_u64()).unwrap_or(0);
-            match rederive_one(lm, task, raw_root, &source_file, &locator, &id, source.record_sha256.as_deref(), seed, bank.as_ref()) {
+            match rederive_one(
+                lm,
+                task,
+                raw_root,
+                &Target { id: &id, source_file: &source_file, locator: &locator, record_sha256: source.record_sha256.as_deref() },
+                seed,
+                bank.as_ref(),
+            ) {
                 Err(reason) => Rederive::diff(reason),
                 Ok(d) => {
                     source.current_sha256 = d.file_sha256.clone();
@@ -375,18 +382,25 @@ struct Rederived {
     file_sha256: Option<String>,
 }
 
+/// What the output says about the record to re-derive.
+struct Target<'a> {
+    id: &'a str,
+    source_file: &'a str,
+    locator: &'a str,
+    /// The row's `raw_sha256` (None for ledger-only ids).
+    record_sha256: Option<&'a str>,
+}
+
 /// Re-reads the raw record and re-runs the task over its files.
 fn rederive_one(
     lm: &LoadedManifest,
     task: &Task,
     raw_root: &Path,
-    source_file: &str,
-    locator: &str,
-    id: &str,
-    record_sha256: Option<&str>,
+    target: &Target,
     seed: u64,
     bank: Option<&InstructionBank>,
 ) -> Result<Rederived, String> {
+    let Target { id, source_file, locator, record_sha256 } = *target;
     let m = &lm.manifest;
     // several file entries may share one path (zip members, XML record paths): try each
     let specs: Vec<_> = m.task_files(task).into_iter().filter(|f| raw_rel_path(m.id(), f) == source_file).collect();

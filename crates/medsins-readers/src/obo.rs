@@ -25,14 +25,16 @@ const MULTI: &[&str] = &[
     "relationship", "consider", "replaced_by", "property_value", "created_by_tag", "equivalent_to",
 ];
 
+/// A stanza being read: its kind (`Term`, `Typedef`, …), first line, byte start and tag lines.
+type Stanza<'a> = (String, usize, usize, Vec<(usize, &'a str)>);
+
 pub fn read_obo(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
     let data = strip_bom(data);
     let text = std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
-    // (stanza kind, first line, byte start, lines)
-    let mut current: Option<(String, usize, usize, Vec<(usize, &str)>)> = None;
+    let mut current: Option<Stanza> = None;
     let mut terms = 0usize;
     let mut offset = 0usize;
-    let mut flush = |cur: Option<(String, usize, usize, Vec<(usize, &str)>)>, end: usize, terms: &mut usize| {
+    let mut flush = |cur: Option<Stanza>, end: usize, terms: &mut usize| {
         if let Some((kind, first, start, lines)) = cur
             && kind == "Term"
         {
