@@ -128,7 +128,7 @@ fn tiny() -> Tiny {
 }
 
 fn tiny_catalogue(t: &Tiny) -> Catalogue {
-    let (cat, diags) = Catalogue::load(&[t.manifests.clone()]);
+    let (cat, diags) = Catalogue::load(std::slice::from_ref(&t.manifests));
     assert!(diags.is_empty(), "{diags}");
     let more = medsins_manifest::check_catalogue(&cat.manifests);
     assert!(more.is_empty(), "{more}");

@@ -46,6 +46,13 @@ pub struct Args {
     /// Word n-gram length for --decontaminate.
     #[arg(long, default_value_t = 13)]
     decontaminate_ngram: usize,
+    /// A Hugging Face tokenizer.json: adds input_tokens/output_tokens columns and token
+    /// histograms in stats.json.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// With --tokenizer: remove samples over this many input + output tokens (ledger `too_long`).
+    #[arg(long, requires = "tokenizer")]
+    max_tokens: Option<usize>,
     /// Exit 1 when a semantic check fails that the task does not declare in `expected_checks`.
     #[arg(long)]
     strict: bool,
@@ -80,6 +87,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         anyhow::bail!("--decontaminate-ngram must be at least 1 (default 13)");
     }
     opts.decontaminate_ngram = a.decontaminate_ngram;
+    opts.tokenizer = a.tokenizer;
+    opts.max_tokens = a.max_tokens;
     for o in &opts.selection.only {
         let known = cat.manifests.iter().any(|m| m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o));
         if !known {

@@ -90,10 +90,30 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
             }
         }
     }
-    let mut all: Vec<(String, u32, u64)> = entries.into_iter().map(|(n, f, r)| (format!("{n:032x}"), f, r)).collect();
-    all.extend(odd);
-    all.sort_unstable_by(|a, b| (&a.0, &files[a.1 as usize], a.2).cmp(&(&b.0, &files[b.1 as usize], b.2)));
-
+    // `files` is sorted, so (id, file number, row) orders as (id, file path, row)
+    entries.sort_unstable();
+    odd.sort_unstable();
+    let total = entries.len() + odd.len();
+    // merge the two sorted runs lazily, so only the compact entries are held in memory
+    let (mut ei, mut oi) = (0usize, 0usize);
+    let mut next = move || -> Option<(String, u32, u64)> {
+        let e = entries.get(ei).map(|(n, f, r)| (format!("{n:032x}"), *f, *r));
+        let o = odd.get(oi).cloned();
+        match (e, o) {
+            (Some(e), Some(o)) if o < e => {
+                oi += 1;
+                Some(o)
+            }
+            (Some(e), _) => {
+                ei += 1;
+                Some(e)
+            }
+            (None, o) => {
+                oi += 1;
+                o
+            }
+        }
+    };
     let path = dir.join(INDEX_FILE);
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).map_err(io_err(p))?;
@@ -106,14 +126,20 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
         .build();
     let file = std::fs::File::create(&path).map_err(io_err(&path))?;
     let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), index_schema(), Some(props)).map_err(|e| pe(e.to_string()))?;
-    for chunk in all.chunks(INDEX_ROW_GROUP_ROWS) {
+    let mut written = 0usize;
+    while written < total {
+        let chunk: Vec<(String, u32, u64)> = std::iter::from_fn(&mut next).take(INDEX_ROW_GROUP_ROWS).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        written += chunk.len();
         let ids: ArrayRef = Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.0.as_str())));
         let fs: ArrayRef = Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| files[e.1 as usize].as_str())));
         let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(chunk.iter().map(|e| e.2 as i64)));
         let batch = RecordBatch::try_new(index_schema(), vec![ids, fs, rows]).map_err(|e| pe(e.to_string()))?;
         w.write(&batch).map_err(|e| pe(e.to_string()))?;
     }
-    if all.is_empty() {
+    if total == 0 {
         w.write(&RecordBatch::new_empty(index_schema())).map_err(|e| pe(e.to_string()))?;
     }
     w.close().map_err(|e| pe(e.to_string()))?;
@@ -256,9 +282,10 @@ mod tests {
             access: "public".into(),
             manifest_sha256: "m".into(),
         };
-        let ids: Vec<String> = (0..50u32).map(|i| medsins_core::sample_id("task1_x", &i.to_string(), "o")).collect();
+        // more ids than one index row group holds, so lookups go through the statistics
+        let ids: Vec<String> = (0..20_000u32).map(|i| medsins_core::sample_id("task1_x", &i.to_string(), "o")).collect();
         let samples: Vec<Sample> = ids.iter().map(|i| sample(i)).collect();
-        crate::write_task_shards(tmp.path(), &meta, &samples, 7).unwrap();
+        crate::write_task_shards(tmp.path(), &meta, &samples, 7_000).unwrap();
         let dup = LedgerEntry {
             id: Some(ids[20].clone()),
             task_id: "task1_x".into(),
@@ -273,7 +300,7 @@ mod tests {
         };
         crate::write_ledger(tmp.path(), std::slice::from_ref(&dup)).unwrap();
         write_id_index(tmp.path()).unwrap();
-        for (i, id) in ids.iter().enumerate() {
+        for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 397 == 0 || *i == 20) {
             let hits = lookup_id(tmp.path(), id).unwrap().unwrap();
             let shard = hits.iter().find(|h| h.file.starts_with("data/")).unwrap();
             let row = read_sample_row(&tmp.path().join(&shard.file), shard.row).unwrap();

@@ -27,7 +27,8 @@ pub use checksums::{list_files, read_checksums, verify_checksums, write_checksum
 pub use index::{lookup_id, read_ledger_rows, read_sample_row, scan_for_id, shard_files, write_id_index, IndexHit, INDEX_FILE};
 pub use lock::{Lock, LockedFile, LockedManifest, LOCK_FILE};
 pub use shards::{
-    ledger_schema, read_ledger, read_samples, sample_schema, write_ledger, write_task_shards, ShardInfo, LEDGER_FILE,
+    ledger_schema, read_ledger, read_samples, sample_schema, sample_schema_with_tokens, write_ledger, write_task_shards,
+    write_task_shards_with_tokens, ShardInfo, LEDGER_FILE,
 };
 pub use stats::{LengthStats, Stats, TaskStats};
 

@@ -45,6 +45,14 @@ pub fn sample_schema() -> Arc<Schema> {
     ]))
 }
 
+/// The sample columns plus `input_tokens` and `output_tokens` (builds with a tokenizer).
+pub fn sample_schema_with_tokens() -> Arc<Schema> {
+    let mut fields: Vec<Field> = sample_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("input_tokens", DataType::Int32, false));
+    fields.push(Field::new("output_tokens", DataType::Int32, false));
+    Arc::new(Schema::new(fields))
+}
+
 pub fn ledger_schema() -> Arc<Schema> {
     let s = |n: &str, null: bool| Field::new(n, DataType::Utf8, null);
     Arc::new(Schema::new(vec![
@@ -84,12 +92,11 @@ fn repeated_list(items: &[String], n: usize) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-fn sample_batch(meta: &TaskMeta, rows: &[&Sample]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+fn sample_batch(meta: &TaskMeta, rows: &[(&Sample, Option<(i32, i32)>)]) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = rows.len();
-    let col = |f: fn(&Sample) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(|s| f(s)))) };
-    RecordBatch::try_new(
-        sample_schema(),
-        vec![
+    let col = |f: fn(&Sample) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(|(s, _)| f(s)))) };
+    let tokens = rows.first().is_some_and(|r| r.1.is_some());
+    let mut columns: Vec<ArrayRef> = vec![
             col(|s| &s.id),
             repeated(&meta.task_id, n),
             Arc::new(Int32Array::from(vec![meta.task_no as i32; n])),
@@ -98,7 +105,7 @@ fn sample_batch(meta: &TaskMeta, rows: &[&Sample]) -> Result<RecordBatch, arrow_
             repeated(&meta.text_source, n),
             repeated_list(&meta.domains, n),
             col(|s| &s.instruction),
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(|s| s.instruction_id as i32))),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|(s, _)| s.instruction_id as i32))),
             col(|s| &s.input),
             col(|s| &s.output),
             col(|s| &s.split),
@@ -110,8 +117,12 @@ fn sample_batch(meta: &TaskMeta, rows: &[&Sample]) -> Result<RecordBatch, arrow_
             col(|s| &s.raw_sha256),
             repeated(&meta.manifest_sha256, n),
             repeated(medsins_core::BUILDER_VERSION, n),
-        ],
-    )
+        ];
+    if tokens {
+        columns.push(Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, t)| t.map_or(0, |t| t.0)))));
+        columns.push(Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, t)| t.map_or(0, |t| t.1)))));
+    }
+    RecordBatch::try_new(if tokens { sample_schema_with_tokens() } else { sample_schema() }, columns)
 }
 
 /// One written shard.
@@ -141,21 +152,35 @@ fn write_batches(path: &Path, schema: Arc<Schema>, batches: impl Iterator<Item =
 /// Writes a task's samples as `data/<task_id>/<split>-NNNNN-of-MMMMM.parquet`, splits in the
 /// order train, validation, test, samples in the order given, at most `shard_rows` per shard.
 pub fn write_task_shards(out: &Path, meta: &TaskMeta, samples: &[Sample], shard_rows: usize) -> Result<Vec<ShardInfo>, OutputError> {
+    write_task_shards_with_tokens(out, meta, samples, None, shard_rows)
+}
+
+/// [`write_task_shards`], with `input_tokens`/`output_tokens` columns when `tokens` (one pair
+/// per sample, in order) is given.
+pub fn write_task_shards_with_tokens(
+    out: &Path,
+    meta: &TaskMeta,
+    samples: &[Sample],
+    tokens: Option<&[(i32, i32)]>,
+    shard_rows: usize,
+) -> Result<Vec<ShardInfo>, OutputError> {
+    let schema = if tokens.is_some() { sample_schema_with_tokens() } else { sample_schema() };
     let dir = out.join("data").join(&meta.task_id);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let shard_rows = shard_rows.max(1);
     let mut written = Vec::new();
     for split in ["train", "validation", "test"] {
-        let rows: Vec<&Sample> = samples.iter().filter(|s| s.split == split).collect();
+        let rows: Vec<(&Sample, Option<(i32, i32)>)> =
+            samples.iter().enumerate().filter(|(_, s)| s.split == split).map(|(i, s)| (s, tokens.map(|t| t[i]))).collect();
         if rows.is_empty() {
             continue;
         }
-        let shards: Vec<&[&Sample]> = rows.chunks(shard_rows).collect();
+        let shards: Vec<&[(&Sample, Option<(i32, i32)>)]> = rows.chunks(shard_rows).collect();
         let m = shards.len();
         for (i, chunk) in shards.into_iter().enumerate() {
             let name = format!("{split}-{i:05}-of-{m:05}.parquet");
             let path = dir.join(&name);
-            write_batches(&path, sample_schema(), chunk.chunks(ROW_GROUP_ROWS).map(|c| sample_batch(meta, c)))?;
+            write_batches(&path, schema.clone(), chunk.chunks(ROW_GROUP_ROWS).map(|c| sample_batch(meta, c)))?;
             written.push(ShardInfo { path: format!("data/{}/{name}", meta.task_id), split: split.into(), rows: chunk.len() });
         }
     }

@@ -42,6 +42,11 @@ pub struct TaskStats {
     pub flagged_by_reason: BTreeMap<String, u64>,
     pub input_chars: LengthStats,
     pub output_chars: LengthStats,
+    /// Token counts, when the build was given a tokenizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<LengthStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<LengthStats>,
 }
 
 /// Length distribution in characters.

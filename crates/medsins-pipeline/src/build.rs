@@ -51,6 +51,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         None => None,
     };
     let benchmarks = crate::quality::load_benchmarks(&opts.decontaminate).map_err(BuildError::Invalid)?;
+    let counter = opts.tokenizer.as_deref().map(crate::tokens::Counter::load).transpose().map_err(BuildError::Invalid)?;
     let mut report = BuildReport { out: opts.out.display().to_string(), ..Default::default() };
     let mut ready: Vec<(&LoadedManifest, Vec<&Task>, ResolvedCorpus)> = Vec::new();
     for lm in &catalogue.manifests {
@@ -95,6 +96,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         .enumerate()
         .flat_map(|(ci, (lm, tasks, rc))| tasks.iter().map(move |t| (ci, *lm, *t, rc)))
         .collect();
+    let t_tasks = std::time::Instant::now();
     let results: Vec<(usize, Result<TaskBuild, String>)> = jobs
         .par_iter()
         .map(|(ci, lm, t, rc)| {
@@ -103,6 +105,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         })
         .collect();
 
+    let t_tasks = t_tasks.elapsed().as_secs_f64();
     let mut per_corpus: BTreeMap<usize, Vec<TaskBuild>> = BTreeMap::new();
     let mut failed: BTreeMap<usize, String> = BTreeMap::new();
     for (ci, r) in results {
@@ -133,8 +136,20 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     }
 
     // Cross-task quality passes (docs/data-quality.md): decontamination, then leakage.
+    let t_cross = std::time::Instant::now();
     let (decontamination, leakage) = crate::quality::cross_task(&mut per_corpus, &failed, &benchmarks, opts);
+    let t_cross = t_cross.elapsed().as_secs_f64();
+    // Token counts (and --max-tokens) on the samples that remain.
+    let mut tokens: BTreeMap<String, Vec<(i32, i32)>> = BTreeMap::new();
+    let t_tokens = std::time::Instant::now();
+    if let Some(c) = &counter {
+        for tb in per_corpus.values_mut().flat_map(|v| v.iter_mut()) {
+            let t = c.apply(tb, opts.max_tokens);
+            tokens.insert(tb.meta.task_id.clone(), t);
+        }
+    }
 
+    let t_tokens = t_tokens.elapsed().as_secs_f64();
     let out_dir = output::OutputDir::create(&opts.out)?;
     let dir = out_dir.path().to_path_buf();
     let mut built: Vec<&TaskBuild> = Vec::new();
@@ -163,14 +178,25 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     report.corpora.sort_by(|a, b| a.corpus_id.cmp(&b.corpus_id));
     built.sort_by_key(|t| t.meta.task_no);
 
+    let t_write = std::time::Instant::now();
     built
         .par_iter()
-        .map(|tb| output::write_task_shards(&dir, &tb.meta, &tb.samples, opts.shard_rows).map(|_| ()))
+        .map(|tb| {
+            let t = tokens.get(&tb.meta.task_id).map(|v| v.as_slice());
+            output::write_task_shards_with_tokens(&dir, &tb.meta, &tb.samples, t, opts.shard_rows).map(|_| ())
+        })
         .collect::<Result<Vec<()>, _>>()?;
     let ledger: Vec<LedgerEntry> = built.iter().flat_map(|t| t.ledger.iter().cloned()).collect();
     output::write_ledger(&dir, &ledger)?;
+    let t_write = t_write.elapsed().as_secs_f64();
 
     let mut stats = stats(&built);
+    for (task, t) in &tokens {
+        if let Some(ts) = stats.per_task.get_mut(task) {
+            ts.input_tokens = Some(output::LengthStats::of(t.iter().map(|x| x.0 as u64).collect()));
+            ts.output_tokens = Some(output::LengthStats::of(t.iter().map(|x| x.1 as u64).collect()));
+        }
+    }
     (stats.decontamination, stats.leakage) = (decontamination, Some(leakage));
     write(&dir.join("stats.json"), &stats.to_json())?;
     let expected = ready
@@ -183,6 +209,10 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     if !benchmarks.is_empty() {
         options["decontaminate"] = serde_json::json!(benchmarks.iter().map(|b| serde_json::json!({"name": b.name, "sha256": b.sha256})).collect::<Vec<_>>());
         options["decontaminate_ngram"] = serde_json::json!(opts.decontaminate_ngram);
+    }
+    if let Some(c) = &counter {
+        options["tokenizer"] = serde_json::json!({"name": c.name, "sha256": c.sha256});
+        options["max_tokens"] = serde_json::json!(opts.max_tokens);
     }
     let lock = Lock {
         builder_version: BUILDER_VERSION.to_string(),
@@ -219,6 +249,13 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         }
     }
     report.stage_seconds = secs.into_iter().collect();
+    // wall-clock seconds of the whole-build steps (the task stages above are summed over tasks)
+    report.stage_seconds.push(("all tasks read..instruction (wall)".into(), t_tasks));
+    report.stage_seconds.push(("cross-task leakage/decontamination (wall)".into(), t_cross));
+    if counter.is_some() {
+        report.stage_seconds.push(("tokens (wall)".into(), t_tokens));
+    }
+    report.stage_seconds.push(("write shards + ledger (wall)".into(), t_write));
     Ok(report)
 }
 

@@ -19,6 +19,7 @@ pub mod quality;
 pub mod report;
 pub mod stages;
 pub mod task;
+pub mod tokens;
 pub mod verify;
 
 mod build;

@@ -18,6 +18,11 @@ pub struct BuildOptions {
     pub decontaminate: Vec<PathBuf>,
     /// Word n-gram length of the decontamination (default 13).
     pub decontaminate_ngram: usize,
+    /// A Hugging Face `tokenizer.json` (`--tokenizer`): adds `input_tokens`/`output_tokens`
+    /// columns and token histograms; its name and SHA-256 are recorded in the lock's options.
+    pub tokenizer: Option<PathBuf>,
+    /// With a tokenizer: samples over this many input + output tokens are removed (`too_long`).
+    pub max_tokens: Option<usize>,
 }
 
 /// Which corpora and tasks to build.
@@ -33,7 +38,7 @@ pub struct BuildSelection {
 
 impl BuildOptions {
     pub fn new(raw_root: PathBuf, out: PathBuf) -> Self {
-        BuildOptions { raw_root, out, selection: BuildSelection::default(), instructions: None, seed: 0, shard_rows: 100_000, decontaminate: Vec::new(), decontaminate_ngram: crate::quality::DEFAULT_NGRAM }
+        BuildOptions { raw_root, out, selection: BuildSelection::default(), instructions: None, seed: 0, shard_rows: 100_000, decontaminate: Vec::new(), decontaminate_ngram: crate::quality::DEFAULT_NGRAM, tokenizer: None, max_tokens: None }
     }
 
     /// The options recorded in the lock (no paths that differ between machines, no thread count).

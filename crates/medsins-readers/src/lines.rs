@@ -8,21 +8,32 @@ use std::path::Path;
 
 /// Joins tokens into text as it was written: no space before closing punctuation
 /// (`. , ; : ? ! ) ] } %` and clitics `'s`, `n't`), none after opening brackets, none around
-/// `-` and `/` inside words. `sp . nov .` becomes `sp. nov.`; `Gram - positive` becomes
-/// `Gram-positive`.
+/// `-` and `/` inside words, and a lone `'` joins a following clitic (`Parkinson ' s` becomes
+/// `Parkinson's`). `sp . nov .` becomes `sp. nov.`; `Gram - positive` becomes `Gram-positive`;
+/// a `-` between a lower-case word and a number is a minus sign (`at - 80` becomes `at -80`),
+/// while `IL - 2` stays a hyphenated name (`IL-2`).
 pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
+    const CLITICS: &[&str] = &["s", "t", "re", "ll", "ve", "d", "m"];
     let mut out = String::new();
     let mut glue_next = false;
     for (i, t) in tokens.iter().enumerate() {
         let t = t.as_ref();
+        let prev = i.checked_sub(1).map(|j| tokens[j].as_ref());
+        let next = tokens.get(i + 1).map(|x| x.as_ref());
         let closes = matches!(t, "." | "," | ";" | ":" | "?" | "!" | ")" | "]" | "}" | "%" | "'s" | "n't" | "'")
-            || t.starts_with("'") && t.len() <= 3;
-        let joiner = matches!(t, "-" | "/");
+            || t.starts_with('\'') && t.len() <= 3;
+        let minus = t == "-"
+            && prev.is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+            && next.is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()));
+        let joiner = matches!(t, "-" | "/") && !minus;
         if i > 0 && !glue_next && !closes && !joiner {
             out.push(' ');
         }
         out.push_str(t);
-        glue_next = matches!(t, "(" | "[" | "{") || joiner;
+        glue_next = matches!(t, "(" | "[" | "{")
+            || joiner
+            || minus
+            || (t == "'" && next.is_some_and(|n| CLITICS.contains(&n)));
     }
     out
 }
@@ -223,6 +234,9 @@ mod tests {
     fn detokenize_reattaches_punctuation() {
         let t = ["Streptococcus", "ursoris", "sp", ".", "nov", ".", ",", "isolated", "(", "n", "=", "3", ")", "Gram", "-", "positive"];
         assert_eq!(detokenize(&t), "Streptococcus ursoris sp. nov., isolated (n = 3) Gram-positive");
+        assert_eq!(detokenize(&["Parkinson", "'", "s", "disease"]), "Parkinson's disease");
+        assert_eq!(detokenize(&["stored", "at", "-", "80", "degrees"]), "stored at -80 degrees");
+        assert_eq!(detokenize(&["IL", "-", "2", "and", "5", "-", "10", "mg", "follow", "-", "up"]), "IL-2 and 5-10 mg follow-up");
     }
 
     #[test]

@@ -200,16 +200,29 @@ pub struct NearDuplicate {
 /// Clusters of near-duplicates among `(id, input, output)` items. Every member other than the
 /// representative (smallest id) of each cluster is returned, in item order.
 pub fn near_duplicates(items: &[(&str, &str, &str)], cfg: &NearDedup, seed: u64) -> Vec<NearDuplicate> {
+    let t0 = std::time::Instant::now();
     let sets: Vec<Vec<u64>> = items.par_iter().map(|(_, i, o)| sample_shingles(i, o, cfg.shingle, seed)).collect();
+    let t1 = t0.elapsed().as_secs_f64();
     let mh = MinHasher::new(seed, "near_dedup", cfg.permutations, cfg.bands, cfg.rows);
     let keys: Vec<Vec<u64>> =
         sets.par_iter().map(|s| if s.is_empty() { Vec::new() } else { mh.band_keys(&mh.signature(s)) }).collect();
+    let t2 = t0.elapsed().as_secs_f64();
     let pairs = candidate_pairs(&keys);
+    let t3 = t0.elapsed().as_secs_f64();
     let confirmed: Vec<(u32, u32)> = pairs
         .par_iter()
         .filter(|(a, b)| jaccard(&sets[*a as usize], &sets[*b as usize]) >= cfg.threshold)
         .copied()
         .collect();
+    log::debug!(
+        "near_dedup: {} samples, {} candidate pairs, {} confirmed; shingles {t1:.3}s, signatures {:.3}s, pairs {:.3}s, jaccard {:.3}s",
+        items.len(),
+        pairs.len(),
+        confirmed.len(),
+        t2 - t1,
+        t3 - t2,
+        t0.elapsed().as_secs_f64() - t3
+    );
     if confirmed.is_empty() {
         return Vec::new();
     }
