@@ -23,9 +23,18 @@ pub fn read_csv(path: &Path, data: &[u8], opts: &FileOptions, default_delim: u8,
     let mut skip_header = header && names.is_some();
     let mut row = csv::ByteRecord::new();
     let mut n = 0usize;
+    // Line numbers are counted from the bytes: the csv crate's own count lags behind on CR LF
+    // files whose cells span lines.
+    let (mut counted_to, mut newlines) = (0usize, 0u64);
     loop {
-        let start = rdr.position().byte() as usize;
-        let line = rdr.position().line();
+        let mut start = rdr.position().byte() as usize;
+        // a CR LF terminator leaves its LF at the start of the next record
+        while start < data.len() && (data[start] == b'\n' || data[start] == b'\r') {
+            start += 1;
+        }
+        newlines += data[counted_to..start.min(data.len())].iter().filter(|b| **b == b'\n').count() as u64;
+        counted_to = start.min(data.len());
+        let line = newlines + 1;
         match rdr.read_byte_record(&mut row) {
             Ok(false) => break,
             Ok(true) => {}
@@ -225,5 +234,19 @@ mod tests {
         assert_eq!(e.locator, "row 2 (line 4)");
         assert_eq!(e.message, "has 1 fields where the header has 2");
         assert_eq!(v[2].as_ref().unwrap().fields["text"], "c");
+    }
+}
+
+#[cfg(test)]
+mod crlf_tests {
+    use super::*;
+
+    #[test]
+    fn crlf_line_numbers_follow_the_file() {
+        let data = b"id,text\r\n1,\"a\r\nb\"\r\n2,c\r\n3,d\r\n";
+        let mut v = Vec::new();
+        read_csv(Path::new("x.csv"), data, &FileOptions::default(), b',', &mut |r| v.push(r.unwrap())).unwrap();
+        let locs: Vec<&str> = v.iter().map(|r| r.locator.as_str()).collect();
+        assert_eq!(locs, ["row 1 (line 2)", "row 2 (line 4)", "row 3 (line 5)"]);
     }
 }

@@ -7,35 +7,14 @@
 use crate::{format_err, record, ReadError, RecordError, Sink};
 use medsins_manifest::FileOptions;
 use serde_json::{Map, Value};
-use std::path::{Path, PathBuf};
-
-/// Files under `dir` (recursively, sorted by relative path; symlinks skipped).
-fn walk(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![(String::new(), dir.to_path_buf())];
-    while let Some((rel, p)) = stack.pop() {
-        for e in std::fs::read_dir(&p)? {
-            let e = e?;
-            let ft = e.file_type()?;
-            let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-            if ft.is_dir() {
-                stack.push((r, e.path()));
-            } else if ft.is_file() {
-                out.push((r, e.path()));
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
+use std::path::Path;
 
 /// SHA-256 over the folder's files (relative path and content hash of each, in path order) and
 /// their total size: what the lock file records for a `text-files` folder.
 pub fn folder_sha256(dir: &Path) -> std::io::Result<(u64, String)> {
     let mut listing = String::new();
     let mut size = 0u64;
-    for (rel, p) in walk(dir)? {
+    for (rel, p) in crate::folder::files_under(dir)? {
         let data = std::fs::read(&p)?;
         size += data.len() as u64;
         listing.push_str(&format!("{rel}\0{}\n", medsins_core::sha256_hex(&data)));
@@ -49,7 +28,7 @@ pub fn read_text_files(dir: &Path, opts: &FileOptions, sink: &mut Sink) -> Resul
     }
     let ext = opts.extension.as_deref().unwrap_or(".txt");
     let text_field = opts.text_field.as_deref().unwrap_or("text");
-    let files = walk(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
+    let files = crate::folder::files_under(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
     for (rel, p) in files {
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
         let Some(stem) = name.strip_suffix(ext) else { continue };
