@@ -66,12 +66,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().context("setting up worker threads")?;
     }
     let dir = paths::manifests_dir(a.manifests);
-    let (cat, diags) = paths::load_catalogue(&dir);
-    if !diags.is_empty() {
-        eprintln!("{diags}");
-        eprintln!("error: {} manifest problem(s); fix them (see `medsins validate`) before building", diags.0.len());
-        return Ok(1);
-    }
+    let cat = paths::valid_catalogue(&dir)?;
     let mut opts = BuildOptions::new(paths::raw_root(a.raw_root), a.out);
     opts.selection.only = a.only;
     opts.selection.exclude_licence = a.exclude_licence;

@@ -17,11 +17,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let text = match a.what.as_str() {
         "schema" => medsins_manifest::json_schema(),
         _ => {
-            let (cat, diags) = paths::load_catalogue(&paths::manifests_dir(a.manifests));
-            if !diags.is_empty() {
-                eprintln!("{diags}");
-                return Ok(1);
-            }
+            let cat = paths::valid_catalogue(&paths::manifests_dir(a.manifests))?;
             medsins_pipeline::catalogue_doc(&cat)
         }
     };

@@ -59,11 +59,7 @@ fn read_output(out: &Path) -> anyhow::Result<BTreeMap<String, TaskRows>> {
 
 fn expected_checks(out: &Path, manifests: Option<PathBuf>) -> anyhow::Result<BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>>> {
     if let Some(dir) = manifests {
-        let (cat, diags) = paths::load_catalogue(&dir);
-        if !diags.is_empty() {
-            eprintln!("{diags}");
-            anyhow::bail!("{} manifest problem(s) in {}; fix them (see `medsins validate`)", diags.0.len(), dir.display());
-        }
+        let cat = paths::valid_catalogue(&dir)?;
         return Ok(cat
             .manifests
             .iter()

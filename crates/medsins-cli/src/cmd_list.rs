@@ -16,11 +16,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let dir = paths::manifests_dir(a.manifests);
-    let (cat, diags) = paths::load_catalogue(&dir);
-    if !diags.is_empty() {
-        eprintln!("{diags}");
-        return Ok(1);
-    }
+    let cat = paths::valid_catalogue(&dir)?;
     let bank = a.instructions.as_deref().map(InstructionBank::load).transpose()?;
     let corpora: Vec<_> = cat
         .manifests

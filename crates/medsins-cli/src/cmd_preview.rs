@@ -31,11 +31,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let dir = paths::manifests_dir(a.manifests);
-    let (cat, diags) = paths::load_catalogue(&dir);
-    if !diags.is_empty() {
-        eprintln!("{diags}");
-        return Ok(1);
-    }
+    let cat = paths::valid_catalogue(&dir)?;
     let targets: Vec<String> = match (&a.target, &a.changed_since) {
         (Some(t), _) => vec![t.clone()],
         (None, Some(r)) => changed_corpora(&dir, r)?.into_iter().filter(|id| cat.get(id).is_some()).collect(),

@@ -29,6 +29,17 @@ pub fn load_catalogue(dir: &std::path::Path) -> (Catalogue, Diagnostics) {
     (cat, diags)
 }
 
+/// The catalogue, or an error after printing every manifest problem (commands other than
+/// `validate` refuse to work on an invalid catalogue).
+pub fn valid_catalogue(dir: &std::path::Path) -> anyhow::Result<Catalogue> {
+    let (cat, diags) = load_catalogue(dir);
+    if !diags.is_empty() {
+        eprintln!("{diags}");
+        anyhow::bail!("{} manifest problem(s) in {}; fix them (see `medsins validate`)", diags.0.len(), dir.display());
+    }
+    Ok(cat)
+}
+
 /// Output format of commands a script may read.
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Default, Debug)]
 pub enum Format {
