@@ -111,9 +111,18 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     }
     for c in &report.corpora {
         match &c.status {
-            CorpusStatus::Built { tasks, samples, quarantined } => {
+            CorpusStatus::Built { tasks, samples, quarantined, missing, tasks_skipped } => {
                 let q = if *quarantined > 0 { format!(", {quarantined} records quarantined (see ledger)") } else { String::new() };
                 println!("built     {:<28} {tasks} task(s), {samples} samples{q}", c.corpus_id);
+                if !missing.is_empty() {
+                    eprintln!("partial   {}: built from the files present; not found:", c.corpus_id);
+                    for p in missing {
+                        eprintln!("            {p}");
+                    }
+                    if !tasks_skipped.is_empty() {
+                        eprintln!("          tasks skipped: {}", tasks_skipped.join(", "));
+                    }
+                }
             }
             CorpusStatus::Missing { paths, homepage, access, obtain, tasks } => {
                 eprintln!("missing   {}: raw files not found:", c.corpus_id);

@@ -407,7 +407,8 @@ fn rederive_one(
     if specs.is_empty() {
         return Err(format!("task `{}` of {} no longer reads {source_file}: the manifest changed since the build", task.id.get_ref(), lm.path.display()));
     }
-    let mut ids: Vec<String> = m.task_files(task).iter().map(|f| f.id.get_ref().clone()).collect();
+    // only the file the sample came from (and the task's lookups) is needed to re-derive it
+    let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
     let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
         Resolution::Ready(rc) => rc,

@@ -54,6 +54,8 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     let counter = opts.tokenizer.as_deref().map(crate::tokens::Counter::load).transpose().map_err(BuildError::Invalid)?;
     let mut report = BuildReport { out: opts.out.display().to_string(), ..Default::default() };
     let mut ready: Vec<(&LoadedManifest, Vec<&Task>, ResolvedCorpus)> = Vec::new();
+    // corpus id -> (missing paths, tasks skipped) for corpora built from some of their files
+    let mut partial: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for lm in &catalogue.manifests {
         let tasks = selected_tasks(lm, &opts.selection.only);
         if tasks.is_empty() {
@@ -72,7 +74,33 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             }
             file_ids.extend(lm.manifest.lookup_file_ids(t).into_iter().map(str::to_string));
         }
-        match resolve_corpus(lm, &opts.raw_root, Some(&file_ids)) {
+        let mut resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids));
+        let mut tasks = tasks;
+        // Some files present, some missing (e.g. only a corpus's test split at hand): build the
+        // tasks whose files are there, report the rest (a partial build, exit 3).
+        if let Resolution::Missing(paths) = &resolution {
+            let present: Vec<String> = file_ids
+                .iter()
+                .filter(|id| lm.manifest.file(id).is_some_and(|f| opts.raw_root.join(crate::corpus::raw_rel_path(lm.manifest.id(), f)).exists()))
+                .cloned()
+                .collect();
+            let buildable: Vec<&Task> = tasks
+                .iter()
+                .copied()
+                .filter(|t| {
+                    lm.manifest.task_files(t).iter().any(|f| present.contains(f.id.get_ref()))
+                        && lm.manifest.lookup_file_ids(t).iter().all(|l| present.iter().any(|p| p == l))
+                })
+                .collect();
+            if !buildable.is_empty() {
+                let skipped: Vec<String> =
+                    tasks.iter().filter(|t| !buildable.iter().any(|b| b.id == t.id)).map(|t| t.id.get_ref().clone()).collect();
+                partial.insert(id.clone(), (paths.clone(), skipped));
+                tasks = buildable;
+                resolution = resolve_corpus(lm, &opts.raw_root, Some(&present));
+            }
+        }
+        match resolution {
             Resolution::Ready(rc) => ready.push((lm, tasks, rc)),
             Resolution::Missing(paths) => report.corpora.push(CorpusReport {
                 corpus_id: id,
@@ -169,6 +197,8 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
                 tasks: tbs.len(),
                 samples: tbs.iter().map(|t| t.samples.len() as u64).sum(),
                 quarantined: tbs.iter().map(|t| t.quarantined).sum(),
+                missing: partial.get(&id).map(|p| p.0.clone()).unwrap_or_default(),
+                tasks_skipped: partial.get(&id).map(|p| p.1.clone()).unwrap_or_default(),
             },
         });
         raw_files.extend(rc.locked(&id));

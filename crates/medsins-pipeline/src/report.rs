@@ -5,7 +5,16 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CorpusStatus {
-    Built { tasks: usize, samples: u64, quarantined: u64 },
+    /// Built; with `missing` files, only from the files present (`tasks_skipped` had none).
+    Built {
+        tasks: usize,
+        samples: u64,
+        quarantined: u64,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        missing: Vec<String>,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        tasks_skipped: Vec<String>,
+    },
     Missing { paths: Vec<String>, homepage: String, access: String, obtain: String, tasks: Vec<String> },
     Failed { message: String, tasks: Vec<String> },
     Excluded { reason: String },
@@ -36,12 +45,16 @@ pub struct BuildReport {
 
 impl BuildReport {
     pub fn missing(&self) -> impl Iterator<Item = &CorpusReport> {
-        self.corpora.iter().filter(|c| matches!(c.status, CorpusStatus::Missing { .. }))
+        self.corpora.iter().filter(|c| match &c.status {
+            CorpusStatus::Missing { .. } => true,
+            CorpusStatus::Built { missing, .. } => !missing.is_empty(),
+            _ => false,
+        })
     }
     pub fn failed(&self) -> impl Iterator<Item = &CorpusReport> {
         self.corpora.iter().filter(|c| matches!(c.status, CorpusStatus::Failed { .. }))
     }
-    /// 0: everything requested was built; 3: some corpora were missing; 1: some failed.
+    /// 0: everything requested was built; 3: some corpora or files were missing; 1: some failed.
     pub fn exit_code(&self) -> i32 {
         if self.failed().next().is_some() {
             1

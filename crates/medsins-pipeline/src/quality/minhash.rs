@@ -2,8 +2,8 @@
 //!
 //! Words are maximal runs of alphanumeric characters, lower-cased; a shingle is `k` consecutive
 //! words (a text of fewer than `k` words is one shingle of all its words). Shingles are hashed
-//! with xxh3 seeded from the build seed; each of the `permutations` hash functions is a
-//! murmur3 finaliser over the shingle hash xor a per-permutation key derived from the seed.
+//! with xxh3 seeded from the build seed; each of the `permutations` hash functions is
+//! `a·x + b` (mod 2^64, `a` odd) over the shingle hash `x`, with `a`, `b` derived from the seed.
 //! Candidates share one band (`rows` consecutive signature values); every candidate pair is
 //! confirmed by the exact Jaccard similarity of the two shingle sets. Everything is ordered by
 //! sample position or id, never by hash-map iteration, so results do not depend on threads.
@@ -95,7 +95,7 @@ fn fmix64(mut k: u64) -> u64 {
 /// `permutations` seeded hash functions and the band layout.
 #[derive(Debug, Clone)]
 pub struct MinHasher {
-    keys: Vec<u64>,
+    keys: Vec<(u64, u64)>,
     pub bands: usize,
     pub rows: usize,
 }
@@ -103,12 +103,26 @@ pub struct MinHasher {
 impl MinHasher {
     pub fn new(seed: u64, purpose: &str, permutations: usize, bands: usize, rows: usize) -> MinHasher {
         let base = xxh3_64_with_seed(purpose.as_bytes(), seed);
-        let keys = (0..permutations.max(bands * rows).max(1) as u64).map(|i| fmix64(base ^ fmix64(i.wrapping_add(0x9e3779b97f4a7c15)))).collect();
+        let keys = (0..permutations.max(bands * rows).max(1) as u64)
+            .map(|i| {
+                let k = fmix64(base ^ fmix64(i.wrapping_add(0x9e3779b97f4a7c15)));
+                (fmix64(k) | 1, fmix64(k ^ 0x5bd1e995))
+            })
+            .collect();
         MinHasher { keys, bands: bands.max(1), rows: rows.max(1) }
     }
 
     pub fn signature(&self, set: &[u64]) -> Vec<u64> {
-        self.keys.iter().map(|k| set.iter().map(|x| fmix64(x ^ k)).min().unwrap_or(u64::MAX)).collect()
+        let mut sig = vec![u64::MAX; self.keys.len()];
+        for x in set {
+            for (m, (a, b)) in sig.iter_mut().zip(&self.keys) {
+                let h = a.wrapping_mul(*x).wrapping_add(*b);
+                if h < *m {
+                    *m = h;
+                }
+            }
+        }
+        sig
     }
 
     /// One key per band (the band number is part of the key).
@@ -209,26 +223,30 @@ pub fn near_duplicates(items: &[(&str, &str, &str)], cfg: &NearDedup, seed: u64)
     let t2 = t0.elapsed().as_secs_f64();
     let pairs = candidate_pairs(&keys);
     let t3 = t0.elapsed().as_secs_f64();
-    let confirmed: Vec<(u32, u32)> = pairs
-        .par_iter()
-        .filter(|(a, b)| jaccard(&sets[*a as usize], &sets[*b as usize]) >= cfg.threshold)
-        .copied()
-        .collect();
+    // Confirm in chunks, skipping pairs already joined: the clusters are the same as when every
+    // pair is confirmed (connectivity does not depend on order), with far fewer comparisons.
+    let mut uf = UnionFind::new(items.len());
+    let mut confirmed = 0usize;
+    for chunk in pairs.chunks(4096) {
+        let todo: Vec<(u32, u32)> = chunk.iter().copied().filter(|(a, b)| uf.find(*a) != uf.find(*b)).collect();
+        let ok: Vec<(u32, u32)> =
+            todo.par_iter().filter(|(a, b)| jaccard(&sets[*a as usize], &sets[*b as usize]) >= cfg.threshold).copied().collect();
+        confirmed += ok.len();
+        for (a, b) in ok {
+            uf.union(a, b);
+        }
+    }
     log::debug!(
         "near_dedup: {} samples, {} candidate pairs, {} confirmed; shingles {t1:.3}s, signatures {:.3}s, pairs {:.3}s, jaccard {:.3}s",
         items.len(),
         pairs.len(),
-        confirmed.len(),
+        confirmed,
         t2 - t1,
         t3 - t2,
         t0.elapsed().as_secs_f64() - t3
     );
-    if confirmed.is_empty() {
+    if confirmed == 0 {
         return Vec::new();
-    }
-    let mut uf = UnionFind::new(items.len());
-    for (a, b) in &confirmed {
-        uf.union(*a, *b);
     }
     // representative and size per root
     let mut rep: Vec<Option<usize>> = vec![None; items.len()];
