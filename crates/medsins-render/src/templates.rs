@@ -123,7 +123,9 @@ impl TaskRenderer {
     pub fn render(&self, rec: &Record) -> Result<Rendered, String> {
         // fields are variables; `record` holds them all, for names that are not identifiers
         // (`{{ record["plain language summary"] }}`)
-        let ctx = minijinja::context! { record => crate::ctx(&rec.fields), ..crate::ctx(&rec.fields) };
+        // one conversion of the fields (minijinja values are reference-counted: clone is cheap)
+        let fields = crate::ctx(&rec.fields);
+        let ctx = minijinja::context! { record => fields.clone(), ..fields };
         if self.has_filter && self.render_one("filter", &ctx, rec)? != "1" {
             return Ok(Rendered::Filtered);
         }

@@ -97,10 +97,13 @@ fn fail(ids: impl IntoIterator<Item = String>, detail: String) -> Option<Failure
     Some(Failure { ids, detail })
 }
 
-/// Lettered options listed in an input: lines like `A. …`, `A: …`, `A) …`, `(A) …`.
+/// Lettered options listed in an input: lines (or tab-separated cells, as MedMCQA's
+/// `Options: A: x<TAB>B: y`) like `A. …`, `A: …`, `A) …`, `(A) …`, also after `Options:`.
 pub fn option_letters(input: &str) -> BTreeSet<char> {
     let mut out = BTreeSet::new();
-    for line in input.lines() {
+    for line in input.split(['\n', '\t']) {
+        let line = line.trim_start();
+        let line = line.strip_prefix("Options:").unwrap_or(line);
         let l = line.trim_start();
         let (l, paren) = match l.strip_prefix('(') {
             Some(r) => (r, true),
@@ -120,11 +123,12 @@ pub fn option_letters(input: &str) -> BTreeSet<char> {
 pub fn answer_letter(output: &str) -> Option<char> {
     let mut o = output.trim();
     let lower = o.to_lowercase();
-    for p in ["the answer is", "answer:", "answer"] {
-        if lower.starts_with(p) {
-            o = o[p.len()..].trim_start_matches([' ', ':']);
-            break;
-        }
+    // `The (right|correct) answer is C`, `Answer: C`
+    // (byte offsets of the lower-cased text are only used when they are valid in the original)
+    if let Some(rest) = lower.find("answer is").filter(|i| *i <= 20 && lower.starts_with("the ")).and_then(|i| o.get(i + 9..)) {
+        o = rest.trim_start_matches([' ', ':']);
+    } else if let Some(rest) = lower.starts_with("answer").then(|| o.get(6..)).flatten() {
+        o = rest.trim_start_matches([' ', ':']);
     }
     let o = o.strip_prefix('(').unwrap_or(o);
     let mut cs = o.chars();
@@ -303,8 +307,12 @@ mod tests {
         assert_eq!(answer_letter("C"), Some('C'));
         assert_eq!(answer_letter("D. aspirin"), Some('D'));
         assert_eq!(answer_letter("The answer is (B)."), Some('B'));
+        assert_eq!(answer_letter("The right answer is C: Dose\nExplanation: x"), Some('C'));
+        assert_eq!(option_letters("Question: q\nOptions: A: Safety\tB: Efficacy\tC: Dose").into_iter().collect::<String>(), "ABC");
         assert_eq!(answer_letter("A patient"), None);
         assert_eq!(answer_letter("aspirin"), None);
+        assert_eq!(answer_letter("The ÄÖÜ answer is B"), Some('B'));
+        assert_eq!(answer_letter("İİİİ"), None);
     }
 
     #[test]
