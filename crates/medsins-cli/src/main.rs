@@ -21,6 +21,11 @@ mod paths;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: glibc malloc was ~20 % of build cycles, with arena contention at 2 threads
+/// (docs/benchmarks.md). Allocation never affects the output bytes.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "medsins", version, about = "Rebuild the MedS-Ins medical instruction dataset from its raw corpora")]
 struct Cli {
