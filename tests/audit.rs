@@ -5,13 +5,17 @@
 
 use medsins_e2e::*;
 use medsins_manifest::Catalogue;
-use medsins_pipeline::audit::{audit, AuditError, AuditOptions, AuditReport};
-use medsins_pipeline::verify::{verify, VerifyOptions};
-use medsins_pipeline::{build, BuildOptions, CorpusStatus};
+use medsins_pipeline::audit::{AuditError, AuditOptions, AuditReport, audit};
+use medsins_pipeline::verify::{VerifyOptions, verify};
+use medsins_pipeline::{BuildOptions, CorpusStatus, build};
 use std::path::{Path, PathBuf};
 
 fn audit_opts(manifests: &Path, raw_root: Option<&Path>) -> AuditOptions {
-    AuditOptions { manifests: manifests.to_path_buf(), raw_root: raw_root.map(Path::to_path_buf), instructions: None }
+    AuditOptions {
+        manifests: manifests.to_path_buf(),
+        raw_root: raw_root.map(Path::to_path_buf),
+        instructions: None,
+    }
 }
 
 fn verify_opts(manifests: &Path, raw_root: Option<&Path>, rebuild: bool) -> VerifyOptions {
@@ -29,7 +33,12 @@ fn all_rows(out: &Path) -> Vec<(String, serde_json::Map<String, serde_json::Valu
     medsins_output::shard_files(out)
         .unwrap()
         .into_iter()
-        .flat_map(|f| medsins_output::read_samples(&out.join(&f)).unwrap().into_iter().map(move |r| (f.clone(), r)))
+        .flat_map(|f| {
+            medsins_output::read_samples(&out.join(&f))
+                .unwrap()
+                .into_iter()
+                .map(move |r| (f.clone(), r))
+        })
         .collect()
 }
 
@@ -56,7 +65,10 @@ fn assert_match(r: &AuditReport, what: &str) -> Result<(), String> {
     if r.rederive.is_match() {
         Ok(())
     } else {
-        Err(format!("{what}: {} {:?} {:?} notes {:?}", r.rederive.status, r.rederive.reason, r.rederive.differences, r.notes))
+        Err(format!(
+            "{what}: {} {:?} {:?} notes {:?}",
+            r.rederive.status, r.rederive.reason, r.rederive.differences, r.notes
+        ))
     }
 }
 
@@ -118,13 +130,27 @@ fn tiny() -> Tiny {
     for (id, n, lic, acc) in [
         ("tinypub", 9001, "CC-BY-NC-4.0", "public"),
         ("tinyreg", 9002, "Research use agreement", "registration"),
-        ("tinycred", 9003, "PhysioNet Credentialed Health Data Use Agreement 1.5.0", "credentialed"),
+        (
+            "tinycred",
+            9003,
+            "PhysioNet Credentialed Health Data Use Agreement 1.5.0",
+            "credentialed",
+        ),
     ] {
-        std::fs::write(manifests.join(format!("{id}.toml")), tiny_manifest(id, n, lic, acc)).unwrap();
+        std::fs::write(
+            manifests.join(format!("{id}.toml")),
+            tiny_manifest(id, n, lic, acc),
+        )
+        .unwrap();
         std::fs::create_dir_all(raw.join(id)).unwrap();
         std::fs::write(raw.join(id).join("qa.jsonl"), TINY_RECORDS).unwrap();
     }
-    Tiny { _tmp: tmp, manifests, raw, root }
+    Tiny {
+        _tmp: tmp,
+        manifests,
+        raw,
+        root,
+    }
 }
 
 fn tiny_catalogue(t: &Tiny) -> Catalogue {
@@ -135,7 +161,11 @@ fn tiny_catalogue(t: &Tiny) -> Catalogue {
     cat
 }
 
-fn tiny_build(t: &Tiny, out: &Path, access: Option<medsins_core::Access>) -> medsins_pipeline::BuildReport {
+fn tiny_build(
+    t: &Tiny,
+    out: &Path,
+    access: Option<medsins_core::Access>,
+) -> medsins_pipeline::BuildReport {
     let mut opts = BuildOptions::new(t.raw.clone(), out.to_path_buf());
     opts.selection.access = access;
     build(&tiny_catalogue(t), &opts).expect("tiny build")
@@ -153,7 +183,11 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     assert_eq!(r.status, "kept");
     assert_eq!(r.source.locator, "line 1");
     assert_eq!(r.corpus.license.as_deref(), Some("CC-BY-NC-4.0"));
-    let e = r.ledger.iter().find(|e| e.reason == "exact_duplicate").expect("ledger entry of the duplicate");
+    let e = r
+        .ledger
+        .iter()
+        .find(|e| e.reason == "exact_duplicate")
+        .expect("ledger entry of the duplicate");
     assert_eq!(e.stage, "exact_dedup");
     assert_eq!(e.kept_id.as_deref(), Some(dup.as_str()));
     assert_eq!(e.source_locator, "line 3");
@@ -162,7 +196,11 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     assert_eq!(raw.len(), 1);
     assert_eq!(raw[0].fields["q"], "What is aspirin?");
     let lock = medsins_pipeline::audit::read_lock(&out).unwrap();
-    let locked = lock.raw_files.iter().find(|f| f.path == "tinypub/qa.jsonl").unwrap();
+    let locked = lock
+        .raw_files
+        .iter()
+        .find(|f| f.path == "tinypub/qa.jsonl")
+        .unwrap();
     assert_eq!(r.raw_sha256.as_deref(), Some(locked.sha256.as_str()));
     assert!(!r.manifest.changed);
     assert_eq!(r.manifest.input_template.as_deref(), Some("{{ q }}"));
@@ -173,27 +211,53 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     assert_eq!(r.status, "removed");
     assert!(r.sample.is_none());
     assert_eq!(r.ledger.len(), 1);
-    assert_eq!((r.ledger[0].stage.as_str(), r.ledger[0].reason.as_str()), ("normalise", "empty_output"));
+    assert_eq!(
+        (r.ledger[0].stage.as_str(), r.ledger[0].reason.as_str()),
+        ("normalise", "empty_output")
+    );
     assert_eq!(r.source.locator, "line 4");
     assert_match(&r, "removed").unwrap();
 
     // unknown ids: a clear error
-    let e = audit(&out, "0123456789abcdef0123456789abcdef", &audit_opts(&t.manifests, None)).unwrap_err();
+    let e = audit(
+        &out,
+        "0123456789abcdef0123456789abcdef",
+        &audit_opts(&t.manifests, None),
+    )
+    .unwrap_err();
     assert!(matches!(e, AuditError::UnknownId(_)), "{e}");
-    assert!(e.to_string().contains("unknown id `0123456789abcdef0123456789abcdef`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("unknown id `0123456789abcdef0123456789abcdef`"),
+        "{e}"
+    );
     let e = audit(&t.root.join("nope"), &dup, &audit_opts(&t.manifests, None)).unwrap_err();
     assert!(matches!(e, AuditError::NotAnOutput(_)), "{e}");
 
     // the manifest changes after the build: audit says so, a rebuild refuses
     let p = t.manifests.join("tinypub.toml");
-    let text = std::fs::read_to_string(&p).unwrap().replace("Answer the question.", "Answer the question briefly.");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("Answer the question.", "Answer the question briefly.");
     std::fs::write(&p, text).unwrap();
     let r = audit(&out, &dup, &audit_opts(&t.manifests, None)).unwrap();
     assert!(r.manifest.changed);
-    assert!(r.notes.iter().any(|n| n.contains("manifest changed since the build")), "{:?}", r.notes);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("manifest changed since the build")),
+        "{:?}",
+        r.notes
+    );
     let v = verify(&out, &verify_opts(&t.manifests, Some(&t.raw), true)).unwrap();
     assert!(!v.ok);
-    assert!(v.problems.iter().any(|p| p.kind == "manifest_changed" && p.file.ends_with("tinypub.toml")), "{:?}", v.problems);
+    assert!(
+        v.problems
+            .iter()
+            .any(|p| p.kind == "manifest_changed" && p.file.ends_with("tinypub.toml")),
+        "{:?}",
+        v.problems
+    );
 }
 
 #[test]
@@ -205,9 +269,16 @@ fn access_profiles_keep_restricted_rows_out_and_the_card_warns() {
     assert!(card.contains("Warning: restricted data"), "{card}");
     assert!(card.contains("tinycred") && card.contains("tinyreg"));
     assert!(card.contains("Warning: non-commercial licences"), "{card}");
-    assert!(card.contains("| PhysioNet Credentialed Health Data Use Agreement 1.5.0 | credentialed |"), "{card}");
-    assert!(card.contains("@misc{tinycred, title = {Tiny tinycred}}"), "{card}");
-    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(all.join("stats.json")).unwrap()).unwrap();
+    assert!(
+        card.contains("| PhysioNet Credentialed Health Data Use Agreement 1.5.0 | credentialed |"),
+        "{card}"
+    );
+    assert!(
+        card.contains("@misc{tinycred, title = {Tiny tinycred}}"),
+        "{card}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(all.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["per_access"]["credentialed"], 2);
     assert_eq!(stats["per_access"]["registration"], 2);
     assert_eq!(stats["per_license"]["CC-BY-NC-4.0"], 2);
@@ -215,22 +286,35 @@ fn access_profiles_keep_restricted_rows_out_and_the_card_warns() {
     let public = t.root.join("public");
     let report = tiny_build(&t, &public, Some(medsins_core::Access::Public));
     for c in ["tinycred", "tinyreg"] {
-        let st = &report.corpora.iter().find(|r| r.corpus_id == c).unwrap().status;
+        let st = &report
+            .corpora
+            .iter()
+            .find(|r| r.corpus_id == c)
+            .unwrap()
+            .status;
         assert!(matches!(st, CorpusStatus::Excluded { .. }), "{c}: {st:?}");
     }
     let rows = all_rows(&public);
     assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|(_, r)| r["access"] == "public" && r["corpus_id"] == "tinypub"));
+    assert!(
+        rows.iter()
+            .all(|(_, r)| r["access"] == "public" && r["corpus_id"] == "tinypub")
+    );
     let card = std::fs::read_to_string(public.join("README.md")).unwrap();
     assert!(!card.contains("restricted data"), "{card}");
-    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(public.join("stats.json")).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(public.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["per_access"], serde_json::json!({ "public": 2 }));
 
     // --exclude-licence leaves out the non-commercial corpus
     let mut opts = BuildOptions::new(t.raw.clone(), t.root.join("commercial"));
     opts.selection.exclude_licence = vec!["nc".into()];
     build(&tiny_catalogue(&t), &opts).unwrap();
-    assert!(all_rows(&t.root.join("commercial")).iter().all(|(_, r)| r["corpus_id"] != "tinypub"));
+    assert!(
+        all_rows(&t.root.join("commercial"))
+            .iter()
+            .all(|(_, r)| r["corpus_id"] != "tinypub")
+    );
 
     // a profile build verifies and rebuilds byte for byte from its lock
     let v = verify(&public, &verify_opts(&t.manifests, Some(&t.raw), true)).unwrap();
@@ -259,20 +343,35 @@ fn every_demo_sample_rederives_including_grouped_and_exploded_records() {
                 continue;
             }
         };
-        assert_eq!(r.shard.as_ref().map(|s| s.file.as_str()), Some(shard.as_str()));
+        assert_eq!(
+            r.shard.as_ref().map(|s| s.file.as_str()),
+            Some(shard.as_str())
+        );
         assert_eq!(r.sample.as_ref().unwrap()["id"], row["id"]);
         let loc = row["source_locator"].as_str().unwrap();
         grouped += loc.contains(" .. ") as usize;
         exploded += loc.contains(" #") as usize;
         if r.raw_records.as_ref().is_none_or(|v| v.is_empty()) {
-            failures.push(format!("{id}: no raw record re-read at `{loc}` in {}", r.source.file));
+            failures.push(format!(
+                "{id}: no raw record re-read at `{loc}` in {}",
+                r.source.file
+            ));
         }
         if let Err(e) = assert_match(&r, &format!("{} {} @ {loc}", row["task_id"], r.source.file)) {
             failures.push(e);
         }
     }
-    assert!(failures.is_empty(), "{} of {} samples:\n{}", failures.len(), rows.len(), failures.join("\n"));
-    println!("audited {} demo samples ({grouped} grouped, {exploded} exploded)", rows.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} samples:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+    println!(
+        "audited {} demo samples ({grouped} grouped, {exploded} exploded)",
+        rows.len()
+    );
 }
 
 #[test]
@@ -291,7 +390,11 @@ fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
 
     // one byte of a shard
     let shards = medsins_output::shard_files(&out).unwrap();
-    let shard = shards.iter().find(|f| f.starts_with("data/task114_")).unwrap().as_str();
+    let shard = shards
+        .iter()
+        .find(|f| f.starts_with("data/task114_"))
+        .unwrap()
+        .as_str();
     let p = out.join(shard);
     let mut bytes = std::fs::read(&p).unwrap();
     bytes[40] ^= 1;
@@ -299,7 +402,10 @@ fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
     let v = verify(&out, &verify_opts(&manifests, None, false)).unwrap();
     assert!(!v.ok);
     assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
-    assert_eq!((v.problems[0].kind.as_str(), v.problems[0].file.as_str()), ("output_changed", shard));
+    assert_eq!(
+        (v.problems[0].kind.as_str(), v.problems[0].file.as_str()),
+        ("output_changed", shard)
+    );
     assert!(v.problems[0].message.contains(shard));
     bytes[40] ^= 1;
     std::fs::write(&p, &bytes).unwrap();
@@ -313,7 +419,10 @@ fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
     let v = verify(&out, &verify_opts(&manifests, Some(&raw), false)).unwrap();
     assert!(!v.ok);
     assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
-    assert_eq!((v.problems[0].kind.as_str(), v.problems[0].file.as_str()), ("raw_changed", rel));
+    assert_eq!(
+        (v.problems[0].kind.as_str(), v.problems[0].file.as_str()),
+        ("raw_changed", rel)
+    );
 }
 
 #[test]
@@ -336,11 +445,14 @@ fn lock_options_round_trip_into_build_options() {
 
 #[test]
 fn a_sample_of_every_real_corpus_rederives_to_match() {
-    let Some(shared) = shared() else { return skip("../shared is absent: real-corpus audits need it beside the repository") };
+    let Some(shared) = shared() else {
+        return skip("../shared is absent: real-corpus audits need it beside the repository");
+    };
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let raw = shared.join("corpora");
-    let report = build(&catalogue(), &BuildOptions::new(raw.clone(), out.clone())).expect("real build");
+    let report =
+        build(&catalogue(), &BuildOptions::new(raw.clone(), out.clone())).expect("real build");
     let manifests = repo().join("corpora-manifests");
     let built: Vec<&str> = report
         .corpora
@@ -365,7 +477,10 @@ fn a_sample_of_every_real_corpus_rederives_to_match() {
             Ok(r) => {
                 audited.insert(r.corpus.id.clone());
                 if r.raw_records.as_ref().is_none_or(|v| v.is_empty()) {
-                    failures.push(format!("{task} {id}: raw record not re-read at {}", r.source.locator));
+                    failures.push(format!(
+                        "{task} {id}: raw record not re-read at {}",
+                        r.source.locator
+                    ));
                 }
                 if let Err(e) = assert_match(&r, &format!("{task} {id} @ {}", r.source.locator)) {
                     failures.push(e);
@@ -375,7 +490,15 @@ fn a_sample_of_every_real_corpus_rederives_to_match() {
         }
     }
     let missed: Vec<&&str> = built.iter().filter(|c| !audited.contains(**c)).collect();
-    assert!(missed.is_empty(), "corpora built but not audited: {missed:?}");
+    assert!(
+        missed.is_empty(),
+        "corpora built but not audited: {missed:?}"
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    println!("audited {} task(s) of {} real corpora: {}", seen.len(), audited.len(), built.join(", "));
+    println!(
+        "audited {} task(s) of {} real corpora: {}",
+        seen.len(),
+        audited.len(),
+        built.join(", ")
+    );
 }

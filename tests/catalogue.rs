@@ -26,7 +26,9 @@ fn every_corpus_fixture_gives_its_expected_rows() {
     let cat = catalogue();
     let mut failures = Vec::new();
     // MEDSINS_ONLY=id,id restricts the check to some corpora while working on them
-    let only: Vec<String> = std::env::var("MEDSINS_ONLY").map(|v| v.split(',').map(str::to_string).collect()).unwrap_or_default();
+    let only: Vec<String> = std::env::var("MEDSINS_ONLY")
+        .map(|v| v.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     for lm in &cat.manifests {
         let id = lm.manifest.id();
         if !only.is_empty() && !only.iter().any(|o| o == id) {
@@ -41,24 +43,50 @@ fn every_corpus_fixture_gives_its_expected_rows() {
         };
         let path = repo().join("fixtures/expected").join(format!("{id}.jsonl"));
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let expected: Vec<Value> = text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("expected row is JSON")).collect();
+        let expected: Vec<Value> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("expected row is JSON"))
+            .collect();
         for tb in &builds {
-            let mine: Vec<&Value> = expected.iter().filter(|e| e["task_id"] == tb.meta.task_id.as_str()).collect();
+            let mine: Vec<&Value> = expected
+                .iter()
+                .filter(|e| e["task_id"] == tb.meta.task_id.as_str())
+                .collect();
             if mine.len() < 2 {
-                failures.push(format!("{id}: task {} has {} expected rows in {} (at least 2 needed)", tb.meta.task_id, mine.len(), path.display()));
+                failures.push(format!(
+                    "{id}: task {} has {} expected rows in {} (at least 2 needed)",
+                    tb.meta.task_id,
+                    mine.len(),
+                    path.display()
+                ));
             }
             if tb.samples.is_empty() {
-                failures.push(format!("{id}: task {} gives no sample on its fixture", tb.meta.task_id));
+                failures.push(format!(
+                    "{id}: task {} gives no sample on its fixture",
+                    tb.meta.task_id
+                ));
             }
             for e in mine {
                 let loc = e["source_locator"].as_str().unwrap_or("");
                 // `source_file` is optional in expected rows: needed when several files of a
                 // task share locators (`row 1` of train.csv and of test.csv)
                 let file = e["source_file"].as_str();
-                match tb.samples.iter().find(|s| s.source_locator == loc && file.is_none_or(|f| f == s.source_file)) {
-                    None => failures.push(format!("{id}: {} has no sample at `{loc}`", tb.meta.task_id)),
+                match tb
+                    .samples
+                    .iter()
+                    .find(|s| s.source_locator == loc && file.is_none_or(|f| f == s.source_file))
+                {
+                    None => failures.push(format!(
+                        "{id}: {} has no sample at `{loc}`",
+                        tb.meta.task_id
+                    )),
                     Some(s) => {
-                        for (field, got) in [("input", &s.input), ("output", &s.output), ("split", &s.split)] {
+                        for (field, got) in [
+                            ("input", &s.input),
+                            ("output", &s.output),
+                            ("split", &s.split),
+                        ] {
                             if e[field].as_str() != Some(got.as_str()) {
                                 failures.push(format!(
                                     "{id}: {} @ {loc}: {field} differs\n  expected: {:?}\n  got:      {:?}",
@@ -76,7 +104,8 @@ fn every_corpus_fixture_gives_its_expected_rows() {
 
 #[test]
 fn checked_in_schema_is_generated_from_the_types() {
-    let on_disk = std::fs::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap_or_default();
+    let on_disk =
+        std::fs::read_to_string(repo().join("schemas/manifest.schema.json")).unwrap_or_default();
     assert!(
         on_disk == medsins_manifest::json_schema(),
         "schemas/manifest.schema.json is stale: run `cargo run -- catalogue schema -o schemas/manifest.schema.json`"

@@ -1,12 +1,15 @@
 //! Helpers shared by the end-to-end tests: where things are, and building one corpus in memory.
 
 use medsins_manifest::{Catalogue, LoadedManifest};
-use medsins_pipeline::corpus::{resolve_corpus, Resolution};
 use medsins_pipeline::TaskBuild;
+use medsins_pipeline::corpus::{Resolution, resolve_corpus};
 use std::path::{Path, PathBuf};
 
 pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repository root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repository root")
 }
 
 pub fn fixtures_root() -> PathBuf {
@@ -41,7 +44,9 @@ pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuil
     lm.manifest
         .tasks
         .iter()
-        .map(|t| medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None))
+        .map(|t| {
+            medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
+        })
         .collect()
 }
 
@@ -51,7 +56,9 @@ pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuil
 /// problems found (empty = pass). Panics if the corpus has no manifest.
 pub fn check_real_corpus(shared: &Path, corpus: &str, expected: &[(&str, usize)]) -> Vec<String> {
     let cat = catalogue();
-    let lm = cat.get(corpus).unwrap_or_else(|| panic!("no manifest for {corpus}"));
+    let lm = cat
+        .get(corpus)
+        .unwrap_or_else(|| panic!("no manifest for {corpus}"));
     let mut failures = Vec::new();
     let builds = match build_corpus(lm, &shared.join("corpora")) {
         Ok(b) => b,
@@ -59,22 +66,50 @@ pub fn check_real_corpus(shared: &Path, corpus: &str, expected: &[(&str, usize)]
     };
     for tb in &builds {
         // flags (e.g. `near_duplicate_flag`) keep their sample: not removals
-        let removed = tb.ledger.iter().filter(|e| !medsins_pipeline::quality::is_flag(&e.reason)).count() as u64;
-        let reshapes = lm.manifest.tasks.iter().find(|t| *t.id.get_ref() == tb.meta.task_id).is_some_and(|t| {
-            t.steps.iter().any(|s| matches!(s.get_ref(), medsins_manifest::Step::Group { .. } | medsins_manifest::Step::Explode { .. }))
-        });
+        let removed = tb
+            .ledger
+            .iter()
+            .filter(|e| !medsins_pipeline::quality::is_flag(&e.reason))
+            .count() as u64;
+        let reshapes = lm
+            .manifest
+            .tasks
+            .iter()
+            .find(|t| *t.id.get_ref() == tb.meta.task_id)
+            .is_some_and(|t| {
+                t.steps.iter().any(|s| {
+                    matches!(
+                        s.get_ref(),
+                        medsins_manifest::Step::Group { .. }
+                            | medsins_manifest::Step::Explode { .. }
+                    )
+                })
+            });
         if !reshapes && tb.samples.len() as u64 + removed != tb.records_read {
-            failures.push(format!("{corpus}/{}: {} kept + {removed} removed != {} read", tb.meta.task_id, tb.samples.len(), tb.records_read));
+            failures.push(format!(
+                "{corpus}/{}: {} kept + {removed} removed != {} read",
+                tb.meta.task_id,
+                tb.samples.len(),
+                tb.records_read
+            ));
         }
         if tb.samples.is_empty() {
-            failures.push(format!("{corpus}/{}: no samples from the real files", tb.meta.task_id));
+            failures.push(format!(
+                "{corpus}/{}: no samples from the real files",
+                tb.meta.task_id
+            ));
         }
         match expected.iter().find(|(t, _)| *t == tb.meta.task_id) {
-            Some((_, n)) if tb.samples.len() != *n => {
-                failures.push(format!("{corpus}/{}: {} samples, expected {n}", tb.meta.task_id, tb.samples.len()))
-            }
+            Some((_, n)) if tb.samples.len() != *n => failures.push(format!(
+                "{corpus}/{}: {} samples, expected {n}",
+                tb.meta.task_id,
+                tb.samples.len()
+            )),
             Some(_) => {}
-            None => failures.push(format!("{corpus}/{}: no expected sample count given", tb.meta.task_id)),
+            None => failures.push(format!(
+                "{corpus}/{}: no expected sample count given",
+                tb.meta.task_id
+            )),
         }
     }
     failures

@@ -2,23 +2,31 @@
 //! (one word changed), cross-task leaks and a fake benchmark file, built from manifests and raw
 //! files written into a temp dir; the ledger entries are asserted exactly.
 
-use medsins_core::{sample_id, sha256_hex, LedgerEntry};
+use medsins_core::{LedgerEntry, sample_id, sha256_hex};
 use medsins_manifest::Catalogue;
 use medsins_pipeline::quality::minhash::{jaccard, round4, sample_shingles, text_shingles};
-use medsins_pipeline::{build, BuildOptions};
+use medsins_pipeline::{BuildOptions, build};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
 fn words(stem: &str, n: usize) -> String {
-    (0..n).map(|i| format!("{stem}{i}")).collect::<Vec<_>>().join(" ")
+    (0..n)
+        .map(|i| format!("{stem}{i}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn changed(text: &str, from: &str, to: &str) -> String {
-    text.split(' ').map(|w| if w == from { to } else { w }).collect::<Vec<_>>().join(" ")
+    text.split(' ')
+        .map(|w| if w == from { to } else { w })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn jsonl(rows: &[(&str, &str)]) -> String {
-    rows.iter().map(|(q, a)| json!({"q": q, "a": a}).to_string() + "\n").collect()
+    rows.iter()
+        .map(|(q, a)| json!({"q": q, "a": a}).to_string() + "\n")
+        .collect()
 }
 
 const CORPUS: &str = r#"
@@ -88,13 +96,37 @@ fn fixture() -> Fixture {
     std::fs::create_dir_all(root.join("raw/beta")).unwrap();
     let alpha = format!(
         "[corpus]\nid = \"alpha\"\n{CORPUS}\n[[files]]\nid = \"train\"\npath = \"train.jsonl\"\nformat = \"jsonl\"\nsplit = \"train\"\n\n[[files]]\nid = \"test\"\npath = \"test.jsonl\"\nformat = \"jsonl\"\nsplit = \"test\"\n\n[[files]]\nid = \"more\"\npath = \"more.jsonl\"\nformat = \"jsonl\"\n{}{}",
-        task("task901_alpha_qa", 901, "\"train\", \"test\"", "{ policy = \"official\" }", "near_dedup = { policy = \"remove\" }"),
-        task("task902_alpha_flag", 902, "\"more\"", "{ policy = \"fixed\", split = \"train\" }", ""),
+        task(
+            "task901_alpha_qa",
+            901,
+            "\"train\", \"test\"",
+            "{ policy = \"official\" }",
+            "near_dedup = { policy = \"remove\" }"
+        ),
+        task(
+            "task902_alpha_flag",
+            902,
+            "\"more\"",
+            "{ policy = \"fixed\", split = \"train\" }",
+            ""
+        ),
     );
     std::fs::write(root.join("manifests/alpha.toml"), alpha).unwrap();
-    std::fs::write(root.join("raw/alpha/train.jsonl"), jsonl(&[(&a, "ans1"), (&a, "ans1"), (&a2, "ans1"), (&b, "ans2")])).unwrap();
-    std::fs::write(root.join("raw/alpha/test.jsonl"), jsonl(&[(&c, "x"), (short, "y")])).unwrap();
-    std::fs::write(root.join("raw/alpha/more.jsonl"), jsonl(&[(&d, "o"), (&d2, "o")])).unwrap();
+    std::fs::write(
+        root.join("raw/alpha/train.jsonl"),
+        jsonl(&[(&a, "ans1"), (&a, "ans1"), (&a2, "ans1"), (&b, "ans2")]),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("raw/alpha/test.jsonl"),
+        jsonl(&[(&c, "x"), (short, "y")]),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("raw/alpha/more.jsonl"),
+        jsonl(&[(&d, "o"), (&d2, "o")]),
+    )
+    .unwrap();
     let beta = format!(
         "[corpus]\nid = \"beta\"\n{CORPUS}\n[[files]]\nid = \"beta\"\npath = \"beta.jsonl\"\nformat = \"jsonl\"\n{}",
         task(
@@ -108,7 +140,14 @@ fn fixture() -> Fixture {
     std::fs::write(root.join("manifests/beta.toml"), beta).unwrap();
     std::fs::write(
         root.join("raw/beta/beta.jsonl"),
-        jsonl(&[("what is the DOSE of aspirin", "q1"), (&c2, "z"), (&e, "e1"), ("plain question here", &g), ("clean input text", "fine"), (mc, "C")]),
+        jsonl(&[
+            ("what is the DOSE of aspirin", "q1"),
+            (&c2, "z"),
+            (&e, "e1"),
+            ("plain question here", &g),
+            ("clean input text", "fine"),
+            (mc, "C"),
+        ]),
     )
     .unwrap();
     let bench = root.join("bench.json");
@@ -117,7 +156,22 @@ fn fixture() -> Fixture {
         {"id": "b2", "input": "something else", "output": [format!("prefix {} suffix", words("golf", 16).split(' ').skip(3).collect::<Vec<_>>().join(" "))]},
     ]});
     std::fs::write(&bench, serde_json::to_string_pretty(&bench_text).unwrap()).unwrap();
-    Fixture { _tmp: tmp, root, a, a2, b, c, c2, d, d2, e, g, short, mc, bench }
+    Fixture {
+        _tmp: tmp,
+        root,
+        a,
+        a2,
+        b,
+        c,
+        c2,
+        d,
+        d2,
+        e,
+        g,
+        short,
+        mc,
+        bench,
+    }
 }
 
 fn run(f: &Fixture, out: &Path, threads: usize) -> medsins_pipeline::BuildReport {
@@ -127,14 +181,33 @@ fn run(f: &Fixture, out: &Path, threads: usize) -> medsins_pipeline::BuildReport
     assert!(check.is_empty(), "{check}");
     let mut opts = BuildOptions::new(f.root.join("raw"), out.to_path_buf());
     opts.decontaminate = vec![f.bench.clone()];
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| build(&cat, &opts)).expect("quality build")
 }
 
-type Row = (String, Option<String>, String, String, Option<String>, Option<f64>, String);
+type Row = (
+    String,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<f64>,
+    String,
+);
 
 fn row(e: &LedgerEntry) -> Row {
-    (e.task_id.clone(), e.id.clone(), e.stage.clone(), e.reason.clone(), e.kept_id.clone(), e.similarity, e.detail.clone())
+    (
+        e.task_id.clone(),
+        e.id.clone(),
+        e.stage.clone(),
+        e.reason.clone(),
+        e.kept_id.clone(),
+        e.similarity,
+        e.detail.clone(),
+    )
 }
 
 #[test]
@@ -150,15 +223,35 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     let t3 = "task903_beta_qa";
     let id = |t: &str, i: &str, o: &str| sample_id(t, i, o);
     let (ia, ia2) = (id(t1, &f.a, "ans1"), id(t1, &f.a2, "ans1"));
-    let (near_rep, near_gone, gone_text) = if ia < ia2 { (&ia, &ia2, &f.a2) } else { (&ia2, &ia, &f.a) };
-    let near_sim = round4(jaccard(&sample_shingles(gone_text, "ans1", 5, 0), &sample_shingles(near_rep_text(&ia, &ia2, &f.a, &f.a2), "ans1", 5, 0)));
+    let (near_rep, near_gone, gone_text) = if ia < ia2 {
+        (&ia, &ia2, &f.a2)
+    } else {
+        (&ia2, &ia, &f.a)
+    };
+    let near_sim = round4(jaccard(
+        &sample_shingles(gone_text, "ans1", 5, 0),
+        &sample_shingles(near_rep_text(&ia, &ia2, &f.a, &f.a2), "ans1", 5, 0),
+    ));
     let (id_d, id_d2) = (id(t2, &f.d, "o"), id(t2, &f.d2, "o"));
-    let (flag_rep, flag_id) = if id_d < id_d2 { (&id_d, &id_d2) } else { (&id_d2, &id_d) };
-    let flag_sim = round4(jaccard(&sample_shingles(&f.d, "o", 5, 0), &sample_shingles(&f.d2, "o", 5, 0)));
+    let (flag_rep, flag_id) = if id_d < id_d2 {
+        (&id_d, &id_d2)
+    } else {
+        (&id_d2, &id_d)
+    };
+    let flag_sim = round4(jaccard(
+        &sample_shingles(&f.d, "o", 5, 0),
+        &sample_shingles(&f.d2, "o", 5, 0),
+    ));
     let test_c = id(t1, &f.c, "x");
     let test_short = id(t1, f.short, "y");
-    let leak_sim = round4(jaccard(&text_shingles(&f.c2, 5, 0), &text_shingles(&f.c, 5, 0)));
-    assert!(near_sim >= 0.8 && near_sim < 1.0 && flag_sim >= 0.8 && leak_sim >= 0.8, "{near_sim} {flag_sim} {leak_sim}");
+    let leak_sim = round4(jaccard(
+        &text_shingles(&f.c2, 5, 0),
+        &text_shingles(&f.c, 5, 0),
+    ));
+    assert!(
+        near_sim >= 0.8 && near_sim < 1.0 && flag_sim >= 0.8 && leak_sim >= 0.8,
+        "{near_sim} {flag_sim} {leak_sim}"
+    );
 
     let near = |t: &str, gone: &str, rep: &str, reason: &str, sim: f64| -> Row {
         (
@@ -168,11 +261,21 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
             reason.into(),
             Some(rep.into()),
             Some(sim),
-            format!("Jaccard {sim:.4} with {rep} over input+output word 5-shingles (cluster of 2, threshold 0.8)"),
+            format!(
+                "Jaccard {sim:.4} with {rep} over input+output word 5-shingles (cluster of 2, threshold 0.8)"
+            ),
         )
     };
     let expected: Vec<Row> = vec![
-        (t1.into(), Some(ia.clone()), "exact_dedup".into(), "exact_duplicate".into(), Some(ia.clone()), None, String::new()),
+        (
+            t1.into(),
+            Some(ia.clone()),
+            "exact_dedup".into(),
+            "exact_duplicate".into(),
+            Some(ia.clone()),
+            None,
+            String::new(),
+        ),
         near(t1, near_gone, near_rep, "near_duplicate", near_sim),
         near(t2, flag_id, flag_rep, "near_duplicate_flag", flag_sim),
         (
@@ -182,7 +285,13 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
             "contaminated".into(),
             None,
             Some(round4(1.0 / 18.0)),
-            format!("input 13-gram \"{}\" occurs in benchmark bench.json", (5..18).map(|i| format!("echo{i}")).collect::<Vec<_>>().join(" ")),
+            format!(
+                "input 13-gram \"{}\" occurs in benchmark bench.json",
+                (5..18)
+                    .map(|i| format!("echo{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
         ),
         (
             t3.into(),
@@ -191,7 +300,13 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
             "contaminated".into(),
             None,
             Some(0.125),
-            format!("output 13-gram \"{}\" occurs in benchmark bench.json", (3..16).map(|i| format!("golf{i}")).collect::<Vec<_>>().join(" ")),
+            format!(
+                "output 13-gram \"{}\" occurs in benchmark bench.json",
+                (3..16)
+                    .map(|i| format!("golf{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
         ),
         (
             t3.into(),
@@ -200,7 +315,9 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
             "leak".into(),
             Some(test_short.clone()),
             Some(1.0),
-            format!("input equals (lower-cased words) the input of test sample {test_short} of {t1}"),
+            format!(
+                "input equals (lower-cased words) the input of test sample {test_short} of {t1}"
+            ),
         ),
         (
             t3.into(),
@@ -209,39 +326,72 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
             "leak".into(),
             Some(test_c.clone()),
             Some(leak_sim),
-            format!("input near-duplicates (Jaccard {leak_sim:.4} over word 5-shingles) the input of test sample {test_c} of {t1}"),
+            format!(
+                "input near-duplicates (Jaccard {leak_sim:.4} over word 5-shingles) the input of test sample {test_c} of {t1}"
+            ),
         ),
     ];
     let ledger = medsins_output::read_ledger(&out.join("ledger.parquet")).unwrap();
     let got: Vec<Row> = ledger
         .iter()
-        .filter(|e| ["exact_dedup", "near_dedup", "decontaminate", "leakage"].contains(&e.stage.as_str()))
+        .filter(|e| {
+            ["exact_dedup", "near_dedup", "decontaminate", "leakage"].contains(&e.stage.as_str())
+        })
         .map(row)
         .collect();
     assert_eq!(got, expected);
 
     // what stays: task901 keeps the representative and B (train) + both test rows; task902 keeps
     // both flagged samples; task903 keeps the clean and the multiple-choice rows
-    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["per_task"][t1]["samples"], 4);
     assert_eq!(stats["per_task"][t2]["samples"], 2);
     assert_eq!(stats["per_task"][t3]["samples"], 2);
-    assert_eq!(stats["flagged_by_reason"], json!({"near_duplicate_flag": 1}));
-    assert_eq!(stats["removed_by_reason"], json!({"contaminated": 2, "exact_duplicate": 1, "leak": 2, "near_duplicate": 1}));
+    assert_eq!(
+        stats["flagged_by_reason"],
+        json!({"near_duplicate_flag": 1})
+    );
+    assert_eq!(
+        stats["removed_by_reason"],
+        json!({"contaminated": 2, "exact_duplicate": 1, "leak": 2, "near_duplicate": 1})
+    );
     assert_eq!(stats["leakage"]["removed_exact"], 1);
     assert_eq!(stats["leakage"]["removed_near_duplicate"], 1);
     assert_eq!(stats["leakage"]["held_out_samples"], 2);
-    assert_eq!(stats["decontamination"]["removed_by_field"], json!({"input": 1, "output": 1}));
     assert_eq!(
-        stats["per_task"][t3]["stages"].as_array().unwrap().iter().skip(2).map(|s| s[0].as_str().unwrap()).collect::<Vec<_>>(),
-        ["normalise", "exact_dedup", "near_dedup", "split", "instruction", "decontaminate", "leakage"]
+        stats["decontamination"]["removed_by_field"],
+        json!({"input": 1, "output": 1})
+    );
+    assert_eq!(
+        stats["per_task"][t3]["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(2)
+            .map(|s| s[0].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        [
+            "normalise",
+            "exact_dedup",
+            "near_dedup",
+            "split",
+            "instruction",
+            "decontaminate",
+            "leakage"
+        ]
     );
     assert_eq!(stats["per_task"][t3]["stages"][8], json!(["leakage", 4, 2]));
     let _ = (&f.b, &f.a);
 
     // lock: benchmark names and hashes, no paths
-    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("medsins.lock.json")).unwrap()).unwrap();
-    assert_eq!(lock["options"]["decontaminate"], json!([{"name": "bench.json", "sha256": sha256_hex(&std::fs::read(&f.bench).unwrap())}]));
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("medsins.lock.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        lock["options"]["decontaminate"],
+        json!([{"name": "bench.json", "sha256": sha256_hex(&std::fs::read(&f.bench).unwrap())}])
+    );
     assert_eq!(lock["options"]["decontaminate_ngram"], 13);
 
     // checks: the planted multiple-choice answer is reported, as expected
@@ -250,7 +400,10 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     assert_eq!(checks.unexpected, 0, "{:?}", checks.results);
     assert_eq!(checks.results.len(), 1);
     let r = &checks.results[0];
-    assert_eq!((r.task_id.as_str(), r.check.as_str(), r.count, r.expected), (t3, "mc_answer_not_in_options", 1, true));
+    assert_eq!(
+        (r.task_id.as_str(), r.check.as_str(), r.count, r.expected),
+        (t3, "mc_answer_not_in_options", 1, true)
+    );
     assert_eq!(r.examples, [id(t3, f.mc, "C")]);
     assert_eq!(r.reason.as_deref(), Some("planted by the test"));
     assert_eq!(report.checks, checks);
@@ -279,31 +432,52 @@ fn a_bad_benchmark_file_is_a_clear_error() {
     let mut opts = BuildOptions::new(f.root.join("raw"), f.root.join("out"));
     opts.decontaminate = vec![f.bench.clone()];
     let err = build(&cat, &opts).unwrap_err().to_string();
-    assert!(err.contains("bench.json") && err.contains("`input`"), "{err}");
+    assert!(
+        err.contains("bench.json") && err.contains("`input`"),
+        "{err}"
+    );
     assert!(!f.root.join("out").exists());
 }
 
 #[test]
 fn real_corpora_quality_numbers() {
-    let Some(shared) = medsins_e2e::shared() else { return medsins_e2e::skip("../shared is absent: no real corpora to measure") };
+    let Some(shared) = medsins_e2e::shared() else {
+        return medsins_e2e::skip("../shared is absent: no real corpora to measure");
+    };
     let tmp = tempfile::tempdir().unwrap();
     let cat = medsins_e2e::catalogue();
     let opts = BuildOptions::new(shared.join("corpora"), tmp.path().join("out"));
     let report = build(&cat, &opts).expect("real build");
-    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("out/stats.json")).unwrap()).unwrap();
-    println!("removed: {}\nflagged: {}\nleakage: {}", stats["removed_by_reason"], stats["flagged_by_reason"], stats["leakage"]);
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("out/stats.json")).unwrap())
+            .unwrap();
+    println!(
+        "removed: {}\nflagged: {}\nleakage: {}",
+        stats["removed_by_reason"], stats["flagged_by_reason"], stats["leakage"]
+    );
     assert!(report.tasks > 0);
     // every training sample that leaks a held-out input is gone
     let ledger = medsins_output::read_ledger(&tmp.path().join("out/ledger.parquet")).unwrap();
     let mut shown: std::collections::BTreeMap<(String, String), usize> = Default::default();
-    for e in ledger.iter().filter(|e| ["leak", "near_duplicate_flag", "exact_duplicate"].contains(&e.reason.as_str())) {
-        let n = shown.entry((e.task_id.clone(), e.reason.clone())).or_default();
+    for e in ledger
+        .iter()
+        .filter(|e| ["leak", "near_duplicate_flag", "exact_duplicate"].contains(&e.reason.as_str()))
+    {
+        let n = shown
+            .entry((e.task_id.clone(), e.reason.clone()))
+            .or_default();
         *n += 1;
         if *n <= 2 {
-            println!("{} {} {:?} kept {:?} sim {:?}: {}", e.task_id, e.reason, e.id, e.kept_id, e.similarity, e.detail);
+            println!(
+                "{} {} {:?} kept {:?} sim {:?}: {}",
+                e.task_id, e.reason, e.id, e.kept_id, e.similarity, e.detail
+            );
         }
     }
     for e in ledger.iter().filter(|e| e.reason == "leak") {
-        assert!(e.kept_id.is_some() && e.similarity.is_some_and(|s| s >= 0.8), "{e:?}");
+        assert!(
+            e.kept_id.is_some() && e.similarity.is_some_and(|s| s >= 0.8),
+            "{e:?}"
+        );
     }
 }

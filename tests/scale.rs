@@ -2,12 +2,22 @@
 //! and token counts with a tokenizer the test writes itself.
 
 use medsins_e2e::*;
-use medsins_pipeline::{build, BuildOptions, CorpusStatus};
-use medsins_synth::{synth, SynthOptions};
+use medsins_pipeline::{BuildOptions, CorpusStatus, build};
+use medsins_synth::{SynthOptions, synth};
 use std::path::Path;
 
 fn synth_to(out: &Path, scale: f64, seed: u64) -> medsins_synth::SynthReport {
-    synth(&catalogue(), &fixtures_root(), out, &SynthOptions { scale, seed, dup_rate: 0.05 }).expect("synth")
+    synth(
+        &catalogue(),
+        &fixtures_root(),
+        out,
+        &SynthOptions {
+            scale,
+            seed,
+            dup_rate: 0.05,
+        },
+    )
+    .expect("synth")
 }
 
 fn bytes_of(root: &Path, rel: &str) -> Vec<u8> {
@@ -17,7 +27,11 @@ fn bytes_of(root: &Path, rel: &str) -> Vec<u8> {
 #[test]
 fn synth_is_deterministic_and_keeps_layouts() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
     let ra = synth_to(&a, 0.01, 7);
     synth_to(&b, 0.01, 7);
     synth_to(&c, 0.01, 8);
@@ -32,20 +46,39 @@ fn synth_is_deterministic_and_keeps_layouts() {
         "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx",
     ];
     for f in files {
-        assert!(bytes_of(&a, f) == bytes_of(&b, f), "{f}: same seed, different bytes");
+        assert!(
+            bytes_of(&a, f) == bytes_of(&b, f),
+            "{f}: same seed, different bytes"
+        );
     }
-    assert!(bytes_of(&a, files[0]) != bytes_of(&c, files[0]), "another seed should vary the texts");
+    assert!(
+        bytes_of(&a, files[0]) != bytes_of(&c, files[0]),
+        "another seed should vary the texts"
+    );
     // more records than the fixture, in the same layout
-    let fixture_lines = std::fs::read_to_string(fixtures_root().join(files[0])).unwrap().lines().count();
+    let fixture_lines = std::fs::read_to_string(fixtures_root().join(files[0]))
+        .unwrap()
+        .lines()
+        .count();
     let lines = String::from_utf8(bytes_of(&a, files[0])).unwrap();
     assert!(lines.lines().count() > fixture_lines);
     for l in lines.lines() {
         let v: serde_json::Value = serde_json::from_str(l).expect("JSON Lines stay JSON Lines");
         assert!(v.get("gold_label").is_some());
     }
-    let keyed: serde_json::Value = serde_json::from_slice(&bytes_of(&a, "pubmedqa/data/ori_pqal.json")).unwrap();
-    let n = ra.files.iter().find(|f| f.path == "pubmedqa/data/ori_pqal.json").unwrap().records;
-    assert_eq!(keyed.as_object().unwrap().len(), n, "keys of an id-keyed object stay unique");
+    let keyed: serde_json::Value =
+        serde_json::from_slice(&bytes_of(&a, "pubmedqa/data/ori_pqal.json")).unwrap();
+    let n = ra
+        .files
+        .iter()
+        .find(|f| f.path == "pubmedqa/data/ori_pqal.json")
+        .unwrap()
+        .records;
+    assert_eq!(
+        keyed.as_object().unwrap().len(),
+        n,
+        "keys of an id-keyed object stay unique"
+    );
 }
 
 #[test]
@@ -62,7 +95,11 @@ fn synth_output_builds_with_every_corpus_present() {
         .filter(|c| !matches!(c.status, CorpusStatus::Built { .. }))
         .map(|c| format!("{}: {:?}", c.corpus_id, c.status))
         .collect();
-    assert!(bad.is_empty(), "not built from the synthetic root:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "not built from the synthetic root:\n{}",
+        bad.join("\n")
+    );
     assert_eq!(report.tasks, catalogue().tasks().len());
 }
 
@@ -91,7 +128,10 @@ fn tokenizer_adds_token_columns_and_max_tokens_ledgers_too_long() {
     };
     let out = tmp.path().join("out");
     run(&out, None);
-    let rows = medsins_output::read_samples(&out.join(format!("data/{task}/train-00000-of-00001.parquet"))).unwrap();
+    let rows = medsins_output::read_samples(
+        &out.join(format!("data/{task}/train-00000-of-00001.parquet")),
+    )
+    .unwrap();
     assert!(!rows.is_empty());
     let words = |s: &serde_json::Value| s.as_str().unwrap().split_whitespace().count() as u64;
     for r in &rows {
@@ -100,9 +140,14 @@ fn tokenizer_adds_token_columns_and_max_tokens_ledgers_too_long() {
         assert_eq!(r["input_tokens"].as_u64().unwrap(), words(&r["input"]));
         assert_eq!(r["output_tokens"].as_u64().unwrap(), words(&r["output"]));
     }
-    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
     let ts = &stats["per_task"][task];
-    let max_in = rows.iter().map(|r| r["input_tokens"].as_u64().unwrap()).max().unwrap();
+    let max_in = rows
+        .iter()
+        .map(|r| r["input_tokens"].as_u64().unwrap())
+        .max()
+        .unwrap();
     assert_eq!(ts["input_tokens"]["max"], max_in);
     for k in ["min", "p50", "p90", "p99", "max"] {
         assert!(ts["output_tokens"][k].is_u64(), "{k}");
@@ -111,22 +156,39 @@ fn tokenizer_adds_token_columns_and_max_tokens_ledgers_too_long() {
     assert!(lock.contains("\"tokenizer\""), "{lock}");
 
     // the shortest sample survives a limit just under the longest
-    let totals: Vec<u64> = rows.iter().map(|r| r["input_tokens"].as_u64().unwrap() + r["output_tokens"].as_u64().unwrap()).collect();
+    let totals: Vec<u64> = rows
+        .iter()
+        .map(|r| r["input_tokens"].as_u64().unwrap() + r["output_tokens"].as_u64().unwrap())
+        .collect();
     let limit = *totals.iter().max().unwrap() - 1;
     let too_long = totals.iter().filter(|&&t| t > limit).count();
     let out2 = tmp.path().join("out2");
     let rep = run(&out2, Some(limit as usize));
-    assert_eq!(rep.removed_by_reason.get("too_long").copied(), Some(too_long as u64));
+    assert_eq!(
+        rep.removed_by_reason.get("too_long").copied(),
+        Some(too_long as u64)
+    );
     let ledger = medsins_output::read_ledger(&out2.join("ledger.parquet")).unwrap();
     let l: Vec<_> = ledger.iter().filter(|e| e.reason == "too_long").collect();
     assert_eq!(l.len(), too_long);
-    assert!(l.iter().all(|e| e.stage == "tokens" && e.task_id == task && e.id.is_some()));
+    assert!(
+        l.iter()
+            .all(|e| e.stage == "tokens" && e.task_id == task && e.id.is_some())
+    );
 }
 
 #[test]
 fn without_a_tokenizer_the_schema_has_no_token_columns() {
-    let names: Vec<String> = medsins_output::sample_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<String> = medsins_output::sample_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert!(!names.iter().any(|n| n.ends_with("_tokens")));
-    let with: Vec<String> = medsins_output::sample_schema_with_tokens().fields().iter().map(|f| f.name().clone()).collect();
+    let with: Vec<String> = medsins_output::sample_schema_with_tokens()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(with.len(), names.len() + 2);
 }

@@ -63,7 +63,10 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
     if let Some(j) = a.jobs {
-        rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global().context("setting up worker threads")?;
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(j.max(1))
+            .build_global()
+            .context("setting up worker threads")?;
     }
     let dir = paths::manifests_dir(a.manifests);
     let cat = paths::valid_catalogue(&dir)?;
@@ -72,7 +75,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.selection.exclude_licence = a.exclude_licence;
     opts.selection.access = match a.access.as_deref() {
         None => None,
-        Some(s) => Some(Access::parse(s).with_context(|| format!("--access `{s}`: use public, registration or credentialed"))?),
+        Some(s) => Some(Access::parse(s).with_context(|| {
+            format!("--access `{s}`: use public, registration or credentialed")
+        })?),
     };
     opts.instructions = a.instructions;
     opts.seed = a.seed;
@@ -85,9 +90,14 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.tokenizer = a.tokenizer;
     opts.max_tokens = a.max_tokens;
     for o in &opts.selection.only {
-        let known = cat.manifests.iter().any(|m| m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o));
+        let known = cat
+            .manifests
+            .iter()
+            .any(|m| m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o));
         if !known {
-            anyhow::bail!("--only `{o}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them");
+            anyhow::bail!(
+                "--only `{o}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them"
+            );
         }
     }
     let spinner = if std::io::stderr().is_terminal() {
@@ -104,18 +114,38 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     }
     let report = report?;
     let strict_fail = a.strict && report.checks.unexpected > 0;
-    let code = if strict_fail && report.exit_code() == 0 { 1 } else { report.exit_code() };
+    let code = if strict_fail && report.exit_code() == 0 {
+        1
+    } else {
+        report.exit_code()
+    };
     if a.format == paths::Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);
     }
     for c in &report.corpora {
         match &c.status {
-            CorpusStatus::Built { tasks, samples, quarantined, missing, tasks_skipped } => {
-                let q = if *quarantined > 0 { format!(", {quarantined} records quarantined (see ledger)") } else { String::new() };
-                println!("built     {:<28} {tasks} task(s), {samples} samples{q}", c.corpus_id);
+            CorpusStatus::Built {
+                tasks,
+                samples,
+                quarantined,
+                missing,
+                tasks_skipped,
+            } => {
+                let q = if *quarantined > 0 {
+                    format!(", {quarantined} records quarantined (see ledger)")
+                } else {
+                    String::new()
+                };
+                println!(
+                    "built     {:<28} {tasks} task(s), {samples} samples{q}",
+                    c.corpus_id
+                );
                 if !missing.is_empty() {
-                    eprintln!("partial   {}: built from the files present; not found:", c.corpus_id);
+                    eprintln!(
+                        "partial   {}: built from the files present; not found:",
+                        c.corpus_id
+                    );
                     for p in missing {
                         eprintln!("            {p}");
                     }
@@ -124,7 +154,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                     }
                 }
             }
-            CorpusStatus::Missing { paths, homepage, access, obtain, tasks } => {
+            CorpusStatus::Missing {
+                paths,
+                homepage,
+                access,
+                obtain,
+                tasks,
+            } => {
                 eprintln!("missing   {}: raw files not found:", c.corpus_id);
                 for p in paths {
                     eprintln!("            {p}");
@@ -140,24 +176,48 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             CorpusStatus::Excluded { reason } => println!("excluded  {:<28} {reason}", c.corpus_id),
         }
     }
-    println!("{} samples in {} tasks written to {}", report.samples, report.tasks, report.out);
-    let counts = |m: &std::collections::BTreeMap<String, u64>| m.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ");
+    println!(
+        "{} samples in {} tasks written to {}",
+        report.samples, report.tasks, report.out
+    );
+    let counts = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !report.removed_by_reason.is_empty() {
-        println!("removed (ledger.parquet): {}", counts(&report.removed_by_reason));
+        println!(
+            "removed (ledger.parquet): {}",
+            counts(&report.removed_by_reason)
+        );
     }
     if !report.flagged_by_reason.is_empty() {
-        println!("flagged, kept (ledger.parquet): {}", counts(&report.flagged_by_reason));
+        println!(
+            "flagged, kept (ledger.parquet): {}",
+            counts(&report.flagged_by_reason)
+        );
     }
     crate::cmd_check::print_checks(&report.checks);
-    let timing: Vec<String> = report.stage_seconds.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
+    let timing: Vec<String> = report
+        .stage_seconds
+        .iter()
+        .map(|(s, t)| format!("{s} {t:.2}s"))
+        .collect();
     log::info!("stage time (summed over tasks): {}", timing.join(", "));
     match report.exit_code() {
-        3 => eprintln!("partial build: {} corpus(es) missing (exit 3)", report.missing().count()),
+        3 => eprintln!(
+            "partial build: {} corpus(es) missing (exit 3)",
+            report.missing().count()
+        ),
         1 => eprintln!("{} corpus(es) failed (exit 1)", report.failed().count()),
         _ => {}
     }
     if strict_fail {
-        eprintln!("error: {} unexpected failing check(s) (--strict; see checks.json); fix the data or declare them in the task's expected_checks with a reason", report.checks.unexpected);
+        eprintln!(
+            "error: {} unexpected failing check(s) (--strict; see checks.json); fix the data or declare them in the task's expected_checks with a reason",
+            report.checks.unexpected
+        );
     }
     Ok(code)
 }

@@ -2,7 +2,7 @@
 
 use crate::paths;
 use anyhow::Context;
-use medsins_pipeline::quality::{checks, ChecksReport, TaskView};
+use medsins_pipeline::quality::{ChecksReport, TaskView, checks};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +30,10 @@ struct TaskRows {
 fn read_output(out: &Path) -> anyhow::Result<BTreeMap<String, TaskRows>> {
     let data = out.join("data");
     if !data.is_dir() {
-        anyhow::bail!("{} has no data/ folder; give the output directory of `medsins build`", out.display());
+        anyhow::bail!(
+            "{} has no data/ folder; give the output directory of `medsins build`",
+            out.display()
+        );
     }
     let mut files: Vec<PathBuf> = Vec::new();
     for d in std::fs::read_dir(&data).with_context(|| format!("reading {}", data.display()))? {
@@ -49,15 +52,26 @@ fn read_output(out: &Path) -> anyhow::Result<BTreeMap<String, TaskRows>> {
     for f in files {
         let rows = medsins_output::read_samples(&f)?;
         for r in rows {
-            let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let t = tasks.entry(s("task_id")).or_insert_with(|| TaskRows { category: s("category"), rows: Vec::new() });
+            let s = |k: &str| {
+                r.get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let t = tasks.entry(s("task_id")).or_insert_with(|| TaskRows {
+                category: s("category"),
+                rows: Vec::new(),
+            });
             t.rows.push((s("id"), s("input"), s("output")));
         }
     }
     Ok(tasks)
 }
 
-fn expected_checks(out: &Path, manifests: Option<PathBuf>) -> anyhow::Result<BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>>> {
+fn expected_checks(
+    out: &Path,
+    manifests: Option<PathBuf>,
+) -> anyhow::Result<BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>>> {
     if let Some(dir) = manifests {
         let cat = paths::valid_catalogue(&dir)?;
         return Ok(cat
@@ -73,7 +87,12 @@ fn expected_checks(out: &Path, manifests: Option<PathBuf>) -> anyhow::Result<BTr
         return Ok(BTreeMap::new());
     }
     let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-    let r: ChecksReport = serde_json::from_str(&text).with_context(|| format!("{} is not a checks report; rerun `medsins build` or pass --manifests", p.display()))?;
+    let r: ChecksReport = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a checks report; rerun `medsins build` or pass --manifests",
+            p.display()
+        )
+    })?;
     Ok(r.expected)
 }
 
@@ -96,7 +115,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         .map(|(id, t)| TaskView {
             task_id: id,
             category: &t.category,
-            samples: t.rows.iter().map(|(i, x, y)| (i.as_str(), x.as_str(), y.as_str())).collect(),
+            samples: t
+                .rows
+                .iter()
+                .map(|(i, x, y)| (i.as_str(), x.as_str(), y.as_str()))
+                .collect(),
             expected: expected.get(id).map(|v| v.as_slice()).unwrap_or(&[]),
         })
         .collect();
@@ -108,7 +131,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         print_checks(&report);
     }
     if a.strict && report.unexpected > 0 {
-        eprintln!("error: {} unexpected failing check(s) (--strict); fix the data or declare them in the task's expected_checks with a reason", report.unexpected);
+        eprintln!(
+            "error: {} unexpected failing check(s) (--strict); fix the data or declare them in the task's expected_checks with a reason",
+            report.unexpected
+        );
         return Ok(1);
     }
     Ok(0)

@@ -1,6 +1,6 @@
 use crate::paths;
 use anyhow::Context;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -39,14 +39,28 @@ fn language_name(code: &str) -> &str {
 fn shards(out: &Path) -> anyhow::Result<BTreeMap<(String, String), Vec<PathBuf>>> {
     let mut m: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
     let data = out.join("data");
-    for task in std::fs::read_dir(&data).with_context(|| format!("{}: not a medsins output (no data/)", out.display()))? {
+    for task in std::fs::read_dir(&data)
+        .with_context(|| format!("{}: not a medsins output (no data/)", out.display()))?
+    {
         let task = task?.path();
-        let tid = task.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tid = task
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for f in std::fs::read_dir(&task)? {
             let f = f?.path();
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if let Some(split) = name.split('-').next().filter(|_| name.ends_with(".parquet")) {
-                m.entry((tid.clone(), split.to_string())).or_default().push(f);
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(split) = name
+                .split('-')
+                .next()
+                .filter(|_| name.ends_with(".parquet"))
+            {
+                m.entry((tid.clone(), split.to_string()))
+                    .or_default()
+                    .push(f);
             }
         }
     }
@@ -66,7 +80,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         for p in &paths {
             rows.extend(medsins_output::read_samples(p)?);
         }
-        let name = if split == "train" { format!("{tid}.json") } else { format!("{tid}_{split}.json") };
+        let name = if split == "train" {
+            format!("{tid}.json")
+        } else {
+            format!("{tid}_{split}.json")
+        };
         if a.format == "jsonl" {
             let mut s = String::new();
             for r in &rows {
@@ -76,11 +94,27 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             std::fs::write(a.to.join(name.replace(".json", ".jsonl")), s)?;
         } else {
             let first = rows.first().cloned().unwrap_or_default();
-            let task = cat.tasks().into_iter().find(|(_, t)| *t.id.get_ref() == tid);
+            let task = cat
+                .tasks()
+                .into_iter()
+                .find(|(_, t)| *t.id.get_ref() == tid);
             let definition = task.map(|(_, t)| t.definition.clone()).unwrap_or_default();
-            let (source, url) = task.map(|(m, _)| (m.manifest.corpus.name.clone(), m.manifest.corpus.homepage.clone())).unwrap_or_default();
-            let names = |v: &[toml::Spanned<String>]| -> Vec<String> { v.iter().map(|l| language_name(l.get_ref()).to_string()).collect() };
-            let (input_langs, output_langs) = task.map(|(_, t)| (names(&t.input_languages), names(&t.output_languages))).unwrap_or_default();
+            let (source, url) = task
+                .map(|(m, _)| {
+                    (
+                        m.manifest.corpus.name.clone(),
+                        m.manifest.corpus.homepage.clone(),
+                    )
+                })
+                .unwrap_or_default();
+            let names = |v: &[toml::Spanned<String>]| -> Vec<String> {
+                v.iter()
+                    .map(|l| language_name(l.get_ref()).to_string())
+                    .collect()
+            };
+            let (input_langs, output_langs) = task
+                .map(|(_, t)| (names(&t.input_languages), names(&t.output_languages)))
+                .unwrap_or_default();
             let doc = json!({
                 "Contributors": ["medsins"],
                 "Source": [source],

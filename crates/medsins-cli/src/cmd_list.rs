@@ -17,7 +17,11 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let dir = paths::manifests_dir(a.manifests);
     let cat = paths::valid_catalogue(&dir)?;
-    let bank = a.instructions.as_deref().map(InstructionBank::load).transpose()?;
+    let bank = a
+        .instructions
+        .as_deref()
+        .map(InstructionBank::load)
+        .transpose()?;
     let corpora: Vec<_> = cat
         .manifests
         .iter()
@@ -45,10 +49,16 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         })
         .collect();
     if a.format == paths::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&json!({"corpora": corpora, "tasks": tasks}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"corpora": corpora, "tasks": tasks}))?
+        );
         return Ok(0);
     }
-    println!("{:<5} {:<58} {:<24} {:<30} {:<6} {}", "no.", "task", "corpus", "category", "instr.", "certain");
+    println!(
+        "{:<5} {:<58} {:<24} {:<30} {:<6} {}",
+        "no.", "task", "corpus", "category", "instr.", "certain"
+    );
     for t in &tasks {
         println!(
             "{:<5} {:<58} {:<24} {:<30} {:<6} {}",
@@ -57,7 +67,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             t["corpus_id"].as_str().unwrap_or(""),
             t["category"].as_str().unwrap_or(""),
             t["instructions"],
-            if t["confirmed"] == true { "yes" } else { "inferred" }
+            if t["confirmed"] == true {
+                "yes"
+            } else {
+                "inferred"
+            }
         );
     }
     println!("{} corpora, {} tasks", corpora.len(), tasks.len());

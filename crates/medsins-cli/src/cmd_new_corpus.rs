@@ -32,21 +32,34 @@ fn copy_into(src: &Path, dest: &Path) -> anyhow::Result<()> {
     if let Some(p) = dest.parent() {
         std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
     }
-    std::fs::copy(src, dest).with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
+    std::fs::copy(src, dest)
+        .with_context(|| format!("copying {} to {}", src.display(), dest.display()))?;
     Ok(())
 }
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let id = a.id.as_str();
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        anyhow::bail!("corpus id `{id}` must be lower-case letters, digits and `-` (e.g. `my-corpus`)");
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        anyhow::bail!(
+            "corpus id `{id}` must be lower-case letters, digits and `-` (e.g. `my-corpus`)"
+        );
     }
     let manifests = paths::manifests_dir(a.manifests);
     let fixtures = a.fixtures.unwrap_or_else(|| paths::raw_root(None));
-    let expected_dir = fixtures.parent().map(|p| p.join("expected")).unwrap_or_else(|| PathBuf::from("fixtures/expected"));
+    let expected_dir = fixtures
+        .parent()
+        .map(|p| p.join("expected"))
+        .unwrap_or_else(|| PathBuf::from("fixtures/expected"));
     let manifest_path = manifests.join(format!("{id}.toml"));
     if manifest_path.exists() && !a.force {
-        anyhow::bail!("{} already exists; pick another id or pass --force to replace it", manifest_path.display());
+        anyhow::bail!(
+            "{} already exists; pick another id or pass --force to replace it",
+            manifest_path.display()
+        );
     }
     let corpus_dir = a.raw_root.join(id);
     // The raw file(s) go into the corpus folder, where the manifest names them.
@@ -69,7 +82,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     } else {
         anyhow::bail!("{}: no such file or folder", a.from.display());
     };
-    let rel = raw_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let rel = raw_file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let ins = medsins_scaffold::inspect(&raw_file, &corpus_dir)?;
     let text = match ins.format.as_str() {
         "sni-task" => medsins_scaffold::manifest_from_task_json(id, &raw_file, &rel)?,
@@ -80,18 +96,28 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     std::fs::write(&manifest_path, &text)?;
     let fixture_path = fixtures.join(id).join(&rel);
     let cut = medsins_scaffold::cut_fixture(&raw_file, &ins, a.n, &fixture_path);
-    println!("inspected {}: format `{}`, {} records ({} unreadable)", raw_file.display(), ins.format, ins.records, ins.bad_records);
+    println!(
+        "inspected {}: format `{}`, {} records ({} unreadable)",
+        raw_file.display(),
+        ins.format,
+        ins.records,
+        ins.bad_records
+    );
     for (f, ex) in &ins.fields {
         println!("  field {f:<24} e.g. {ex}");
     }
     println!("wrote     {}", manifest_path.display());
     match cut {
-        Ok(n) => println!("wrote     {} ({n} records, same layout)", fixture_path.display()),
+        Ok(n) => println!(
+            "wrote     {} ({n} records, same layout)",
+            fixture_path.display()
+        ),
         Err(e) => println!("fixture   not written: {e}"),
     }
     // expected-rows skeleton, when the manifest already renders
     let expected_path = expected_dir.join(format!("{id}.jsonl"));
-    let (cat, diags) = crate::cmd_validate::diagnostics(std::slice::from_ref(&manifest_path), &manifests);
+    let (cat, diags) =
+        crate::cmd_validate::diagnostics(std::slice::from_ref(&manifest_path), &manifests);
     if diags.is_empty() && fixture_path.exists() {
         if let Ok(previews) = medsins_pipeline::preview(&cat, id, &fixtures, a.n, 1000) {
             let mut lines = String::new();
@@ -104,17 +130,30 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             if !expected_path.exists() || a.force {
                 std::fs::create_dir_all(&expected_dir)?;
                 std::fs::write(&expected_path, lines)?;
-                println!("wrote     {} (check every row by hand)", expected_path.display());
+                println!(
+                    "wrote     {} (check every row by hand)",
+                    expected_path.display()
+                );
             }
         }
     }
     println!();
     if diags.is_empty() {
-        println!("the manifest validates. Next: medsins preview {id} --raw-root {}", a.raw_root.display());
+        println!(
+            "the manifest validates. Next: medsins preview {id} --raw-root {}",
+            a.raw_root.display()
+        );
     } else {
-        println!("left to do ({}), as `medsins validate {}` reports:", diags.0.len(), manifest_path.display());
+        println!(
+            "left to do ({}), as `medsins validate {}` reports:",
+            diags.0.len(),
+            manifest_path.display()
+        );
         println!("{diags}");
     }
-    println!("then: medsins build --raw-root {} --only {id}", a.raw_root.display());
+    println!(
+        "then: medsins build --raw-root {} --only {id}",
+        a.raw_root.display()
+    );
     Ok(0)
 }

@@ -34,17 +34,25 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let cat = paths::valid_catalogue(&dir)?;
     let targets: Vec<String> = match (&a.target, &a.changed_since) {
         (Some(t), _) => vec![t.clone()],
-        (None, Some(r)) => changed_corpora(&dir, r)?.into_iter().filter(|id| cat.get(id).is_some()).collect(),
+        (None, Some(r)) => changed_corpora(&dir, r)?
+            .into_iter()
+            .filter(|id| cat.get(id).is_some())
+            .collect(),
         (None, None) => unreachable!("clap requires one"),
     };
     if targets.is_empty() {
-        println!("no manifest changed since {}", a.changed_since.as_deref().unwrap_or(""));
+        println!(
+            "no manifest changed since {}",
+            a.changed_since.as_deref().unwrap_or("")
+        );
         return Ok(0);
     }
     let root = paths::raw_root(a.raw_root);
     let mut previews = Vec::new();
     for t in &targets {
-        previews.extend(medsins_pipeline::preview(&cat, t, &root, a.n, a.window).map_err(anyhow::Error::msg)?);
+        previews.extend(
+            medsins_pipeline::preview(&cat, t, &root, a.n, a.window).map_err(anyhow::Error::msg)?,
+        );
     }
     if a.expected {
         for p in &previews {
@@ -56,11 +64,19 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 println!("{row}");
             }
         }
-        return Ok(if previews.iter().any(|p| p.error.is_some()) { 1 } else { 0 });
+        return Ok(if previews.iter().any(|p| p.error.is_some()) {
+            1
+        } else {
+            0
+        });
     }
     if a.format == paths::Format::Json {
         println!("{}", serde_json::to_string_pretty(&previews)?);
-        return Ok(if previews.iter().any(|p| p.error.is_some()) { 1 } else { 0 });
+        return Ok(if previews.iter().any(|p| p.error.is_some()) {
+            1
+        } else {
+            0
+        });
     }
     let mut failed = false;
     for p in &previews {
@@ -72,11 +88,21 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             continue;
         }
         for s in &p.samples {
-            println!("── {} [{}] {} @ {}", s.id, s.split, s.source_file, s.source_locator);
-            println!("input:\n{}\noutput:\n{}\n", indent(&s.input), indent(&s.output));
+            println!(
+                "── {} [{}] {} @ {}",
+                s.id, s.split, s.source_file, s.source_locator
+            );
+            println!(
+                "input:\n{}\noutput:\n{}\n",
+                indent(&s.input),
+                indent(&s.output)
+            );
         }
         for r in &p.removed {
-            println!("removed ({}, {}) {} @ {}: {}", r.stage, r.reason, r.source_file, r.source_locator, r.detail);
+            println!(
+                "removed ({}, {}) {} @ {}: {}",
+                r.stage, r.reason, r.source_file, r.source_locator, r.detail
+            );
         }
         if p.samples.is_empty() {
             println!("(no samples in the first records)\n");
@@ -86,7 +112,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
 }
 
 fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("  │ {l}")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| format!("  │ {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Corpus ids of the manifests that differ from `git_ref` (added or modified, not deleted).
@@ -97,14 +126,30 @@ fn changed_corpora(dir: &std::path::Path, git_ref: &str) -> anyhow::Result<Vec<S
         .output()
         .map_err(|e| anyhow::anyhow!("running git: {e}"))?;
     if !out.status.success() {
-        anyhow::bail!("git diff {git_ref}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        anyhow::bail!(
+            "git diff {git_ref}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     // fixtures of a corpus count as a change to it too
-    let fx = std::process::Command::new("git").args(["diff", "--name-only", "--diff-filter=AM", git_ref, "--", "fixtures"]).output();
+    let fx = std::process::Command::new("git")
+        .args([
+            "diff",
+            "--name-only",
+            "--diff-filter=AM",
+            git_ref,
+            "--",
+            "fixtures",
+        ])
+        .output();
     let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.ends_with(".toml"))
-        .filter_map(|l| std::path::Path::new(l).file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter_map(|l| {
+            std::path::Path::new(l)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
         .collect();
     if let Ok(fx) = fx {
         for l in String::from_utf8_lossy(&fx.stdout).lines() {

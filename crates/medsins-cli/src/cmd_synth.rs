@@ -37,8 +37,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         eprintln!("{diags}");
         return Ok(1);
     }
-    let opts = medsins_synth::SynthOptions { scale: a.scale, seed: a.seed, dup_rate: a.dup_rate };
-    let report = medsins_synth::synth(&cat, &paths::raw_root(a.fixtures), &a.out, &opts).map_err(anyhow::Error::msg)?;
+    let opts = medsins_synth::SynthOptions {
+        scale: a.scale,
+        seed: a.seed,
+        dup_rate: a.dup_rate,
+    };
+    let report = medsins_synth::synth(&cat, &paths::raw_root(a.fixtures), &a.out, &opts)
+        .map_err(anyhow::Error::msg)?;
     if a.format == paths::Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(0);
@@ -50,6 +55,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         }
     }
     let records: usize = report.files.iter().map(|f| f.records).sum();
-    println!("{records} records, {:.1} MB written to {}", report.bytes as f64 / 1e6, a.out.display());
+    println!(
+        "{records} records, {:.1} MB written to {}",
+        report.bytes as f64 / 1e6,
+        a.out.display()
+    );
     Ok(0)
 }

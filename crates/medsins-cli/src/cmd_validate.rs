@@ -1,7 +1,7 @@
 use crate::paths;
 use anyhow::Context;
 use medsins_manifest::{Catalogue, Diagnostics, LoadedManifest};
-use medsins_pipeline::corpus::{resolve_corpus, Resolution};
+use medsins_pipeline::corpus::{Resolution, resolve_corpus};
 use medsins_render::{LookupFiles, TaskRenderer};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -43,11 +43,18 @@ pub fn diagnostics(targets: &[PathBuf], catalogue_dir: &Path) -> (Catalogue, Dia
             combined.push(m);
         }
     }
-    diags.0.extend(medsins_manifest::check_catalogue(&combined).0.into_iter().filter(|d| target_paths.contains(&canon(&d.file))));
+    diags.0.extend(
+        medsins_manifest::check_catalogue(&combined)
+            .0
+            .into_iter()
+            .filter(|d| target_paths.contains(&canon(&d.file))),
+    );
     for lm in &cat.manifests {
         for t in &lm.manifest.tasks {
             if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
-                diags.0.extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
+                diags
+                    .0
+                    .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
             }
         }
     }
@@ -66,12 +73,19 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
     let mut d = Diagnostics::default();
     let m = &lm.manifest;
     for t in &m.tasks {
-        let mut ids: Vec<String> = m.task_files(t).iter().map(|f| f.id.get_ref().clone()).collect();
+        let mut ids: Vec<String> = m
+            .task_files(t)
+            .iter()
+            .map(|f| f.id.get_ref().clone())
+            .collect();
         ids.extend(m.lookup_file_ids(t).into_iter().map(str::to_string));
         let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
             Resolution::Ready(rc) => rc,
             Resolution::Missing(p) => {
-                d.0.push(lm.diag(t.id.span().start, format!("cannot render-check: missing {}", p.join(", "))));
+                d.0.push(lm.diag(
+                    t.id.span().start,
+                    format!("cannot render-check: missing {}", p.join(", ")),
+                ));
                 continue;
             }
             Resolution::Failed(e) => {
@@ -79,7 +93,14 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
                 continue;
             }
         };
-        let tb = match medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), Some(sample)) {
+        let tb = match medsins_pipeline::render_task(
+            lm,
+            t,
+            &rc,
+            0,
+            std::slice::from_ref(&t.definition),
+            Some(sample),
+        ) {
             Ok(tb) => tb,
             Err(e) => {
                 d.0.push(lm.diag(t.id.span().start, e));
@@ -87,24 +108,44 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
             }
         };
         let mut seen: Vec<(usize, String)> = Vec::new();
-        let quarantined: Vec<_> = tb.ledger.iter().filter(|e| e.reason == "quarantined").collect();
+        let quarantined: Vec<_> = tb
+            .ledger
+            .iter()
+            .filter(|e| e.reason == "quarantined")
+            .collect();
         for e in &quarantined {
             let offset = if e.detail.starts_with("template `input`") {
                 t.input.span().start
             } else if e.detail.starts_with("template `output`") {
                 t.output.span().start
-            } else if e.detail.starts_with("template `group_key`") || e.detail.starts_with("group_key") {
-                t.group_key.as_ref().map(|g| g.span().start).unwrap_or(t.id.span().start)
+            } else if e.detail.starts_with("template `group_key`")
+                || e.detail.starts_with("group_key")
+            {
+                t.group_key
+                    .as_ref()
+                    .map(|g| g.span().start)
+                    .unwrap_or(t.id.span().start)
             } else if e.detail.starts_with("template `filter`") {
-                t.filter.as_ref().map(|g| g.span().start).unwrap_or(t.id.span().start)
+                t.filter
+                    .as_ref()
+                    .map(|g| g.span().start)
+                    .unwrap_or(t.id.span().start)
             } else {
                 t.id.span().start
             };
-            let key = e.detail.split("; the record has").next().unwrap_or("").to_string();
+            let key = e
+                .detail
+                .split("; the record has")
+                .next()
+                .unwrap_or("")
+                .to_string();
             if seen.iter().any(|(o, k)| *o == offset && *k == key) {
                 continue;
             }
-            let count = quarantined.iter().filter(|x| x.detail.split("; the record has").next() == Some(key.as_str())).count();
+            let count = quarantined
+                .iter()
+                .filter(|x| x.detail.split("; the record has").next() == Some(key.as_str()))
+                .count();
             seen.push((offset, key));
             d.0.push(lm.diag(
                 offset,
@@ -128,12 +169,16 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
 fn report(lm: &LoadedManifest, raw_root: &Path) -> anyhow::Result<serde_json::Value> {
     let rc = match resolve_corpus(lm, raw_root, None) {
         Resolution::Ready(rc) => rc,
-        Resolution::Missing(p) => anyhow::bail!("{}: missing raw files: {}", lm.manifest.id(), p.join(", ")),
+        Resolution::Missing(p) => {
+            anyhow::bail!("{}: missing raw files: {}", lm.manifest.id(), p.join(", "))
+        }
         Resolution::Failed(e) => anyhow::bail!(e),
     };
     let mut tasks = Vec::new();
     for t in &lm.manifest.tasks {
-        let tb = medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None).map_err(anyhow::Error::msg)?;
+        let tb =
+            medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
+                .map_err(anyhow::Error::msg)?;
         let mut ids: Vec<&str> = tb.samples.iter().map(|s| s.id.as_str()).collect();
         ids.sort_unstable();
         let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
@@ -154,12 +199,19 @@ fn report(lm: &LoadedManifest, raw_root: &Path) -> anyhow::Result<serde_json::Va
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
     let dir = paths::manifests_dir(a.manifests);
-    let targets = if a.paths.is_empty() { vec![dir.clone()] } else { a.paths };
+    let targets = if a.paths.is_empty() {
+        vec![dir.clone()]
+    } else {
+        a.paths
+    };
     let (cat, mut diags) = diagnostics(&targets, &dir);
     if diags.is_empty() {
         let root = a.raw_root.clone().unwrap_or_else(|| paths::raw_root(None));
         for lm in &cat.manifests {
-            let has_files = lm.manifest.files.iter().any(|f| root.join(medsins_pipeline::corpus::raw_rel_path(lm.manifest.id(), f)).exists());
+            let has_files = lm.manifest.files.iter().any(|f| {
+                root.join(medsins_pipeline::corpus::raw_rel_path(lm.manifest.id(), f))
+                    .exists()
+            });
             if a.raw_root.is_some() || has_files {
                 diags.0.extend(render_diagnostics(lm, &root, a.sample).0);
             }
@@ -172,25 +224,41 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         return Ok(1);
     }
     if a.report || a.compare.is_some() {
-        let root = a.raw_root.context("--report and --compare need --raw-root (the real files)")?;
-        let reports: Vec<_> = cat.manifests.iter().map(|lm| report(lm, &root)).collect::<anyhow::Result<_>>()?;
+        let root = a
+            .raw_root
+            .context("--report and --compare need --raw-root (the real files)")?;
+        let reports: Vec<_> = cat
+            .manifests
+            .iter()
+            .map(|lm| report(lm, &root))
+            .collect::<anyhow::Result<_>>()?;
         let mine = json!({ "reports": reports });
         if let Some(theirs) = a.compare {
-            let text = std::fs::read_to_string(&theirs).with_context(|| format!("reading {}", theirs.display()))?;
-            let other: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{} is not a report", theirs.display()))?;
+            let text = std::fs::read_to_string(&theirs)
+                .with_context(|| format!("reading {}", theirs.display()))?;
+            let other: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a report", theirs.display()))?;
             return Ok(compare(&mine, &other));
         }
         println!("{}", serde_json::to_string_pretty(&mine)?);
         return Ok(0);
     }
     let tasks: usize = cat.manifests.iter().map(|m| m.manifest.tasks.len()).sum();
-    println!("ok: {} manifest(s), {tasks} task(s) valid", cat.manifests.len());
+    println!(
+        "ok: {} manifest(s), {tasks} task(s) valid",
+        cat.manifests.len()
+    );
     Ok(0)
 }
 
 fn compare(mine: &serde_json::Value, theirs: &serde_json::Value) -> i32 {
     let tasks = |v: &serde_json::Value| -> Vec<serde_json::Value> {
-        v["reports"].as_array().into_iter().flatten().flat_map(|r| r["tasks"].as_array().cloned().unwrap_or_default()).collect()
+        v["reports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["tasks"].as_array().cloned().unwrap_or_default())
+            .collect()
     };
     let (a, b) = (tasks(mine), tasks(theirs));
     let mut bad = 0;
@@ -200,7 +268,10 @@ fn compare(mine: &serde_json::Value, theirs: &serde_json::Value) -> i32 {
             Some(x) if x == t => println!("MATCH     {id}"),
             Some(x) => {
                 bad += 1;
-                println!("DIFFERENT {id}: here {} samples ({}), report {} samples ({})", x["samples"], x["output_sha256"], t["samples"], t["output_sha256"]);
+                println!(
+                    "DIFFERENT {id}: here {} samples ({}), report {} samples ({})",
+                    x["samples"], x["output_sha256"], t["samples"], t["output_sha256"]
+                );
             }
             None => {
                 bad += 1;

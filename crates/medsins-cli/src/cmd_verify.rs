@@ -1,5 +1,5 @@
 use crate::paths;
-use medsins_pipeline::verify::{verify, VerifyOptions};
+use medsins_pipeline::verify::{VerifyOptions, verify};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -35,7 +35,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         (None, true) => Some(paths::raw_root(None)),
         (None, false) => None,
     };
-    let opts = VerifyOptions { manifests: paths::manifests_dir(a.manifests), raw_root, rebuild: a.rebuild, instructions: a.instructions, decontaminate: a.decontaminate };
+    let opts = VerifyOptions {
+        manifests: paths::manifests_dir(a.manifests),
+        raw_root,
+        rebuild: a.rebuild,
+        instructions: a.instructions,
+        decontaminate: a.decontaminate,
+    };
     let report = match verify(&a.out, &opts) {
         Ok(r) => r,
         Err(e) => {
@@ -52,12 +58,26 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         for p in &report.problems {
             eprintln!("FAILED {:<18} {}", p.kind, p.message);
         }
-        let raw = if opts.raw_root.is_some() { format!(", {} raw file(s) re-hashed", report.raw_files_checked) } else { String::new() };
-        let rebuilt = report.rebuilt_files.map(|n| format!(", rebuilt {n} file(s) and compared byte for byte")).unwrap_or_default();
-        if report.ok {
-            println!("OK: {} output file(s) match SHA256SUMS{raw}{rebuilt}", report.output_files);
+        let raw = if opts.raw_root.is_some() {
+            format!(", {} raw file(s) re-hashed", report.raw_files_checked)
         } else {
-            eprintln!("verification failed: {} problem(s) in {}", report.problems.len(), report.out);
+            String::new()
+        };
+        let rebuilt = report
+            .rebuilt_files
+            .map(|n| format!(", rebuilt {n} file(s) and compared byte for byte"))
+            .unwrap_or_default();
+        if report.ok {
+            println!(
+                "OK: {} output file(s) match SHA256SUMS{raw}{rebuilt}",
+                report.output_files
+            );
+        } else {
+            eprintln!(
+                "verification failed: {} problem(s) in {}",
+                report.problems.len(),
+                report.out
+            );
         }
     }
     Ok(if report.ok { 0 } else { 1 })

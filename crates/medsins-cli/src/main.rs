@@ -13,8 +13,8 @@ mod cmd_export;
 mod cmd_list;
 mod cmd_new_corpus;
 mod cmd_preview;
-mod cmd_synth;
 mod cmd_stats;
+mod cmd_synth;
 mod cmd_validate;
 mod cmd_verify;
 mod paths;
@@ -27,7 +27,11 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "medsins", version, about = "Rebuild the MedS-Ins medical instruction dataset from its raw corpora")]
+#[command(
+    name = "medsins",
+    version,
+    about = "Rebuild the MedS-Ins medical instruction dataset from its raw corpora"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

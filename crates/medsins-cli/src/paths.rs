@@ -9,7 +9,9 @@ fn repo_default(rel: &str) -> PathBuf {
     if here.exists() {
         return here;
     }
-    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel);
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel);
     if built.exists() { built } else { here }
 }
 
@@ -24,7 +26,9 @@ pub fn raw_root(given: Option<PathBuf>) -> PathBuf {
 /// Loads and checks the catalogue; parse and meaning errors are returned together.
 pub fn load_catalogue(dir: &std::path::Path) -> (Catalogue, Diagnostics) {
     let (cat, mut diags) = Catalogue::load(&[dir.to_path_buf()]);
-    diags.0.extend(medsins_manifest::check_catalogue(&cat.manifests).0);
+    diags
+        .0
+        .extend(medsins_manifest::check_catalogue(&cat.manifests).0);
     diags.sort();
     (cat, diags)
 }
@@ -35,7 +39,11 @@ pub fn valid_catalogue(dir: &std::path::Path) -> anyhow::Result<Catalogue> {
     let (cat, diags) = load_catalogue(dir);
     if !diags.is_empty() {
         eprintln!("{diags}");
-        anyhow::bail!("{} manifest problem(s) in {}; fix them (see `medsins validate`)", diags.0.len(), dir.display());
+        anyhow::bail!(
+            "{} manifest problem(s) in {}; fix them (see `medsins validate`)",
+            diags.0.len(),
+            dir.display()
+        );
     }
     Ok(cat)
 }

@@ -10,7 +10,11 @@ struct Run {
 }
 
 fn medsins(args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_medsins")).current_dir(repo()).args(args).output().expect("run medsins");
+    let o = Command::new(env!("CARGO_BIN_EXE_medsins"))
+        .current_dir(repo())
+        .args(args)
+        .output()
+        .expect("run medsins");
     Run {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -19,7 +23,10 @@ fn medsins(args: &[&str]) -> Run {
 }
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn s(p: &Path) -> &str {
@@ -35,14 +42,27 @@ fn meqsum_build(tmp: &Path) -> (PathBuf, PathBuf) {
     let xlsx = "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx";
     std::fs::copy(fx.join(xlsx), raw.join(xlsx)).unwrap();
     let out = tmp.join("out");
-    let r = medsins(&["build", "--only", "meqsum", "--shard-rows", "2", "--raw-root", s(&raw), "--out", s(&out)]);
+    let r = medsins(&[
+        "build",
+        "--only",
+        "meqsum",
+        "--shard-rows",
+        "2",
+        "--raw-root",
+        s(&raw),
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     (raw, out)
 }
 
 fn first_id(out: &Path) -> String {
     let shard = out.join("data/task114_medqsum_text_summurization/train-00000-of-00002.parquet");
-    medsins_output::read_samples(&shard).unwrap()[0]["id"].as_str().unwrap().to_string()
+    medsins_output::read_samples(&shard).unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[test]
@@ -52,10 +72,25 @@ fn audit_prints_provenance_and_rederives_with_exit_0() {
     let id = first_id(&out);
     let r = medsins(&["audit", &id, "--out", s(&out), "--raw-root", s(&raw)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    for want in ["corpus      meqsum", "licence     CC-BY-4.0   access: public", "locator     QS!row 2", "raw record  QS!row 2", "rederive    MATCH"] {
+    for want in [
+        "corpus      meqsum",
+        "licence     CC-BY-4.0   access: public",
+        "locator     QS!row 2",
+        "raw record  QS!row 2",
+        "rederive    MATCH",
+    ] {
         assert!(r.stdout.contains(want), "`{want}` not in:\n{}", r.stdout);
     }
-    let r = medsins(&["audit", &id, "--out", s(&out), "--raw-root", s(&raw), "--format", "json"]);
+    let r = medsins(&[
+        "audit",
+        &id,
+        "--out",
+        s(&out),
+        "--raw-root",
+        s(&raw),
+        "--format",
+        "json",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["id"], id.as_str());
@@ -64,7 +99,9 @@ fn audit_prints_provenance_and_rederives_with_exit_0() {
     assert_eq!(j["corpus"]["access"], "public");
     assert_eq!(j["source"]["locator"], "QS!row 2");
     assert_eq!(j["manifest"]["changed"], false);
-    let lock: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("medsins.lock.json")).unwrap()).unwrap();
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("medsins.lock.json")).unwrap())
+            .unwrap();
     assert_eq!(j["raw_sha256"], lock["raw_files"][0]["sha256"]);
 }
 
@@ -72,15 +109,38 @@ fn audit_prints_provenance_and_rederives_with_exit_0() {
 fn audit_of_an_unknown_id_exits_1_with_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, out) = meqsum_build(tmp.path());
-    let r = medsins(&["audit", "ffffffffffffffffffffffffffffffff", "--out", s(&out)]);
+    let r = medsins(&[
+        "audit",
+        "ffffffffffffffffffffffffffffffff",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("unknown id `ffffffffffffffffffffffffffffffff`"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("unknown id `ffffffffffffffffffffffffffffffff`"),
+        "{}",
+        r.stderr
+    );
     let r = medsins(&["audit", "nope", "--out", s(&out)]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("32 hexadecimal characters"), "{}", r.stderr);
-    let r = medsins(&["audit", "ffffffffffffffffffffffffffffffff", "--out", s(&tmp.path().join("absent"))]);
+    assert!(
+        r.stderr.contains("32 hexadecimal characters"),
+        "{}",
+        r.stderr
+    );
+    let r = medsins(&[
+        "audit",
+        "ffffffffffffffffffffffffffffffff",
+        "--out",
+        s(&tmp.path().join("absent")),
+    ]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("medsins.lock.json") && r.stderr.contains("--out"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("medsins.lock.json") && r.stderr.contains("--out"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -89,7 +149,11 @@ fn verify_passes_untouched_and_names_a_tampered_shard_or_raw_file() {
     let (raw, out) = meqsum_build(tmp.path());
     let r = medsins(&["verify", s(&out), "--raw-root", s(&raw), "--rebuild"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("OK:") && r.stdout.contains("byte for byte"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("OK:") && r.stdout.contains("byte for byte"),
+        "{}",
+        r.stdout
+    );
 
     let shard = "data/task114_medqsum_text_summurization/train-00001-of-00002.parquet";
     let mut bytes = std::fs::read(out.join(shard)).unwrap();
@@ -97,7 +161,11 @@ fn verify_passes_untouched_and_names_a_tampered_shard_or_raw_file() {
     std::fs::write(out.join(shard), &bytes).unwrap();
     let r = medsins(&["verify", s(&out)]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains(shard) && r.stderr.contains("output_changed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(shard) && r.stderr.contains("output_changed"),
+        "{}",
+        r.stderr
+    );
     bytes[50] ^= 0x20;
     std::fs::write(out.join(shard), &bytes).unwrap();
     assert_eq!(medsins(&["verify", s(&out)]).code, 0);
@@ -109,7 +177,11 @@ fn verify_passes_untouched_and_names_a_tampered_shard_or_raw_file() {
     std::fs::write(raw.join(xlsx), &bytes).unwrap();
     let r = medsins(&["verify", s(&out), "--raw-root", s(&raw)]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains(xlsx) && r.stderr.contains("raw_changed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(xlsx) && r.stderr.contains("raw_changed"),
+        "{}",
+        r.stderr
+    );
     let r = medsins(&["verify", s(&out), "--raw-root", s(&raw), "--format", "json"]);
     assert_eq!(r.code, 1);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();

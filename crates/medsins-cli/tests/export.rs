@@ -4,8 +4,18 @@
 use std::process::Command;
 
 fn medsins(args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_medsins")).args(args).output().unwrap();
-    (o.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+    let o = Command::new(env!("CARGO_BIN_EXE_medsins"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -27,8 +37,12 @@ fn export_task_json_round_trips_and_stats_summarises() {
     assert_eq!(recs.len(), 3);
     let first = recs[0].as_ref().unwrap();
     assert_eq!(first.fields["output"], "Who manufactures loratadine?");
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(doc["Definition"][0], "You will be given a long medical question. Your task is to summarize the consumer health question.");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(
+        doc["Definition"][0],
+        "You will be given a long medical question. Your task is to summarize the consumer health question."
+    );
     assert_eq!(doc["Input_language"], serde_json::json!(["English"]));
     assert_eq!(doc["Split Type"], "Train");
     let (code, e) = medsins(&["stats", t.path().join("nothing").to_str().unwrap()]);

@@ -10,7 +10,7 @@ pub mod normalize;
 pub mod sample;
 pub mod vocab;
 
-pub use hash::{hex, sample_id, seeded_unit, sha256, sha256_hex, Sha256Writer};
+pub use hash::{Sha256Writer, hex, sample_id, seeded_unit, sha256, sha256_hex};
 pub use normalize::normalize_text;
 pub use sample::{LedgerEntry, Sample, TaskMeta};
 pub use vocab::{Access, Category, Split, TextSource};

@@ -4,7 +4,7 @@
 //! (Python's `str.isspace()` set, so U+001C–U+001F count too). Nothing is ever truncated and
 //! no inner whitespace is touched: runs of spaces inside a text are kept as the source had them.
 
-use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// Python's `str.isspace()` (upstream-renderings.md, Appendix A.1).
 pub fn is_py_space(c: char) -> bool {
@@ -37,7 +37,10 @@ mod tests {
         // inner runs kept, nothing truncated
         assert_eq!(normalize_text("a  \n\n  b"), "a  \n\n  b");
         // multilingual text is untouched apart from NFC
-        assert_eq!(normalize_text(" 質問: 正しい答えは A です "), "質問: 正しい答えは A です");
+        assert_eq!(
+            normalize_text(" 質問: 正しい答えは A です "),
+            "質問: 正しい答えは A です"
+        );
         assert_eq!(normalize_text("Привет, мир\r\n"), "Привет, мир");
     }
 }

@@ -89,7 +89,10 @@ mod tests {
     fn vocabularies_have_meds_ins_sizes() {
         assert_eq!(Category::ALL.len(), 19);
         assert_eq!(TextSource::ALL.len(), 5);
-        assert_eq!(Category::parse("Named Entity Recognition"), Some(Category::NamedEntityRecognition));
+        assert_eq!(
+            Category::parse("Named Entity Recognition"),
+            Some(Category::NamedEntityRecognition)
+        );
         assert_eq!(Category::parse("NER"), None);
         assert!(Access::Public < Access::Credentialed);
     }

@@ -33,7 +33,11 @@ impl LoadedManifest {
 
     /// A diagnostic at a byte offset of this manifest's text.
     pub fn diag(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
-        LineIndex { path: &self.path, text: &self.text }.at(offset, message)
+        LineIndex {
+            path: &self.path,
+            text: &self.text,
+        }
+        .at(offset, message)
     }
 
     /// The manifest's path for display: relative to the working directory when possible.

@@ -2,7 +2,7 @@
 
 use crate::catalogue::LoadedManifest;
 use crate::error::Diagnostics;
-use crate::model::{SplitPolicy, Step, FORMATS};
+use crate::model::{FORMATS, SplitPolicy, Step};
 use medsins_core::{Access, Category, Split, TextSource};
 use std::collections::HashMap;
 use toml::Spanned;
@@ -17,7 +17,10 @@ pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
         check_manifest(lm, &mut d);
         let m = &lm.manifest;
         if let Some(prev) = corpus_ids.insert(m.id().to_string(), lm.display_path()) {
-            d.0.push(lm.diag(m.corpus.id.span().start, format!("corpus id `{}` is already declared in {prev}", m.id())));
+            d.0.push(lm.diag(
+                m.corpus.id.span().start,
+                format!("corpus id `{}` is already declared in {prev}", m.id()),
+            ));
         }
         for t in &m.tasks {
             let n = *t.number.get_ref();
@@ -30,7 +33,10 @@ pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
                 numbers.insert(n, (lm.display_path(), t.id.get_ref().clone()));
             }
             if let Some(prev) = task_ids.insert(t.id.get_ref().clone(), lm.display_path()) {
-                d.0.push(lm.diag(t.id.span().start, format!("task id `{}` is already declared in {prev}", t.id.get_ref())));
+                d.0.push(lm.diag(
+                    t.id.span().start,
+                    format!("task id `{}` is already declared in {prev}", t.id.get_ref()),
+                ));
             }
         }
     }
@@ -39,13 +45,19 @@ pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
 }
 
 fn one_of<T: std::fmt::Display>(all: &[T]) -> String {
-    all.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+    all.iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The closest entry of a vocabulary, for "did you mean" hints.
 fn closest<'a>(word: &str, all: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let w = word.to_lowercase();
-    all.map(|c| (strsim(&w, &c.to_lowercase()), c)).filter(|(s, _)| *s <= 4).min_by_key(|(s, _)| *s).map(|(_, c)| c)
+    all.map(|c| (strsim(&w, &c.to_lowercase()), c))
+        .filter(|(s, _)| *s <= 4)
+        .min_by_key(|(s, _)| *s)
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance (small strings only).
@@ -55,7 +67,11 @@ fn strsim(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -63,12 +79,20 @@ fn strsim(a: &str, b: &str) -> usize {
 }
 
 fn vocab_error(kind: &str, value: &str, all: &[&str]) -> String {
-    let hint = closest(value, all.iter().copied()).map(|c| format!(" (did you mean `{c}`?)")).unwrap_or_default();
-    format!("unknown {kind} `{value}`{hint}; expected one of: {}", one_of(all))
+    let hint = closest(value, all.iter().copied())
+        .map(|c| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default();
+    format!(
+        "unknown {kind} `{value}`{hint}; expected one of: {}",
+        one_of(all)
+    )
 }
 
 fn is_id(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !s.starts_with('-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
 }
 
 /// A path that stays inside its folder: relative, `/`-separated, no `..`, no empty parts.
@@ -77,7 +101,8 @@ pub fn is_contained_path(p: &str) -> bool {
         && !p.starts_with('/')
         && !p.contains('\\')
         && !p.contains(':')
-        && p.split('/').all(|part| !part.is_empty() && part != ".." && part != ".")
+        && p.split('/')
+            .all(|part| !part.is_empty() && part != ".." && part != ".")
 }
 
 fn check_manifest(lm: &LoadedManifest, d: &mut Diagnostics) {
@@ -86,7 +111,9 @@ fn check_manifest(lm: &LoadedManifest, d: &mut Diagnostics) {
     let before = d.0.len();
     check_values(lm, d);
     let on_todo_line = |diag: &crate::error::Diagnostic| {
-        todo_lines.iter().any(|start| lm.diag(*start, "").line == diag.line)
+        todo_lines
+            .iter()
+            .any(|start| lm.diag(*start, "").line == diag.line)
     };
     let mut i = before;
     while i < d.0.len() {
@@ -103,7 +130,10 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
     let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
     let id = m.corpus.id.get_ref();
     if !is_id(id) {
-        d.0.push(at(&m.corpus.id.span(), format!("corpus id `{id}` must be lower-case letters, digits and `-`")));
+        d.0.push(at(
+            &m.corpus.id.span(),
+            format!("corpus id `{id}` must be lower-case letters, digits and `-`"),
+        ));
     }
     if let Some(stem) = lm.path.file_stem().and_then(|s| s.to_str())
         && stem != id
@@ -112,18 +142,30 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
     }
     let access_names: Vec<&str> = Access::ALL.iter().map(|a| a.as_str()).collect();
     if m.access().is_none() {
-        d.0.push(at(&m.corpus.access.span(), vocab_error("access class", m.corpus.access.get_ref(), &access_names)));
+        d.0.push(at(
+            &m.corpus.access.span(),
+            vocab_error("access class", m.corpus.access.get_ref(), &access_names),
+        ));
     }
     if let Some(b) = m.corpus.error_budget
         && !(0.0..=1.0).contains(&b)
     {
-        d.0.push(lm.diag(0, format!("error_budget {b} must be a fraction between 0 and 1")));
+        d.0.push(lm.diag(
+            0,
+            format!("error_budget {b} must be a fraction between 0 and 1"),
+        ));
     }
     let mut file_ids: HashMap<&str, ()> = HashMap::new();
     let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
     for f in &m.files {
         if file_ids.insert(f.id.get_ref(), ()).is_some() {
-            d.0.push(at(&f.id.span(), format!("file id `{}` is declared twice in this manifest", f.id.get_ref())));
+            d.0.push(at(
+                &f.id.span(),
+                format!(
+                    "file id `{}` is declared twice in this manifest",
+                    f.id.get_ref()
+                ),
+            ));
         }
         if !is_contained_path(f.path.get_ref()) {
             d.0.push(at(
@@ -135,22 +177,43 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             ));
         }
         if !FORMATS.contains(&f.format.get_ref().as_str()) {
-            d.0.push(at(&f.format.span(), vocab_error("format", f.format.get_ref(), FORMATS)));
+            d.0.push(at(
+                &f.format.span(),
+                vocab_error("format", f.format.get_ref(), FORMATS),
+            ));
         }
         if let Some(s) = &f.split
             && Split::parse(s.get_ref()).is_none()
         {
-            d.0.push(at(&s.span(), vocab_error("split", s.get_ref(), &split_names)));
+            d.0.push(at(
+                &s.span(),
+                vocab_error("split", s.get_ref(), &split_names),
+            ));
         }
         if let Some(r) = &f.root
             && !is_id(r.get_ref())
         {
-            d.0.push(at(&r.span(), format!("root `{}` must name one folder under the raw root (lower-case, no `/`)", r.get_ref())));
+            d.0.push(at(
+                &r.span(),
+                format!(
+                    "root `{}` must name one folder under the raw root (lower-case, no `/`)",
+                    r.get_ref()
+                ),
+            ));
         }
         if let Some(h) = &f.sha256
-            && (h.len() != 64 || !h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+            && (h.len() != 64
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
         {
-            d.0.push(at(&f.id.span(), format!("sha256 of file `{}` must be 64 lower-case hex digits", f.id.get_ref())));
+            d.0.push(at(
+                &f.id.span(),
+                format!(
+                    "sha256 of file `{}` must be 64 lower-case hex digits",
+                    f.id.get_ref()
+                ),
+            ));
         }
     }
     let cat_names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
@@ -163,63 +226,114 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             d.0.push(at(&t.id.span(), format!("task id `{tid}` must start with `{prefix}` (the upstream file stem for task number {n})")));
         }
         if t.category().is_none() {
-            d.0.push(at(&t.category.span(), vocab_error("category", t.category.get_ref(), &cat_names)));
+            d.0.push(at(
+                &t.category.span(),
+                vocab_error("category", t.category.get_ref(), &cat_names),
+            ));
         }
         if t.text_source().is_none() {
-            d.0.push(at(&t.text_source.span(), vocab_error("text source", t.text_source.get_ref(), &src_names)));
+            d.0.push(at(
+                &t.text_source.span(),
+                vocab_error("text source", t.text_source.get_ref(), &src_names),
+            ));
         }
         for l in t.input_languages.iter().chain(&t.output_languages) {
             let s = l.get_ref();
             if s.len() != 2 || !s.chars().all(|c| c.is_ascii_lowercase()) {
-                d.0.push(at(&l.span(), format!("language `{s}` must be an ISO 639-1 code such as `en`, `zh`, `ja`")));
+                d.0.push(at(
+                    &l.span(),
+                    format!("language `{s}` must be an ISO 639-1 code such as `en`, `zh`, `ja`"),
+                ));
             }
         }
         if t.input_languages.is_empty() || t.output_languages.is_empty() {
-            d.0.push(at(&t.id.span(), format!("task `{tid}` must declare input_languages and output_languages")));
+            d.0.push(at(
+                &t.id.span(),
+                format!("task `{tid}` must declare input_languages and output_languages"),
+            ));
         }
         if t.definition.trim().is_empty() {
-            d.0.push(at(&t.id.span(), format!("task `{tid}` needs a non-empty definition (its original instruction)")));
+            d.0.push(at(
+                &t.id.span(),
+                format!("task `{tid}` needs a non-empty definition (its original instruction)"),
+            ));
         }
         if !t.confirmed && t.evidence.as_deref().is_none_or(|e| e.trim().is_empty()) {
-            d.0.push(at(&t.id.span(), format!("task `{tid}` is marked confirmed = false and must give its evidence")));
+            d.0.push(at(
+                &t.id.span(),
+                format!("task `{tid}` is marked confirmed = false and must give its evidence"),
+            ));
         }
         let known = |f: &Spanned<String>| m.file(f.get_ref()).is_some();
         if let Some(files) = &t.files {
             for f in files {
                 if !known(f) {
-                    d.0.push(at(&f.span(), format!("task `{tid}` reads file `{}`, which is not declared in [[files]]", f.get_ref())));
+                    d.0.push(at(
+                        &f.span(),
+                        format!(
+                            "task `{tid}` reads file `{}`, which is not declared in [[files]]",
+                            f.get_ref()
+                        ),
+                    ));
                 }
             }
         }
         for s in &t.steps {
-            if let Step::Join { file, .. } | Step::Lookup { file, .. } | Step::LookupRecords { file, .. } = s.get_ref()
+            if let Step::Join { file, .. }
+            | Step::Lookup { file, .. }
+            | Step::LookupRecords { file, .. } = s.get_ref()
                 && m.file(file).is_none()
             {
-                d.0.push(at(&s.span(), format!("step refers to file `{file}`, which is not declared in [[files]]")));
+                d.0.push(at(
+                    &s.span(),
+                    format!("step refers to file `{file}`, which is not declared in [[files]]"),
+                ));
             }
             if let Step::Group { size, by, .. } = s.get_ref()
                 && size.is_some() == by.is_some()
             {
-                d.0.push(at(&s.span(), "group step needs exactly one of `size` and `by`".to_string()));
+                d.0.push(at(
+                    &s.span(),
+                    "group step needs exactly one of `size` and `by`".to_string(),
+                ));
             }
         }
         if let Some(nd) = &t.near_dedup {
-            if nd.shingle == 0 || nd.bands == 0 || nd.rows == 0 || nd.bands * nd.rows > nd.permutations {
+            if nd.shingle == 0
+                || nd.bands == 0
+                || nd.rows == 0
+                || nd.bands * nd.rows > nd.permutations
+            {
                 d.0.push(at(&t.id.span(), format!(
                     "task `{tid}`: near_dedup needs shingle, bands and rows of at least 1 and bands × rows ({} × {}) <= permutations ({})",
                     nd.bands, nd.rows, nd.permutations
                 )));
             }
             if !(nd.threshold > 0.0 && nd.threshold <= 1.0) {
-                d.0.push(at(&t.id.span(), format!("task `{tid}`: near_dedup threshold {} must be in (0, 1]", nd.threshold)));
+                d.0.push(at(
+                    &t.id.span(),
+                    format!(
+                        "task `{tid}`: near_dedup threshold {} must be in (0, 1]",
+                        nd.threshold
+                    ),
+                ));
             }
         }
         for e in &t.expected_checks {
             if !crate::model::QUALITY_CHECKS.contains(&e.check.as_str()) {
-                d.0.push(at(&t.id.span(), format!("task `{tid}`: {}", vocab_error("expected check", &e.check, crate::model::QUALITY_CHECKS))));
+                d.0.push(at(
+                    &t.id.span(),
+                    format!(
+                        "task `{tid}`: {}",
+                        vocab_error("expected check", &e.check, crate::model::QUALITY_CHECKS)
+                    ),
+                ));
             }
             if e.reason.trim().is_empty() {
-                d.0.push(at(&t.id.span(), format!("task `{tid}`: expected check `{}` needs a reason", e.check)));
+                d.0.push(at(
+                    &t.id.span(),
+                    format!("task `{tid}`: expected check `{}` needs a reason", e.check),
+                ));
             }
         }
         let files = m.task_files(t);
@@ -242,23 +356,46 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             }
             SplitPolicy::Fixed { split } => {
                 if Split::parse(split).is_none() {
-                    d.0.push(at(&t.split.span(), vocab_error("split", split, &split_names)));
+                    d.0.push(at(
+                        &t.split.span(),
+                        vocab_error("split", split, &split_names),
+                    ));
                 }
             }
             SplitPolicy::Head { train, rest } => {
                 if !(0.0..=1.0).contains(train) {
-                    d.0.push(at(&t.split.span(), "head split fraction `train` must be between 0 and 1".to_string()));
+                    d.0.push(at(
+                        &t.split.span(),
+                        "head split fraction `train` must be between 0 and 1".to_string(),
+                    ));
                 }
                 if Split::parse(rest).is_none() {
-                    d.0.push(at(&t.split.span(), vocab_error("split", rest, &split_names)));
+                    d.0.push(at(
+                        &t.split.span(),
+                        vocab_error("split", rest, &split_names),
+                    ));
                 }
             }
-            SplitPolicy::Hash { train, validation, test } => {
-                if (train + validation + test - 1.0).abs() > 1e-9 || [train, validation, test].iter().any(|x| **x < 0.0) {
-                    d.0.push(at(&t.split.span(), "hash split fractions must be non-negative and sum to 1".to_string()));
+            SplitPolicy::Hash {
+                train,
+                validation,
+                test,
+            } => {
+                if (train + validation + test - 1.0).abs() > 1e-9
+                    || [train, validation, test].iter().any(|x| **x < 0.0)
+                {
+                    d.0.push(at(
+                        &t.split.span(),
+                        "hash split fractions must be non-negative and sum to 1".to_string(),
+                    ));
                 }
                 if t.group_key.is_none() {
-                    d.0.push(at(&t.split.span(), format!("task `{tid}` uses a hash split and must declare a group_key template")));
+                    d.0.push(at(
+                        &t.split.span(),
+                        format!(
+                            "task `{tid}` uses a hash split and must declare a group_key template"
+                        ),
+                    ));
                 }
             }
         }
@@ -272,8 +409,14 @@ fn check_todos(lm: &LoadedManifest, d: &mut Diagnostics) -> Vec<usize> {
     let mut offset = 0;
     for line in lm.text.split_inclusive('\n') {
         if let Some(i) = line.find("TODO") {
-            let what = line[i..].trim_end().trim_end_matches(['"', ',']).to_string();
-            d.0.push(lm.diag(offset + i, format!("{what} (left by new-corpus: replace it)")));
+            let what = line[i..]
+                .trim_end()
+                .trim_end_matches(['"', ','])
+                .to_string();
+            d.0.push(lm.diag(
+                offset + i,
+                format!("{what} (left by new-corpus: replace it)"),
+            ));
             todo_lines.push(offset);
         }
         offset += line.len();

@@ -214,7 +214,11 @@ pub enum SplitPolicy {
     /// Every sample goes to one split (MedS-Ins trains on whole corpora: `split = "train"`).
     Fixed { split: String },
     /// A seeded hash of the group key decides; the three fractions sum to 1.
-    Hash { train: f64, validation: f64, test: f64 },
+    Hash {
+        train: f64,
+        validation: f64,
+        test: f64,
+    },
     /// The first ⌊train × N⌋ records of each file go to `train` and the others to `rest`
     /// (default `test`); N counts the file's records after the steps, in file order (the product
     /// in double precision, truncated, as Python's `int(0.9 * len(rows))`). For corpora whose
@@ -487,10 +491,16 @@ impl Manifest {
     /// The raw files a task reads, in manifest order.
     pub fn task_files<'a>(&'a self, task: &Task) -> Vec<&'a RawFile> {
         match &task.files {
-            Some(ids) => ids.iter().filter_map(|id| self.file(id.get_ref())).collect(),
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.file(id.get_ref()))
+                .collect(),
             None => {
                 let lookups = self.lookup_file_ids(task);
-                self.files.iter().filter(|f| !lookups.contains(&f.id.get_ref().as_str())).collect()
+                self.files
+                    .iter()
+                    .filter(|f| !lookups.contains(&f.id.get_ref().as_str()))
+                    .collect()
             }
         }
     }
@@ -499,7 +509,9 @@ impl Manifest {
         task.steps
             .iter()
             .filter_map(|s| match s.get_ref() {
-                Step::Join { file, .. } | Step::Lookup { file, .. } | Step::LookupRecords { file, .. } => Some(file.as_str()),
+                Step::Join { file, .. }
+                | Step::Lookup { file, .. }
+                | Step::LookupRecords { file, .. } => Some(file.as_str()),
                 _ => None,
             })
             .collect()
@@ -508,8 +520,21 @@ impl Manifest {
 
 /// Known raw formats.
 pub const FORMATS: &[&str] = &[
-    "json", "jsonl", "csv", "tsv", "xlsx", "iob", "pubtator", "xml", "sni-task", "workbook", "text-folder",
-    "brat", "parquet", "obo", "text-files",
+    "json",
+    "jsonl",
+    "csv",
+    "tsv",
+    "xlsx",
+    "iob",
+    "pubtator",
+    "xml",
+    "sni-task",
+    "workbook",
+    "text-folder",
+    "brat",
+    "parquet",
+    "obo",
+    "text-files",
 ];
 
 /// `[tasks.near_dedup]`: MinHash LSH near-duplicate detection within a task. Candidates share

@@ -1,6 +1,6 @@
 //! Atomic output directory: build under `<out>.partial-<pid>`, then swap into place.
 
-use crate::{io_err, OutputError, LOCK_FILE};
+use crate::{LOCK_FILE, OutputError, io_err};
 use std::path::{Path, PathBuf};
 
 pub struct OutputDir {
@@ -16,7 +16,10 @@ impl OutputDir {
     pub fn create(dest: &Path) -> Result<OutputDir, OutputError> {
         if dest.exists() {
             let is_ours = dest.join(LOCK_FILE).is_file();
-            let empty = std::fs::read_dir(dest).map_err(io_err(dest))?.next().is_none();
+            let empty = std::fs::read_dir(dest)
+                .map_err(io_err(dest))?
+                .next()
+                .is_none();
             if !is_ours && !empty {
                 return Err(OutputError::Refused(format!(
                     "{}: exists and is not a medsins output (no {LOCK_FILE}); choose another --out or remove it",
@@ -24,7 +27,10 @@ impl OutputDir {
                 )));
             }
         }
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
         let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -35,7 +41,11 @@ impl OutputDir {
             std::fs::remove_dir_all(&partial).map_err(io_err(&partial))?;
         }
         std::fs::create_dir_all(&partial).map_err(io_err(&partial))?;
-        Ok(OutputDir { partial, dest: dest.to_path_buf(), committed: false })
+        Ok(OutputDir {
+            partial,
+            dest: dest.to_path_buf(),
+            committed: false,
+        })
     }
 
     /// Where files are written until [`commit`](Self::commit).
@@ -47,7 +57,10 @@ impl OutputDir {
     pub fn commit(mut self) -> Result<PathBuf, OutputError> {
         let old = self.partial.with_file_name(format!(
             "{}.old",
-            self.partial.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            self.partial
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
         ));
         if self.dest.exists() {
             std::fs::rename(&self.dest, &old).map_err(io_err(&self.dest))?;

@@ -1,6 +1,6 @@
 //! `SHA256SUMS`: the checksum of every file of the output, in `sha256sum` format.
 
-use crate::{io_err, OutputError};
+use crate::{OutputError, io_err};
 use std::path::{Path, PathBuf};
 
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
@@ -15,7 +15,10 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>, OutputError> {
                 walk(base, &p, out)?;
             } else {
                 let rel = p.strip_prefix(base).unwrap_or(&p);
-                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let rel: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
                 out.push(rel.join("/"));
             }
         }
@@ -47,7 +50,10 @@ pub fn read_checksums(dir: &Path) -> Result<Vec<(String, String)>, OutputError> 
     let text = std::fs::read_to_string(&p).map_err(io_err(&p))?;
     Ok(text
         .lines()
-        .filter_map(|l| l.split_once("  ").map(|(h, f)| (f.to_string(), h.to_string())))
+        .filter_map(|l| {
+            l.split_once("  ")
+                .map(|(h, f)| (f.to_string(), h.to_string()))
+        })
         .collect())
 }
 
@@ -61,9 +67,15 @@ pub enum ChecksumProblem {
 impl std::fmt::Display for ChecksumProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ChecksumProblem::Changed(p) => write!(f, "{}: content differs from its checksum", p.display()),
-            ChecksumProblem::Missing(p) => write!(f, "{}: listed in {CHECKSUMS_FILE} but missing", p.display()),
-            ChecksumProblem::Unlisted(p) => write!(f, "{}: not listed in {CHECKSUMS_FILE}", p.display()),
+            ChecksumProblem::Changed(p) => {
+                write!(f, "{}: content differs from its checksum", p.display())
+            }
+            ChecksumProblem::Missing(p) => {
+                write!(f, "{}: listed in {CHECKSUMS_FILE} but missing", p.display())
+            }
+            ChecksumProblem::Unlisted(p) => {
+                write!(f, "{}: not listed in {CHECKSUMS_FILE}", p.display())
+            }
         }
     }
 }

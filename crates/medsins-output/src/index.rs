@@ -9,7 +9,7 @@
 //! share it. Deterministic: same output files, same index bytes.
 
 use crate::shards::{batch_ledger, batch_rows, parquet_err};
-use crate::{io_err, OutputError, LEDGER_FILE};
+use crate::{LEDGER_FILE, OutputError, io_err};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use medsins_core::LedgerEntry;
@@ -53,11 +53,18 @@ fn read_id_column(path: &Path) -> Result<Vec<Option<String>>, OutputError> {
         return Err(pe("no `id` column".into()));
     };
     let mask = ProjectionMask::roots(b.parquet_schema(), [ci]);
-    let reader = b.with_projection(mask).build().map_err(|e| pe(e.to_string()))?;
+    let reader = b
+        .with_projection(mask)
+        .build()
+        .map_err(|e| pe(e.to_string()))?;
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| pe(e.to_string()))?;
-        let a = batch.column(0).as_any().downcast_ref::<StringArray>().ok_or_else(|| pe("`id` is not a string column".into()))?;
+        let a = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| pe("`id` is not a string column".into()))?;
         out.extend((0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())));
     }
     Ok(out)
@@ -84,7 +91,11 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
         for (row, id) in read_id_column(&dir.join(f))?.into_iter().enumerate() {
             let Some(id) = id else { continue };
             if id.len() == 32 && id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-                entries.push((u128::from_str_radix(&id, 16).expect("hex checked"), fi as u32, row as u64));
+                entries.push((
+                    u128::from_str_radix(&id, 16).expect("hex checked"),
+                    fi as u32,
+                    row as u64,
+                ));
             } else {
                 odd.push((id, fi as u32, row as u64));
             }
@@ -97,7 +108,9 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
     // merge the two sorted runs lazily, so only the compact entries are held in memory
     let (mut ei, mut oi) = (0usize, 0usize);
     let mut next = move || -> Option<(String, u32, u64)> {
-        let e = entries.get(ei).map(|(n, f, r)| (format!("{n:032x}"), *f, *r));
+        let e = entries
+            .get(ei)
+            .map(|(n, f, r)| (format!("{n:032x}"), *f, *r));
         let o = odd.get(oi).cloned();
         match (e, o) {
             (Some(e), Some(o)) if o < e => {
@@ -120,27 +133,40 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
     }
     let pe = parquet_err(&path);
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(INDEX_ROW_GROUP_ROWS))
         .set_created_by(medsins_core::BUILDER_VERSION.to_string())
         .build();
     let file = std::fs::File::create(&path).map_err(io_err(&path))?;
-    let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), index_schema(), Some(props)).map_err(|e| pe(e.to_string()))?;
+    let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), index_schema(), Some(props))
+        .map_err(|e| pe(e.to_string()))?;
     let mut written = 0usize;
     while written < total {
-        let chunk: Vec<(String, u32, u64)> = std::iter::from_fn(&mut next).take(INDEX_ROW_GROUP_ROWS).collect();
+        let chunk: Vec<(String, u32, u64)> = std::iter::from_fn(&mut next)
+            .take(INDEX_ROW_GROUP_ROWS)
+            .collect();
         if chunk.is_empty() {
             break;
         }
         written += chunk.len();
-        let ids: ArrayRef = Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.0.as_str())));
-        let fs: ArrayRef = Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| files[e.1 as usize].as_str())));
-        let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(chunk.iter().map(|e| e.2 as i64)));
-        let batch = RecordBatch::try_new(index_schema(), vec![ids, fs, rows]).map_err(|e| pe(e.to_string()))?;
+        let ids: ArrayRef = Arc::new(StringArray::from_iter_values(
+            chunk.iter().map(|e| e.0.as_str()),
+        ));
+        let fs: ArrayRef = Arc::new(StringArray::from_iter_values(
+            chunk.iter().map(|e| files[e.1 as usize].as_str()),
+        ));
+        let rows: ArrayRef = Arc::new(Int64Array::from_iter_values(
+            chunk.iter().map(|e| e.2 as i64),
+        ));
+        let batch = RecordBatch::try_new(index_schema(), vec![ids, fs, rows])
+            .map_err(|e| pe(e.to_string()))?;
         w.write(&batch).map_err(|e| pe(e.to_string()))?;
     }
     if total == 0 {
-        w.write(&RecordBatch::new_empty(index_schema())).map_err(|e| pe(e.to_string()))?;
+        w.write(&RecordBatch::new_empty(index_schema()))
+            .map_err(|e| pe(e.to_string()))?;
     }
     w.close().map_err(|e| pe(e.to_string()))?;
     Ok(())
@@ -175,16 +201,35 @@ pub fn lookup_id(dir: &Path, id: &str) -> Result<Option<Vec<IndexHit>>, OutputEr
     if groups.is_empty() {
         return Ok(Some(hits));
     }
-    let reader = b.with_row_groups(groups).build().map_err(|e| pe(e.to_string()))?;
+    let reader = b
+        .with_row_groups(groups)
+        .build()
+        .map_err(|e| pe(e.to_string()))?;
     for batch in reader {
         let batch = batch.map_err(|e| pe(e.to_string()))?;
-        let bad = || pe("not an id index (expected columns id, file, row); rebuild the output".into());
-        let ids = batch.column(0).as_any().downcast_ref::<StringArray>().ok_or_else(bad)?;
-        let files = batch.column(1).as_any().downcast_ref::<StringArray>().ok_or_else(bad)?;
-        let rows = batch.column(2).as_any().downcast_ref::<Int64Array>().ok_or_else(bad)?;
+        let bad =
+            || pe("not an id index (expected columns id, file, row); rebuild the output".into());
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(bad)?;
+        let files = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(bad)?;
+        let rows = batch
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(bad)?;
         for i in 0..batch.num_rows() {
             if ids.value(i) == id {
-                hits.push(IndexHit { file: files.value(i).to_string(), row: rows.value(i) as u64 });
+                hits.push(IndexHit {
+                    file: files.value(i).to_string(),
+                    row: rows.value(i) as u64,
+                });
             }
         }
     }
@@ -201,7 +246,10 @@ pub fn scan_for_id(dir: &Path, id: &str) -> Result<Vec<IndexHit>, OutputError> {
     for f in files {
         for (row, x) in read_id_column(&dir.join(&f))?.into_iter().enumerate() {
             if x.as_deref() == Some(id) {
-                hits.push(IndexHit { file: f.clone(), row: row as u64 });
+                hits.push(IndexHit {
+                    file: f.clone(),
+                    row: row as u64,
+                });
             }
         }
     }
@@ -217,7 +265,9 @@ fn read_rows(path: &Path, rows: &[u64]) -> Result<Vec<RecordBatch>, OutputError>
     want.sort_unstable();
     want.dedup();
     if want.len() != rows.iter().collect::<std::collections::BTreeSet<_>>().len() {
-        return Err(pe(format!("row(s) past the end of the file ({total} rows): the index does not match this file; run `medsins verify`")));
+        return Err(pe(format!(
+            "row(s) past the end of the file ({total} rows): the index does not match this file; run `medsins verify`"
+        )));
     }
     let mut sel = Vec::new();
     let mut at = 0u64;
@@ -231,19 +281,33 @@ fn read_rows(path: &Path, rows: &[u64]) -> Result<Vec<RecordBatch>, OutputError>
     if at < total {
         sel.push(RowSelector::skip((total - at) as usize));
     }
-    let reader = b.with_row_selection(RowSelection::from(sel)).build().map_err(|e| pe(e.to_string()))?;
+    let reader = b
+        .with_row_selection(RowSelection::from(sel))
+        .build()
+        .map_err(|e| pe(e.to_string()))?;
     reader.map(|b| b.map_err(|e| pe(e.to_string()))).collect()
 }
 
 /// One row of a sample shard, as a JSON object (column name -> value).
-pub fn read_sample_row(path: &Path, row: u64) -> Result<serde_json::Map<String, serde_json::Value>, OutputError> {
-    let rows: Vec<_> = read_rows(path, &[row])?.iter().flat_map(batch_rows).collect();
-    rows.into_iter().next().ok_or_else(|| parquet_err(path)(format!("no row {row}")))
+pub fn read_sample_row(
+    path: &Path,
+    row: u64,
+) -> Result<serde_json::Map<String, serde_json::Value>, OutputError> {
+    let rows: Vec<_> = read_rows(path, &[row])?
+        .iter()
+        .flat_map(batch_rows)
+        .collect();
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| parquet_err(path)(format!("no row {row}")))
 }
 
 /// The given rows of the ledger, in row order.
 pub fn read_ledger_rows(path: &Path, rows: &[u64]) -> Result<Vec<LedgerEntry>, OutputError> {
-    Ok(read_rows(path, rows)?.iter().flat_map(batch_ledger).collect())
+    Ok(read_rows(path, rows)?
+        .iter()
+        .flat_map(batch_ledger)
+        .collect())
 }
 
 #[cfg(test)]
@@ -283,7 +347,9 @@ mod tests {
             manifest_sha256: "m".into(),
         };
         // more ids than one index row group holds, so lookups go through the statistics
-        let ids: Vec<String> = (0..20_000u32).map(|i| medsins_core::sample_id("task1_x", &i.to_string(), "o")).collect();
+        let ids: Vec<String> = (0..20_000u32)
+            .map(|i| medsins_core::sample_id("task1_x", &i.to_string(), "o"))
+            .collect();
         let samples: Vec<Sample> = ids.iter().map(|i| sample(i)).collect();
         crate::write_task_shards(tmp.path(), &meta, &samples, 7_000).unwrap();
         let dup = LedgerEntry {
@@ -300,7 +366,11 @@ mod tests {
         };
         crate::write_ledger(tmp.path(), std::slice::from_ref(&dup)).unwrap();
         write_id_index(tmp.path()).unwrap();
-        for (i, id) in ids.iter().enumerate().filter(|(i, _)| i % 397 == 0 || *i == 20) {
+        for (i, id) in ids
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 397 == 0 || *i == 20)
+        {
             let hits = lookup_id(tmp.path(), id).unwrap().unwrap();
             let shard = hits.iter().find(|h| h.file.starts_with("data/")).unwrap();
             let row = read_sample_row(&tmp.path().join(&shard.file), shard.row).unwrap();
@@ -310,8 +380,14 @@ mod tests {
         }
         let hits = lookup_id(tmp.path(), &ids[20]).unwrap().unwrap();
         let l = hits.iter().find(|h| h.file == LEDGER_FILE).unwrap();
-        assert_eq!(read_ledger_rows(&tmp.path().join(LEDGER_FILE), &[l.row]).unwrap(), vec![dup]);
+        assert_eq!(
+            read_ledger_rows(&tmp.path().join(LEDGER_FILE), &[l.row]).unwrap(),
+            vec![dup]
+        );
         assert_eq!(lookup_id(tmp.path(), "0123").unwrap().unwrap(), vec![]);
-        assert_eq!(scan_for_id(tmp.path(), &ids[3]).unwrap(), lookup_id(tmp.path(), &ids[3]).unwrap().unwrap());
+        assert_eq!(
+            scan_for_id(tmp.path(), &ids[3]).unwrap(),
+            lookup_id(tmp.path(), &ids[3]).unwrap().unwrap()
+        );
     }
 }

@@ -23,25 +23,39 @@ mod shards;
 mod stats;
 
 pub use atomic::OutputDir;
-pub use checksums::{list_files, read_checksums, verify_checksums, write_checksums, ChecksumProblem, CHECKSUMS_FILE};
-pub use index::{lookup_id, read_ledger_rows, read_sample_row, scan_for_id, shard_files, write_id_index, IndexHit, INDEX_FILE};
-pub use lock::{Lock, LockedFile, LockedManifest, LOCK_FILE};
+pub use checksums::{
+    CHECKSUMS_FILE, ChecksumProblem, list_files, read_checksums, verify_checksums, write_checksums,
+};
+pub use index::{
+    INDEX_FILE, IndexHit, lookup_id, read_ledger_rows, read_sample_row, scan_for_id, shard_files,
+    write_id_index,
+};
+pub use lock::{LOCK_FILE, Lock, LockedFile, LockedManifest};
 pub use shards::{
-    ledger_schema, read_ledger, read_samples, sample_schema, sample_schema_with_tokens, write_ledger, write_task_shards,
-    write_task_shards_with_tokens, ShardInfo, LEDGER_FILE,
+    LEDGER_FILE, ShardInfo, ledger_schema, read_ledger, read_samples, sample_schema,
+    sample_schema_with_tokens, write_ledger, write_task_shards, write_task_shards_with_tokens,
 };
 pub use stats::{LengthStats, Stats, TaskStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error("{path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
-    Parquet { path: std::path::PathBuf, message: String },
+    Parquet {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("{0}")]
     Refused(String),
 }
 
 pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io { path: path.to_path_buf(), source }
+    move |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }

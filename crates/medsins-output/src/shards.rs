@@ -1,6 +1,6 @@
 //! Parquet shards of samples, and the removal ledger.
 
-use crate::{io_err, OutputError};
+use crate::{OutputError, io_err};
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
@@ -15,7 +15,11 @@ pub const LEDGER_FILE: &str = "ledger.parquet";
 const ROW_GROUP_ROWS: usize = 16_384;
 
 fn list_field(name: &str) -> Field {
-    Field::new(name, DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), false)
+    Field::new(
+        name,
+        DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+        false,
+    )
 }
 
 /// The columns of every sample shard (product.md §3).
@@ -47,7 +51,11 @@ pub fn sample_schema() -> Arc<Schema> {
 
 /// The sample columns plus `input_tokens` and `output_tokens` (builds with a tokenizer).
 pub fn sample_schema_with_tokens() -> Arc<Schema> {
-    let mut fields: Vec<Field> = sample_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = sample_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     fields.push(Field::new("input_tokens", DataType::Int32, false));
     fields.push(Field::new("output_tokens", DataType::Int32, false));
     Arc::new(Schema::new(fields))
@@ -71,7 +79,9 @@ pub fn ledger_schema() -> Arc<Schema> {
 
 fn props() -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid zstd level"),
+        ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(medsins_core::BUILDER_VERSION.to_string())
         .build()
@@ -92,37 +102,57 @@ fn repeated_list(items: &[String], n: usize) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-fn sample_batch(meta: &TaskMeta, rows: &[(&Sample, Option<(i32, i32)>)]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+fn sample_batch(
+    meta: &TaskMeta,
+    rows: &[(&Sample, Option<(i32, i32)>)],
+) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = rows.len();
-    let col = |f: fn(&Sample) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(|(s, _)| f(s)))) };
+    let col = |f: fn(&Sample) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(s, _)| f(s)),
+        ))
+    };
     let tokens = rows.first().is_some_and(|r| r.1.is_some());
     let mut columns: Vec<ArrayRef> = vec![
-            col(|s| &s.id),
-            repeated(&meta.task_id, n),
-            Arc::new(Int32Array::from(vec![meta.task_no as i32; n])),
-            repeated(&meta.corpus_id, n),
-            repeated(&meta.category, n),
-            repeated(&meta.text_source, n),
-            repeated_list(&meta.domains, n),
-            col(|s| &s.instruction),
-            Arc::new(Int32Array::from_iter_values(rows.iter().map(|(s, _)| s.instruction_id as i32))),
-            col(|s| &s.input),
-            col(|s| &s.output),
-            col(|s| &s.split),
-            repeated_list(&meta.languages, n),
-            repeated(&meta.license, n),
-            repeated(&meta.access, n),
-            col(|s| &s.source_file),
-            col(|s| &s.source_locator),
-            col(|s| &s.raw_sha256),
-            repeated(&meta.manifest_sha256, n),
-            repeated(medsins_core::BUILDER_VERSION, n),
-        ];
+        col(|s| &s.id),
+        repeated(&meta.task_id, n),
+        Arc::new(Int32Array::from(vec![meta.task_no as i32; n])),
+        repeated(&meta.corpus_id, n),
+        repeated(&meta.category, n),
+        repeated(&meta.text_source, n),
+        repeated_list(&meta.domains, n),
+        col(|s| &s.instruction),
+        Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|(s, _)| s.instruction_id as i32),
+        )),
+        col(|s| &s.input),
+        col(|s| &s.output),
+        col(|s| &s.split),
+        repeated_list(&meta.languages, n),
+        repeated(&meta.license, n),
+        repeated(&meta.access, n),
+        col(|s| &s.source_file),
+        col(|s| &s.source_locator),
+        col(|s| &s.raw_sha256),
+        repeated(&meta.manifest_sha256, n),
+        repeated(medsins_core::BUILDER_VERSION, n),
+    ];
     if tokens {
-        columns.push(Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, t)| t.map_or(0, |t| t.0)))));
-        columns.push(Arc::new(Int32Array::from_iter_values(rows.iter().map(|(_, t)| t.map_or(0, |t| t.1)))));
+        columns.push(Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|(_, t)| t.map_or(0, |t| t.0)),
+        )));
+        columns.push(Arc::new(Int32Array::from_iter_values(
+            rows.iter().map(|(_, t)| t.map_or(0, |t| t.1)),
+        )));
     }
-    RecordBatch::try_new(if tokens { sample_schema_with_tokens() } else { sample_schema() }, columns)
+    RecordBatch::try_new(
+        if tokens {
+            sample_schema_with_tokens()
+        } else {
+            sample_schema()
+        },
+        columns,
+    )
 }
 
 /// One written shard.
@@ -135,15 +165,24 @@ pub struct ShardInfo {
 }
 
 pub(crate) fn parquet_err(path: &Path) -> impl Fn(String) -> OutputError + '_ {
-    move |message| OutputError::Parquet { path: path.to_path_buf(), message }
+    move |message| OutputError::Parquet {
+        path: path.to_path_buf(),
+        message,
+    }
 }
 
-fn write_batches(path: &Path, schema: Arc<Schema>, batches: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>) -> Result<(), OutputError> {
+fn write_batches(
+    path: &Path,
+    schema: Arc<Schema>,
+    batches: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>,
+) -> Result<(), OutputError> {
     let pe = parquet_err(path);
     let file = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props())).map_err(|e| pe(e.to_string()))?;
+    let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props()))
+        .map_err(|e| pe(e.to_string()))?;
     for b in batches {
-        w.write(&b.map_err(|e| pe(e.to_string()))?).map_err(|e| pe(e.to_string()))?;
+        w.write(&b.map_err(|e| pe(e.to_string()))?)
+            .map_err(|e| pe(e.to_string()))?;
     }
     w.close().map_err(|e| pe(e.to_string()))?;
     Ok(())
@@ -151,7 +190,12 @@ fn write_batches(path: &Path, schema: Arc<Schema>, batches: impl Iterator<Item =
 
 /// Writes a task's samples as `data/<task_id>/<split>-NNNNN-of-MMMMM.parquet`, splits in the
 /// order train, validation, test, samples in the order given, at most `shard_rows` per shard.
-pub fn write_task_shards(out: &Path, meta: &TaskMeta, samples: &[Sample], shard_rows: usize) -> Result<Vec<ShardInfo>, OutputError> {
+pub fn write_task_shards(
+    out: &Path,
+    meta: &TaskMeta,
+    samples: &[Sample],
+    shard_rows: usize,
+) -> Result<Vec<ShardInfo>, OutputError> {
     write_task_shards_with_tokens(out, meta, samples, None, shard_rows)
 }
 
@@ -164,14 +208,22 @@ pub fn write_task_shards_with_tokens(
     tokens: Option<&[(i32, i32)]>,
     shard_rows: usize,
 ) -> Result<Vec<ShardInfo>, OutputError> {
-    let schema = if tokens.is_some() { sample_schema_with_tokens() } else { sample_schema() };
+    let schema = if tokens.is_some() {
+        sample_schema_with_tokens()
+    } else {
+        sample_schema()
+    };
     let dir = out.join("data").join(&meta.task_id);
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let shard_rows = shard_rows.max(1);
     let mut written = Vec::new();
     for split in ["train", "validation", "test"] {
-        let rows: Vec<(&Sample, Option<(i32, i32)>)> =
-            samples.iter().enumerate().filter(|(_, s)| s.split == split).map(|(i, s)| (s, tokens.map(|t| t[i]))).collect();
+        let rows: Vec<(&Sample, Option<(i32, i32)>)> = samples
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.split == split)
+            .map(|(i, s)| (s, tokens.map(|t| t[i])))
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -180,8 +232,16 @@ pub fn write_task_shards_with_tokens(
         for (i, chunk) in shards.into_iter().enumerate() {
             let name = format!("{split}-{i:05}-of-{m:05}.parquet");
             let path = dir.join(&name);
-            write_batches(&path, schema.clone(), chunk.chunks(ROW_GROUP_ROWS).map(|c| sample_batch(meta, c)))?;
-            written.push(ShardInfo { path: format!("data/{}/{name}", meta.task_id), split: split.into(), rows: chunk.len() });
+            write_batches(
+                &path,
+                schema.clone(),
+                chunk.chunks(ROW_GROUP_ROWS).map(|c| sample_batch(meta, c)),
+            )?;
+            written.push(ShardInfo {
+                path: format!("data/{}/{name}", meta.task_id),
+                split: split.into(),
+                rows: chunk.len(),
+            });
         }
     }
     Ok(written)
@@ -190,8 +250,12 @@ pub fn write_task_shards_with_tokens(
 pub fn write_ledger(out: &Path, entries: &[LedgerEntry]) -> Result<(), OutputError> {
     let path = out.join(LEDGER_FILE);
     let batch = |rows: &[LedgerEntry]| {
-        let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef { Arc::new(StringArray::from_iter_values(rows.iter().map(f))) };
-        let o = |f: fn(&LedgerEntry) -> Option<&str>| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>())) };
+        let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+        };
+        let o = |f: fn(&LedgerEntry) -> Option<&str>| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+        };
         RecordBatch::try_new(
             ledger_schema(),
             vec![
@@ -201,7 +265,9 @@ pub fn write_ledger(out: &Path, entries: &[LedgerEntry]) -> Result<(), OutputErr
                 s(|e| &e.stage),
                 s(|e| &e.reason),
                 o(|e| e.kept_id.as_deref()),
-                Arc::new(Float64Array::from(rows.iter().map(|e| e.similarity).collect::<Vec<_>>())),
+                Arc::new(Float64Array::from(
+                    rows.iter().map(|e| e.similarity).collect::<Vec<_>>(),
+                )),
                 s(|e| &e.source_file),
                 s(|e| &e.source_locator),
                 s(|e| &e.detail),
@@ -209,9 +275,17 @@ pub fn write_ledger(out: &Path, entries: &[LedgerEntry]) -> Result<(), OutputErr
         )
     };
     if entries.is_empty() {
-        return write_batches(&path, ledger_schema(), std::iter::once(Ok(RecordBatch::new_empty(ledger_schema()))));
+        return write_batches(
+            &path,
+            ledger_schema(),
+            std::iter::once(Ok(RecordBatch::new_empty(ledger_schema()))),
+        );
     }
-    write_batches(&path, ledger_schema(), entries.chunks(ROW_GROUP_ROWS).map(batch))
+    write_batches(
+        &path,
+        ledger_schema(),
+        entries.chunks(ROW_GROUP_ROWS).map(batch),
+    )
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, OutputError> {
@@ -225,13 +299,21 @@ fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, OutputError> {
 }
 
 fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
-    let Some(c) = b.column_by_name(name) else { return vec![None; b.num_rows()] };
-    let Some(a) = c.as_any().downcast_ref::<StringArray>() else { return vec![None; b.num_rows()] };
-    (0..a.len()).map(|i| (!a.is_null(i)).then(|| a.value(i).to_string())).collect()
+    let Some(c) = b.column_by_name(name) else {
+        return vec![None; b.num_rows()];
+    };
+    let Some(a) = c.as_any().downcast_ref::<StringArray>() else {
+        return vec![None; b.num_rows()];
+    };
+    (0..a.len())
+        .map(|i| (!a.is_null(i)).then(|| a.value(i).to_string()))
+        .collect()
 }
 
 /// Reads a shard back as JSON objects (column name -> value), for audit, check and tests.
-pub fn read_samples(path: &Path) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OutputError> {
+pub fn read_samples(
+    path: &Path,
+) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, OutputError> {
     Ok(read_batches(path)?.iter().flat_map(batch_rows).collect())
 }
 
@@ -247,7 +329,15 @@ pub(crate) fn batch_rows(b: &RecordBatch) -> Vec<serde_json::Map<String, serde_j
                 serde_json::Value::from(a.value(i))
             } else if let Some(a) = c.as_any().downcast_ref::<arrow_array::ListArray>() {
                 let l = a.value(i);
-                let s = l.as_any().downcast_ref::<StringArray>().map(|s| (0..s.len()).map(|j| s.value(j).to_string()).collect::<Vec<_>>()).unwrap_or_default();
+                let s = l
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .map(|s| {
+                        (0..s.len())
+                            .map(|j| s.value(j).to_string())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default();
                 serde_json::json!(s)
             } else {
                 serde_json::Value::Null
@@ -266,9 +356,20 @@ pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, OutputError> {
 pub(crate) fn batch_ledger(b: &RecordBatch) -> Vec<LedgerEntry> {
     let mut out = Vec::new();
     let g = |n| strings(b, n);
-    let (id, task, corpus, stage, reason, kept, file, loc, detail) =
-        (g("id"), g("task_id"), g("corpus_id"), g("stage"), g("reason"), g("kept_id"), g("source_file"), g("source_locator"), g("detail"));
-    let sim = b.column_by_name("similarity").and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+    let (id, task, corpus, stage, reason, kept, file, loc, detail) = (
+        g("id"),
+        g("task_id"),
+        g("corpus_id"),
+        g("stage"),
+        g("reason"),
+        g("kept_id"),
+        g("source_file"),
+        g("source_locator"),
+        g("detail"),
+    );
+    let sim = b
+        .column_by_name("similarity")
+        .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
     for i in 0..b.num_rows() {
         out.push(LedgerEntry {
             id: id[i].clone(),
@@ -277,7 +378,9 @@ pub(crate) fn batch_ledger(b: &RecordBatch) -> Vec<LedgerEntry> {
             stage: stage[i].clone().unwrap_or_default(),
             reason: reason[i].clone().unwrap_or_default(),
             kept_id: kept[i].clone(),
-            similarity: sim.as_ref().and_then(|s| (!s.is_null(i)).then(|| s.value(i))),
+            similarity: sim
+                .as_ref()
+                .and_then(|s| (!s.is_null(i)).then(|| s.value(i))),
             source_file: file[i].clone().unwrap_or_default(),
             source_locator: loc[i].clone().unwrap_or_default(),
             detail: detail[i].clone().unwrap_or_default(),

@@ -9,12 +9,12 @@
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
 use crate::build::instruction_set;
-use crate::corpus::{raw_rel_path, resolve_corpus, Resolution};
+use crate::corpus::{Resolution, raw_rel_path, resolve_corpus};
 use crate::task::render_task;
 use medsins_core::LedgerEntry;
 use medsins_manifest::{LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
-use medsins_readers::{read_all, InstructionBank};
+use medsins_readers::{InstructionBank, read_all};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -146,10 +146,20 @@ pub struct Difference {
 
 impl Rederive {
     fn skipped(reason: impl Into<String>) -> Self {
-        Rederive { status: "SKIPPED".into(), reason: Some(reason.into()), differences: vec![], rederived: None }
+        Rederive {
+            status: "SKIPPED".into(),
+            reason: Some(reason.into()),
+            differences: vec![],
+            rederived: None,
+        }
     }
     fn diff(reason: impl Into<String>) -> Self {
-        Rederive { status: "DIFF".into(), reason: Some(reason.into()), differences: vec![], rederived: None }
+        Rederive {
+            status: "DIFF".into(),
+            reason: Some(reason.into()),
+            differences: vec![],
+            rederived: None,
+        }
     }
     pub fn is_match(&self) -> bool {
         self.status == "MATCH"
@@ -170,21 +180,38 @@ pub enum AuditError {
 pub fn read_lock(out: &Path) -> Result<Lock, AuditError> {
     let p = out.join(output::LOCK_FILE);
     let text = std::fs::read_to_string(&p).map_err(|e| {
-        AuditError::NotAnOutput(format!("{}: cannot read ({e}); is {} a medsins build? pass --out DIR of one", p.display(), out.display()))
+        AuditError::NotAnOutput(format!(
+            "{}: cannot read ({e}); is {} a medsins build? pass --out DIR of one",
+            p.display(),
+            out.display()
+        ))
     })?;
-    serde_json::from_str(&text)
-        .map_err(|e| AuditError::NotAnOutput(format!("{}: not a medsins lock ({e}); rebuild the output or restore the file", p.display())))
+    serde_json::from_str(&text).map_err(|e| {
+        AuditError::NotAnOutput(format!(
+            "{}: not a medsins lock ({e}); rebuild the output or restore the file",
+            p.display()
+        ))
+    })
 }
 
 /// Loads `<manifests>/<corpus>.toml` alone (other manifests being edited do not matter).
 fn load_manifest(manifests: &Path, corpus: &str) -> Result<LoadedManifest, String> {
     let p = manifests.join(format!("{corpus}.toml"));
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: cannot read the manifest ({e}); pass --manifests DIR holding it", p.display()))?;
-    LoadedManifest::parse(&p, text).map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        format!(
+            "{}: cannot read the manifest ({e}); pass --manifests DIR holding it",
+            p.display()
+        )
+    })?;
+    LoadedManifest::parse(&p, text)
+        .map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
 }
 
 fn str_of(row: &Map<String, Value>, k: &str) -> String {
-    row.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    row.get(k)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Audits `id` in the output `out`.
@@ -195,7 +222,10 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     let hits = match output::lookup_id(out, &id)? {
         Some(h) => h,
         None => {
-            notes.push(format!("{} is absent (built by an older medsins): scanned every shard", output::INDEX_FILE));
+            notes.push(format!(
+                "{} is absent (built by an older medsins): scanned every shard",
+                output::INDEX_FILE
+            ));
             output::scan_for_id(out, &id)?
         }
     };
@@ -211,8 +241,16 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
         )));
     }
     let shard_hit = hits.iter().find(|h| h.file != output::LEDGER_FILE).cloned();
-    let ledger_rows: Vec<u64> = hits.iter().filter(|h| h.file == output::LEDGER_FILE).map(|h| h.row).collect();
-    let ledger = if ledger_rows.is_empty() { vec![] } else { output::read_ledger_rows(&out.join(output::LEDGER_FILE), &ledger_rows)? };
+    let ledger_rows: Vec<u64> = hits
+        .iter()
+        .filter(|h| h.file == output::LEDGER_FILE)
+        .map(|h| h.row)
+        .collect();
+    let ledger = if ledger_rows.is_empty() {
+        vec![]
+    } else {
+        output::read_ledger_rows(&out.join(output::LEDGER_FILE), &ledger_rows)?
+    };
     let sample = match &shard_hit {
         Some(h) => Some(output::read_sample_row(&out.join(&h.file), h.row)?),
         None => None,
@@ -220,14 +258,29 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
 
     // what the output says about the source
     let (corpus_id, task_id, source_file, locator) = match (&sample, ledger.first()) {
-        (Some(r), _) => (str_of(r, "corpus_id"), str_of(r, "task_id"), str_of(r, "source_file"), str_of(r, "source_locator")),
-        (None, Some(e)) => (e.corpus_id.clone(), e.task_id.clone(), e.source_file.clone(), e.source_locator.clone()),
+        (Some(r), _) => (
+            str_of(r, "corpus_id"),
+            str_of(r, "task_id"),
+            str_of(r, "source_file"),
+            str_of(r, "source_locator"),
+        ),
+        (None, Some(e)) => (
+            e.corpus_id.clone(),
+            e.task_id.clone(),
+            e.source_file.clone(),
+            e.source_locator.clone(),
+        ),
         (None, None) => unreachable!("hits are not empty"),
     };
     let built_manifest_sha = sample
         .as_ref()
         .map(|r| str_of(r, "manifest_sha256"))
-        .or_else(|| lock.manifests.iter().find(|m| m.corpus_id == corpus_id).map(|m| m.sha256.clone()))
+        .or_else(|| {
+            lock.manifests
+                .iter()
+                .find(|m| m.corpus_id == corpus_id)
+                .map(|m| m.sha256.clone())
+        })
         .unwrap_or_default();
     let locked_file = lock.raw_files.iter().find(|f| f.path == source_file);
     let mut source = SourceInfo {
@@ -241,8 +294,14 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     if locked_file.is_none() {
         notes.push(format!("{source_file} is not among the lock's raw files"));
     }
-    let mut corpus = CorpusInfo { id: corpus_id.clone(), ..Default::default() };
-    let mut task_info = TaskInfo { id: task_id.clone(), ..Default::default() };
+    let mut corpus = CorpusInfo {
+        id: corpus_id.clone(),
+        ..Default::default()
+    };
+    let mut task_info = TaskInfo {
+        id: task_id.clone(),
+        ..Default::default()
+    };
     if let Some(r) = &sample {
         corpus.license = Some(str_of(r, "license"));
         corpus.access = Some(str_of(r, "access"));
@@ -251,7 +310,10 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
         task_info.text_source = Some(str_of(r, "text_source"));
     }
     let instruction = sample.as_ref().map(|r| InstructionInfo {
-        id: r.get("instruction_id").and_then(|v| v.as_u64()).unwrap_or(0) as u32,
+        id: r
+            .get("instruction_id")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0) as u32,
         text: str_of(r, "instruction"),
     });
     let mut manifest = ManifestInfo {
@@ -267,7 +329,12 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
             None
         }
     };
-    let task = lm.as_ref().and_then(|lm| lm.manifest.tasks.iter().find(|t| *t.id.get_ref() == task_id));
+    let task = lm.as_ref().and_then(|lm| {
+        lm.manifest
+            .tasks
+            .iter()
+            .find(|t| *t.id.get_ref() == task_id)
+    });
     if let Some(lm) = &lm {
         let c = &lm.manifest.corpus;
         corpus.name = Some(c.name.clone());
@@ -275,7 +342,9 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
         corpus.homepage = Some(c.homepage.clone());
         corpus.citation = Some(c.citation.trim().to_string());
         corpus.license.get_or_insert_with(|| c.license.clone());
-        corpus.access.get_or_insert_with(|| c.access.get_ref().clone());
+        corpus
+            .access
+            .get_or_insert_with(|| c.access.get_ref().clone());
         manifest.current_sha256 = Some(lm.sha256.clone());
         manifest.changed = lm.sha256 != built_manifest_sha;
         if manifest.changed {
@@ -290,23 +359,38 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
             Some(t) => {
                 task_info.number.get_or_insert(*t.number.get_ref());
                 task_info.name = Some(t.name.clone());
-                task_info.category.get_or_insert_with(|| t.category.get_ref().clone());
-                task_info.text_source.get_or_insert_with(|| t.text_source.get_ref().clone());
-                manifest.steps = t.steps.iter().filter_map(|s| serde_json::to_value(s.get_ref()).ok()).collect();
+                task_info
+                    .category
+                    .get_or_insert_with(|| t.category.get_ref().clone());
+                task_info
+                    .text_source
+                    .get_or_insert_with(|| t.text_source.get_ref().clone());
+                manifest.steps = t
+                    .steps
+                    .iter()
+                    .filter_map(|s| serde_json::to_value(s.get_ref()).ok())
+                    .collect();
                 manifest.filter = t.filter.as_ref().map(|f| f.get_ref().clone());
                 manifest.input_template = Some(t.input.get_ref().clone());
                 manifest.output_template = Some(t.output.get_ref().clone());
                 manifest.group_key_template = t.group_key.as_ref().map(|g| g.get_ref().clone());
                 manifest.split = serde_json::to_value(t.split.get_ref()).ok();
             }
-            None => notes.push(format!("{}: has no task `{task_id}` any more", lm.path.display())),
+            None => notes.push(format!(
+                "{}: has no task `{task_id}` any more",
+                lm.path.display()
+            )),
         }
     }
 
     let mut raw_records = None;
     let rederive = match (&opts.raw_root, &lm, task) {
-        (None, _, _) => Rederive::skipped("pass --raw-root DIR to re-read the raw record and re-derive the sample"),
-        (Some(_), None, _) | (Some(_), Some(_), None) => Rederive::skipped("the manifest or task is not available (see notes)"),
+        (None, _, _) => Rederive::skipped(
+            "pass --raw-root DIR to re-read the raw record and re-derive the sample",
+        ),
+        (Some(_), None, _) | (Some(_), Some(_), None) => {
+            Rederive::skipped("the manifest or task is not available (see notes)")
+        }
         (Some(raw_root), Some(lm), Some(task)) => {
             let bank = match (&lock.instruction_bank, &opts.instructions) {
                 (Some(_), None) => {
@@ -327,12 +411,21 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 (None, _) => None,
             };
             let check_instruction = lock.instruction_bank.is_none() || bank.is_some();
-            let seed = lock.options.get("seed").and_then(|v| v.as_u64()).unwrap_or(0);
+            let seed = lock
+                .options
+                .get("seed")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
             match rederive_one(
                 lm,
                 task,
                 raw_root,
-                &Target { id: &id, source_file: &source_file, locator: &locator, record_sha256: source.record_sha256.as_deref() },
+                &Target {
+                    id: &id,
+                    source_file: &source_file,
+                    locator: &locator,
+                    record_sha256: source.record_sha256.as_deref(),
+                },
                 seed,
                 bank.as_ref(),
             ) {
@@ -354,7 +447,10 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     Ok(AuditReport {
         status: if sample.is_some() { "kept" } else { "removed" }.into(),
         id,
-        shard: shard_hit.map(|h| ShardRef { file: h.file, row: h.row }),
+        shard: shard_hit.map(|h| ShardRef {
+            file: h.file,
+            row: h.row,
+        }),
         raw_sha256: source.raw_sha256.clone(),
         sample,
         corpus,
@@ -400,12 +496,25 @@ fn rederive_one(
     seed: u64,
     bank: Option<&InstructionBank>,
 ) -> Result<Rederived, String> {
-    let Target { id, source_file, locator, record_sha256 } = *target;
+    let Target {
+        id,
+        source_file,
+        locator,
+        record_sha256,
+    } = *target;
     let m = &lm.manifest;
     // several file entries may share one path (zip members, XML record paths): try each
-    let specs: Vec<_> = m.task_files(task).into_iter().filter(|f| raw_rel_path(m.id(), f) == source_file).collect();
+    let specs: Vec<_> = m
+        .task_files(task)
+        .into_iter()
+        .filter(|f| raw_rel_path(m.id(), f) == source_file)
+        .collect();
     if specs.is_empty() {
-        return Err(format!("task `{}` of {} no longer reads {source_file}: the manifest changed since the build", task.id.get_ref(), lm.path.display()));
+        return Err(format!(
+            "task `{}` of {} no longer reads {source_file}: the manifest changed since the build",
+            task.id.get_ref(),
+            lm.path.display()
+        ));
     }
     // only the file the sample came from (and the task's lookups) is needed to re-derive it
     let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
@@ -413,7 +522,11 @@ fn rederive_one(
     let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
         Resolution::Ready(rc) => rc,
         Resolution::Missing(paths) => {
-            return Err(format!("raw files not found: {}; {}", paths.join(", "), m.corpus.obtain.trim()));
+            return Err(format!(
+                "raw files not found: {}; {}",
+                paths.join(", "),
+                m.corpus.obtain.trim()
+            ));
         }
         Resolution::Failed(message) => return Err(message),
     };
@@ -421,9 +534,12 @@ fn rederive_one(
     let mut raw_records = Vec::new();
     let mut file_sha256 = None;
     for spec in &specs {
-        let file = rc.file(spec.id.get_ref()).ok_or_else(|| format!("{source_file}: not resolved"))?;
+        let file = rc
+            .file(spec.id.get_ref())
+            .ok_or_else(|| format!("{source_file}: not resolved"))?;
         file_sha256 = Some(file.sha256.clone());
-        let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir).map_err(|e| e.to_string())?;
+        let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir)
+            .map_err(|e| e.to_string())?;
         raw_records.extend(raw_records_at(&records, locator));
     }
     // the same locator in several members: keep the record whose hash the row recorded
@@ -436,8 +552,11 @@ fn rederive_one(
 
     let instructions = instruction_set(task, bank);
     let tb = render_task(lm, task, &rc, seed, &instructions, None)?;
-    let candidates: Vec<&medsins_core::Sample> =
-        tb.samples.iter().filter(|s| s.source_file == source_file && s.source_locator == locator).collect();
+    let candidates: Vec<&medsins_core::Sample> = tb
+        .samples
+        .iter()
+        .filter(|s| s.source_file == source_file && s.source_locator == locator)
+        .collect();
     let chosen = match candidates.len() {
         0 | 1 => candidates.first().copied(),
         _ => candidates
@@ -460,19 +579,33 @@ fn rederive_one(
         o.insert("raw_sha256".into(), s.raw_sha256.clone().into());
         Found::Sample(o)
     } else {
-        let mut removed: Vec<LedgerEntry> =
-            tb.ledger.into_iter().filter(|e| e.source_file == source_file && e.source_locator == locator).collect();
+        let mut removed: Vec<LedgerEntry> = tb
+            .ledger
+            .into_iter()
+            .filter(|e| e.source_file == source_file && e.source_locator == locator)
+            .collect();
         if removed.iter().any(|e| e.id.as_deref() == Some(id)) {
             removed.retain(|e| e.id.as_deref() == Some(id));
         }
-        if removed.is_empty() { Found::Nothing } else { Found::Removed(removed) }
+        if removed.is_empty() {
+            Found::Nothing
+        } else {
+            Found::Removed(removed)
+        }
     };
-    Ok(Rederived { found, raw_records, file_sha256 })
+    Ok(Rederived {
+        found,
+        raw_records,
+        file_sha256,
+    })
 }
 
 /// The raw records behind a (possibly reshaped) locator: `row 3` itself; `row 3 #2` (explode)
 /// → `row 3`; `row 1 .. row 4` (group) → the records from `row 1` to `row 4`.
-fn raw_records_at(records: &[Result<medsins_readers::Record, medsins_readers::RecordError>], locator: &str) -> Vec<RawRecordInfo> {
+fn raw_records_at(
+    records: &[Result<medsins_readers::Record, medsins_readers::RecordError>],
+    locator: &str,
+) -> Vec<RawRecordInfo> {
     fn base(l: &str) -> &str {
         let mut l = l;
         while let Some((b, n)) = l.rsplit_once(" #") {
@@ -484,8 +617,13 @@ fn raw_records_at(records: &[Result<medsins_readers::Record, medsins_readers::Re
         }
         l
     }
-    let ok: Vec<&medsins_readers::Record> = records.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let info = |r: &medsins_readers::Record| RawRecordInfo { locator: r.locator.clone(), raw_sha256: r.raw_sha256.clone(), fields: r.fields.clone() };
+    let ok: Vec<&medsins_readers::Record> =
+        records.iter().filter_map(|r| r.as_ref().ok()).collect();
+    let info = |r: &medsins_readers::Record| RawRecordInfo {
+        locator: r.locator.clone(),
+        raw_sha256: r.raw_sha256.clone(),
+        fields: r.fields.clone(),
+    };
     if let Some(r) = ok.iter().find(|r| r.locator == locator) {
         return vec![info(r)];
     }
@@ -493,12 +631,25 @@ fn raw_records_at(records: &[Result<medsins_readers::Record, medsins_readers::Re
         Some((a, b)) => (base(a), base(b)),
         None => (base(locator), base(locator)),
     };
-    let Some(i) = ok.iter().position(|r| r.locator == first) else { return vec![] };
-    let j = ok.iter().skip(i).position(|r| r.locator == last).map(|j| i + j).unwrap_or(i);
+    let Some(i) = ok.iter().position(|r| r.locator == first) else {
+        return vec![];
+    };
+    let j = ok
+        .iter()
+        .skip(i)
+        .position(|r| r.locator == last)
+        .map(|j| i + j)
+        .unwrap_or(i);
     ok[i..=j].iter().map(|r| info(r)).collect()
 }
 
-fn compare(id: &str, sample: Option<&Map<String, Value>>, ledger: &[LedgerEntry], found: Found, check_instruction: bool) -> Rederive {
+fn compare(
+    id: &str,
+    sample: Option<&Map<String, Value>>,
+    ledger: &[LedgerEntry],
+    found: Found,
+    check_instruction: bool,
+) -> Rederive {
     match (sample, found) {
         (Some(row), Found::Sample(re)) => {
             let mut differences = Vec::new();
@@ -508,44 +659,102 @@ fn compare(id: &str, sample: Option<&Map<String, Value>>, ledger: &[LedgerEntry]
                 }
                 let built = row.get(k).cloned().unwrap_or(Value::Null);
                 if built != *v {
-                    differences.push(Difference { field: k.clone(), built, rederived: v.clone() });
+                    differences.push(Difference {
+                        field: k.clone(),
+                        built,
+                        rederived: v.clone(),
+                    });
                 }
             }
-            let status = if differences.is_empty() { "MATCH" } else { "DIFF" };
-            Rederive { status: status.into(), reason: None, differences, rederived: Some(re) }
+            let status = if differences.is_empty() {
+                "MATCH"
+            } else {
+                "DIFF"
+            };
+            Rederive {
+                status: status.into(),
+                reason: None,
+                differences,
+                rederived: Some(re),
+            }
         }
         (Some(_), Found::Removed(entries)) => {
             let e = &entries[0];
-            Rederive::diff(format!("the record is now removed ({} / {}: {})", e.stage, e.reason, e.detail))
+            Rederive::diff(format!(
+                "the record is now removed ({} / {}: {})",
+                e.stage, e.reason, e.detail
+            ))
         }
-        (_, Found::Nothing) => Rederive::diff("the re-run task has no sample and no ledger entry at this locator"),
+        (_, Found::Nothing) => {
+            Rederive::diff("the re-run task has no sample and no ledger entry at this locator")
+        }
         (None, Found::Sample(re)) => {
             // removed by a cross-task stage (leakage, decontamination), which re-running one
             // task does not repeat: the record still re-derives to this id
-            let stages: Vec<String> = ledger.iter().map(|e| format!("{} / {}", e.stage, e.reason)).collect();
+            let stages: Vec<String> = ledger
+                .iter()
+                .map(|e| format!("{} / {}", e.stage, e.reason))
+                .collect();
             if re.get("id").and_then(|v| v.as_str()) == Some(id) {
-                let reason = format!("the record re-derives to this id; its removal ({}) is decided across tasks and not re-run here", stages.join(", "));
-                Rederive { status: "MATCH".into(), reason: Some(reason), differences: vec![], rederived: Some(re) }
+                let reason = format!(
+                    "the record re-derives to this id; its removal ({}) is decided across tasks and not re-run here",
+                    stages.join(", ")
+                );
+                Rederive {
+                    status: "MATCH".into(),
+                    reason: Some(reason),
+                    differences: vec![],
+                    rederived: Some(re),
+                }
             } else {
-                Rederive { status: "DIFF".into(), reason: Some("the record re-derives to a different id".into()), differences: vec![], rederived: Some(re) }
+                Rederive {
+                    status: "DIFF".into(),
+                    reason: Some("the record re-derives to a different id".into()),
+                    differences: vec![],
+                    rederived: Some(re),
+                }
             }
         }
         (None, Found::Removed(entries)) => {
-            let built: Vec<&LedgerEntry> = ledger.iter().filter(|e| e.id.as_deref() == Some(id)).collect();
+            let built: Vec<&LedgerEntry> = ledger
+                .iter()
+                .filter(|e| e.id.as_deref() == Some(id))
+                .collect();
             let same = entries.iter().any(|e| {
-                built.iter().any(|b| b.id == e.id && b.stage == e.stage && b.reason == e.reason && b.kept_id == e.kept_id)
+                built.iter().any(|b| {
+                    b.id == e.id
+                        && b.stage == e.stage
+                        && b.reason == e.reason
+                        && b.kept_id == e.kept_id
+                })
             });
             let mut re = Map::new();
             if let Some(e) = entries.first() {
-                re.insert("id".into(), serde_json::to_value(&e.id).unwrap_or(Value::Null));
+                re.insert(
+                    "id".into(),
+                    serde_json::to_value(&e.id).unwrap_or(Value::Null),
+                );
                 re.insert("stage".into(), e.stage.clone().into());
                 re.insert("reason".into(), e.reason.clone().into());
-                re.insert("kept_id".into(), serde_json::to_value(&e.kept_id).unwrap_or(Value::Null));
+                re.insert(
+                    "kept_id".into(),
+                    serde_json::to_value(&e.kept_id).unwrap_or(Value::Null),
+                );
             }
             if same {
-                Rederive { status: "MATCH".into(), reason: None, differences: vec![], rederived: Some(re) }
+                Rederive {
+                    status: "MATCH".into(),
+                    reason: None,
+                    differences: vec![],
+                    rederived: Some(re),
+                }
             } else {
-                Rederive { status: "DIFF".into(), reason: Some("the re-run task removes the record differently".into()), differences: vec![], rederived: Some(re) }
+                Rederive {
+                    status: "DIFF".into(),
+                    reason: Some("the re-run task removes the record differently".into()),
+                    differences: vec![],
+                    rederived: Some(re),
+                }
             }
         }
     }
@@ -560,27 +769,59 @@ pub fn render_text(r: &AuditReport) -> String {
     if let Some(sh) = &r.shard {
         let _ = writeln!(s, "shard       {} row {}", sh.file, sh.row);
     }
-    let _ = writeln!(s, "corpus      {} — {} (version: {})", r.corpus.id, opt(&r.corpus.name), opt(&r.corpus.version));
-    let _ = writeln!(s, "licence     {}   access: {}", opt(&r.corpus.license), opt(&r.corpus.access));
+    let _ = writeln!(
+        s,
+        "corpus      {} — {} (version: {})",
+        r.corpus.id,
+        opt(&r.corpus.name),
+        opt(&r.corpus.version)
+    );
+    let _ = writeln!(
+        s,
+        "licence     {}   access: {}",
+        opt(&r.corpus.license),
+        opt(&r.corpus.access)
+    );
     let _ = writeln!(
         s,
         "task        {} (no. {}) {} / {}",
         r.task.id,
-        r.task.number.map(|n| n.to_string()).unwrap_or_else(|| "?".into()),
+        r.task
+            .number
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "?".into()),
         opt(&r.task.category),
         opt(&r.task.text_source)
     );
     if let Some(i) = &r.instruction {
         let _ = writeln!(s, "instruction #{}: {}", i.id, i.text.trim());
     }
-    let _ = writeln!(s, "raw file    {} (sha256 {}, {} bytes)", r.source.file, opt(&r.source.raw_sha256), r.source.size.map(|n| n.to_string()).unwrap_or_else(|| "?".into()));
-    let _ = writeln!(s, "locator     {}   record sha256 {}", r.source.locator, opt(&r.source.record_sha256));
+    let _ = writeln!(
+        s,
+        "raw file    {} (sha256 {}, {} bytes)",
+        r.source.file,
+        opt(&r.source.raw_sha256),
+        r.source
+            .size
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "?".into())
+    );
+    let _ = writeln!(
+        s,
+        "locator     {}   record sha256 {}",
+        r.source.locator,
+        opt(&r.source.record_sha256)
+    );
     let _ = writeln!(
         s,
         "manifest    {} (sha256 at build {}{})",
         r.manifest.path,
         r.manifest.sha256,
-        if r.manifest.changed { format!("; CHANGED since: now {}", opt(&r.manifest.current_sha256)) } else { String::new() }
+        if r.manifest.changed {
+            format!("; CHANGED since: now {}", opt(&r.manifest.current_sha256))
+        } else {
+            String::new()
+        }
     );
     for (i, st) in r.manifest.steps.iter().enumerate() {
         let _ = writeln!(s, "  step {}    {}", i + 1, st);
@@ -620,8 +861,15 @@ pub fn render_text(r: &AuditReport) -> String {
             e.reason,
             e.source_file,
             e.source_locator,
-            e.kept_id.as_ref().map(|k| format!(", kept {k}")).unwrap_or_default(),
-            if e.detail.is_empty() { String::new() } else { format!(": {}", e.detail) }
+            e.kept_id
+                .as_ref()
+                .map(|k| format!(", kept {k}"))
+                .unwrap_or_default(),
+            if e.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", e.detail)
+            }
         );
     }
     for n in &r.notes {
@@ -633,11 +881,18 @@ pub fn render_text(r: &AuditReport) -> String {
     }
     let _ = writeln!(s);
     for d in &r.rederive.differences {
-        let _ = writeln!(s, "  {}: built {} / re-derived {}", d.field, d.built, d.rederived);
+        let _ = writeln!(
+            s,
+            "  {}: built {} / re-derived {}",
+            d.field, d.built, d.rederived
+        );
     }
     s
 }
 
 fn indent(t: &str) -> String {
-    t.lines().map(|l| format!("  │ {l}")).collect::<Vec<_>>().join("\n")
+    t.lines()
+        .map(|l| format!("  │ {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

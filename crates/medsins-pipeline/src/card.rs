@@ -11,9 +11,17 @@ fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: &Stats, lock: &Lock) -> String {
+pub fn dataset_card(
+    manifests: &[&LoadedManifest],
+    built: &[&TaskBuild],
+    stats: &Stats,
+    lock: &Lock,
+) -> String {
     let mut y = String::new();
-    let languages: BTreeSet<&str> = built.iter().flat_map(|t| t.meta.languages.iter().map(|s| s.as_str())).collect();
+    let languages: BTreeSet<&str> = built
+        .iter()
+        .flat_map(|t| t.meta.languages.iter().map(|s| s.as_str()))
+        .collect();
     let categories: BTreeSet<&str> = built.iter().map(|t| t.meta.category.as_str()).collect();
     let _ = writeln!(y, "---");
     let _ = writeln!(y, "pretty_name: MedS-Ins (rebuilt with medsins)");
@@ -32,7 +40,11 @@ pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: 
     let splits_present = |pred: &dyn Fn(&TaskBuild) -> bool| -> Vec<&'static str> {
         ["train", "validation", "test"]
             .into_iter()
-            .filter(|s| built.iter().any(|t| pred(t) && t.samples.iter().any(|x| x.split == *s)))
+            .filter(|s| {
+                built
+                    .iter()
+                    .any(|t| pred(t) && t.samples.iter().any(|x| x.split == *s))
+            })
             .collect()
     };
     if !built.is_empty() {
@@ -48,7 +60,11 @@ pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: 
         let _ = writeln!(y, "- config_name: {}\n  data_files:", t.meta.task_id);
         let id = t.meta.task_id.clone();
         for s in splits_present(&|x| x.meta.task_id == id) {
-            let _ = writeln!(y, "  - split: {s}\n    path: data/{}/{s}-*.parquet", t.meta.task_id);
+            let _ = writeln!(
+                y,
+                "  - split: {s}\n    path: data/{}/{s}-*.parquet",
+                t.meta.task_id
+            );
         }
     }
     let _ = writeln!(y, "---\n");
@@ -63,10 +79,17 @@ pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: 
         lock.builder_version, stats.corpora, stats.samples, stats.tasks
     );
     if !lock.complete {
-        let _ = writeln!(b, "**Partial build.** Missing corpora: {:?}; failed: {:?}.\n", lock.missing, lock.failed);
+        let _ = writeln!(
+            b,
+            "**Partial build.** Missing corpora: {:?}; failed: {:?}.\n",
+            lock.missing, lock.failed
+        );
     }
-    let credentialed: Vec<&str> =
-        manifests.iter().filter(|m| m.manifest.corpus.access.get_ref() != "public").map(|m| m.manifest.id()).collect();
+    let credentialed: Vec<&str> = manifests
+        .iter()
+        .filter(|m| m.manifest.corpus.access.get_ref() != "public")
+        .map(|m| m.manifest.id())
+        .collect();
     if !credentialed.is_empty() {
         let _ = writeln!(
             b,
@@ -80,14 +103,23 @@ pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: 
         .iter()
         .filter(|m| {
             let l = m.manifest.corpus.license.to_lowercase();
-            l.contains("nc") && (l.contains("cc") || l.contains("non-commercial") || l.contains("noncommercial")) || l.contains("non-commercial")
+            l.contains("nc")
+                && (l.contains("cc") || l.contains("non-commercial") || l.contains("noncommercial"))
+                || l.contains("non-commercial")
         })
         .map(|m| m.manifest.id())
         .collect();
     if !nc.is_empty() {
-        let _ = writeln!(b, "> **Warning: non-commercial licences** apply to rows of: {}.\n", nc.join(", "));
+        let _ = writeln!(
+            b,
+            "> **Warning: non-commercial licences** apply to rows of: {}.\n",
+            nc.join(", ")
+        );
     }
-    let _ = writeln!(b, "## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        b,
+        "## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|"
+    );
     for t in built {
         let c = |s: &str| t.samples.iter().filter(|x| x.split == s).count();
         let _ = writeln!(
@@ -102,7 +134,10 @@ pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: 
             c("test")
         );
     }
-    let _ = writeln!(b, "\n## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|");
+    let _ = writeln!(
+        b,
+        "\n## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|"
+    );
     for m in manifests {
         let id = m.manifest.id();
         let _ = writeln!(
@@ -117,7 +152,12 @@ pub fn dataset_card(manifests: &[&LoadedManifest], built: &[&TaskBuild], stats: 
     }
     let _ = writeln!(b, "\n### Citations\n");
     for m in manifests {
-        let _ = writeln!(b, "**{}**\n\n```\n{}\n```\n", m.manifest.corpus.name, m.manifest.corpus.citation.trim());
+        let _ = writeln!(
+            b,
+            "**{}**\n\n```\n{}\n```\n",
+            m.manifest.corpus.name,
+            m.manifest.corpus.citation.trim()
+        );
     }
     b
 }

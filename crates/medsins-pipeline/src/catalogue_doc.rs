@@ -15,22 +15,62 @@ pub fn catalogue_doc(cat: &Catalogue) -> String {
         cat.manifests.len(),
         tasks.len()
     );
-    let _ = writeln!(s, "| corpus | access | licence | tasks |\n|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "| corpus | access | licence | tasks |\n|---|---|---|---|"
+    );
     for m in &cat.manifests {
-        let nums: Vec<String> = m.manifest.tasks.iter().map(|t| t.number.get_ref().to_string()).collect();
-        let _ = writeln!(s, "| [{}](#{}) | {} | {} | {} |", m.manifest.id(), m.manifest.id(), m.manifest.corpus.access.get_ref(), m.manifest.corpus.license, nums.join(", "));
+        let nums: Vec<String> = m
+            .manifest
+            .tasks
+            .iter()
+            .map(|t| t.number.get_ref().to_string())
+            .collect();
+        let _ = writeln!(
+            s,
+            "| [{}](#{}) | {} | {} | {} |",
+            m.manifest.id(),
+            m.manifest.id(),
+            m.manifest.corpus.access.get_ref(),
+            m.manifest.corpus.license,
+            nums.join(", ")
+        );
     }
     for m in &cat.manifests {
         let c = &m.manifest.corpus;
-        let _ = writeln!(s, "\n## {}\n\n**{}** — {} · version {}\n", m.manifest.id(), c.name, c.homepage, c.version);
-        let _ = writeln!(s, "- access: **{}**; licence: {}", c.access.get_ref(), c.license);
+        let _ = writeln!(
+            s,
+            "\n## {}\n\n**{}** — {} · version {}\n",
+            m.manifest.id(),
+            c.name,
+            c.homepage,
+            c.version
+        );
+        let _ = writeln!(
+            s,
+            "- access: **{}**; licence: {}",
+            c.access.get_ref(),
+            c.license
+        );
         let _ = writeln!(s, "- obtain: {}", c.obtain.trim().replace('\n', " "));
         let _ = writeln!(s, "- raw files:");
         for f in &m.manifest.files {
-            let split = f.split.as_ref().map(|x| format!(", split {}", x.get_ref())).unwrap_or_default();
-            let _ = writeln!(s, "  - `{}` ({}{split})", raw_rel_path(m.manifest.id(), f), f.format.get_ref());
+            let split = f
+                .split
+                .as_ref()
+                .map(|x| format!(", split {}", x.get_ref()))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  - `{}` ({}{split})",
+                raw_rel_path(m.manifest.id(), f),
+                f.format.get_ref()
+            );
         }
-        let _ = writeln!(s, "\n| no. | task | category | text source | languages | certain |\n|---|---|---|---|---|---|");
+        let _ = writeln!(
+            s,
+            "\n| no. | task | category | text source | languages | certain |\n|---|---|---|---|---|---|"
+        );
         for t in &m.manifest.tasks {
             let _ = writeln!(
                 s,

@@ -30,7 +30,13 @@ impl ResolvedCorpus {
     pub fn locked(&self, corpus_id: &str) -> Vec<LockedFile> {
         self.files
             .iter()
-            .map(|f| LockedFile { corpus_id: corpus_id.into(), file_id: f.id.clone(), path: f.rel.clone(), size: f.size, sha256: f.sha256.clone() })
+            .map(|f| LockedFile {
+                corpus_id: corpus_id.into(),
+                file_id: f.id.clone(),
+                path: f.rel.clone(),
+                size: f.size,
+                sha256: f.sha256.clone(),
+            })
             .collect()
     }
 }
@@ -48,7 +54,11 @@ pub const FIXTURE_MARKER: &str = "FIXTURES.md";
 
 /// Where a raw file lives: `<raw-root>/<root or corpus-id>/<path>`.
 pub fn raw_rel_path(corpus_id: &str, f: &RawFile) -> String {
-    let folder = f.root.as_ref().map(|r| r.get_ref().as_str()).unwrap_or(corpus_id);
+    let folder = f
+        .root
+        .as_ref()
+        .map(|r| r.get_ref().as_str())
+        .unwrap_or(corpus_id);
     format!("{folder}/{}", f.path.get_ref())
 }
 
@@ -68,7 +78,11 @@ pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
 }
 
 /// Resolves the given files of a corpus (all of them when `file_ids` is None).
-pub fn resolve_corpus(lm: &LoadedManifest, raw_root: &Path, file_ids: Option<&[String]>) -> Resolution {
+pub fn resolve_corpus(
+    lm: &LoadedManifest,
+    raw_root: &Path,
+    file_ids: Option<&[String]>,
+) -> Resolution {
     let m = &lm.manifest;
     let wanted: Vec<&RawFile> = m
         .files
@@ -88,7 +102,11 @@ pub fn resolve_corpus(lm: &LoadedManifest, raw_root: &Path, file_ids: Option<&[S
     for f in wanted {
         let rel = raw_rel_path(m.id(), f);
         let abs = raw_root.join(&rel);
-        let hashed = if abs.is_dir() { medsins_readers::folder_sha256(&abs) } else { hash_file(&abs) };
+        let hashed = if abs.is_dir() {
+            medsins_readers::folder_sha256(&abs)
+        } else {
+            hash_file(&abs)
+        };
         let (size, sha256) = match hashed {
             Ok(x) => x,
             Err(e) => return Resolution::Failed(format!("{}: cannot read: {e}", abs.display())),
@@ -98,7 +116,10 @@ pub fn resolve_corpus(lm: &LoadedManifest, raw_root: &Path, file_ids: Option<&[S
             && *expected != sha256
             && fixture_root
         {
-            log::info!("{}: fixture differs from the release checksum (expected for fixtures)", abs.display());
+            log::info!(
+                "{}: fixture differs from the release checksum (expected for fixtures)",
+                abs.display()
+            );
         } else if let Some(expected) = &f.sha256
             && *expected != sha256
         {
@@ -110,7 +131,16 @@ pub fn resolve_corpus(lm: &LoadedManifest, raw_root: &Path, file_ids: Option<&[S
                 m.corpus.homepage
             ));
         }
-        files.push(ResolvedFile { id: f.id.get_ref().clone(), abs, rel, size, sha256 });
+        files.push(ResolvedFile {
+            id: f.id.get_ref().clone(),
+            abs,
+            rel,
+            size,
+            sha256,
+        });
     }
-    Resolution::Ready(ResolvedCorpus { dir: raw_root.join(m.id()), files })
+    Resolution::Ready(ResolvedCorpus {
+        dir: raw_root.join(m.id()),
+        files,
+    })
 }

@@ -28,11 +28,11 @@ mod catalogue_doc;
 
 pub use build::{build, instruction_set};
 pub use catalogue_doc::catalogue_doc;
-pub use corpus::{resolve_corpus, ResolvedCorpus, Resolution};
+pub use corpus::{Resolution, ResolvedCorpus, resolve_corpus};
 pub use options::{BuildOptions, BuildSelection};
 pub use preview::preview;
 pub use report::{BuildReport, CorpusStatus};
-pub use task::{render_task, TaskBuild};
+pub use task::{TaskBuild, render_task};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {

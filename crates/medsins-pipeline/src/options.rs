@@ -38,7 +38,18 @@ pub struct BuildSelection {
 
 impl BuildOptions {
     pub fn new(raw_root: PathBuf, out: PathBuf) -> Self {
-        BuildOptions { raw_root, out, selection: BuildSelection::default(), instructions: None, seed: 0, shard_rows: 100_000, decontaminate: Vec::new(), decontaminate_ngram: crate::quality::DEFAULT_NGRAM, tokenizer: None, max_tokens: None }
+        BuildOptions {
+            raw_root,
+            out,
+            selection: BuildSelection::default(),
+            instructions: None,
+            seed: 0,
+            shard_rows: 100_000,
+            decontaminate: Vec::new(),
+            decontaminate_ngram: crate::quality::DEFAULT_NGRAM,
+            tokenizer: None,
+            max_tokens: None,
+        }
     }
 
     /// The options recorded in the lock (no paths that differ between machines, no thread count).
@@ -57,19 +68,41 @@ impl BuildOptions {
     /// the raw root, output and instruction bank are given, since the lock records no
     /// machine-specific paths. Fails when the lock records an option this builder cannot set
     /// (a rebuild could then not be byte-identical).
-    pub fn from_locked(locked: &serde_json::Value, raw_root: PathBuf, out: PathBuf, instructions: Option<PathBuf>) -> Result<Self, String> {
+    pub fn from_locked(
+        locked: &serde_json::Value,
+        raw_root: PathBuf,
+        out: PathBuf,
+        instructions: Option<PathBuf>,
+    ) -> Result<Self, String> {
         let strings = |k: &str| -> Vec<String> {
-            locked.get(k).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+            locked
+                .get(k)
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
         };
         let mut o = BuildOptions::new(raw_root, out);
-        o.seed = locked.get("seed").and_then(|v| v.as_u64()).ok_or("the lock's options have no `seed`")?;
-        o.shard_rows = locked.get("shard_rows").and_then(|v| v.as_u64()).ok_or("the lock's options have no `shard_rows`")? as usize;
+        o.seed = locked
+            .get("seed")
+            .and_then(|v| v.as_u64())
+            .ok_or("the lock's options have no `seed`")?;
+        o.shard_rows = locked
+            .get("shard_rows")
+            .and_then(|v| v.as_u64())
+            .ok_or("the lock's options have no `shard_rows`")? as usize;
         o.selection.only = strings("only");
         o.selection.exclude_licence = strings("exclude_licence");
-        o.selection.access = match locked.get("access").and_then(|v| v.as_str()) {
-            None => None,
-            Some(a) => Some(Access::parse(a).ok_or_else(|| format!("the lock's options have an unknown access class `{a}`"))?),
-        };
+        o.selection.access =
+            match locked.get("access").and_then(|v| v.as_str()) {
+                None => None,
+                Some(a) => Some(Access::parse(a).ok_or_else(|| {
+                    format!("the lock's options have an unknown access class `{a}`")
+                })?),
+            };
         o.instructions = instructions;
         if let Some(n) = locked.get("decontaminate_ngram").and_then(|v| v.as_u64()) {
             o.decontaminate_ngram = n as usize;

@@ -1,6 +1,6 @@
 //! Rendered samples of a corpus or task for review, without writing anything.
 
-use crate::corpus::{resolve_corpus, Resolution};
+use crate::corpus::{Resolution, resolve_corpus};
 use crate::task::render_task;
 use medsins_core::{LedgerEntry, Sample};
 use medsins_manifest::{Catalogue, LoadedManifest};
@@ -22,14 +22,26 @@ pub struct TaskPreview {
 
 /// Previews `target` (a corpus id or task id): up to `n` samples per task, rendered from the
 /// first `window` records of each file.
-pub fn preview(catalogue: &Catalogue, target: &str, raw_root: &Path, n: usize, window: usize) -> Result<Vec<TaskPreview>, String> {
+pub fn preview(
+    catalogue: &Catalogue,
+    target: &str,
+    raw_root: &Path,
+    n: usize,
+    window: usize,
+) -> Result<Vec<TaskPreview>, String> {
     let pairs: Vec<(&LoadedManifest, &medsins_manifest::Task)> = catalogue
         .tasks()
         .into_iter()
-        .filter(|(m, t)| m.manifest.id() == target || t.id.get_ref() == target || t.number.get_ref().to_string() == target)
+        .filter(|(m, t)| {
+            m.manifest.id() == target
+                || t.id.get_ref() == target
+                || t.number.get_ref().to_string() == target
+        })
         .collect();
     if pairs.is_empty() {
-        return Err(format!("no corpus or task `{target}` in the catalogue; `medsins list` shows them"));
+        return Err(format!(
+            "no corpus or task `{target}` in the catalogue; `medsins list` shows them"
+        ));
     }
     let mut out = Vec::new();
     for (lm, task) in pairs {
@@ -42,17 +54,41 @@ pub fn preview(catalogue: &Catalogue, target: &str, raw_root: &Path, n: usize, w
             removed: vec![],
             error: None,
         };
-        let mut ids: Vec<String> = lm.manifest.task_files(task).iter().map(|f| f.id.get_ref().clone()).collect();
-        ids.extend(lm.manifest.lookup_file_ids(task).into_iter().map(str::to_string));
+        let mut ids: Vec<String> = lm
+            .manifest
+            .task_files(task)
+            .iter()
+            .map(|f| f.id.get_ref().clone())
+            .collect();
+        ids.extend(
+            lm.manifest
+                .lookup_file_ids(task)
+                .into_iter()
+                .map(str::to_string),
+        );
         match resolve_corpus(lm, raw_root, Some(&ids)) {
-            Resolution::Ready(rc) => match render_task(lm, task, &rc, 0, std::slice::from_ref(&task.definition), Some(window)) {
+            Resolution::Ready(rc) => match render_task(
+                lm,
+                task,
+                &rc,
+                0,
+                std::slice::from_ref(&task.definition),
+                Some(window),
+            ) {
                 Ok(tb) => {
                     p.samples = tb.samples.into_iter().take(n).collect();
-                    p.removed = tb.ledger.into_iter().filter(|e| e.reason != "exact_duplicate").take(n).collect();
+                    p.removed = tb
+                        .ledger
+                        .into_iter()
+                        .filter(|e| e.reason != "exact_duplicate")
+                        .take(n)
+                        .collect();
                 }
                 Err(e) => p.error = Some(e),
             },
-            Resolution::Missing(paths) => p.error = Some(format!("missing raw files: {}", paths.join(", "))),
+            Resolution::Missing(paths) => {
+                p.error = Some(format!("missing raw files: {}", paths.join(", ")))
+            }
             Resolution::Failed(m) => p.error = Some(m),
         }
         out.push(p);

@@ -15,9 +15,20 @@ pub enum CorpusStatus {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         tasks_skipped: Vec<String>,
     },
-    Missing { paths: Vec<String>, homepage: String, access: String, obtain: String, tasks: Vec<String> },
-    Failed { message: String, tasks: Vec<String> },
-    Excluded { reason: String },
+    Missing {
+        paths: Vec<String>,
+        homepage: String,
+        access: String,
+        obtain: String,
+        tasks: Vec<String>,
+    },
+    Failed {
+        message: String,
+        tasks: Vec<String>,
+    },
+    Excluded {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +63,9 @@ impl BuildReport {
         })
     }
     pub fn failed(&self) -> impl Iterator<Item = &CorpusReport> {
-        self.corpora.iter().filter(|c| matches!(c.status, CorpusStatus::Failed { .. }))
+        self.corpora
+            .iter()
+            .filter(|c| matches!(c.status, CorpusStatus::Failed { .. }))
     }
     /// 0: everything requested was built; 3: some corpora or files were missing; 1: some failed.
     pub fn exit_code(&self) -> i32 {

@@ -1,7 +1,7 @@
 //! The stages after rendering. Each has one signature: samples in, samples out, removals to
 //! the ledger. The runner records every stage's in/out counts for `stats.json`.
 
-use medsins_core::{normalize_text, sample_id, seeded_unit, LedgerEntry, Sample, TaskMeta};
+use medsins_core::{LedgerEntry, Sample, TaskMeta, normalize_text, sample_id, seeded_unit};
 use medsins_manifest::SplitPolicy;
 use std::collections::HashMap;
 
@@ -15,7 +15,14 @@ pub struct TaskContext<'a> {
 }
 
 impl TaskContext<'_> {
-    pub fn removal(&self, s: &Sample, stage: &str, reason: &str, kept: Option<&str>, detail: String) -> LedgerEntry {
+    pub fn removal(
+        &self,
+        s: &Sample,
+        stage: &str,
+        reason: &str,
+        kept: Option<&str>,
+        detail: String,
+    ) -> LedgerEntry {
         LedgerEntry {
             id: (!s.id.is_empty()).then(|| s.id.clone()),
             task_id: self.meta.task_id.clone(),
@@ -33,13 +40,24 @@ impl TaskContext<'_> {
 
 pub trait Stage: Sync {
     fn name(&self) -> &'static str;
-    fn run(&self, cx: &TaskContext, samples: Vec<Sample>, ledger: &mut Vec<LedgerEntry>) -> Vec<Sample>;
+    fn run(
+        &self,
+        cx: &TaskContext,
+        samples: Vec<Sample>,
+        ledger: &mut Vec<LedgerEntry>,
+    ) -> Vec<Sample>;
 }
 
 /// The stages every task goes through, in order (near-dedup configured by `[tasks.near_dedup]`).
 pub fn standard_stages(task: &medsins_manifest::Task) -> Vec<Box<dyn Stage>> {
     let near = crate::quality::NearDedupStage(task.near_dedup.clone().unwrap_or_default());
-    vec![Box::new(Normalise), Box::new(ExactDedup), Box::new(near), Box::new(AssignSplit), Box::new(AssignInstruction)]
+    vec![
+        Box::new(Normalise),
+        Box::new(ExactDedup),
+        Box::new(near),
+        Box::new(AssignSplit),
+        Box::new(AssignInstruction),
+    ]
 }
 
 /// NFC, line endings, trim; then the content-derived id. Empty inputs or outputs are removed.
@@ -49,7 +67,12 @@ impl Stage for Normalise {
     fn name(&self) -> &'static str {
         "normalise"
     }
-    fn run(&self, cx: &TaskContext, samples: Vec<Sample>, ledger: &mut Vec<LedgerEntry>) -> Vec<Sample> {
+    fn run(
+        &self,
+        cx: &TaskContext,
+        samples: Vec<Sample>,
+        ledger: &mut Vec<LedgerEntry>,
+    ) -> Vec<Sample> {
         let mut out = Vec::with_capacity(samples.len());
         for mut s in samples {
             s.input = normalize_text(&s.input);
@@ -68,7 +91,9 @@ impl Stage for Normalise {
                 None
             };
             match empty {
-                Some(reason) => ledger.push(cx.removal(&s, self.name(), reason, None, String::new())),
+                Some(reason) => {
+                    ledger.push(cx.removal(&s, self.name(), reason, None, String::new()))
+                }
                 None => out.push(s),
             }
         }
@@ -84,7 +109,12 @@ impl Stage for ExactDedup {
     fn name(&self) -> &'static str {
         "exact_dedup"
     }
-    fn run(&self, cx: &TaskContext, samples: Vec<Sample>, ledger: &mut Vec<LedgerEntry>) -> Vec<Sample> {
+    fn run(
+        &self,
+        cx: &TaskContext,
+        samples: Vec<Sample>,
+        ledger: &mut Vec<LedgerEntry>,
+    ) -> Vec<Sample> {
         let mut best: HashMap<&str, (u32, u64)> = HashMap::with_capacity(samples.len());
         for s in &samples {
             let e = best.entry(s.id.as_str()).or_insert(s.order);
@@ -92,13 +122,22 @@ impl Stage for ExactDedup {
                 *e = s.order;
             }
         }
-        let keep: Vec<bool> = samples.iter().map(|s| best[s.id.as_str()] == s.order).collect();
+        let keep: Vec<bool> = samples
+            .iter()
+            .map(|s| best[s.id.as_str()] == s.order)
+            .collect();
         let mut out = Vec::with_capacity(samples.len());
         for (s, k) in samples.into_iter().zip(keep) {
             if k {
                 out.push(s);
             } else {
-                let e = cx.removal(&s, self.name(), "exact_duplicate", Some(&s.id), String::new());
+                let e = cx.removal(
+                    &s,
+                    self.name(),
+                    "exact_duplicate",
+                    Some(&s.id),
+                    String::new(),
+                );
                 ledger.push(e);
             }
         }
@@ -113,13 +152,24 @@ impl Stage for AssignSplit {
     fn name(&self) -> &'static str {
         "split"
     }
-    fn run(&self, cx: &TaskContext, mut samples: Vec<Sample>, _ledger: &mut Vec<LedgerEntry>) -> Vec<Sample> {
+    fn run(
+        &self,
+        cx: &TaskContext,
+        mut samples: Vec<Sample>,
+        _ledger: &mut Vec<LedgerEntry>,
+    ) -> Vec<Sample> {
         for s in &mut samples {
             match cx.split {
                 SplitPolicy::Official | SplitPolicy::Head { .. } => {} // set when rendered
                 SplitPolicy::Fixed { split } => s.split = split.clone(),
-                SplitPolicy::Hash { train, validation, .. } => {
-                    let u = seeded_unit(cx.seed, "split", &format!("{}\0{}", cx.meta.task_id, s.group_key));
+                SplitPolicy::Hash {
+                    train, validation, ..
+                } => {
+                    let u = seeded_unit(
+                        cx.seed,
+                        "split",
+                        &format!("{}\0{}", cx.meta.task_id, s.group_key),
+                    );
                     s.split = if u < *train {
                         "train"
                     } else if u < train + validation {
@@ -143,10 +193,19 @@ impl Stage for AssignInstruction {
     fn name(&self) -> &'static str {
         "instruction"
     }
-    fn run(&self, cx: &TaskContext, mut samples: Vec<Sample>, _ledger: &mut Vec<LedgerEntry>) -> Vec<Sample> {
+    fn run(
+        &self,
+        cx: &TaskContext,
+        mut samples: Vec<Sample>,
+        _ledger: &mut Vec<LedgerEntry>,
+    ) -> Vec<Sample> {
         let n = cx.instructions.len().max(1);
         for s in &mut samples {
-            let i = if n == 1 { 0 } else { ((seeded_unit(cx.seed, "instruction", &s.id) * n as f64) as usize).min(n - 1) };
+            let i = if n == 1 {
+                0
+            } else {
+                ((seeded_unit(cx.seed, "instruction", &s.id) * n as f64) as usize).min(n - 1)
+            };
             s.instruction_id = i as u32;
             s.instruction = cx.instructions.get(i).cloned().unwrap_or_default();
         }

@@ -1,10 +1,10 @@
 //! Reading and rendering one task, then running its stages.
 
 use crate::corpus::ResolvedCorpus;
-use crate::stages::{standard_stages, TaskContext};
+use crate::stages::{TaskContext, standard_stages};
 use medsins_core::{LedgerEntry, Sample, TaskMeta};
 use medsins_manifest::{LoadedManifest, SplitPolicy, Task};
-use medsins_readers::{read_file, Record};
+use medsins_readers::{Record, read_file};
 use medsins_render::{LookupFiles, Rendered, TaskRenderer};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -41,18 +41,28 @@ pub fn task_meta(lm: &LoadedManifest, task: &Task) -> TaskMeta {
 }
 
 /// Loads the files the task's join and lookup steps refer to.
-pub fn load_lookups(lm: &LoadedManifest, task: &Task, rc: &ResolvedCorpus) -> Result<LookupFiles, String> {
+pub fn load_lookups(
+    lm: &LoadedManifest,
+    task: &Task,
+    rc: &ResolvedCorpus,
+) -> Result<LookupFiles, String> {
     let mut lookups = LookupFiles::default();
     for id in lm.manifest.lookup_file_ids(task) {
         let (Some(spec), Some(file)) = (lm.manifest.file(id), rc.file(id)) else {
             return Err(format!("lookup file `{id}` is not available"));
         };
         let mut recs = Vec::new();
-        read_file(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir, &mut |r| {
-            if let Ok(r) = r {
-                recs.push(r)
-            }
-        })
+        read_file(
+            &file.abs,
+            spec.format.get_ref(),
+            &spec.options,
+            &rc.dir,
+            &mut |r| {
+                if let Ok(r) = r {
+                    recs.push(r)
+                }
+            },
+        )
         .map_err(|e| e.to_string())?;
         lookups.files.insert(id.to_string(), recs);
     }
@@ -73,7 +83,10 @@ pub fn render_task(
     let meta = task_meta(lm, task);
     let lookups = load_lookups(lm, task, rc)?;
     let renderer = TaskRenderer::compile(task, lookups).map_err(|errs| {
-        errs.iter().map(|e| lm.diag(e.offset, e.message.clone()).to_string()).collect::<Vec<_>>().join("\n")
+        errs.iter()
+            .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     })?;
     let mut ledger = Vec::new();
     let mut samples = Vec::new();
@@ -81,7 +94,12 @@ pub fn render_task(
     let mut quarantined = 0u64;
     let mut t_read = 0.0;
     let mut t_render = 0.0;
-    let removal = |ledger: &mut Vec<LedgerEntry>, stage: &str, reason: &str, file: &str, locator: String, message: String| {
+    let removal = |ledger: &mut Vec<LedgerEntry>,
+                   stage: &str,
+                   reason: &str,
+                   file: &str,
+                   locator: String,
+                   message: String| {
         ledger.push(LedgerEntry {
             id: None,
             task_id: meta.task_id.clone(),
@@ -97,39 +115,68 @@ pub fn render_task(
     };
     for (file_no, spec) in lm.manifest.task_files(task).into_iter().enumerate() {
         // a file absent from a partial build (reported at corpus level) contributes nothing
-        let Some(file) = rc.file(spec.id.get_ref()) else { continue };
+        let Some(file) = rc.file(spec.id.get_ref()) else {
+            continue;
+        };
         let start = Instant::now();
         let mut records: Vec<Record> = Vec::new();
         let mut n = 0usize;
-        read_file(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir, &mut |r| {
-            if limit.is_some_and(|l| n >= l) {
-                return;
-            }
-            n += 1;
-            records_read += 1;
-            match r {
-                Ok(rec) => records.push(rec),
-                Err(e) => {
-                    quarantined += 1;
-                    removal(&mut ledger, "read", "quarantined", &file.rel, e.locator, e.message);
+        read_file(
+            &file.abs,
+            spec.format.get_ref(),
+            &spec.options,
+            &rc.dir,
+            &mut |r| {
+                if limit.is_some_and(|l| n >= l) {
+                    return;
                 }
-            }
-        })
+                n += 1;
+                records_read += 1;
+                match r {
+                    Ok(rec) => records.push(rec),
+                    Err(e) => {
+                        quarantined += 1;
+                        removal(
+                            &mut ledger,
+                            "read",
+                            "quarantined",
+                            &file.rel,
+                            e.locator,
+                            e.message,
+                        );
+                    }
+                }
+            },
+        )
         .map_err(|e| e.to_string())?;
         t_read += start.elapsed().as_secs_f64();
 
         let start = Instant::now();
         let (records, dropped) = renderer.run_steps(records);
         for d in dropped {
-            removal(&mut ledger, "steps", "filtered", &file.rel, d.locator, d.message);
+            removal(
+                &mut ledger,
+                "steps",
+                "filtered",
+                &file.rel,
+                d.locator,
+                d.message,
+            );
         }
         let official = match task.split.get_ref() {
-            SplitPolicy::Official => spec.split.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default(),
+            SplitPolicy::Official => spec
+                .split
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default(),
             _ => String::new(),
         };
         // `head`: the first ⌊train × N⌋ records of the file (after the steps) are train
         let head = match task.split.get_ref() {
-            SplitPolicy::Head { train, rest } => Some(((train * records.iter().filter(|r| r.is_ok()).count() as f64) as usize, rest.clone())),
+            SplitPolicy::Head { train, rest } => Some((
+                (train * records.iter().filter(|r| r.is_ok()).count() as f64) as usize,
+                rest.clone(),
+            )),
             _ => None,
         };
         let rendered: Vec<_> = records
@@ -147,34 +194,72 @@ pub fn render_task(
             match (rec, out) {
                 (Err(e), _) => {
                     quarantined += 1;
-                    removal(&mut ledger, "steps", "quarantined", &file.rel, e.locator, e.message);
+                    removal(
+                        &mut ledger,
+                        "steps",
+                        "quarantined",
+                        &file.rel,
+                        e.locator,
+                        e.message,
+                    );
                 }
                 (Ok(rec), Err(message)) => {
                     quarantined += 1;
-                    removal(&mut ledger, "render", "quarantined", &file.rel, rec.locator, message);
-                }
-                (Ok(rec), Ok(Rendered::Filtered)) => {
-                    removal(&mut ledger, "render", "filtered", &file.rel, rec.locator, "the task's filter is false".into())
-                }
-                (Ok(rec), Ok(Rendered::Sample { group_key: Some(g), .. })) if g.trim().is_empty() => {
-                    quarantined += 1;
                     removal(
+                        &mut ledger,
+                        "render",
+                        "quarantined",
+                        &file.rel,
+                        rec.locator,
+                        message,
+                    );
+                }
+                (Ok(rec), Ok(Rendered::Filtered)) => removal(
                     &mut ledger,
                     "render",
-                    "quarantined",
+                    "filtered",
                     &file.rel,
                     rec.locator,
-                    "group_key renders empty for this record; choose a field every record has".into(),
+                    "the task's filter is false".into(),
+                ),
+                (
+                    Ok(rec),
+                    Ok(Rendered::Sample {
+                        group_key: Some(g), ..
+                    }),
+                ) if g.trim().is_empty() => {
+                    quarantined += 1;
+                    removal(
+                        &mut ledger,
+                        "render",
+                        "quarantined",
+                        &file.rel,
+                        rec.locator,
+                        "group_key renders empty for this record; choose a field every record has"
+                            .into(),
                     )
                 }
-                (Ok(rec), Ok(Rendered::Sample { input, output, group_key })) => samples.push(Sample {
+                (
+                    Ok(rec),
+                    Ok(Rendered::Sample {
+                        input,
+                        output,
+                        group_key,
+                    }),
+                ) => samples.push(Sample {
                     id: String::new(),
                     instruction: String::new(),
                     instruction_id: 0,
                     input,
                     output,
                     split: match &head {
-                        Some((k, rest)) => if i < *k { "train".to_string() } else { rest.clone() },
+                        Some((k, rest)) => {
+                            if i < *k {
+                                "train".to_string()
+                            } else {
+                                rest.clone()
+                            }
+                        }
                         None => official.clone(),
                     },
                     source_file: file.rel.clone(),
@@ -188,9 +273,20 @@ pub fn render_task(
         t_render += start.elapsed().as_secs_f64();
     }
     let after_read = records_read - removed_in(&ledger, "read");
-    let mut stages = vec![("read".to_string(), records_read, after_read), ("render".to_string(), after_read, samples.len() as u64)];
-    let mut seconds = vec![("read".to_string(), t_read), ("render".to_string(), t_render)];
-    let cx = TaskContext { meta: &meta, split: task.split.get_ref(), seed, instructions };
+    let mut stages = vec![
+        ("read".to_string(), records_read, after_read),
+        ("render".to_string(), after_read, samples.len() as u64),
+    ];
+    let mut seconds = vec![
+        ("read".to_string(), t_read),
+        ("render".to_string(), t_render),
+    ];
+    let cx = TaskContext {
+        meta: &meta,
+        split: task.split.get_ref(),
+        seed,
+        instructions,
+    };
     for stage in standard_stages(task) {
         let start = Instant::now();
         let before = samples.len() as u64;
@@ -198,7 +294,15 @@ pub fn render_task(
         stages.push((stage.name().to_string(), before, samples.len() as u64));
         seconds.push((stage.name().to_string(), start.elapsed().as_secs_f64()));
     }
-    Ok(TaskBuild { meta, samples, ledger, records_read, quarantined, stages, seconds })
+    Ok(TaskBuild {
+        meta,
+        samples,
+        ledger,
+        records_read,
+        quarantined,
+        stages,
+        seconds,
+    })
 }
 
 fn removed_in(ledger: &[LedgerEntry], stage: &str) -> u64 {

@@ -20,25 +20,47 @@ pub struct Counter {
 
 impl Counter {
     pub fn load(path: &Path) -> Result<Counter, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("--tokenizer {}: {e}", path.display()))?;
-        let tok = Tokenizer::from_bytes(&bytes)
-            .map_err(|e| format!("--tokenizer {}: not a Hugging Face tokenizer.json: {e}", path.display()))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        Ok(Counter { tok, name, sha256: medsins_core::sha256_hex(&bytes) })
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("--tokenizer {}: {e}", path.display()))?;
+        let tok = Tokenizer::from_bytes(&bytes).map_err(|e| {
+            format!(
+                "--tokenizer {}: not a Hugging Face tokenizer.json: {e}",
+                path.display()
+            )
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Counter {
+            tok,
+            name,
+            sha256: medsins_core::sha256_hex(&bytes),
+        })
     }
 
     pub fn count(&self, text: &str) -> u32 {
-        self.tok.encode_fast(text, false).map(|e| e.len() as u32).unwrap_or(0)
+        self.tok
+            .encode_fast(text, false)
+            .map(|e| e.len() as u32)
+            .unwrap_or(0)
     }
 
     /// Counts every sample of the task (in parallel, order kept) and removes those over `max`.
     /// Returns the per-sample `(input_tokens, output_tokens)` of the samples kept.
     pub fn apply(&self, tb: &mut TaskBuild, max: Option<usize>) -> Vec<(i32, i32)> {
-        let counts: Vec<(u32, u32)> = tb.samples.par_iter().map(|s| (self.count(&s.input), self.count(&s.output))).collect();
+        let counts: Vec<(u32, u32)> = tb
+            .samples
+            .par_iter()
+            .map(|s| (self.count(&s.input), self.count(&s.output)))
+            .collect();
         let before = tb.samples.len() as u64;
         let Some(max) = max else {
             tb.stages.push(("tokens".into(), before, before));
-            return counts.into_iter().map(|(a, b)| (a as i32, b as i32)).collect();
+            return counts
+                .into_iter()
+                .map(|(a, b)| (a as i32, b as i32))
+                .collect();
         };
         let samples = std::mem::take(&mut tb.samples);
         let mut kept = Vec::with_capacity(counts.len());
@@ -61,7 +83,8 @@ impl Counter {
                 kept.push((i as i32, o as i32));
             }
         }
-        tb.stages.push(("tokens".into(), before, tb.samples.len() as u64));
+        tb.stages
+            .push(("tokens".into(), before, tb.samples.len() as u64));
         kept
     }
 }

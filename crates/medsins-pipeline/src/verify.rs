@@ -7,7 +7,7 @@
 
 use crate::audit::read_lock;
 use crate::corpus::hash_file;
-use crate::{build, BuildOptions};
+use crate::{BuildOptions, build};
 use medsins_manifest::{Catalogue, LoadedManifest};
 use medsins_output::{self as output, ChecksumProblem, Lock};
 use serde::Serialize;
@@ -50,22 +50,40 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     fn problem(&mut self, kind: &str, file: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem { kind: kind.into(), file: file.into(), message: message.into() });
+        self.problems.push(Problem {
+            kind: kind.into(),
+            file: file.into(),
+            message: message.into(),
+        });
     }
 }
 
 fn hash_path(p: &Path) -> std::io::Result<(u64, String)> {
-    if p.is_dir() { medsins_readers::folder_sha256(p) } else { hash_file(p) }
+    if p.is_dir() {
+        medsins_readers::folder_sha256(p)
+    } else {
+        hash_file(p)
+    }
 }
 
 pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::audit::AuditError> {
     let lock = read_lock(out)?;
-    let mut r = VerifyReport { out: out.display().to_string(), ..Default::default() };
+    let mut r = VerifyReport {
+        out: out.display().to_string(),
+        ..Default::default()
+    };
     if lock.builder_version != medsins_core::BUILDER_VERSION {
-        r.notes.push(format!("built by {}, verified by {}", lock.builder_version, medsins_core::BUILDER_VERSION));
+        r.notes.push(format!(
+            "built by {}, verified by {}",
+            lock.builder_version,
+            medsins_core::BUILDER_VERSION
+        ));
     }
     if !lock.complete {
-        r.notes.push(format!("a partial build: missing {:?}, failed {:?}", lock.missing, lock.failed));
+        r.notes.push(format!(
+            "a partial build: missing {:?}, failed {:?}",
+            lock.missing, lock.failed
+        ));
     }
 
     // 1. the output against SHA256SUMS (which covers the lock too)
@@ -77,11 +95,21 @@ pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::a
             ChecksumProblem::Unlisted(f) => ("output_unlisted", f),
         };
         let what = match kind {
-            "output_changed" => "content differs from SHA256SUMS: the file was modified after the build; rebuild or restore it",
-            "output_missing" => "listed in SHA256SUMS but missing: the file was deleted after the build; rebuild or restore it",
-            _ => "not listed in SHA256SUMS: the file was added after the build; remove it or rebuild",
+            "output_changed" => {
+                "content differs from SHA256SUMS: the file was modified after the build; rebuild or restore it"
+            }
+            "output_missing" => {
+                "listed in SHA256SUMS but missing: the file was deleted after the build; rebuild or restore it"
+            }
+            _ => {
+                "not listed in SHA256SUMS: the file was added after the build; remove it or rebuild"
+            }
         };
-        r.problem(kind, file.display().to_string(), format!("{}: {what}", out.join(file).display()));
+        r.problem(
+            kind,
+            file.display().to_string(),
+            format!("{}: {what}", out.join(file).display()),
+        );
     }
 
     // 2. the raw files against the lock
@@ -90,7 +118,14 @@ pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::a
             r.raw_files_checked += 1;
             let abs = root.join(&f.path);
             if !abs.exists() {
-                r.problem("raw_missing", &f.path, format!("{}: raw file of the lock not found; put the release the build used there", abs.display()));
+                r.problem(
+                    "raw_missing",
+                    &f.path,
+                    format!(
+                        "{}: raw file of the lock not found; put the release the build used there",
+                        abs.display()
+                    ),
+                );
                 continue;
             }
             match hash_path(&abs) {
@@ -126,23 +161,47 @@ pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::a
 
 fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) {
     let Some(raw_root) = &opts.raw_root else {
-        r.problem("rebuild_failed", "", "a rebuild needs the raw root: pass --raw-root DIR");
+        r.problem(
+            "rebuild_failed",
+            "",
+            "a rebuild needs the raw root: pass --raw-root DIR",
+        );
         return;
     };
-    if r.problems.iter().any(|p| p.kind.starts_with("raw_") || p.kind == "instructions_changed") {
-        r.problem("rebuild_failed", "", "rebuild skipped: the raw inputs differ from the lock (see above)");
+    if r.problems
+        .iter()
+        .any(|p| p.kind.starts_with("raw_") || p.kind == "instructions_changed")
+    {
+        r.problem(
+            "rebuild_failed",
+            "",
+            "rebuild skipped: the raw inputs differ from the lock (see above)",
+        );
         return;
     }
     if lock.instruction_bank.is_some() && opts.instructions.is_none() {
-        let name = lock.instruction_bank.as_ref().map(|b| b.path.clone()).unwrap_or_default();
-        r.problem("rebuild_failed", name.clone(), format!("the build used the instruction bank `{name}`: pass --instructions FILE to rebuild"));
+        let name = lock
+            .instruction_bank
+            .as_ref()
+            .map(|b| b.path.clone())
+            .unwrap_or_default();
+        r.problem(
+            "rebuild_failed",
+            name.clone(),
+            format!(
+                "the build used the instruction bank `{name}`: pass --instructions FILE to rebuild"
+            ),
+        );
         return;
     }
     if let Some(b) = lock.options.get("decontaminate").and_then(|v| v.as_array())
         && !b.is_empty()
         && opts.decontaminate.is_empty()
     {
-        let names: Vec<&str> = b.iter().filter_map(|x| x.get("name").and_then(|n| n.as_str())).collect();
+        let names: Vec<&str> = b
+            .iter()
+            .filter_map(|x| x.get("name").and_then(|n| n.as_str()))
+            .collect();
         r.problem("rebuild_failed", "", format!("the build was decontaminated against {}: pass --decontaminate FILE for each to rebuild", names.join(", ")));
         return;
     }
@@ -156,7 +215,14 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
             Err(e) => {
-                r.problem("manifest_missing", p.display().to_string(), format!("{}: cannot read ({e}); pass --manifests DIR holding the build's manifests", p.display()));
+                r.problem(
+                    "manifest_missing",
+                    p.display().to_string(),
+                    format!(
+                        "{}: cannot read ({e}); pass --manifests DIR holding the build's manifests",
+                        p.display()
+                    ),
+                );
                 continue;
             }
         };
@@ -177,17 +243,32 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
         }
     }
     if r.problems.iter().any(|p| p.kind.starts_with("manifest_")) {
-        r.problem("rebuild_failed", "", "rebuild skipped: the manifests differ from the lock (see above)");
+        r.problem(
+            "rebuild_failed",
+            "",
+            "rebuild skipped: the manifests differ from the lock (see above)",
+        );
         return;
     }
     manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));
     let cat = Catalogue { manifests };
     let tmp = match tempfile::tempdir() {
         Ok(t) => t,
-        Err(e) => return r.problem("rebuild_failed", "", format!("cannot create a temporary directory: {e}")),
+        Err(e) => {
+            return r.problem(
+                "rebuild_failed",
+                "",
+                format!("cannot create a temporary directory: {e}"),
+            );
+        }
     };
     let dest = tmp.path().join("rebuild");
-    let opts = match BuildOptions::from_locked(&lock.options, raw_root.clone(), dest.clone(), opts.instructions.clone()) {
+    let opts = match BuildOptions::from_locked(
+        &lock.options,
+        raw_root.clone(),
+        dest.clone(),
+        opts.instructions.clone(),
+    ) {
         Ok(mut o) => {
             o.decontaminate = opts.decontaminate.clone();
             o
@@ -214,14 +295,35 @@ fn compare_dirs(out: &Path, rebuilt: &Path, r: &mut VerifyReport) {
     r.rebuilt_files = Some(b.len());
     for f in &a {
         if !b.contains(f) {
-            r.problem("rebuild_missing", f, format!("{}: the rebuild does not produce this file", out.join(f).display()));
+            r.problem(
+                "rebuild_missing",
+                f,
+                format!(
+                    "{}: the rebuild does not produce this file",
+                    out.join(f).display()
+                ),
+            );
         } else if std::fs::read(out.join(f)).ok() != std::fs::read(rebuilt.join(f)).ok() {
-            r.problem("rebuild_differs", f, format!("{}: differs from the rebuilt file (same lock inputs, different bytes)", out.join(f).display()));
+            r.problem(
+                "rebuild_differs",
+                f,
+                format!(
+                    "{}: differs from the rebuilt file (same lock inputs, different bytes)",
+                    out.join(f).display()
+                ),
+            );
         }
     }
     for f in &b {
         if !a.contains(f) {
-            r.problem("rebuild_extra", f, format!("{}: the rebuild produces this file but the output lacks it", out.join(f).display()));
+            r.problem(
+                "rebuild_extra",
+                f,
+                format!(
+                    "{}: the rebuild produces this file but the output lacks it",
+                    out.join(f).display()
+                ),
+            );
         }
     }
 }

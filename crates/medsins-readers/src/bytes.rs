@@ -13,10 +13,15 @@ pub enum RawBytes {
 
 impl RawBytes {
     pub fn open(path: &Path, options: &FileOptions) -> Result<RawBytes, ReadError> {
-        let io = |source| ReadError::Io { path: path.to_path_buf(), source };
+        let io = |source| ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = std::fs::File::open(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                ReadError::Missing { path: path.to_path_buf() }
+                ReadError::Missing {
+                    path: path.to_path_buf(),
+                }
             } else {
                 io(e)
             }
@@ -25,12 +30,18 @@ impl RawBytes {
             || (options.compression.is_none() && path.extension().is_some_and(|e| e == "gz"));
         if gz {
             let mut out = Vec::new();
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)).read_to_end(&mut out).map_err(io)?;
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file))
+                .read_to_end(&mut out)
+                .map_err(io)?;
             return Ok(RawBytes::Owned(out));
         }
         if options.compression.as_deref() == Some("zip") {
-            let mut archive = zip::ZipArchive::new(file).map_err(|e| crate::format_err(path, format!("not a zip archive: {e}")))?;
-            let member = options.member.as_deref().ok_or_else(|| crate::format_err(path, "zip container needs `member`"))?;
+            let mut archive = zip::ZipArchive::new(file)
+                .map_err(|e| crate::format_err(path, format!("not a zip archive: {e}")))?;
+            let member = options
+                .member
+                .as_deref()
+                .ok_or_else(|| crate::format_err(path, "zip container needs `member`"))?;
             let mut entry = archive
                 .by_name(member)
                 .map_err(|e| crate::format_err(path, format!("zip member `{member}`: {e}")))?;
@@ -41,7 +52,10 @@ impl RawBytes {
         if let Some(c) = &options.compression
             && c != "none"
         {
-            return Err(crate::format_err(path, format!("unknown compression `{c}`; use `gzip` or `zip`")));
+            return Err(crate::format_err(
+                path,
+                format!("unknown compression `{c}`; use `gzip` or `zip`"),
+            ));
         }
         let len = file.metadata().map_err(io)?.len();
         if len == 0 {

@@ -8,7 +8,7 @@
 //! read at all is quarantined as one record error (locator = its relative path) and reading goes
 //! on with the next file.
 
-use crate::{read_file, ReadError, RecordError, Sink};
+use crate::{ReadError, RecordError, Sink, read_file};
 use medsins_manifest::FileOptions;
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,11 @@ pub(crate) fn files_under(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>>
             let e = e?;
             let ft = e.file_type()?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let r = if rel.is_empty() { name } else { format!("{rel}/{name}") };
+            let r = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
             if ft.is_dir() {
                 stack.push((r, e.path()));
             } else if ft.is_file() {
@@ -33,8 +37,17 @@ pub(crate) fn files_under(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>>
     Ok(out)
 }
 
-pub fn read_folder(dir: &Path, format: &str, opts: &FileOptions, corpus_dir: &Path, sink: &mut Sink) -> Result<(), ReadError> {
-    let files = files_under(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
+pub fn read_folder(
+    dir: &Path,
+    format: &str,
+    opts: &FileOptions,
+    corpus_dir: &Path,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let files = files_under(dir).map_err(|source| ReadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let ext = opts.extension.as_deref().unwrap_or("");
     for (rel, p) in files {
         if !rel.ends_with(ext) {
@@ -46,11 +59,17 @@ pub fn read_folder(dir: &Path, format: &str, opts: &FileOptions, corpus_dir: &Pa
                     rec.locator = format!("{rel} {}", rec.locator);
                     Ok(rec)
                 }
-                Err(e) => Err(RecordError { locator: format!("{rel} {}", e.locator), message: e.message }),
+                Err(e) => Err(RecordError {
+                    locator: format!("{rel} {}", e.locator),
+                    message: e.message,
+                }),
             })
         });
         if let Err(e) = result {
-            sink(Err(RecordError { locator: rel.clone(), message: e.to_string() }));
+            sink(Err(RecordError {
+                locator: rel.clone(),
+                message: e.to_string(),
+            }));
         }
     }
     Ok(())
@@ -66,20 +85,36 @@ mod tests {
         std::fs::create_dir_all(d.path().join("2_B")).unwrap();
         std::fs::create_dir_all(d.path().join("1_A")).unwrap();
         std::fs::write(d.path().join("2_B/x.xml"), "<D><Q><t>b</t></Q></D>").unwrap();
-        std::fs::write(d.path().join("1_A/y.xml"), "<D><Q><t>a1</t></Q><Q><t>a2</t></Q></D>").unwrap();
+        std::fs::write(
+            d.path().join("1_A/y.xml"),
+            "<D><Q><t>a1</t></Q><Q><t>a2</t></Q></D>",
+        )
+        .unwrap();
         std::fs::write(d.path().join("1_A/z.xml"), "<D><Q><t>broken</D>").unwrap();
         std::fs::write(d.path().join("readme.txt"), "not xml").unwrap();
-        let opts = FileOptions { records: Some("D/Q".into()), extension: Some(".xml".into()), ..Default::default() };
+        let opts = FileOptions {
+            records: Some("D/Q".into()),
+            extension: Some(".xml".into()),
+            ..Default::default()
+        };
         let mut v = Vec::new();
         read_folder(d.path(), "xml", &opts, d.path(), &mut |r| v.push(r)).unwrap();
         let ok: Vec<_> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(ok.len(), 3);
         assert_eq!(ok[0].fields["t"], "a1");
-        assert!(ok[0].locator.starts_with("1_A/y.xml /D[1]/Q[1]"), "{}", ok[0].locator);
+        assert!(
+            ok[0].locator.starts_with("1_A/y.xml /D[1]/Q[1]"),
+            "{}",
+            ok[0].locator
+        );
         assert_eq!(ok[2].fields["t"], "b");
         assert!(ok[2].locator.starts_with("2_B/x.xml "), "{}", ok[2].locator);
         let bad: Vec<_> = v.iter().filter_map(|r| r.as_ref().err()).collect();
         assert_eq!(bad.len(), 1);
-        assert!(bad[0].locator.starts_with("1_A/z.xml"), "{}", bad[0].locator);
+        assert!(
+            bad[0].locator.starts_with("1_A/z.xml"),
+            "{}",
+            bad[0].locator
+        );
     }
 }

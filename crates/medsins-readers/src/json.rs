@@ -1,7 +1,7 @@
 //! JSON (array, or object keyed by id), JSON Lines, and Super-NaturalInstructions task JSON.
 
 use crate::bytes::strip_bom;
-use crate::{format_err, record, ReadError, RecordError, Sink};
+use crate::{ReadError, RecordError, Sink, format_err, record};
 use medsins_manifest::FileOptions;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -33,7 +33,8 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for RawMembers<'a> {
 }
 
 fn utf8<'a>(path: &Path, data: &'a [u8]) -> Result<&'a str, ReadError> {
-    std::str::from_utf8(strip_bom(data)).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))
+    std::str::from_utf8(strip_bom(data))
+        .map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))
 }
 
 /// Follows a JSON pointer (`/questions`, `/Instances`) through raw values.
@@ -43,19 +44,25 @@ fn pointer<'a>(path: &Path, root: &'a RawValue, ptr: &str) -> Result<&'a RawValu
         let part = part.replace("~1", "/").replace("~0", "~");
         let text = cur.get().trim_start();
         cur = if text.starts_with('[') {
-            let items: Vec<&RawValue> =
-                serde_json::from_str(cur.get()).map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
-            let i: usize = part.parse().map_err(|_| format_err(path, format!("`{part}` in `{ptr}` is not an array index")))?;
-            *items.get(i).ok_or_else(|| format_err(path, format!("`{ptr}`: index {i} out of range")))?
+            let items: Vec<&RawValue> = serde_json::from_str(cur.get())
+                .map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
+            let i: usize = part.parse().map_err(|_| {
+                format_err(path, format!("`{part}` in `{ptr}` is not an array index"))
+            })?;
+            *items
+                .get(i)
+                .ok_or_else(|| format_err(path, format!("`{ptr}`: index {i} out of range")))?
         } else {
-            let members: RawMembers =
-                serde_json::from_str(cur.get()).map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
+            let members: RawMembers = serde_json::from_str(cur.get())
+                .map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
             members
                 .0
                 .into_iter()
                 .find(|(k, _)| *k == part)
                 .map(|(_, v)| v)
-                .ok_or_else(|| format_err(path, format!("JSON pointer `{ptr}`: no member `{part}`")))?
+                .ok_or_else(|| {
+                    format_err(path, format!("JSON pointer `{ptr}`: no member `{part}`"))
+                })?
         };
     }
     Ok(cur)
@@ -74,15 +81,26 @@ fn object_fields(raw: &RawValue) -> Result<Map<String, Value>, String> {
     }
 }
 
-pub fn read_json(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_json(
+    path: &Path,
+    data: &[u8],
+    opts: &FileOptions,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let text = utf8(path, data)?;
-    let root: &RawValue = serde_json::from_str(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
+    let root: &RawValue =
+        serde_json::from_str(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
     let ptr = opts.records.as_deref().unwrap_or("");
     let container = pointer(path, root, ptr)?;
-    let shown = if ptr.is_empty() { "$".to_string() } else { format!("${}", ptr.replace('/', ".")) };
+    let shown = if ptr.is_empty() {
+        "$".to_string()
+    } else {
+        format!("${}", ptr.replace('/', "."))
+    };
     let body = container.get().trim_start();
     if body.starts_with('[') {
-        let items: Vec<&RawValue> = serde_json::from_str(container.get()).map_err(|e| format_err(path, e.to_string()))?;
+        let items: Vec<&RawValue> =
+            serde_json::from_str(container.get()).map_err(|e| format_err(path, e.to_string()))?;
         for (i, item) in items.into_iter().enumerate() {
             let locator = format!("{shown}[{i}]");
             sink(match object_fields(item) {
@@ -92,7 +110,8 @@ pub fn read_json(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) 
         }
     } else if body.starts_with('{') {
         let key_field = opts.key_field.as_deref().unwrap_or("_key");
-        let members: RawMembers = serde_json::from_str(container.get()).map_err(|e| format_err(path, e.to_string()))?;
+        let members: RawMembers =
+            serde_json::from_str(container.get()).map_err(|e| format_err(path, e.to_string()))?;
         for (k, item) in members.0 {
             let locator = format!("{shown}[{}]", serde_json::to_string(&k).unwrap_or_default());
             sink(match object_fields(item) {
@@ -106,7 +125,13 @@ pub fn read_json(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) 
             });
         }
     } else {
-        return Err(format_err(path, format!("records at `{}` are neither an array nor an object", if ptr.is_empty() { "/" } else { ptr })));
+        return Err(format_err(
+            path,
+            format!(
+                "records at `{}` are neither an array nor an object",
+                if ptr.is_empty() { "/" } else { ptr }
+            ),
+        ));
     }
     Ok(())
 }
@@ -121,10 +146,15 @@ pub fn read_jsonl(_path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), Read
         }
         let parsed = std::str::from_utf8(line)
             .map_err(|e| format!("not UTF-8: {e}"))
-            .and_then(|s| serde_json::from_str::<Value>(s.trim()).map_err(|e| format!("invalid JSON: {e}")));
+            .and_then(|s| {
+                serde_json::from_str::<Value>(s.trim()).map_err(|e| format!("invalid JSON: {e}"))
+            });
         sink(match parsed {
             Ok(Value::Object(m)) => Ok(record(m, locator, line)),
-            Ok(_) => Err(RecordError { locator, message: "line is JSON but not an object".into() }),
+            Ok(_) => Err(RecordError {
+                locator,
+                message: "line is JSON but not an object".into(),
+            }),
             Err(message) => Err(RecordError { locator, message }),
         });
     }
@@ -145,34 +175,57 @@ pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
 /// fields `id`, `input`, `output` (the first acceptable output) and `outputs` (all of them).
 pub fn read_sni_task(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
     let text = utf8(path, data)?;
-    let root: &RawValue = serde_json::from_str(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
+    let root: &RawValue =
+        serde_json::from_str(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
     let instances = pointer(path, root, "/Instances")
         .map_err(|_| format_err(path, "not a task JSON file: it has no `Instances` list"))?;
-    let items: Vec<&RawValue> =
-        serde_json::from_str(instances.get()).map_err(|e| format_err(path, format!("`Instances` is not a list: {e}")))?;
+    let items: Vec<&RawValue> = serde_json::from_str(instances.get())
+        .map_err(|e| format_err(path, format!("`Instances` is not a list: {e}")))?;
     for (i, item) in items.into_iter().enumerate() {
         let locator = format!("$.Instances[{i}]");
         let parsed = match serde_json::from_str::<Value>(item.get()) {
             Ok(Value::Object(m)) => m,
             Ok(_) => {
-                sink(Err(RecordError { locator, message: "instance is not an object".into() }));
+                sink(Err(RecordError {
+                    locator,
+                    message: "instance is not an object".into(),
+                }));
                 continue;
             }
             Err(e) => {
-                sink(Err(RecordError { locator, message: e.to_string() }));
+                sink(Err(RecordError {
+                    locator,
+                    message: e.to_string(),
+                }));
                 continue;
             }
         };
         let outputs = string_list(parsed.get("output"));
         let Some(input) = parsed.get("input").and_then(|v| v.as_str()) else {
-            sink(Err(RecordError { locator, message: "instance has no string `input`".into() }));
+            sink(Err(RecordError {
+                locator,
+                message: "instance has no string `input`".into(),
+            }));
             continue;
         };
         let mut f = Map::new();
-        f.insert("id".into(), parsed.get("id").cloned().unwrap_or(Value::Null));
+        f.insert(
+            "id".into(),
+            parsed.get("id").cloned().unwrap_or(Value::Null),
+        );
         f.insert("input".into(), Value::String(input.to_string()));
-        f.insert("output".into(), outputs.first().cloned().map(Value::String).unwrap_or(Value::Null));
-        f.insert("outputs".into(), Value::Array(outputs.into_iter().map(Value::String).collect()));
+        f.insert(
+            "output".into(),
+            outputs
+                .first()
+                .cloned()
+                .map(Value::String)
+                .unwrap_or(Value::Null),
+        );
+        f.insert(
+            "outputs".into(),
+            Value::Array(outputs.into_iter().map(Value::String).collect()),
+        );
         sink(Ok(record(f, locator, item.get().as_bytes())));
     }
     Ok(())
@@ -182,7 +235,9 @@ pub fn read_sni_task(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), Re
 mod tests {
     use super::*;
 
-    fn collect(f: impl FnOnce(&mut Sink) -> Result<(), ReadError>) -> Vec<Result<crate::Record, RecordError>> {
+    fn collect(
+        f: impl FnOnce(&mut Sink) -> Result<(), ReadError>,
+    ) -> Vec<Result<crate::Record, RecordError>> {
         let mut v = Vec::new();
         f(&mut |r| v.push(r)).unwrap();
         v
@@ -202,7 +257,10 @@ mod tests {
     #[test]
     fn json_pointer_and_array() {
         let data = br#"{"questions": [{"id": "q1"}, 3]}"#;
-        let opts = FileOptions { records: Some("/questions".into()), ..Default::default() };
+        let opts = FileOptions {
+            records: Some("/questions".into()),
+            ..Default::default()
+        };
         let recs = collect(|s| read_json(Path::new("x.json"), data, &opts, s));
         assert_eq!(recs[0].as_ref().unwrap().locator, "$.questions[0]");
         assert_eq!(recs[1].as_ref().unwrap().fields["value"], 3);
@@ -214,7 +272,13 @@ mod tests {
         let recs = collect(|s| read_jsonl(Path::new("x.jsonl"), data, s));
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[1].as_ref().unwrap_err().locator, "line 2");
-        assert!(recs[1].as_ref().unwrap_err().message.starts_with("invalid JSON"));
+        assert!(
+            recs[1]
+                .as_ref()
+                .unwrap_err()
+                .message
+                .starts_with("invalid JSON")
+        );
         assert_eq!(recs[2].as_ref().unwrap().locator, "line 4");
     }
 

@@ -51,7 +51,10 @@ pub enum ReadError {
     #[error("{path}: file not found")]
     Missing { path: PathBuf },
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
 }
@@ -59,11 +62,18 @@ pub enum ReadError {
 pub type Sink<'a> = dyn FnMut(Result<Record, RecordError>) + 'a;
 
 pub(crate) fn format_err(path: &Path, message: impl Into<String>) -> ReadError {
-    ReadError::Format { path: path.to_path_buf(), message: message.into() }
+    ReadError::Format {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
 }
 
 pub(crate) fn record(fields: Map<String, Value>, locator: String, raw: &[u8]) -> Record {
-    Record { fields, locator, raw_sha256: medsins_core::sha256_hex(raw) }
+    Record {
+        fields,
+        locator,
+        raw_sha256: medsins_core::sha256_hex(raw),
+    }
 }
 
 /// Reads `path` in `format`, pushing every record to `sink`.

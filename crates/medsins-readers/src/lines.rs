@@ -1,9 +1,9 @@
 //! Line-oriented annotation formats: IOB/CoNLL, PubTator, brat standoff; and detokenisation.
 
 use crate::bytes::strip_bom;
-use crate::{format_err, record, ReadError, RecordError, Sink};
+use crate::{ReadError, RecordError, Sink, format_err, record};
 use medsins_manifest::FileOptions;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::path::Path;
 
 /// Joins tokens into text as it was written: no space before closing punctuation
@@ -20,8 +20,10 @@ pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
         let t = t.as_ref();
         let prev = i.checked_sub(1).map(|j| tokens[j].as_ref());
         let next = tokens.get(i + 1).map(|x| x.as_ref());
-        let closes = matches!(t, "." | "," | ";" | ":" | "?" | "!" | ")" | "]" | "}" | "%" | "'s" | "n't" | "'")
-            || t.starts_with('\'') && t.len() <= 3;
+        let closes = matches!(
+            t,
+            "." | "," | ";" | ":" | "?" | "!" | ")" | "]" | "}" | "%" | "'s" | "n't" | "'"
+        ) || t.starts_with('\'') && t.len() <= 3;
         let minus = t == "-"
             && prev.is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
             && next.is_some_and(|n| n.starts_with(|c: char| c.is_ascii_digit()));
@@ -41,9 +43,15 @@ pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
 /// IOB/CoNLL: one `token<whitespace>…<whitespace>tag` line per token, a blank line between
 /// sentences (`-DOCSTART-` lines are skipped). One record per sentence: `tokens`, `tags`,
 /// and any further columns named by `columns` (lists too).
-pub fn read_iob(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_iob(
+    path: &Path,
+    data: &[u8],
+    opts: &FileOptions,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let data = strip_bom(data);
-    let text = std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
+    let text =
+        std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
     let mut tokens: Vec<Value> = Vec::new();
     let mut tags: Vec<Value> = Vec::new();
     let mut bad: Option<String> = None;
@@ -62,7 +70,11 @@ pub fn read_iob(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
         if is_break {
             if !tokens.is_empty() || bad.is_some() {
                 sentence += 1;
-                let last = if line_no == 0 { text.lines().count() } else { line_no - 1 };
+                let last = if line_no == 0 {
+                    text.lines().count()
+                } else {
+                    line_no - 1
+                };
                 let locator = format!("sentence {sentence} (lines {first_line}-{last})");
                 let raw = &data[start_byte..offset];
                 if let Some(message) = bad.take() {
@@ -91,7 +103,12 @@ pub fn read_iob(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
         offset += line.len();
         let parts: Vec<&str> = line.split_whitespace().collect();
         if parts.len() < 2 {
-            bad.get_or_insert_with(|| format!("line {line_no}: expected `token<TAB>tag`, found {:?}", line.trim_end()));
+            bad.get_or_insert_with(|| {
+                format!(
+                    "line {line_no}: expected `token<TAB>tag`, found {:?}",
+                    line.trim_end()
+                )
+            });
             continue;
         }
         tokens.push(Value::String(parts[0].to_string()));
@@ -106,7 +123,8 @@ pub fn read_iob(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
 /// `text` (title, a space, abstract; the offsets refer to it), `entities`, `relations`.
 pub fn read_pubtator(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
     let data = strip_bom(data);
-    let text = std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
+    let text =
+        std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
     // (first line number, byte start, lines) of the current document
     let mut block: Vec<&str> = Vec::new();
     let (mut first_line, mut start) = (0usize, 0usize);
@@ -152,7 +170,9 @@ fn pubtator_document(block: &[&str], first_line: usize, raw: &[u8], sink: &mut S
                         "start": s, "end": e, "text": p[3], "type": p[4],
                         "id": p.get(5).copied().unwrap_or("")
                     })),
-                    _ => problem = Some(format!("line {}: offsets are not numbers", first_line + k)),
+                    _ => {
+                        problem = Some(format!("line {}: offsets are not numbers", first_line + k))
+                    }
                 },
                 _ => {
                     problem = Some(format!(
@@ -181,7 +201,12 @@ fn pubtator_document(block: &[&str], first_line: usize, raw: &[u8], sink: &mut S
 /// brat standoff: the `.txt` file at `path` and its `.ann` beside it. One record: `text`,
 /// `entities` (`{id, type, start, end, text}`, discontinuous spans joined), `relations`
 /// (`{id, type, arg1, arg2}`) and `attributes` (`{id, type, target, value}`).
-pub fn read_brat(path: &Path, data: &[u8], _corpus_dir: &Path, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_brat(
+    path: &Path,
+    data: &[u8],
+    _corpus_dir: &Path,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let text = String::from_utf8_lossy(strip_bom(data)).into_owned();
     let ann_path = path.with_extension("ann");
     let ann = std::fs::read_to_string(&ann_path).unwrap_or_default();
@@ -215,7 +240,14 @@ pub fn read_brat(path: &Path, data: &[u8], _corpus_dir: &Path, sink: &mut Sink) 
         }
     }
     let mut f = Map::new();
-    f.insert("document".into(), Value::String(path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    f.insert(
+        "document".into(),
+        Value::String(
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+    );
     f.insert("text".into(), Value::String(text));
     f.insert("entities".into(), Value::Array(entities));
     f.insert("relations".into(), Value::Array(relations));
@@ -232,24 +264,64 @@ mod tests {
 
     #[test]
     fn detokenize_reattaches_punctuation() {
-        let t = ["Streptococcus", "ursoris", "sp", ".", "nov", ".", ",", "isolated", "(", "n", "=", "3", ")", "Gram", "-", "positive"];
-        assert_eq!(detokenize(&t), "Streptococcus ursoris sp. nov., isolated (n = 3) Gram-positive");
-        assert_eq!(detokenize(&["Parkinson", "'", "s", "disease"]), "Parkinson's disease");
-        assert_eq!(detokenize(&["stored", "at", "-", "80", "degrees"]), "stored at -80 degrees");
-        assert_eq!(detokenize(&["IL", "-", "2", "and", "5", "-", "10", "mg", "follow", "-", "up"]), "IL-2 and 5-10 mg follow-up");
+        let t = [
+            "Streptococcus",
+            "ursoris",
+            "sp",
+            ".",
+            "nov",
+            ".",
+            ",",
+            "isolated",
+            "(",
+            "n",
+            "=",
+            "3",
+            ")",
+            "Gram",
+            "-",
+            "positive",
+        ];
+        assert_eq!(
+            detokenize(&t),
+            "Streptococcus ursoris sp. nov., isolated (n = 3) Gram-positive"
+        );
+        assert_eq!(
+            detokenize(&["Parkinson", "'", "s", "disease"]),
+            "Parkinson's disease"
+        );
+        assert_eq!(
+            detokenize(&["stored", "at", "-", "80", "degrees"]),
+            "stored at -80 degrees"
+        );
+        assert_eq!(
+            detokenize(&[
+                "IL", "-", "2", "and", "5", "-", "10", "mg", "follow", "-", "up"
+            ]),
+            "IL-2 and 5-10 mg follow-up"
+        );
     }
 
     #[test]
     fn iob_sentences_with_locators() {
         let data = b"-DOCSTART-\tO\n\nA\tB\nb\tI\n.\tO\n\nC\tO\nbad\n\nD\tB-Chemical\n";
         let mut v = Vec::new();
-        read_iob(Path::new("x.tsv"), data, &FileOptions::default(), &mut |r| v.push(r)).unwrap();
+        read_iob(
+            Path::new("x.tsv"),
+            data,
+            &FileOptions::default(),
+            &mut |r| v.push(r),
+        )
+        .unwrap();
         assert_eq!(v.len(), 3);
         let s1 = v[0].as_ref().unwrap();
         assert_eq!(s1.fields["tokens"], json!(["A", "b", "."]));
         assert_eq!(s1.fields["tags"], json!(["B", "I", "O"]));
         assert_eq!(s1.locator, "sentence 1 (lines 3-5)");
-        assert_eq!(s1.raw_sha256, medsins_core::sha256_hex(b"A\tB\nb\tI\n.\tO\n"));
+        assert_eq!(
+            s1.raw_sha256,
+            medsins_core::sha256_hex(b"A\tB\nb\tI\n.\tO\n")
+        );
         let e = v[1].as_ref().unwrap_err();
         assert_eq!(e.locator, "sentence 2 (lines 7-8)");
         assert!(e.message.contains("line 8"), "{}", e.message);

@@ -15,14 +15,26 @@
 //! `stanza_index` numbers the `[Term]` stanzas from 1 in file order.
 
 use crate::bytes::strip_bom;
-use crate::{format_err, record, ReadError, Sink};
+use crate::{ReadError, Sink, format_err, record};
 use serde_json::{Map, Value};
 use std::path::Path;
 
 /// Tags the OBO 1.4 specification lets a stanza repeat: always lists.
 const MULTI: &[&str] = &[
-    "alt_id", "subset", "synonym", "xref", "is_a", "intersection_of", "union_of", "disjoint_from",
-    "relationship", "consider", "replaced_by", "property_value", "created_by_tag", "equivalent_to",
+    "alt_id",
+    "subset",
+    "synonym",
+    "xref",
+    "is_a",
+    "intersection_of",
+    "union_of",
+    "disjoint_from",
+    "relationship",
+    "consider",
+    "replaced_by",
+    "property_value",
+    "created_by_tag",
+    "equivalent_to",
 ];
 
 /// A stanza being read: its kind (`Term`, `Typedef`, …), first line, byte start and tag lines.
@@ -30,7 +42,8 @@ type Stanza<'a> = (String, usize, usize, Vec<(usize, &'a str)>);
 
 pub fn read_obo(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
     let data = strip_bom(data);
-    let text = std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
+    let text =
+        std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
     let mut current: Option<Stanza> = None;
     let mut terms = 0usize;
     let mut offset = 0usize;
@@ -49,7 +62,12 @@ pub fn read_obo(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadErr
         let t = line.trim();
         if t.starts_with('[') && t.ends_with(']') {
             flush(current.take(), offset, &mut terms);
-            current = Some((t[1..t.len() - 1].trim().to_string(), i + 1, offset, Vec::new()));
+            current = Some((
+                t[1..t.len() - 1].trim().to_string(),
+                i + 1,
+                offset,
+                Vec::new(),
+            ));
         } else if let Some((_, _, _, lines)) = current.as_mut()
             && !t.is_empty()
             && !t.starts_with('!')
@@ -65,7 +83,9 @@ pub fn read_obo(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadErr
 fn stanza_fields(lines: &[(usize, &str)], index: usize) -> Map<String, Value> {
     let mut f = Map::new();
     for (_, l) in lines {
-        let Some((tag, value)) = l.split_once(':') else { continue };
+        let Some((tag, value)) = l.split_once(':') else {
+            continue;
+        };
         let (tag, value) = (tag.trim(), value.trim());
         let mut derived: Vec<(String, String)> = Vec::new();
         if value.starts_with('"')
@@ -132,7 +152,10 @@ fn split_comment(value: &str) -> Option<(String, String)> {
             '\\' => escaped = true,
             '"' => in_quote = !in_quote,
             '!' if !in_quote && (i == 0 || value[..i].ends_with(' ')) => {
-                return Some((value[..i].trim().to_string(), value[i + 1..].trim().to_string()));
+                return Some((
+                    value[..i].trim().to_string(),
+                    value[i + 1..].trim().to_string(),
+                ));
             }
             _ => {}
         }
@@ -156,24 +179,38 @@ mod tests {
         assert_eq!(t.locator, "[Term] DOID:1 (line 4)");
         assert_eq!(t.fields["name"], "alpha disease");
         assert_eq!(t.fields["def_text"], "An \"alpha\" disease.");
-        assert_eq!(t.fields["synonym_text"], json!(["alpha syndrome", "A disease"]));
+        assert_eq!(
+            t.fields["synonym_text"],
+            json!(["alpha syndrome", "A disease"])
+        );
         assert_eq!(t.fields["synonym"][1], "\"A disease\" RELATED []");
         assert_eq!(t.fields["is_a"], json!(["DOID:4 ! disease"]));
         assert_eq!(t.fields["is_a_id"], json!(["DOID:4"]));
         assert_eq!(t.fields["is_a_name"], json!(["disease"]));
         assert_eq!(t.fields["stanza_index"], 1);
-        assert!(t.fields.get("def_id").is_none(), "`!` inside quotes is no comment");
+        assert!(
+            t.fields.get("def_id").is_none(),
+            "`!` inside quotes is no comment"
+        );
         let d = v[1].as_ref().unwrap();
         assert_eq!(d.locator, "[Term] DOID:4 (line 12)");
         assert!(d.fields.get("synonym").is_none());
         assert_eq!(d.fields["stanza_index"], 2);
-        assert_eq!(d.raw_sha256, medsins_core::sha256_hex(b"[Term]\nid: DOID:4\nname: disease\n\n"));
+        assert_eq!(
+            d.raw_sha256,
+            medsins_core::sha256_hex(b"[Term]\nid: DOID:4\nname: disease\n\n")
+        );
     }
 
     #[test]
     fn repeated_single_tag_becomes_list() {
         let mut v = Vec::new();
-        read_obo(Path::new("x.obo"), b"[Term]\nid: X:1\ncomment: a\ncomment: b\n", &mut |r| v.push(r)).unwrap();
+        read_obo(
+            Path::new("x.obo"),
+            b"[Term]\nid: X:1\ncomment: a\ncomment: b\n",
+            &mut |r| v.push(r),
+        )
+        .unwrap();
         assert_eq!(v[0].as_ref().unwrap().fields["comment"], json!(["a", "b"]));
     }
 }

@@ -1,7 +1,7 @@
 //! Parquet, as the Hugging Face hub serves datasets: each row a record, each column a field
 //! (strings, numbers, booleans, lists and structs become JSON values).
 
-use crate::{format_err, record, ReadError, Sink};
+use crate::{ReadError, Sink, format_err, record};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -12,7 +12,10 @@ pub fn read_parquet(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), Rea
     let bytes = parquet::data_type::AsBytes::as_bytes(data).to_vec();
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| format_err(path, format!("not a Parquet file: {e}")))?;
-    let reader = builder.with_batch_size(4096).build().map_err(|e| format_err(path, e.to_string()))?;
+    let reader = builder
+        .with_batch_size(4096)
+        .build()
+        .map_err(|e| format_err(path, e.to_string()))?;
     let mut row = 0usize;
     for batch in reader {
         let batch = batch.map_err(|e| format_err(path, e.to_string()))?;

@@ -2,22 +2,37 @@
 //! one-text-file-per-record folders.
 
 use crate::bytes::strip_bom;
-use crate::{format_err, record, ReadError, Record, RecordError, Sink};
+use crate::{ReadError, Record, RecordError, Sink, format_err, record};
 use calamine::{Data, Reader};
 use medsins_manifest::FileOptions;
 use serde_json::{Map, Value};
 use std::path::Path;
 
-pub fn read_csv(path: &Path, data: &[u8], opts: &FileOptions, default_delim: u8, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_csv(
+    path: &Path,
+    data: &[u8],
+    opts: &FileOptions,
+    default_delim: u8,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let data = strip_bom(data);
     let delim = match opts.delimiter.as_deref() {
         None => default_delim,
         Some("\\t") | Some("\t") => b'\t',
         Some(d) if d.len() == 1 => d.as_bytes()[0],
-        Some(d) => return Err(format_err(path, format!("delimiter `{d}` must be one character"))),
+        Some(d) => {
+            return Err(format_err(
+                path,
+                format!("delimiter `{d}` must be one character"),
+            ));
+        }
     };
     let header = opts.header.unwrap_or(true);
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).has_headers(false).flexible(true).from_reader(data);
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(data);
     let mut names: Option<Vec<String>> = opts.columns.clone();
     // With both a header and given column names, the header row is read and ignored.
     let mut skip_header = header && names.is_some();
@@ -32,7 +47,10 @@ pub fn read_csv(path: &Path, data: &[u8], opts: &FileOptions, default_delim: u8,
         while start < data.len() && (data[start] == b'\n' || data[start] == b'\r') {
             start += 1;
         }
-        newlines += data[counted_to..start.min(data.len())].iter().filter(|b| **b == b'\n').count() as u64;
+        newlines += data[counted_to..start.min(data.len())]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
         counted_to = start.min(data.len());
         let line = newlines + 1;
         match rdr.read_byte_record(&mut row) {
@@ -46,17 +64,23 @@ pub fn read_csv(path: &Path, data: &[u8], opts: &FileOptions, default_delim: u8,
             continue;
         }
         if header && names.is_none() {
-            let cols: Result<Vec<String>, _> = row.iter().map(|c| String::from_utf8(c.to_vec())).collect();
+            let cols: Result<Vec<String>, _> =
+                row.iter().map(|c| String::from_utf8(c.to_vec())).collect();
             names = Some(cols.map_err(|_| format_err(path, "header row is not UTF-8"))?);
             continue;
         }
         n += 1;
         let locator = format!("row {n} (line {line})");
-        let cols = names.get_or_insert_with(|| (1..=row.len()).map(|i| format!("column{i}")).collect());
+        let cols =
+            names.get_or_insert_with(|| (1..=row.len()).map(|i| format!("column{i}")).collect());
         if row.len() != cols.len() {
             sink(Err(RecordError {
                 locator,
-                message: format!("has {} fields where the header has {}", row.len(), cols.len()),
+                message: format!(
+                    "has {} fields where the header has {}",
+                    row.len(),
+                    cols.len()
+                ),
             }));
             continue;
         }
@@ -71,7 +95,10 @@ pub fn read_csv(path: &Path, data: &[u8], opts: &FileOptions, default_delim: u8,
             }
         }
         if let Some(col) = bad {
-            sink(Err(RecordError { locator, message: format!("column `{col}` is not UTF-8 text") }));
+            sink(Err(RecordError {
+                locator,
+                message: format!("column `{col}` is not UTF-8 text"),
+            }));
             continue;
         }
         sink(Ok(record(f, locator, &data[start..end.min(data.len())])));
@@ -94,17 +121,33 @@ fn cell_value(c: &Data) -> Value {
     }
 }
 
-fn open_sheet(path: &Path, data: &[u8], sheet: Option<&str>) -> Result<(String, calamine::Range<Data>), ReadError> {
+fn open_sheet(
+    path: &Path,
+    data: &[u8],
+    sheet: Option<&str>,
+) -> Result<(String, calamine::Range<Data>), ReadError> {
     let mut wb = calamine::Xlsx::new(std::io::Cursor::new(data.to_vec()))
         .map_err(|e| format_err(path, format!("not an XLSX workbook: {e}")))?;
     let names = wb.sheet_names();
     let name = match sheet {
-        Some(s) => names.iter().find(|n| n.as_str() == s).cloned().ok_or_else(|| {
-            format_err(path, format!("no sheet `{s}`; the workbook has: {}", names.join(", ")))
-        })?,
-        None => names.first().cloned().ok_or_else(|| format_err(path, "workbook has no sheet"))?,
+        Some(s) => names
+            .iter()
+            .find(|n| n.as_str() == s)
+            .cloned()
+            .ok_or_else(|| {
+                format_err(
+                    path,
+                    format!("no sheet `{s}`; the workbook has: {}", names.join(", ")),
+                )
+            })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| format_err(path, "workbook has no sheet"))?,
     };
-    let range = wb.worksheet_range(&name).map_err(|e| format_err(path, format!("sheet `{name}`: {e}")))?;
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| format_err(path, format!("sheet `{name}`: {e}")))?;
     Ok((name, range))
 }
 
@@ -124,7 +167,10 @@ fn sheet_records(
         }
         (Some(c), false) => c.to_vec(),
         (None, true) => match rows.next() {
-            Some((_, r)) => r.iter().map(|c| crate::value_text(&cell_value(c))).collect(),
+            Some((_, r)) => r
+                .iter()
+                .map(|c| crate::value_text(&cell_value(c)))
+                .collect(),
             None => return,
         },
         (None, false) => (1..=range.width()).map(|i| format!("column{i}")).collect(),
@@ -141,13 +187,28 @@ fn sheet_records(
             }
         }
         let raw = serde_json::to_vec(&values).unwrap_or_default();
-        f(Ok(record(fields, format!("{sheet}!row {}", first_row + i + 1), &raw)));
+        f(Ok(record(
+            fields,
+            format!("{sheet}!row {}", first_row + i + 1),
+            &raw,
+        )));
     }
 }
 
-pub fn read_xlsx(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_xlsx(
+    path: &Path,
+    data: &[u8],
+    opts: &FileOptions,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let (name, range) = open_sheet(path, data, opts.sheet.as_deref())?;
-    sheet_records(&name, &range, opts.header.unwrap_or(true), opts.columns.as_deref(), sink);
+    sheet_records(
+        &name,
+        &range,
+        opts.header.unwrap_or(true),
+        opts.columns.as_deref(),
+        sink,
+    );
     Ok(())
 }
 
@@ -158,8 +219,10 @@ pub fn read_workbook_instances(path: &Path, data: &[u8], sink: &mut Sink) -> Res
     let (name, range) = open_sheet(path, data, Some("Instances"))?;
     sheet_records(&name, &range, true, None, |r| {
         sink(r.map(|mut rec| {
-            let lower: Map<String, Value> =
-                std::mem::take(&mut rec.fields).into_iter().map(|(k, v)| (k.trim().to_lowercase(), v)).collect();
+            let lower: Map<String, Value> = std::mem::take(&mut rec.fields)
+                .into_iter()
+                .map(|(k, v)| (k.trim().to_lowercase(), v))
+                .collect();
             rec.fields = lower;
             rec
         }))
@@ -175,7 +238,10 @@ pub fn read_workbook_info(path: &Path) -> Result<Vec<(String, String)>, ReadErro
         .rows()
         .filter_map(|r| {
             let k = crate::value_text(&cell_value(r.first()?));
-            let v = r.get(1).map(|c| crate::value_text(&cell_value(c))).unwrap_or_default();
+            let v = r
+                .get(1)
+                .map(|c| crate::value_text(&cell_value(c)))
+                .unwrap_or_default();
             (!k.trim().is_empty()).then(|| (k.trim().to_string(), v))
         })
         .collect())
@@ -184,20 +250,40 @@ pub fn read_workbook_info(path: &Path) -> Result<Vec<(String, String)>, ReadErro
 /// A CSV index whose `path_column` names one text file per record (e.g. MIMIC-CXR's study list
 /// and report files). The file's text goes into `text_field`; a missing or unreadable file makes
 /// that record a record error. Paths may not leave the corpus folder.
-pub fn read_text_folder(path: &Path, data: &[u8], opts: &FileOptions, corpus_dir: &Path, sink: &mut Sink) -> Result<(), ReadError> {
-    let col = opts.path_column.clone().ok_or_else(|| format_err(path, "text-folder needs the option `path_column`"))?;
+pub fn read_text_folder(
+    path: &Path,
+    data: &[u8],
+    opts: &FileOptions,
+    corpus_dir: &Path,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let col = opts
+        .path_column
+        .clone()
+        .ok_or_else(|| format_err(path, "text-folder needs the option `path_column`"))?;
     let text_field = opts.text_field.clone().unwrap_or_else(|| "text".into());
     let mut first_err = None;
     read_csv(path, data, opts, b',', &mut |r| {
         let r = r.and_then(|mut rec| {
-            let Some(rel) = rec.fields.get(&col).and_then(|v| v.as_str()).map(str::to_string) else {
+            let Some(rel) = rec
+                .fields
+                .get(&col)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+            else {
                 if first_err.is_none() {
                     first_err = Some(format!("index has no column `{col}`"));
                 }
-                return Err(RecordError { locator: rec.locator, message: format!("no column `{col}`") });
+                return Err(RecordError {
+                    locator: rec.locator,
+                    message: format!("no column `{col}`"),
+                });
             };
             if !medsins_manifest::is_contained_path(&rel) {
-                return Err(RecordError { locator: rec.locator, message: format!("path `{rel}` leaves the corpus folder") });
+                return Err(RecordError {
+                    locator: rec.locator,
+                    message: format!("path `{rel}` leaves the corpus folder"),
+                });
             }
             let file = corpus_dir.join(&rel);
             match std::fs::read(&file) {
@@ -208,7 +294,10 @@ pub fn read_text_folder(path: &Path, data: &[u8], opts: &FileOptions, corpus_dir
                     rec.fields.insert(text_field.clone(), Value::String(text));
                     Ok(rec)
                 }
-                Err(e) => Err(RecordError { locator: rec.locator, message: format!("cannot read `{rel}`: {e}") }),
+                Err(e) => Err(RecordError {
+                    locator: rec.locator,
+                    message: format!("cannot read `{rel}`: {e}"),
+                }),
             }
         });
         sink(r)
@@ -224,7 +313,14 @@ mod tests {
     fn csv_keeps_quoted_multiline_cells_and_flags_short_rows() {
         let data = b"\xEF\xBB\xBFid,text\n1,\"a\nb\"\n2\n3,c\n";
         let mut v = Vec::new();
-        read_csv(Path::new("x.csv"), data, &FileOptions::default(), b',', &mut |r| v.push(r)).unwrap();
+        read_csv(
+            Path::new("x.csv"),
+            data,
+            &FileOptions::default(),
+            b',',
+            &mut |r| v.push(r),
+        )
+        .unwrap();
         let r0 = v[0].as_ref().unwrap();
         assert_eq!(r0.fields["id"], "1");
         assert_eq!(r0.fields["text"], "a\nb");
@@ -245,7 +341,14 @@ mod crlf_tests {
     fn crlf_line_numbers_follow_the_file() {
         let data = b"id,text\r\n1,\"a\r\nb\"\r\n2,c\r\n3,d\r\n";
         let mut v = Vec::new();
-        read_csv(Path::new("x.csv"), data, &FileOptions::default(), b',', &mut |r| v.push(r.unwrap())).unwrap();
+        read_csv(
+            Path::new("x.csv"),
+            data,
+            &FileOptions::default(),
+            b',',
+            &mut |r| v.push(r.unwrap()),
+        )
+        .unwrap();
         let locs: Vec<&str> = v.iter().map(|r| r.locator.as_str()).collect();
         assert_eq!(locs, ["row 1 (line 2)", "row 2 (line 4)", "row 3 (line 5)"]);
     }

@@ -4,7 +4,7 @@
 //! `stem` (name without the extension) and the text in `options.text_field` (default `text`),
 //! read as UTF-8 with CR LF and lone CR turned into LF (Python text mode).
 
-use crate::{format_err, record, ReadError, RecordError, Sink};
+use crate::{ReadError, RecordError, Sink, format_err, record};
 use medsins_manifest::FileOptions;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -28,21 +28,32 @@ pub fn read_text_files(dir: &Path, opts: &FileOptions, sink: &mut Sink) -> Resul
     }
     let ext = opts.extension.as_deref().unwrap_or(".txt");
     let text_field = opts.text_field.as_deref().unwrap_or("text");
-    let files = crate::folder::files_under(dir).map_err(|source| ReadError::Io { path: dir.to_path_buf(), source })?;
+    let files = crate::folder::files_under(dir).map_err(|source| ReadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     for (rel, p) in files {
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
-        let Some(stem) = name.strip_suffix(ext) else { continue };
+        let Some(stem) = name.strip_suffix(ext) else {
+            continue;
+        };
         let data = match std::fs::read(&p) {
             Ok(d) => d,
             Err(e) => {
-                sink(Err(RecordError { locator: rel.clone(), message: e.to_string() }));
+                sink(Err(RecordError {
+                    locator: rel.clone(),
+                    message: e.to_string(),
+                }));
                 continue;
             }
         };
         let text = match std::str::from_utf8(crate::bytes::strip_bom(&data)) {
             Ok(t) => t.replace("\r\n", "\n").replace('\r', "\n"),
             Err(e) => {
-                sink(Err(RecordError { locator: rel.clone(), message: format!("not UTF-8 text: {e}") }));
+                sink(Err(RecordError {
+                    locator: rel.clone(),
+                    message: format!("not UTF-8 text: {e}"),
+                }));
                 continue;
             }
         };
@@ -69,7 +80,10 @@ mod tests {
         std::fs::write(d.path().join("batch1/NCT1.txt"), "a").unwrap();
         std::fs::write(d.path().join("batch1/NCT1.ann"), "T1").unwrap();
         let mut v = Vec::new();
-        read_text_files(d.path(), &FileOptions::default(), &mut |r| v.push(r.unwrap())).unwrap();
+        read_text_files(d.path(), &FileOptions::default(), &mut |r| {
+            v.push(r.unwrap())
+        })
+        .unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].fields["path"], "batch1/NCT1.txt");
         assert_eq!(v[0].fields["stem"], "NCT1");

@@ -5,7 +5,7 @@
 //! members, `#text` (its own character data) and one member per child name (a list when the
 //! name repeats).
 
-use crate::{format_err, record, ReadError, Record, RecordError, Sink};
+use crate::{ReadError, Record, RecordError, Sink, format_err, record};
 use medsins_manifest::FileOptions;
 use quick_xml::events::Event;
 use serde_json::{Map, Value};
@@ -40,7 +40,11 @@ impl Frame {
             }
         }
         for (k, mut vs) in groups {
-            let v = if vs.len() == 1 { vs.pop().unwrap_or(Value::Null) } else { Value::Array(vs) };
+            let v = if vs.len() == 1 {
+                vs.pop().unwrap_or(Value::Null)
+            } else {
+                Value::Array(vs)
+            };
             m.insert(k, v);
         }
         Value::Object(m)
@@ -55,8 +59,16 @@ fn normalise_newlines(s: &str) -> String {
     }
 }
 
-pub fn read_xml(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -> Result<(), ReadError> {
-    let sel = opts.records.as_deref().ok_or_else(|| format_err(path, "xml needs the option `records` (an element path)"))?;
+pub fn read_xml(
+    path: &Path,
+    data: &[u8],
+    opts: &FileOptions,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let sel = opts
+        .records
+        .as_deref()
+        .ok_or_else(|| format_err(path, "xml needs the option `records` (an element path)"))?;
     let (anywhere, want): (bool, Vec<&str>) = match sel.strip_prefix("//") {
         Some(name) => (true, vec![name]),
         None => (false, sel.trim_start_matches('/').split('/').collect()),
@@ -72,7 +84,12 @@ pub fn read_xml(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
     let mut buf = Vec::new();
     loop {
         let before = reader.buffer_position() as usize;
-        let ev = reader.read_event_into(&mut buf).map_err(|e| format_err(path, format!("XML error at byte {}: {e}", reader.error_position())))?;
+        let ev = reader.read_event_into(&mut buf).map_err(|e| {
+            format_err(
+                path,
+                format!("XML error at byte {}: {e}", reader.error_position()),
+            )
+        })?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
@@ -85,33 +102,67 @@ pub fn read_xml(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
                 };
                 path_stack.push(format!("{name}[{idx}]"));
                 counts.push(BTreeMap::new());
-                let names: Vec<&str> = path_stack.iter().map(|p| p.split('[').next().unwrap_or("")).collect();
-                let is_record = if anywhere { name == want[0] } else { names == want };
+                let names: Vec<&str> = path_stack
+                    .iter()
+                    .map(|p| p.split('[').next().unwrap_or(""))
+                    .collect();
+                let is_record = if anywhere {
+                    name == want[0]
+                } else {
+                    names == want
+                };
                 if is_record || !frames.is_empty() {
                     let mut attrs = Vec::new();
                     for a in e.attributes().flatten() {
                         let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                        let v = a.unescape_value().map(|v| v.into_owned()).unwrap_or_default();
+                        let v = a
+                            .unescape_value()
+                            .map(|v| v.into_owned())
+                            .unwrap_or_default();
                         attrs.push((k, v));
                     }
                     let root = is_record.then(|| {
                         ordinal += 1;
                         (ordinal - 1, before, format!("/{}", path_stack.join("/")))
                     });
-                    frames.push((Frame { name, attrs, text: String::new(), children: Vec::new() }, root));
+                    frames.push((
+                        Frame {
+                            name,
+                            attrs,
+                            text: String::new(),
+                            children: Vec::new(),
+                        },
+                        root,
+                    ));
                 }
                 if empty {
-                    close(&mut frames, &mut path_stack, &mut counts, data, reader.buffer_position() as usize, &mut pending);
+                    close(
+                        &mut frames,
+                        &mut path_stack,
+                        &mut counts,
+                        data,
+                        reader.buffer_position() as usize,
+                        &mut pending,
+                    );
                 }
             }
             Event::End(_) => {
-                close(&mut frames, &mut path_stack, &mut counts, data, reader.buffer_position() as usize, &mut pending);
+                close(
+                    &mut frames,
+                    &mut path_stack,
+                    &mut counts,
+                    data,
+                    reader.buffer_position() as usize,
+                    &mut pending,
+                );
             }
             Event::Text(t) => {
                 if let Some((f, _)) = frames.last_mut()
                     && f.children.is_empty()
                 {
-                    let raw = t.xml_content().map_err(|e| format_err(path, e.to_string()))?;
+                    let raw = t
+                        .xml_content()
+                        .map_err(|e| format_err(path, e.to_string()))?;
                     f.text.push_str(&normalise_newlines(&raw));
                 }
             }
@@ -126,7 +177,9 @@ pub fn read_xml(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
                         "gt" => Some('>'),
                         "quot" => Some('"'),
                         "apos" => Some('\''),
-                        n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16).ok().and_then(char::from_u32),
+                        n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
+                            .ok()
+                            .and_then(char::from_u32),
                         n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
                         _ => None,
                     };
@@ -153,7 +206,10 @@ pub fn read_xml(path: &Path, data: &[u8], opts: &FileOptions, sink: &mut Sink) -
         buf.clear();
     }
     if !frames.is_empty() {
-        let e = RecordError { locator: format!("/{}", path_stack.join("/")), message: "element not closed before end of file".into() };
+        let e = RecordError {
+            locator: format!("/{}", path_stack.join("/")),
+            message: "element not closed before end of file".into(),
+        };
         sink(Err(e));
     }
     Ok(())
@@ -169,7 +225,9 @@ fn close(
 ) {
     path_stack.pop();
     counts.pop();
-    let Some((frame, root)) = frames.pop() else { return };
+    let Some((frame, root)) = frames.pop() else {
+        return;
+    };
     let name = frame.name.clone();
     let value = frame.into_value();
     if let Some((ord, start, locator)) = root {
@@ -193,9 +251,15 @@ mod tests {
     use super::*;
 
     fn read(xml: &str, sel: &str) -> Vec<Record> {
-        let opts = FileOptions { records: Some(sel.into()), ..Default::default() };
+        let opts = FileOptions {
+            records: Some(sel.into()),
+            ..Default::default()
+        };
         let mut v = Vec::new();
-        read_xml(Path::new("x.xml"), xml.as_bytes(), &opts, &mut |r| v.push(r.unwrap())).unwrap();
+        read_xml(Path::new("x.xml"), xml.as_bytes(), &opts, &mut |r| {
+            v.push(r.unwrap())
+        })
+        .unwrap();
         v
     }
 
@@ -210,7 +274,13 @@ mod tests {
         assert_eq!(r[0].locator, "/root[1]/record[1]");
         assert_eq!(r[1].locator, "/root[1]/record[2]");
         assert_eq!(r[1].fields["question"], "");
-        assert!(r[0].raw_sha256 == medsins_core::sha256_hex(xml[xml.find("<record").unwrap()..xml.find("</record>").unwrap() + 9].as_bytes()));
+        assert!(
+            r[0].raw_sha256
+                == medsins_core::sha256_hex(
+                    xml[xml.find("<record").unwrap()..xml.find("</record>").unwrap() + 9]
+                        .as_bytes()
+                )
+        );
     }
 
     #[test]

@@ -7,18 +7,18 @@
 //! is an error naming the fields that exist), a fuel limit and a bounded output size.
 
 mod operators;
-mod ops_pandas;
-mod ops_regex;
-mod ops_lookup_records;
-mod ops_py_literal;
-mod ops_select;
 mod ops_keep;
+mod ops_lookup_records;
+mod ops_pandas;
+mod ops_py_literal;
+mod ops_regex;
+mod ops_select;
 mod python;
 mod templates;
 
-pub use operators::{entities_from_iob, LookupFiles};
+pub use operators::{LookupFiles, entities_from_iob};
 pub use python::{py_json_dumps, py_repr_str};
-pub use templates::{RenderError, Rendered, TaskRenderer, MAX_FIELD_BYTES};
+pub use templates::{MAX_FIELD_BYTES, RenderError, Rendered, TaskRenderer};
 
 /// A template context from any serialisable value.
 pub(crate) fn ctx<T: serde::Serialize>(v: &T) -> minijinja::Value {

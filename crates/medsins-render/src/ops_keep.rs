@@ -5,8 +5,14 @@ use serde_json::{Map, Value};
 
 /// `Ok(true)` keeps the record, `Ok(false)` drops it; an expression that does not compile or
 /// evaluate is an error for the record.
-pub(crate) fn keep(env: &Environment, when: &str, fields: &Map<String, Value>) -> Result<bool, String> {
-    let expr = env.compile_expression(when).map_err(|e| format!("keep `when`: {e}"))?;
+pub(crate) fn keep(
+    env: &Environment,
+    when: &str,
+    fields: &Map<String, Value>,
+) -> Result<bool, String> {
+    let expr = env
+        .compile_expression(when)
+        .map_err(|e| format!("keep `when`: {e}"))?;
     let ctx = minijinja::context! { record => crate::ctx(fields), ..crate::ctx(fields) };
     let v = expr.eval(ctx).map_err(|e| format!("keep `when`: {e}"))?;
     Ok(v.is_true())
@@ -20,7 +26,10 @@ mod tests {
     #[test]
     fn keep_evaluates_the_expression() {
         let env = Environment::new();
-        let f = json!({"heldout": null, "n": 3}).as_object().unwrap().clone();
+        let f = json!({"heldout": null, "n": 3})
+            .as_object()
+            .unwrap()
+            .clone();
         assert!(keep(&env, "heldout is none", &f).unwrap());
         assert!(!keep(&env, "n > 5", &f).unwrap());
         assert!(keep(&env, "record['n'] == 3", &f).unwrap());

@@ -5,8 +5,8 @@
 //! `V_44`. Writes `into` = list of `{code, value, record}` (value null without a separator) and
 //! `<into>_missing` = the codes without a match.
 
-use medsins_readers::{value_text, Record};
-use serde_json::{json, Map, Value};
+use medsins_readers::{Record, value_text};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 pub fn lookup_records(
@@ -31,7 +31,9 @@ pub fn lookup_records(
             None => (full.clone(), Value::Null),
         };
         match index.get(&code).and_then(|i| table.get(*i)) {
-            Some(r) => found.push(json!({"code": code, "value": value, "record": Value::Object(r.fields.clone())})),
+            Some(r) => found.push(
+                json!({"code": code, "value": value, "record": Value::Object(r.fields.clone())}),
+            ),
             None => missing.push(Value::String(full)),
         }
     }
@@ -46,9 +48,19 @@ mod tests {
 
     #[test]
     fn codes_with_values_and_missing() {
-        let table = vec![Record { fields: json!({"_key": "E_53", "q": "Pain?"}).as_object().unwrap().clone(), locator: String::new(), raw_sha256: String::new() }];
+        let table = vec![Record {
+            fields: json!({"_key": "E_53", "q": "Pain?"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            locator: String::new(),
+            raw_sha256: String::new(),
+        }];
         let index: HashMap<String, usize> = [("E_53".to_string(), 0)].into();
-        let mut f = json!({"ev": ["E_53_@_V_44", "E_53", "E_99"]}).as_object().unwrap().clone();
+        let mut f = json!({"ev": ["E_53_@_V_44", "E_53", "E_99"]})
+            .as_object()
+            .unwrap()
+            .clone();
         lookup_records(&mut f, "ev", Some("_@_"), "d", &table, &index).unwrap();
         assert_eq!(f["d"][0]["code"], "E_53");
         assert_eq!(f["d"][0]["value"], "V_44");

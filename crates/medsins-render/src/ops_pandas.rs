@@ -3,13 +3,13 @@
 //! is inferred over every record of the file, as one pass of pandas would (the per-block typing
 //! of pandas' `low_memory` reader on very large files is not reproduced).
 
-use medsins_readers::{value_text, Record};
+use medsins_readers::{Record, value_text};
 use serde_json::Value;
 
 /// Cell texts pandas reads as missing by default.
 const NA: &[&str] = &[
-    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN",
-    "None", "n/a", "nan", "null",
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 ];
 
 fn is_na(s: &str) -> bool {
@@ -55,7 +55,11 @@ fn float_val(s: &str) -> Option<f64> {
     let body = t.strip_prefix(['+', '-']).unwrap_or(t);
     let lower = body.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
-        return Some(if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if t.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     // digits with at most one point, at least one digit, then an optional exponent
     let (mant, exp) = match body.find(['e', 'E']) {
@@ -97,11 +101,25 @@ pub fn py_float_repr(x: f64) -> String {
         } else if decpt >= n {
             format!("{}{}.0", digits, "0".repeat((decpt - n) as usize))
         } else {
-            format!("{}.{}", &digits[..decpt as usize], &digits[decpt as usize..])
+            format!(
+                "{}.{}",
+                &digits[..decpt as usize],
+                &digits[decpt as usize..]
+            )
         }
     } else {
-        let rest = if digits.len() > 1 { format!(".{}", &digits[1..]) } else { String::new() };
-        format!("{}{}e{}{:02}", &digits[..1], rest, if exp < 0 { '-' } else { '+' }, exp.abs())
+        let rest = if digits.len() > 1 {
+            format!(".{}", &digits[1..])
+        } else {
+            String::new()
+        };
+        format!(
+            "{}{}e{}{:02}",
+            &digits[..1],
+            rest,
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        )
     };
     format!("{sign}{body}")
 }
@@ -118,7 +136,11 @@ pub enum Dtype {
 
 /// The dtype pandas would give a column with these cells (`None` = no value at all).
 pub fn infer(cells: &[Option<String>]) -> Dtype {
-    let present: Vec<&str> = cells.iter().filter_map(|c| c.as_deref()).filter(|c| !is_na(c)).collect();
+    let present: Vec<&str> = cells
+        .iter()
+        .filter_map(|c| c.as_deref())
+        .filter(|c| !is_na(c))
+        .collect();
     let any_na = present.len() < cells.len();
     if !present.is_empty() && present.iter().all(|c| as_bool(c).is_some()) {
         return if any_na { Dtype::BoolOrNa } else { Dtype::Bool };
@@ -126,7 +148,10 @@ pub fn infer(cells: &[Option<String>]) -> Dtype {
     if !any_na && !present.is_empty() && present.iter().all(|c| int_str(c).is_some()) {
         return Dtype::Int;
     }
-    if present.iter().all(|c| int_str(c).is_some() || float_val(c).is_some()) {
+    if present
+        .iter()
+        .all(|c| int_str(c).is_some() || float_val(c).is_some())
+    {
         return Dtype::Float;
     }
     Dtype::Text
@@ -159,16 +184,30 @@ fn cell(r: &Record, col: &str) -> Option<String> {
 
 /// Rewrites the columns (all fields of the first record but `exclude`, unless `columns` names
 /// them) of every record as pandas would print them.
-pub(crate) fn pandas_values(mut recs: Vec<Record>, columns: Option<&[String]>, exclude: &[String]) -> Vec<Record> {
+pub(crate) fn pandas_values(
+    mut recs: Vec<Record>,
+    columns: Option<&[String]>,
+    exclude: &[String],
+) -> Vec<Record> {
     let cols: Vec<String> = match columns {
         Some(c) => c.to_vec(),
-        None => recs.first().map(|r| r.fields.keys().filter(|k| !exclude.contains(k)).cloned().collect()).unwrap_or_default(),
+        None => recs
+            .first()
+            .map(|r| {
+                r.fields
+                    .keys()
+                    .filter(|k| !exclude.contains(k))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     for col in &cols {
         let cells: Vec<Option<String>> = recs.iter().map(|r| cell(r, col)).collect();
         let dtype = infer(&cells);
         for (r, c) in recs.iter_mut().zip(cells) {
-            r.fields.insert(col.clone(), Value::String(render(c.as_deref(), dtype)));
+            r.fields
+                .insert(col.clone(), Value::String(render(c.as_deref(), dtype)));
         }
     }
     recs
@@ -226,7 +265,10 @@ mod tests {
     fn values_like_str_of_pandas() {
         assert_eq!(render(Some("007"), Dtype::Int), "7");
         assert_eq!(render(Some("-0"), Dtype::Int), "0");
-        assert_eq!(render(Some("99999999999999999999"), Dtype::Int), "99999999999999999999");
+        assert_eq!(
+            render(Some("99999999999999999999"), Dtype::Int),
+            "99999999999999999999"
+        );
         assert_eq!(render(Some("3"), Dtype::Float), "3.0");
         assert_eq!(render(Some(".5"), Dtype::Float), "0.5");
         assert_eq!(render(Some("1."), Dtype::Float), "1.0");
@@ -239,8 +281,15 @@ mod tests {
 
     #[test]
     fn whole_file_inference() {
-        let rec = |v: Value| Record { fields: v.as_object().unwrap().clone(), locator: "x".into(), raw_sha256: String::new() };
-        let recs = vec![rec(json!({"a": "1", "b": "2", "t": "x"})), rec(json!({"a": "", "b": "3", "t": "NA"}))];
+        let rec = |v: Value| Record {
+            fields: v.as_object().unwrap().clone(),
+            locator: "x".into(),
+            raw_sha256: String::new(),
+        };
+        let recs = vec![
+            rec(json!({"a": "1", "b": "2", "t": "x"})),
+            rec(json!({"a": "", "b": "3", "t": "NA"})),
+        ];
         let out = pandas_values(recs, None, &["t".to_string()]);
         assert_eq!(out[0].fields["a"], "1.0");
         assert_eq!(out[1].fields["a"], "nan");

@@ -11,7 +11,10 @@ pub fn parse_py_literal(s: &str) -> Result<Value, String> {
     let v = p.value()?;
     p.ws();
     if p.i != chars.len() {
-        return Err(format!("unexpected `{}` at character {} of the Python literal", chars[p.i], p.i));
+        return Err(format!(
+            "unexpected `{}` at character {} of the Python literal",
+            chars[p.i], p.i
+        ));
     }
     Ok(v)
 }
@@ -53,7 +56,10 @@ impl Parser<'_> {
                     _ => Err(format!("`{w}` is not a Python literal")),
                 }
             }
-            Some(c) => Err(format!("unexpected `{c}` at character {} of the Python literal", self.i)),
+            Some(c) => Err(format!(
+                "unexpected `{c}` at character {} of the Python literal",
+                self.i
+            )),
         }
     }
     fn seq(&mut self, close: char) -> Result<Value, String> {
@@ -106,7 +112,9 @@ impl Parser<'_> {
         self.i += 1;
         let mut s = String::new();
         loop {
-            let Some(c) = self.peek() else { return Err("unterminated string in the Python literal".into()) };
+            let Some(c) = self.peek() else {
+                return Err("unterminated string in the Python literal".into());
+            };
             self.i += 1;
             if c == q {
                 return Ok(s);
@@ -115,12 +123,21 @@ impl Parser<'_> {
                 s.push(c);
                 continue;
             }
-            let Some(e) = self.peek() else { return Err("unterminated escape in the Python literal".into()) };
+            let Some(e) = self.peek() else {
+                return Err("unterminated escape in the Python literal".into());
+            };
             self.i += 1;
             let hex = |p: &mut Self, n: usize| -> Result<char, String> {
-                let h: String = p.c.get(p.i..p.i + n).ok_or("short escape")?.iter().collect();
+                let h: String =
+                    p.c.get(p.i..p.i + n)
+                        .ok_or("short escape")?
+                        .iter()
+                        .collect();
                 p.i += n;
-                u32::from_str_radix(&h, 16).ok().and_then(char::from_u32).ok_or_else(|| format!("bad escape `{h}`"))
+                u32::from_str_radix(&h, 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .ok_or_else(|| format!("bad escape `{h}`"))
             };
             match e {
                 'n' => s.push('\n'),
@@ -137,14 +154,24 @@ impl Parser<'_> {
     }
     fn number(&mut self) -> Result<Value, String> {
         let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_')) {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_'))
+        {
             self.i += 1;
         }
-        let t: String = self.c[start..self.i].iter().filter(|c| **c != '_').collect();
+        let t: String = self.c[start..self.i]
+            .iter()
+            .filter(|c| **c != '_')
+            .collect();
         if let Ok(n) = t.parse::<i64>() {
             return Ok(Value::from(n));
         }
-        t.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number).ok_or_else(|| format!("`{t}` is not a number"))
+        t.parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("`{t}` is not a number"))
     }
 }
 
@@ -155,10 +182,22 @@ mod tests {
 
     #[test]
     fn python_lists_tuples_dicts() {
-        assert_eq!(parse_py_literal("['E_91', 'E_53_@_V_44', \"it's\"]").unwrap(), json!(["E_91", "E_53_@_V_44", "it's"]));
-        assert_eq!(parse_py_literal("[['Bronchite', 0.19], ('x', -2)]").unwrap(), json!([["Bronchite", 0.19], ["x", -2]]));
-        assert_eq!(parse_py_literal(" {'a': None, 1: True} ").unwrap(), json!({"a": null, "1": true}));
-        assert_eq!(parse_py_literal("'a\\'b\\xe9\\n'").unwrap(), json!("a'b\u{e9}\n"));
+        assert_eq!(
+            parse_py_literal("['E_91', 'E_53_@_V_44', \"it's\"]").unwrap(),
+            json!(["E_91", "E_53_@_V_44", "it's"])
+        );
+        assert_eq!(
+            parse_py_literal("[['Bronchite', 0.19], ('x', -2)]").unwrap(),
+            json!([["Bronchite", 0.19], ["x", -2]])
+        );
+        assert_eq!(
+            parse_py_literal(" {'a': None, 1: True} ").unwrap(),
+            json!({"a": null, "1": true})
+        );
+        assert_eq!(
+            parse_py_literal("'a\\'b\\xe9\\n'").unwrap(),
+            json!("a'b\u{e9}\n")
+        );
         assert_eq!(parse_py_literal("[]").unwrap(), json!([]));
         assert!(parse_py_literal("['a',").is_err());
         assert!(parse_py_literal("['a'] x").is_err());

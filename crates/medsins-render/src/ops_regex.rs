@@ -3,7 +3,7 @@
 //! Patterns use the Rust `regex` syntax; in replacements `$1` / `${name}` insert a group and
 //! `$$` is a dollar sign (Python writes `\1`).
 
-use medsins_readers::{value_text, Record, RecordError};
+use medsins_readers::{Record, RecordError, value_text};
 use regex::Regex;
 use serde_json::Value;
 
@@ -12,7 +12,11 @@ pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, Str
     rules
         .iter()
         .enumerate()
-        .map(|(i, [p, r])| Regex::new(p).map(|re| (re, r.clone())).map_err(|e| format!("regex_replace rule {}: {e}", i + 1)))
+        .map(|(i, [p, r])| {
+            Regex::new(p)
+                .map(|re| (re, r.clone()))
+                .map_err(|e| format!("regex_replace rule {}: {e}", i + 1))
+        })
         .collect()
 }
 
@@ -38,17 +42,24 @@ pub(crate) fn regex_replace(
     let compiled = match compile(rules) {
         Ok(c) => c,
         Err(message) => {
-            errors.extend(recs.into_iter().map(|r| RecordError { locator: r.locator, message: message.clone() }));
+            errors.extend(recs.into_iter().map(|r| RecordError {
+                locator: r.locator,
+                message: message.clone(),
+            }));
             return Vec::new();
         }
     };
     let mut out = Vec::with_capacity(recs.len());
     for mut r in recs {
         match r.fields.get(field) {
-            None => errors.push(RecordError { locator: r.locator.clone(), message: format!("record has no field `{field}`") }),
+            None => errors.push(RecordError {
+                locator: r.locator.clone(),
+                message: format!("record has no field `{field}`"),
+            }),
             Some(v) => {
                 let text = apply(&value_text(v), &compiled);
-                r.fields.insert(into.unwrap_or(field).to_string(), Value::String(text));
+                r.fields
+                    .insert(into.unwrap_or(field).to_string(), Value::String(text));
                 out.push(r);
             }
         }
@@ -61,7 +72,12 @@ mod tests {
     use super::*;
 
     fn rules(r: &[(&str, &str)]) -> Vec<(Regex, String)> {
-        compile(&r.iter().map(|(a, b)| [a.to_string(), b.to_string()]).collect::<Vec<_>>()).unwrap()
+        compile(
+            &r.iter()
+                .map(|(a, b)| [a.to_string(), b.to_string()])
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -91,6 +107,10 @@ mod tests {
 
     #[test]
     fn bad_pattern_is_reported() {
-        assert!(compile(&[["(".to_string(), String::new()]]).unwrap_err().starts_with("regex_replace rule 1"));
+        assert!(
+            compile(&[["(".to_string(), String::new()]])
+                .unwrap_err()
+                .starts_with("regex_replace rule 1")
+        );
     }
 }

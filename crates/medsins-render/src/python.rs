@@ -4,7 +4,11 @@ use serde_json::Value;
 
 /// Python `repr()` of a string (App. A.5).
 pub fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -65,7 +69,10 @@ pub fn py_repr(v: &Value) -> String {
         Value::Number(n) => n.to_string(),
         Value::Object(m) => format!(
             "{{{}}}",
-            m.iter().map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v))).collect::<Vec<_>>().join(", ")
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr_str(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -142,7 +149,10 @@ mod tests {
 
     #[test]
     fn repr_like_python() {
-        assert_eq!(py_repr(&json!([["left lower lobe", "Anatomy"], ["it's", "x"]])), "[['left lower lobe', 'Anatomy'], [\"it's\", 'x']]");
+        assert_eq!(
+            py_repr(&json!([["left lower lobe", "Anatomy"], ["it's", "x"]])),
+            "[['left lower lobe', 'Anatomy'], [\"it's\", 'x']]"
+        );
         assert_eq!(py_repr_str("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(py_repr_str("x\u{a0}y\n"), "'x\\xa0y\\n'");
         assert_eq!(py_repr(&json!([])), "[]");

@@ -1,6 +1,6 @@
 //! Compiled task templates and the per-record render.
 
-use crate::operators::{run_steps, LookupFiles};
+use crate::operators::{LookupFiles, run_steps};
 use medsins_manifest::{Step, Task};
 use medsins_readers::{Record, RecordError};
 use minijinja::{Environment, UndefinedBehavior, Value as JValue};
@@ -20,7 +20,11 @@ pub struct RenderError {
 /// What one record became.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rendered {
-    Sample { input: String, output: String, group_key: Option<String> },
+    Sample {
+        input: String,
+        output: String,
+        group_key: Option<String>,
+    },
     /// The task's filter rejected the record.
     Filtered,
 }
@@ -39,7 +43,10 @@ fn environment() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     // a template's final line feed is part of its output (upstream outputs can end in one)
-    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder().keep_trailing_newline(true).build() {
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .keep_trailing_newline(true)
+        .build()
+    {
         env.set_syntax(syntax);
     }
     // no loader: templates cannot include or import anything
@@ -51,14 +58,25 @@ fn environment() -> Environment<'static> {
         let j: serde_json::Value = serde_json::to_value(&v).map_err(err)?;
         Ok(crate::python::py_json_dumps(&j))
     });
-    env.add_filter("strip", |s: String| s.trim_matches(medsins_core::normalize::is_py_space).to_string());
+    env.add_filter("strip", |s: String| {
+        s.trim_matches(medsins_core::normalize::is_py_space)
+            .to_string()
+    });
     env.add_filter("detok", |v: Vec<String>| medsins_readers::detokenize(&v));
-    env.add_filter("letter", |i: usize| char::from(b'A' + (i % 26) as u8).to_string());
+    env.add_filter("letter", |i: usize| {
+        char::from(b'A' + (i % 26) as u8).to_string()
+    });
     env.add_filter("text", |v: JValue| -> Result<String, minijinja::Error> {
         let j: serde_json::Value = serde_json::to_value(&v).map_err(err)?;
         Ok(medsins_readers::value_text(&j))
     });
-    env.add_filter("remove", |s: String, what: String| if what.is_empty() { s } else { s.replace(&what, "") });
+    env.add_filter("remove", |s: String, what: String| {
+        if what.is_empty() {
+            s
+        } else {
+            s.replace(&what, "")
+        }
+    });
     env
 }
 
@@ -82,11 +100,15 @@ impl TaskRenderer {
     pub fn compile(task: &Task, lookups: LookupFiles) -> Result<TaskRenderer, Vec<RenderError>> {
         let mut env = environment();
         let mut errors = Vec::new();
-        let mut add = |env: &mut Environment<'static>, name: &'static str, src: &toml::Spanned<String>| {
-            if let Err(e) = env.add_template_owned(name, src.get_ref().clone()) {
-                errors.push(RenderError { offset: src.span().start, message: format!("template `{name}`: {}", describe(&e)) });
-            }
-        };
+        let mut add =
+            |env: &mut Environment<'static>, name: &'static str, src: &toml::Spanned<String>| {
+                if let Err(e) = env.add_template_owned(name, src.get_ref().clone()) {
+                    errors.push(RenderError {
+                        offset: src.span().start,
+                        message: format!("template `{name}`: {}", describe(&e)),
+                    });
+                }
+            };
         add(&mut env, "input", &task.input);
         add(&mut env, "output", &task.output);
         if let Some(g) = &task.group_key {
@@ -95,9 +117,18 @@ impl TaskRenderer {
         if let Some(f) = &task.filter {
             // The filter is compiled once as a template so renders need no re-parsing.
             if let Err(e) = env.compile_expression(f.get_ref()) {
-                errors.push(RenderError { offset: f.span().start, message: format!("filter: {}", describe(&e)) });
-            } else if let Err(e) = env.add_template_owned("filter", format!("{{% if {} %}}1{{% endif %}}", f.get_ref())) {
-                errors.push(RenderError { offset: f.span().start, message: format!("filter: {}", describe(&e)) });
+                errors.push(RenderError {
+                    offset: f.span().start,
+                    message: format!("filter: {}", describe(&e)),
+                });
+            } else if let Err(e) = env.add_template_owned(
+                "filter",
+                format!("{{% if {} %}}1{{% endif %}}", f.get_ref()),
+            ) {
+                errors.push(RenderError {
+                    offset: f.span().start,
+                    message: format!("filter: {}", describe(&e)),
+                });
             }
         }
         if !errors.is_empty() {
@@ -115,7 +146,10 @@ impl TaskRenderer {
     /// Runs the task's operators over the records of one file, in order. Records an operator
     /// cannot handle come back as errors; records it drops on purpose come back in the second
     /// value, with the reason.
-    pub fn run_steps(&self, records: Vec<Record>) -> (Vec<Result<Record, RecordError>>, Vec<RecordError>) {
+    pub fn run_steps(
+        &self,
+        records: Vec<Record>,
+    ) -> (Vec<Result<Record, RecordError>>, Vec<RecordError>) {
         run_steps(&self.steps, records, &self.lookups, &self.env)
     }
 
@@ -131,15 +165,26 @@ impl TaskRenderer {
         }
         let input = self.render_one("input", &ctx, rec)?;
         let output = self.render_one("output", &ctx, rec)?;
-        let group_key = if self.has_group_key { Some(self.render_one("group_key", &ctx, rec)?) } else { None };
-        Ok(Rendered::Sample { input, output, group_key })
+        let group_key = if self.has_group_key {
+            Some(self.render_one("group_key", &ctx, rec)?)
+        } else {
+            None
+        };
+        Ok(Rendered::Sample {
+            input,
+            output,
+            group_key,
+        })
     }
 
     fn render_one(&self, name: &str, ctx: &JValue, rec: &Record) -> Result<String, String> {
         let t = self.env.get_template(name).map_err(|e| describe(&e))?;
         let s = t.render(ctx).map_err(|e| self.explain(name, &e, rec))?;
         if s.len() > MAX_FIELD_BYTES {
-            return Err(format!("template `{name}` rendered {} bytes, above the limit of {MAX_FIELD_BYTES}", s.len()));
+            return Err(format!(
+                "template `{name}` rendered {} bytes, above the limit of {MAX_FIELD_BYTES}",
+                s.len()
+            ));
         }
         Ok(s)
     }
@@ -148,8 +193,15 @@ impl TaskRenderer {
     fn explain(&self, name: &str, e: &minijinja::Error, rec: &Record) -> String {
         let mut msg = format!("template `{name}`: {}", describe(e));
         if e.kind() == minijinja::ErrorKind::UndefinedError {
-            let fields: Vec<&str> = rec.fields.keys().map(|k| if k.is_empty() { "\"\"" } else { k.as_str() }).collect();
-            msg.push_str(&format!("; the record has the fields: {}", fields.join(", ")));
+            let fields: Vec<&str> = rec
+                .fields
+                .keys()
+                .map(|k| if k.is_empty() { "\"\"" } else { k.as_str() })
+                .collect();
+            msg.push_str(&format!(
+                "; the record has the fields: {}",
+                fields.join(", ")
+            ));
         }
         msg
     }

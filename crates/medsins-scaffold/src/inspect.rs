@@ -17,7 +17,10 @@ pub struct Inspection {
 }
 
 fn ext(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     let name = name.strip_suffix(".gz").unwrap_or(&name).to_string();
     name.rsplit('.').next().unwrap_or("").to_string()
 }
@@ -25,7 +28,9 @@ fn ext(path: &Path) -> String {
 fn head(path: &Path, n: usize) -> String {
     use std::io::Read;
     let mut buf = vec![0u8; n];
-    let got = std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)).unwrap_or(0);
+    let got = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut buf))
+        .unwrap_or(0);
     String::from_utf8_lossy(&buf[..got]).into_owned()
 }
 
@@ -40,7 +45,11 @@ pub fn guess_format(path: &Path) -> Result<(String, FileOptions), ScaffoldError>
             let t = h.trim_start();
             if h.contains("\"Instances\"") && t.starts_with('{') {
                 "sni-task"
-            } else if t.starts_with('{') && first_lines.len() > 1 && first_lines[1].trim_start().starts_with('{') && first_lines[0].trim_end().ends_with('}') {
+            } else if t.starts_with('{')
+                && first_lines.len() > 1
+                && first_lines[1].trim_start().starts_with('{')
+                && first_lines[0].trim_end().ends_with('}')
+            {
                 "jsonl" // JSON Lines named .json (MedMCQA's dev.json)
             } else {
                 "json"
@@ -50,7 +59,10 @@ pub fn guess_format(path: &Path) -> Result<(String, FileOptions), ScaffoldError>
         "tsv" | "txt" | "conll" | "iob" | "bio" => {
             if first_lines.iter().any(|l| l.contains("|t|")) {
                 "pubtator"
-            } else if first_lines.iter().filter(|l| !l.trim().is_empty()).all(|l| l.split_whitespace().count() >= 2 && l.split_whitespace().count() <= 4)
+            } else if first_lines
+                .iter()
+                .filter(|l| !l.trim().is_empty())
+                .all(|l| l.split_whitespace().count() >= 2 && l.split_whitespace().count() <= 4)
                 && h.contains("\n\n")
             {
                 "iob"
@@ -60,7 +72,9 @@ pub fn guess_format(path: &Path) -> Result<(String, FileOptions), ScaffoldError>
         }
         "xlsx" | "xlsm" => {
             let names = xlsx_sheets(path);
-            if names.iter().any(|n| n == "Instances") && names.iter().any(|n| n == "Basic Information") {
+            if names.iter().any(|n| n == "Instances")
+                && names.iter().any(|n| n == "Basic Information")
+            {
                 "workbook"
             } else {
                 o.sheet = names.first().cloned();
@@ -69,7 +83,10 @@ pub fn guess_format(path: &Path) -> Result<(String, FileOptions), ScaffoldError>
         }
         "xml" => {
             o.records = Some(repeated_element(&h).ok_or_else(|| {
-                ScaffoldError::Unsupported(format!("{}: no repeated element found to use as records", path.display()))
+                ScaffoldError::Unsupported(format!(
+                    "{}: no repeated element found to use as records",
+                    path.display()
+                ))
             })?);
             "xml"
         }
@@ -92,14 +109,25 @@ fn xlsx_sheets(path: &Path) -> Vec<String> {
 mod calamine_names {
     /// Sheet names from `xl/workbook.xml`, without a spreadsheet dependency here.
     pub fn sheet_names(path: &std::path::Path) -> Vec<String> {
-        let Ok(f) = std::fs::File::open(path) else { return vec![] };
-        let Ok(mut z) = zip::ZipArchive::new(f) else { return vec![] };
-        let Ok(mut wb) = z.by_name("xl/workbook.xml") else { return vec![] };
+        let Ok(f) = std::fs::File::open(path) else {
+            return vec![];
+        };
+        let Ok(mut z) = zip::ZipArchive::new(f) else {
+            return vec![];
+        };
+        let Ok(mut wb) = z.by_name("xl/workbook.xml") else {
+            return vec![];
+        };
         let mut s = String::new();
         let _ = std::io::Read::read_to_string(&mut wb, &mut s);
         s.split("<sheet ")
             .skip(1)
-            .filter_map(|p| p.split("name=\"").nth(1).and_then(|r| r.split('"').next()).map(str::to_string))
+            .filter_map(|p| {
+                p.split("name=\"")
+                    .nth(1)
+                    .and_then(|r| r.split('"').next())
+                    .map(str::to_string)
+            })
             .collect()
     }
 }
@@ -114,7 +142,11 @@ fn repeated_element(head: &str) -> Option<String> {
             continue;
         }
         let closing = part.starts_with('/');
-        let name: String = part.trim_start_matches('/').chars().take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/').collect();
+        let name: String = part
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+            .collect();
         let self_closing = part.split('>').next().is_some_and(|t| t.ends_with('/'));
         if closing {
             stack.pop();
@@ -132,12 +164,20 @@ fn repeated_element(head: &str) -> Option<String> {
             stack.pop();
         }
     }
-    counts.into_iter().filter(|(_, n)| *n > 1).max_by_key(|(_, n)| *n).map(|(p, _)| p)
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .max_by_key(|(_, n)| *n)
+        .map(|(p, _)| p)
 }
 
 fn example(v: &Value) -> String {
     let t = medsins_readers::value_text(v).replace('\n', "\\n");
-    if t.chars().count() > 60 { format!("{}…", t.chars().take(60).collect::<String>()) } else { t }
+    if t.chars().count() > 60 {
+        format!("{}…", t.chars().take(60).collect::<String>())
+    } else {
+        t
+    }
 }
 
 /// Reads the whole file with the guessed reader and summarises it.
@@ -159,5 +199,11 @@ pub fn inspect(path: &Path, corpus_dir: &Path) -> Result<Inspection, ScaffoldErr
         }
         Err(_) => bad += 1,
     })?;
-    Ok(Inspection { format, options, records, bad_records: bad, fields })
+    Ok(Inspection {
+        format,
+        options,
+        records,
+        bad_records: bad,
+        fields,
+    })
 }

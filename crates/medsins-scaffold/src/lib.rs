@@ -13,8 +13,8 @@ mod write;
 pub mod xlsx;
 
 pub use fixture::cut_fixture;
-pub use inspect::{inspect, Inspection};
-pub use upstream::{manifest_from_task_json, manifest_from_workbook, Contribution};
+pub use inspect::{Inspection, inspect};
+pub use upstream::{Contribution, manifest_from_task_json, manifest_from_workbook};
 pub use write::starting_manifest;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,10 @@ pub enum ScaffoldError {
     #[error(transparent)]
     Read(#[from] medsins_readers::ReadError),
     #[error("{path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Unsupported(String),
 }

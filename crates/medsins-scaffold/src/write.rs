@@ -1,6 +1,6 @@
 //! The starting manifest for a raw file: everything inspection could infer, `TODO` elsewhere.
 
-use crate::{toml_str, Inspection};
+use crate::{Inspection, toml_str};
 use std::fmt::Write;
 
 /// A manifest for corpus `id` reading `rel_path` (relative to the corpus folder). Every value
@@ -8,7 +8,11 @@ use std::fmt::Write;
 pub fn starting_manifest(id: &str, rel_path: &str, ins: &Inspection) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "#:schema ../schemas/manifest.schema.json");
-    let _ = writeln!(s, "# Written by `medsins new-corpus`: {} records, format `{}`.", ins.records, ins.format);
+    let _ = writeln!(
+        s,
+        "# Written by `medsins new-corpus`: {} records, format `{}`.",
+        ins.records, ins.format
+    );
     let _ = writeln!(s, "# Fields seen (with an example value):");
     for (f, ex) in &ins.fields {
         let _ = writeln!(s, "#   {f}: {ex}");
@@ -19,7 +23,12 @@ pub fn starting_manifest(id: &str, rel_path: &str, ins: &Inspection) -> String {
         toml_str(id),
         rel_path
     );
-    let _ = writeln!(s, "\n[[files]]\nid = \"main\"\npath = {}\nformat = {}", toml_str(rel_path), toml_str(&ins.format));
+    let _ = writeln!(
+        s,
+        "\n[[files]]\nid = \"main\"\npath = {}\nformat = {}",
+        toml_str(rel_path),
+        toml_str(&ins.format)
+    );
     let mut opts = Vec::new();
     if let Some(r) = &ins.options.records {
         opts.push(format!("records = {}", toml_str(r)));
@@ -32,22 +41,45 @@ pub fn starting_manifest(id: &str, rel_path: &str, ins: &Inspection) -> String {
     }
     // input: the field with the longest example text; output: the first other field that is not
     // an index (empty name or a bare number)
-    let is_index = |(f, ex): &(String, String)| f.is_empty() || ex.chars().all(|c| c.is_ascii_digit());
-    let input_field = ins.fields.iter().filter(|x| !is_index(x)).max_by_key(|(_, ex)| ex.chars().count()).map(|(f, _)| f.as_str());
-    let output_field = ins.fields.iter().filter(|x| !is_index(x)).map(|(f, _)| f.as_str()).find(|f| Some(*f) != input_field);
+    let is_index =
+        |(f, ex): &(String, String)| f.is_empty() || ex.chars().all(|c| c.is_ascii_digit());
+    let input_field = ins
+        .fields
+        .iter()
+        .filter(|x| !is_index(x))
+        .max_by_key(|(_, ex)| ex.chars().count())
+        .map(|(f, _)| f.as_str());
+    let output_field = ins
+        .fields
+        .iter()
+        .filter(|x| !is_index(x))
+        .map(|(f, _)| f.as_str())
+        .find(|f| Some(*f) != input_field);
     let var = |f: &str| {
-        if !f.is_empty() && f.chars().all(|c| c.is_alphanumeric() || c == '_') && !f.starts_with(|c: char| c.is_ascii_digit()) {
+        if !f.is_empty()
+            && f.chars().all(|c| c.is_alphanumeric() || c == '_')
+            && !f.starts_with(|c: char| c.is_ascii_digit())
+        {
             format!("{{{{ {f} }}}}")
         } else {
-            format!("{{{{ record[{}] }}}}", serde_json::to_string(f).unwrap_or_default())
+            format!(
+                "{{{{ record[{}] }}}}",
+                serde_json::to_string(f).unwrap_or_default()
+            )
         }
     };
     let (input, output) = match ins.format.as_str() {
         "sni-task" | "workbook" => ("{{ input }}".to_string(), "{{ output }}".to_string()),
-        "iob" => ("{{ text }}".to_string(), "{{ entities | join(\", \") }}".to_string()),
+        "iob" => (
+            "{{ text }}".to_string(),
+            "{{ entities | join(\", \") }}".to_string(),
+        ),
         _ => (
             input_field.map(var).unwrap_or_else(|| "TODO".into()),
-            output_field.or(input_field).map(var).unwrap_or_else(|| "TODO".into()),
+            output_field
+                .or(input_field)
+                .map(var)
+                .unwrap_or_else(|| "TODO".into()),
         ),
     };
     let steps = if ins.format == "iob" {

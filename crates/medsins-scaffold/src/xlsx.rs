@@ -4,7 +4,10 @@
 use std::io::Write;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn col(mut i: usize) -> String {
@@ -41,7 +44,10 @@ fn sheet_xml(rows: &[Vec<Option<String>>]) -> String {
 }
 
 /// Writes sheets (name, rows of optional cell texts) as an XLSX file.
-pub fn write_xlsx(path: &std::path::Path, sheets: &[(String, Vec<Vec<Option<String>>>)]) -> std::io::Result<()> {
+pub fn write_xlsx(
+    path: &std::path::Path,
+    sheets: &[(String, Vec<Vec<Option<String>>>)],
+) -> std::io::Result<()> {
     let file = std::fs::File::create(path)?;
     let mut z = zip::ZipWriter::new(file);
     let opts = zip::write::SimpleFileOptions::default()
@@ -72,7 +78,12 @@ pub fn write_xlsx(path: &std::path::Path, sheets: &[(String, Vec<Vec<Option<Stri
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">",
     );
     for (i, (name, _)) in sheets.iter().enumerate() {
-        wb.push_str(&format!("<sheet name=\"{}\" sheetId=\"{}\" r:id=\"rId{}\"/>", esc(name), i + 1, i + 1));
+        wb.push_str(&format!(
+            "<sheet name=\"{}\" sheetId=\"{}\" r:id=\"rId{}\"/>",
+            esc(name),
+            i + 1,
+            i + 1
+        ));
         rels.push_str(&format!(
             "<Relationship Id=\"rId{}\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet{}.xml\"/>",
             i + 1,
@@ -84,7 +95,10 @@ pub fn write_xlsx(path: &std::path::Path, sheets: &[(String, Vec<Vec<Option<Stri
     add("xl/workbook.xml", wb)?;
     add("xl/_rels/workbook.xml.rels", rels)?;
     for (i, (_, rows)) in sheets.iter().enumerate() {
-        add(&format!("xl/worksheets/sheet{}.xml", i + 1), sheet_xml(rows))?;
+        add(
+            &format!("xl/worksheets/sheet{}.xml", i + 1),
+            sheet_xml(rows),
+        )?;
     }
     z.finish().map_err(std::io::Error::other)?;
     Ok(())
@@ -98,9 +112,14 @@ mod tests {
     fn written_workbook_reads_back() {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("w.xlsx");
-        let rows = vec![vec![Some("Input".into()), Some("Output".into())], vec![Some("a & <b>".into()), None], vec![Some("x\ny".into()), Some("z".into())]];
+        let rows = vec![
+            vec![Some("Input".into()), Some("Output".into())],
+            vec![Some("a & <b>".into()), None],
+            vec![Some("x\ny".into()), Some("z".into())],
+        ];
         write_xlsx(&p, &[("Instances".into(), rows)]).unwrap();
-        let recs = medsins_readers::read_all(&p, "workbook", &Default::default(), tmp.path()).unwrap();
+        let recs =
+            medsins_readers::read_all(&p, "workbook", &Default::default(), tmp.path()).unwrap();
         let r: Vec<_> = recs.into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(r[0].fields["input"], "a & <b>");
         assert_eq!(r[0].fields["output"], serde_json::Value::Null);

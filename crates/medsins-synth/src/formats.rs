@@ -33,7 +33,14 @@ impl Ctx {
     }
     /// (template index, variant) of content index `c` among `n` templates.
     pub fn of(&self, c: usize, n: usize) -> (usize, u64) {
-        (c % n, if c < n { 0 } else { self.hash("variant", c) | 1 })
+        (
+            c % n,
+            if c < n {
+                0
+            } else {
+                self.hash("variant", c) | 1
+            },
+        )
     }
 }
 
@@ -54,7 +61,11 @@ pub fn vary_value(v: &Value, variant: u64) -> Value {
     match v {
         Value::String(s) => Value::String(vary(s, variant)),
         Value::Array(a) => Value::Array(a.iter().map(|x| vary_value(x, variant)).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (k.clone(), vary_value(x, variant))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), vary_value(x, variant)))
+                .collect(),
+        ),
         x => x.clone(),
     }
 }
@@ -110,7 +121,9 @@ const MARK: &str = "\u{1}medsins-synth-records\u{1}";
 impl JsonDoc {
     pub fn parse(bytes: &[u8], pointer: &str, id_field: Option<&'static str>) -> io::Result<Self> {
         let mut doc: Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
-        let slot = doc.pointer_mut(pointer).ok_or_else(|| bad(format!("no container at `{pointer}`")))?;
+        let slot = doc
+            .pointer_mut(pointer)
+            .ok_or_else(|| bad(format!("no container at `{pointer}`")))?;
         let container = std::mem::replace(slot, Value::String(MARK.into()));
         let (keyed, items): (bool, Vec<(Option<String>, Value)>) = match container {
             Value::Array(a) => (false, a.into_iter().map(|v| (None, v)).collect()),
@@ -121,10 +134,21 @@ impl JsonDoc {
             return Err(bad("no records"));
         }
         let pretty = bytes.windows(2).any(|w| w == b"\n ");
-        let text = if pretty { serde_json::to_string_pretty(&doc) } else { serde_json::to_string(&doc) }.map_err(|e| bad(e.to_string()))?;
+        let text = if pretty {
+            serde_json::to_string_pretty(&doc)
+        } else {
+            serde_json::to_string(&doc)
+        }
+        .map_err(|e| bad(e.to_string()))?;
         let quoted = serde_json::to_string(MARK).map_err(|e| bad(e.to_string()))?;
         let at = text.find(&quoted).ok_or_else(|| bad("marker lost"))?;
-        Ok(JsonDoc { prefix: text[..at].to_string(), suffix: text[at + quoted.len()..].to_string(), items, keyed, id_field })
+        Ok(JsonDoc {
+            prefix: text[..at].to_string(),
+            suffix: text[at + quoted.len()..].to_string(),
+            items,
+            keyed,
+            id_field,
+        })
     }
 }
 
@@ -151,7 +175,11 @@ impl Family for JsonDoc {
                 w.write_all(b",\n")?;
             }
             if let Some(k) = key {
-                let k = if fresh { format!("{k}-s{i}") } else { k.clone() };
+                let k = if fresh {
+                    format!("{k}-s{i}")
+                } else {
+                    k.clone()
+                };
                 serde_json::to_writer(&mut *w, &k)?;
                 w.write_all(b": ")?;
             }
@@ -175,13 +203,29 @@ impl Table {
     pub fn parse(bytes: &[u8], delimiter: u8, header: bool) -> io::Result<Self> {
         let bom = bytes.starts_with(b"\xEF\xBB\xBF");
         let body = if bom { &bytes[3..] } else { bytes };
-        let mut r = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).flexible(true).from_reader(body);
-        let mut rows: Vec<csv::StringRecord> = r.records().collect::<Result<_, _>>().map_err(|e| bad(e.to_string()))?;
-        let header = if header && !rows.is_empty() { Some(rows.remove(0)) } else { None };
+        let mut r = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut rows: Vec<csv::StringRecord> = r
+            .records()
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        let header = if header && !rows.is_empty() {
+            Some(rows.remove(0))
+        } else {
+            None
+        };
         if rows.is_empty() {
             return Err(bad("no rows"));
         }
-        Ok(Table { bom, delimiter, header, rows })
+        Ok(Table {
+            bom,
+            delimiter,
+            header,
+            rows,
+        })
     }
 }
 
@@ -193,14 +237,23 @@ impl Family for Table {
         if self.bom {
             w.write_all(b"\xEF\xBB\xBF")?;
         }
-        let mut cw = csv::WriterBuilder::new().delimiter(self.delimiter).flexible(true).from_writer(w);
+        let mut cw = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .flexible(true)
+            .from_writer(w);
         if let Some(h) = &self.header {
             cw.write_record(h)?;
         }
         let n = self.rows.len();
         for i in 0..count {
             let (t, v) = cx.of(cx.content(i), n);
-            cw.write_record(self.rows[t].iter().map(|f| if is_prose(f) { vary(f, v) } else { perturb_numbers(f, v) }))?;
+            cw.write_record(self.rows[t].iter().map(|f| {
+                if is_prose(f) {
+                    vary(f, v)
+                } else {
+                    perturb_numbers(f, v)
+                }
+            }))?;
         }
         cw.flush()?;
         Ok(())
@@ -249,7 +302,11 @@ impl Blocks {
         if blocks.is_empty() {
             return Err(bad("no blocks"));
         }
-        Ok(Blocks { kind, header, blocks })
+        Ok(Blocks {
+            kind,
+            header,
+            blocks,
+        })
     }
 
     fn iob_block(block: &[String], v: u64) -> Vec<String> {
@@ -269,7 +326,11 @@ impl Blocks {
             .collect();
         let last = block[block.len() - 1].split(sep).collect::<Vec<_>>();
         let extra = 1 + (v >> 3) % 3;
-        let at = if last[0].chars().all(|c| c.is_ascii_punctuation()) { out.len() - 1 } else { out.len() };
+        let at = if last[0].chars().all(|c| c.is_ascii_punctuation()) {
+            out.len() - 1
+        } else {
+            out.len()
+        };
         for k in 0..extra {
             let len = 4 + ((v >> (8 + k * 4)) % 7) as usize;
             let word = word_of_len(len, v.rotate_left(k as u32 * 13 + 5)).unwrap_or("case");
@@ -385,14 +446,30 @@ impl XmlDoc {
             return Err(bad("no record elements"));
         }
         // the reader reports positions after leading whitespace was consumed: move starts to '<'
-        let spans: Vec<(usize, usize)> =
-            spans.into_iter().map(|(s, e)| (s + bytes[s..e].iter().position(|&c| c == b'<').unwrap_or(0), e)).collect();
-        let sep = if spans.len() > 1 { bytes[spans[0].1..spans[1].0].to_vec() } else { b"\n".to_vec() };
+        let spans: Vec<(usize, usize)> = spans
+            .into_iter()
+            .map(|(s, e)| {
+                (
+                    s + bytes[s..e].iter().position(|&c| c == b'<').unwrap_or(0),
+                    e,
+                )
+            })
+            .collect();
+        let sep = if spans.len() > 1 {
+            bytes[spans[0].1..spans[1].0].to_vec()
+        } else {
+            b"\n".to_vec()
+        };
         let children = spans
             .iter()
             .map(|&(s, e)| String::from_utf8(bytes[s..e].to_vec()).map_err(|e| bad(e.to_string())))
             .collect::<io::Result<Vec<_>>>()?;
-        Ok(XmlDoc { prefix: bytes[..spans[0].0].to_vec(), suffix: bytes[spans[spans.len() - 1].1..].to_vec(), sep, children })
+        Ok(XmlDoc {
+            prefix: bytes[..spans[0].0].to_vec(),
+            suffix: bytes[spans[spans.len() - 1].1..].to_vec(),
+            sep,
+            children,
+        })
     }
 
     fn vary_xml(s: &str, v: u64) -> String {
@@ -400,7 +477,10 @@ impl XmlDoc {
         let mut rest = s;
         while let Some(lt) = rest.find('<') {
             out.push_str(&vary(&rest[..lt], v));
-            let gt = rest[lt..].find('>').map(|g| lt + g + 1).unwrap_or(rest.len());
+            let gt = rest[lt..]
+                .find('>')
+                .map(|g| lt + g + 1)
+                .unwrap_or(rest.len());
             out.push_str(&rest[lt..gt]);
             rest = &rest[gt..];
         }
@@ -422,7 +502,11 @@ impl Family for XmlDoc {
                 w.write_all(&self.sep)?;
             }
             let c = &self.children[t];
-            if v == 0 { w.write_all(c.as_bytes())? } else { w.write_all(Self::vary_xml(c, v).as_bytes())? }
+            if v == 0 {
+                w.write_all(c.as_bytes())?
+            } else {
+                w.write_all(Self::vary_xml(c, v).as_bytes())?
+            }
         }
         w.write_all(&self.suffix)
     }
@@ -438,20 +522,34 @@ pub struct Workbook {
 
 impl Workbook {
     pub fn parse(path: &std::path::Path, sheet: Option<&str>) -> io::Result<Self> {
-        use calamine::{open_workbook, Data, Reader, Xlsx};
-        let mut wb: Xlsx<_> = open_workbook(path).map_err(|e: calamine::XlsxError| bad(e.to_string()))?;
+        use calamine::{Data, Reader, Xlsx, open_workbook};
+        let mut wb: Xlsx<_> =
+            open_workbook(path).map_err(|e: calamine::XlsxError| bad(e.to_string()))?;
         let mut sheets = Vec::new();
         for name in wb.sheet_names() {
             let range = wb.worksheet_range(&name).map_err(|e| bad(e.to_string()))?;
             let rows: Vec<Vec<Option<String>>> = range
                 .rows()
-                .map(|r| r.iter().map(|c| if matches!(c, Data::Empty) { None } else { Some(c.to_string()) }).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|c| {
+                            if matches!(c, Data::Empty) {
+                                None
+                            } else {
+                                Some(c.to_string())
+                            }
+                        })
+                        .collect()
+                })
                 .filter(|r: &Vec<Option<String>>| r.iter().any(|c| c.is_some()))
                 .collect();
             sheets.push((name, rows));
         }
         let target = match sheet {
-            Some(s) => sheets.iter().position(|(n, _)| n == s).ok_or_else(|| bad(format!("no sheet `{s}`")))?,
+            Some(s) => sheets
+                .iter()
+                .position(|(n, _)| n == s)
+                .ok_or_else(|| bad(format!("no sheet `{s}`")))?,
             None => 0,
         };
         if sheets.get(target).is_none_or(|(_, r)| r.len() < 2) {
@@ -469,7 +567,12 @@ impl Workbook {
         let mut out = vec![rows[0].clone()];
         for i in 0..count {
             let (t, v) = cx.of(cx.content(i), n);
-            out.push(rows[t + 1].iter().map(|c| c.as_ref().map(|s| vary(s, v))).collect());
+            out.push(
+                rows[t + 1]
+                    .iter()
+                    .map(|c| c.as_ref().map(|s| vary(s, v)))
+                    .collect(),
+            );
         }
         sheets[self.target].1 = out;
         medsins_scaffold::xlsx::write_xlsx(path, &sheets)

@@ -26,24 +26,73 @@ use std::path::{Path, PathBuf};
 /// MedS-Ins instances per corpus (corpora.md, "≈ instances", read off the paper's figure).
 /// Corpora not listed get [`DEFAULT_INSTANCES`].
 pub const TARGETS: &[(&str, u64)] = &[
-    ("mimic4ed", 1_150_000), ("ddxplus", 1_020_000), ("pmc-patients", 451_000), ("mimic-iv-radiology", 376_000),
-    ("medmcqa", 343_000), ("mimic-iv-discharge", 296_000), ("pubmedqa", 240_000), ("cmedqa2", 203_000),
-    ("chatdoctor", 112_000), ("mimic-cxr", 109_000), ("pubmed-summarization", 108_000), ("mimic-iv-icd10", 99_000),
-    ("icd10cm", 98_000), ("pubmed-mesh", 45_000), ("mmedbench", 45_000), ("medqa", 37_600), ("seer", 32_000),
-    ("medalpaca", 31_000), ("disease-ontology", 29_000), ("mashqa", 28_000), ("bc4chemd", 28_000),
-    ("radiopaedia-ner", 27_000), ("biolord", 27_000), ("readability-plos", 23_000), ("mednli", 20_000),
-    ("medlineplus", 20_000), ("medquad", 15_000), ("litcovid", 14_500), ("wikidoc", 14_000), ("ms2", 13_000),
-    ("headqa", 12_000), ("bioasq", 8_200), ("ecdc-tm", 6_600), ("healthfact", 6_200), ("species800", 5_200),
-    ("catalonia-independence", 4_400), ("ade-corpus", 4_400), ("bc5cdr", 4_100), ("rct-summarization", 3_400),
-    ("ebms", 3_100), ("medical-question-pairs", 2_700), ("frenchmedmcqa", 2_200), ("covid-qa", 1_800),
-    ("igakuqa", 1_600), ("hoc", 1_400), ("pico-ebmnlp", 1_100), ("rumedbench", 1_000), ("bc2gm", 1_000),
-    ("meqsum", 900), ("clinical-trials-gov", 900), ("medicationqa", 500), ("liveqa", 460), ("anem", 200),
-    ("mediqa-ans", 140), ("linnaeus", 130), ("ncbi-disease", 130), ("bc5cdr-disease", 70), ("lima", 30),
+    ("mimic4ed", 1_150_000),
+    ("ddxplus", 1_020_000),
+    ("pmc-patients", 451_000),
+    ("mimic-iv-radiology", 376_000),
+    ("medmcqa", 343_000),
+    ("mimic-iv-discharge", 296_000),
+    ("pubmedqa", 240_000),
+    ("cmedqa2", 203_000),
+    ("chatdoctor", 112_000),
+    ("mimic-cxr", 109_000),
+    ("pubmed-summarization", 108_000),
+    ("mimic-iv-icd10", 99_000),
+    ("icd10cm", 98_000),
+    ("pubmed-mesh", 45_000),
+    ("mmedbench", 45_000),
+    ("medqa", 37_600),
+    ("seer", 32_000),
+    ("medalpaca", 31_000),
+    ("disease-ontology", 29_000),
+    ("mashqa", 28_000),
+    ("bc4chemd", 28_000),
+    ("radiopaedia-ner", 27_000),
+    ("biolord", 27_000),
+    ("readability-plos", 23_000),
+    ("mednli", 20_000),
+    ("medlineplus", 20_000),
+    ("medquad", 15_000),
+    ("litcovid", 14_500),
+    ("wikidoc", 14_000),
+    ("ms2", 13_000),
+    ("headqa", 12_000),
+    ("bioasq", 8_200),
+    ("ecdc-tm", 6_600),
+    ("healthfact", 6_200),
+    ("species800", 5_200),
+    ("catalonia-independence", 4_400),
+    ("ade-corpus", 4_400),
+    ("bc5cdr", 4_100),
+    ("rct-summarization", 3_400),
+    ("ebms", 3_100),
+    ("medical-question-pairs", 2_700),
+    ("frenchmedmcqa", 2_200),
+    ("covid-qa", 1_800),
+    ("igakuqa", 1_600),
+    ("hoc", 1_400),
+    ("pico-ebmnlp", 1_100),
+    ("rumedbench", 1_000),
+    ("bc2gm", 1_000),
+    ("meqsum", 900),
+    ("clinical-trials-gov", 900),
+    ("medicationqa", 500),
+    ("liveqa", 460),
+    ("anem", 200),
+    ("mediqa-ans", 140),
+    ("linnaeus", 130),
+    ("ncbi-disease", 130),
+    ("bc5cdr-disease", 70),
+    ("lima", 30),
 ];
 pub const DEFAULT_INSTANCES: u64 = 1_000;
 
 pub fn instances(corpus_id: &str) -> u64 {
-    TARGETS.iter().find(|(c, _)| *c == corpus_id).map(|(_, n)| *n).unwrap_or(DEFAULT_INSTANCES)
+    TARGETS
+        .iter()
+        .find(|(c, _)| *c == corpus_id)
+        .map(|(_, n)| *n)
+        .unwrap_or(DEFAULT_INSTANCES)
 }
 
 #[derive(Debug, Clone)]
@@ -71,16 +120,29 @@ pub struct SynthReport {
 }
 
 fn rel_path(corpus: &str, f: &RawFile) -> String {
-    let folder = f.root.as_ref().map(|r| r.get_ref().as_str()).unwrap_or(corpus);
+    let folder = f
+        .root
+        .as_ref()
+        .map(|r| r.get_ref().as_str())
+        .unwrap_or(corpus);
     format!("{folder}/{}", f.path.get_ref())
 }
 
 fn parse_family(format: &str, bytes: &[u8], f: &RawFile) -> std::io::Result<Box<dyn Family>> {
     let o = &f.options;
-    let delim = |d: u8| o.delimiter.as_ref().and_then(|s| s.bytes().next()).unwrap_or(d);
+    let delim = |d: u8| {
+        o.delimiter
+            .as_ref()
+            .and_then(|s| s.bytes().next())
+            .unwrap_or(d)
+    };
     Ok(match format {
         "jsonl" => Box::new(JsonLines::parse(bytes)?),
-        "json" => Box::new(JsonDoc::parse(bytes, o.records.as_deref().unwrap_or(""), None)?),
+        "json" => Box::new(JsonDoc::parse(
+            bytes,
+            o.records.as_deref().unwrap_or(""),
+            None,
+        )?),
         "sni-task" => Box::new(JsonDoc::parse(bytes, "/Instances", Some("id"))?),
         "csv" => Box::new(Table::parse(bytes, delim(b','), o.header.unwrap_or(true))?),
         "tsv" => Box::new(Table::parse(bytes, delim(b'\t'), o.header.unwrap_or(true))?),
@@ -123,7 +185,10 @@ fn load(fixtures: &Path, rel: &str, f: &RawFile) -> std::io::Result<Source> {
     let path = fixtures.join(rel);
     let format = f.format.get_ref().as_str();
     if format == "xlsx" {
-        return Ok(Source::Xlsx(Workbook::parse(&path, f.options.sheet.as_deref())?));
+        return Ok(Source::Xlsx(Workbook::parse(
+            &path,
+            f.options.sheet.as_deref(),
+        )?));
     }
     if path.is_dir() || rel.ends_with(".gz") || f.options.compression.as_deref() == Some("gzip") {
         return Err(std::io::Error::other("folders and gzip files are copied"));
@@ -154,7 +219,12 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u64> {
 }
 
 /// Copies files of a fixture folder that no plan entry writes and that are not there yet.
-fn copy_missing(from: &Path, to: &Path, plan: &BTreeMap<(String, Option<String>), Planned>, rel: &str) -> std::io::Result<u64> {
+fn copy_missing(
+    from: &Path,
+    to: &Path,
+    plan: &BTreeMap<(String, Option<String>), Planned>,
+    rel: &str,
+) -> std::io::Result<u64> {
     if !from.is_dir() {
         return Ok(0);
     }
@@ -176,7 +246,12 @@ fn copy_missing(from: &Path, to: &Path, plan: &BTreeMap<(String, Option<String>)
 }
 
 /// Writes the synthetic raw root. `fixtures` is the fixture raw root (`fixtures/raw`).
-pub fn synth(cat: &Catalogue, fixtures: &Path, out: &Path, o: &SynthOptions) -> Result<SynthReport, String> {
+pub fn synth(
+    cat: &Catalogue,
+    fixtures: &Path,
+    out: &Path,
+    o: &SynthOptions,
+) -> Result<SynthReport, String> {
     fn io(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
         move |e| format!("{}: {e}", p.display())
     }
@@ -186,14 +261,27 @@ pub fn synth(cat: &Catalogue, fixtures: &Path, out: &Path, o: &SynthOptions) -> 
     let mut copies: BTreeMap<String, String> = BTreeMap::new();
     for lm in &cat.manifests {
         let m = &lm.manifest;
-        let uses = |f: &RawFile| m.tasks.iter().filter(|t| m.task_files(t).iter().any(|g| g.id.get_ref() == f.id.get_ref())).count();
+        let uses = |f: &RawFile| {
+            m.tasks
+                .iter()
+                .filter(|t| {
+                    m.task_files(t)
+                        .iter()
+                        .any(|g| g.id.get_ref() == f.id.get_ref())
+                })
+                .count()
+        };
         let mut loaded: Vec<(String, Option<String>, Source, usize)> = Vec::new();
         for f in &m.files {
             let rel = rel_path(m.id(), f);
-            let member = (f.options.compression.as_deref() == Some("zip")).then(|| f.options.member.clone()).flatten();
+            let member = (f.options.compression.as_deref() == Some("zip"))
+                .then(|| f.options.member.clone())
+                .flatten();
             let t = uses(f);
             if t == 0 {
-                copies.entry(rel).or_insert_with(|| "lookup or unused file".into());
+                copies
+                    .entry(rel)
+                    .or_insert_with(|| "lookup or unused file".into());
                 continue;
             }
             match load(fixtures, &rel, f) {
@@ -221,22 +309,40 @@ pub fn synth(cat: &Catalogue, fixtures: &Path, out: &Path, o: &SynthOptions) -> 
     for (rel, why) in &copies {
         let from = fixtures.join(rel);
         if !from.exists() {
-            report.files.push(SynthFile { path: rel.clone(), how: "absent".into(), records: 0, note: "no fixture".into() });
+            report.files.push(SynthFile {
+                path: rel.clone(),
+                how: "absent".into(),
+                records: 0,
+                note: "no fixture".into(),
+            });
             continue;
         }
         report.bytes += copy_tree(&from, &out.join(rel)).map_err(io(&from))?;
-        report.files.push(SynthFile { path: rel.clone(), how: "copied".into(), records: 0, note: why.clone() });
+        report.files.push(SynthFile {
+            path: rel.clone(),
+            how: "copied".into(),
+            records: 0,
+            note: why.clone(),
+        });
     }
     // whatever else the fixture folders hold (e.g. the report files a `text-folder` index names)
-    let folders: std::collections::BTreeSet<String> =
-        plan.keys().map(|(r, _)| r.clone()).chain(copies.keys().cloned()).filter_map(|r| r.split('/').next().map(str::to_string)).collect();
+    let folders: std::collections::BTreeSet<String> = plan
+        .keys()
+        .map(|(r, _)| r.clone())
+        .chain(copies.keys().cloned())
+        .filter_map(|r| r.split('/').next().map(str::to_string))
+        .collect();
     for folder in &folders {
-        report.bytes += copy_missing(&fixtures.join(folder), &out.join(folder), &plan, folder).map_err(io(&fixtures.join(folder)))?;
+        report.bytes += copy_missing(&fixtures.join(folder), &out.join(folder), &plan, folder)
+            .map_err(io(&fixtures.join(folder)))?;
     }
     // group zip members by archive; every other planned path is one output file
     let mut outputs: BTreeMap<String, Vec<(Option<String>, &Planned)>> = BTreeMap::new();
     for ((rel, member), p) in &plan {
-        outputs.entry(rel.clone()).or_default().push((member.clone(), p));
+        outputs
+            .entry(rel.clone())
+            .or_default()
+            .push((member.clone(), p));
     }
     let written: Vec<Result<(u64, Vec<SynthFile>), String>> = outputs
         .par_iter()
@@ -260,19 +366,35 @@ pub fn synth(cat: &Catalogue, fixtures: &Path, out: &Path, o: &SynthOptions) -> 
     Ok(report)
 }
 
-fn write_output(fixtures: &Path, out: &Path, rel: &str, parts: &[(Option<String>, &Planned)], o: &SynthOptions) -> Result<(u64, Vec<SynthFile>), String> {
+fn write_output(
+    fixtures: &Path,
+    out: &Path,
+    rel: &str,
+    parts: &[(Option<String>, &Planned)],
+    o: &SynthOptions,
+) -> Result<(u64, Vec<SynthFile>), String> {
     let dest: PathBuf = out.join(rel);
     let io = |e: std::io::Error| format!("{}: {e}", dest.display());
     if let Some(p) = dest.parent() {
         std::fs::create_dir_all(p).map_err(io)?;
     }
-    let cx = |key: String| Ctx { seed: o.seed, dup_rate: o.dup_rate, key };
+    let cx = |key: String| Ctx {
+        seed: o.seed,
+        dup_rate: o.dup_rate,
+        key,
+    };
     let mut files = Vec::new();
-    let entry = |path: String, count: usize| SynthFile { path, how: "replicated".into(), records: count, note: String::new() };
+    let entry = |path: String, count: usize| SynthFile {
+        path,
+        how: "replicated".into(),
+        records: count,
+        note: String::new(),
+    };
     if parts.iter().any(|(m, _)| m.is_some()) {
         // a zip archive: replicated members, the others copied
         let src = fixtures.join(rel);
-        let mut z = zip::ZipArchive::new(std::fs::File::open(&src).map_err(io)?).map_err(|e| format!("{}: {e}", src.display()))?;
+        let mut z = zip::ZipArchive::new(std::fs::File::open(&src).map_err(io)?)
+            .map_err(|e| format!("{}: {e}", src.display()))?;
         let mut w = zip::ZipWriter::new(BufWriter::new(std::fs::File::create(&dest).map_err(io)?));
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
@@ -285,11 +407,18 @@ fn write_output(fixtures: &Path, out: &Path, rel: &str, parts: &[(Option<String>
                 w.add_directory(name, opts).map_err(|e| e.to_string())?;
                 continue;
             }
-            w.start_file(name.clone(), opts).map_err(|e| e.to_string())?;
-            match parts.iter().find(|(mm, _)| mm.as_deref() == Some(name.as_str())) {
+            w.start_file(name.clone(), opts)
+                .map_err(|e| e.to_string())?;
+            match parts
+                .iter()
+                .find(|(mm, _)| mm.as_deref() == Some(name.as_str()))
+            {
                 Some((_, p)) => {
-                    let Source::Stream(f) = &p.source else { return Err(format!("{rel}!{name}: not a stream format")) };
-                    f.emit(p.count, &cx(format!("{rel}!{name}")), &mut w).map_err(io)?;
+                    let Source::Stream(f) = &p.source else {
+                        return Err(format!("{rel}!{name}: not a stream format"));
+                    };
+                    f.emit(p.count, &cx(format!("{rel}!{name}")), &mut w)
+                        .map_err(io)?;
                     files.push(entry(format!("{rel}!{name}"), p.count));
                 }
                 None => {
@@ -302,7 +431,8 @@ fn write_output(fixtures: &Path, out: &Path, rel: &str, parts: &[(Option<String>
         let p = parts[0].1;
         match &p.source {
             Source::Stream(f) => {
-                let mut w = BufWriter::with_capacity(1 << 20, std::fs::File::create(&dest).map_err(io)?);
+                let mut w =
+                    BufWriter::with_capacity(1 << 20, std::fs::File::create(&dest).map_err(io)?);
                 f.emit(p.count, &cx(rel.to_string()), &mut w).map_err(io)?;
                 w.flush().map_err(io)?;
             }

@@ -4,14 +4,85 @@
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 const VOCAB: &[&str] = &[
-    "acid", "bone", "cell", "dose", "drug", "file", "gene", "lung", "mass", "pain", "rash", "risk", "scan", "skin", "test",
-    "blood", "brain", "cause", "chest", "fever", "heart", "liver", "organ", "renal", "serum", "signs", "tumor", "virus",
-    "airway", "cancer", "cohort", "kidney", "lesion", "muscle", "plasma", "tissue", "trauma", "weight", "biopsy",
-    "disease", "fatigue", "patient", "protein", "symptom", "therapy", "vaccine", "chronic", "outcome", "lateral",
-    "clinical", "diabetic", "efficacy", "evidence", "exposure", "hospital", "infusion", "mortality", "systemic",
-    "diagnosis", "infection", "pathology", "screening", "treatment", "radiology", "physician", "admission",
-    "antibiotic", "prevalence", "hemoglobin", "prognostic", "respiratory", "endoscopic", "metabolism",
-    "inflammation", "hypertension", "intervention", "neurological", "surveillance", "differential",
+    "acid",
+    "bone",
+    "cell",
+    "dose",
+    "drug",
+    "file",
+    "gene",
+    "lung",
+    "mass",
+    "pain",
+    "rash",
+    "risk",
+    "scan",
+    "skin",
+    "test",
+    "blood",
+    "brain",
+    "cause",
+    "chest",
+    "fever",
+    "heart",
+    "liver",
+    "organ",
+    "renal",
+    "serum",
+    "signs",
+    "tumor",
+    "virus",
+    "airway",
+    "cancer",
+    "cohort",
+    "kidney",
+    "lesion",
+    "muscle",
+    "plasma",
+    "tissue",
+    "trauma",
+    "weight",
+    "biopsy",
+    "disease",
+    "fatigue",
+    "patient",
+    "protein",
+    "symptom",
+    "therapy",
+    "vaccine",
+    "chronic",
+    "outcome",
+    "lateral",
+    "clinical",
+    "diabetic",
+    "efficacy",
+    "evidence",
+    "exposure",
+    "hospital",
+    "infusion",
+    "mortality",
+    "systemic",
+    "diagnosis",
+    "infection",
+    "pathology",
+    "screening",
+    "treatment",
+    "radiology",
+    "physician",
+    "admission",
+    "antibiotic",
+    "prevalence",
+    "hemoglobin",
+    "prognostic",
+    "respiratory",
+    "endoscopic",
+    "metabolism",
+    "inflammation",
+    "hypertension",
+    "intervention",
+    "neurological",
+    "surveillance",
+    "differential",
 ];
 
 fn h(s: &str, seed: u64) -> u64 {
@@ -24,7 +95,11 @@ pub fn word_of_len(len: usize, x: u64) -> Option<&'static str> {
     if n == 0 {
         return None;
     }
-    VOCAB.iter().filter(|w| w.len() == len).nth((x % n as u64) as usize).copied()
+    VOCAB
+        .iter()
+        .filter(|w| w.len() == len)
+        .nth((x % n as u64) as usize)
+        .copied()
 }
 
 fn vocab(x: u64) -> &'static str {
@@ -90,12 +165,20 @@ pub fn sentences(variant: u64) -> String {
 /// Whether a string is prose (not a label, code, number, list or literal).
 pub fn is_prose(s: &str) -> bool {
     let t = s.trim_start();
-    let wide = s.chars().filter(|c| c.is_alphabetic() && !c.is_ascii()).count();
+    let wide = s
+        .chars()
+        .filter(|c| c.is_alphabetic() && !c.is_ascii())
+        .count();
     if t.starts_with(['[', '{', '(', '<']) || (s.split_whitespace().count() < 5 && wide < 10) {
         return false;
     }
     let total = s.chars().count();
-    let plain = s.chars().filter(|c| c.is_alphabetic() || c.is_whitespace() || matches!(c, '.' | ',' | '\'' | '-' | '?')).count();
+    let plain = s
+        .chars()
+        .filter(|c| {
+            c.is_alphabetic() || c.is_whitespace() || matches!(c, '.' | ',' | '\'' | '-' | '?')
+        })
+        .count();
     plain * 4 >= total * 3
 }
 
@@ -163,8 +246,14 @@ mod tests {
         assert_eq!(vary(t, 7), vary(t, 7));
         assert_ne!(vary(t, 7), vary(t, 8));
         assert_eq!(vary("entailment", 7), "entailment");
-        assert_eq!(vary("['E_91', 'E_77', 'E_55', 'E_1', 'E_2']", 7), "['E_91', 'E_77', 'E_55', 'E_1', 'E_2']");
-        assert_eq!(substitute("a &quot;word&quot; here", 3, 1).contains("&quot;"), true);
+        assert_eq!(
+            vary("['E_91', 'E_77', 'E_55', 'E_1', 'E_2']", 7),
+            "['E_91', 'E_77', 'E_55', 'E_1', 'E_2']"
+        );
+        assert_eq!(
+            substitute("a &quot;word&quot; here", 3, 1).contains("&quot;"),
+            true
+        );
         assert_eq!(substitute("abcd efgh", 5, 1).len(), 9);
         let d = perturb_numbers("[['Bronchite', 0.19], ['URTI', 0.16]]", 5);
         assert!(d.starts_with("[['Bronchite', 0.") && d.len() == 37, "{d}");

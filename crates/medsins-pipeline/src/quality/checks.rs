@@ -75,8 +75,19 @@ impl ChecksReport {
             .iter()
             .map(|r| {
                 let tag = if r.expected { "expected" } else { "FAILED  " };
-                let why = r.reason.as_ref().map(|x| format!(" (expected: {x})")).unwrap_or_default();
-                format!("{tag} {:<24} {} {} sample(s): {}; e.g. {}{why}", r.check, r.task_id, r.count, r.detail, r.examples.join(", "))
+                let why = r
+                    .reason
+                    .as_ref()
+                    .map(|x| format!(" (expected: {x})"))
+                    .unwrap_or_default();
+                format!(
+                    "{tag} {:<24} {} {} sample(s): {}; e.g. {}{why}",
+                    r.check,
+                    r.task_id,
+                    r.count,
+                    r.detail,
+                    r.examples.join(", ")
+                )
             })
             .collect()
     }
@@ -110,13 +121,23 @@ pub fn option_letters(input: &str) -> BTreeSet<char> {
             None => (l, false),
         };
         let mut cs = l.chars();
-        let (Some(c), Some(p)) = (cs.next(), cs.next()) else { continue };
-        let ok_punct = if paren { p == ')' } else { matches!(p, '.' | ':' | ')') };
+        let (Some(c), Some(p)) = (cs.next(), cs.next()) else {
+            continue;
+        };
+        let ok_punct = if paren {
+            p == ')'
+        } else {
+            matches!(p, '.' | ':' | ')')
+        };
         if c.is_ascii_uppercase() && ok_punct && cs.next().is_some_and(char::is_whitespace) {
             out.insert(c);
         }
     }
-    if out.len() >= 2 && out.contains(&'A') && out.contains(&'B') { out } else { BTreeSet::new() }
+    if out.len() >= 2 && out.contains(&'A') && out.contains(&'B') {
+        out
+    } else {
+        BTreeSet::new()
+    }
 }
 
 /// The letter an output names: `B`, `B.`, `B) text`, `(B)`, `Answer: B`, `The answer is B.`
@@ -125,7 +146,11 @@ pub fn answer_letter(output: &str) -> Option<char> {
     let lower = o.to_lowercase();
     // `The (right|correct) answer is C`, `Answer: C`
     // (byte offsets of the lower-cased text are only used when they are valid in the original)
-    if let Some(rest) = lower.find("answer is").filter(|i| *i <= 20 && lower.starts_with("the ")).and_then(|i| o.get(i + 9..)) {
+    if let Some(rest) = lower
+        .find("answer is")
+        .filter(|i| *i <= 20 && lower.starts_with("the "))
+        .and_then(|i| o.get(i + 9..))
+    {
         o = rest.trim_start_matches([' ', ':']);
     } else if let Some(rest) = lower.starts_with("answer").then(|| o.get(6..)).flatten() {
         o = rest.trim_start_matches([' ', ':']);
@@ -144,16 +169,31 @@ pub fn answer_letter(output: &str) -> Option<char> {
 }
 
 fn is_no_entity(output: &str) -> bool {
-    output.trim().to_lowercase().starts_with("there is no related")
+    output
+        .trim()
+        .to_lowercase()
+        .starts_with("there is no related")
 }
 
 /// Runs every check on one task.
 pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
     let mut found: Vec<(&str, Option<Failure>)> = Vec::new();
-    let ids = |f: &dyn Fn(&(&str, &str, &str)) -> bool| v.samples.iter().filter(|s| f(s)).map(|s| s.0.to_string()).collect::<Vec<_>>();
+    let ids = |f: &dyn Fn(&(&str, &str, &str)) -> bool| {
+        v.samples
+            .iter()
+            .filter(|s| f(s))
+            .map(|s| s.0.to_string())
+            .collect::<Vec<_>>()
+    };
 
-    found.push(("empty_input", fail(ids(&|s| s.1.trim().is_empty()), "input is empty".into())));
-    found.push(("empty_output", fail(ids(&|s| s.2.trim().is_empty()), "output is empty".into())));
+    found.push((
+        "empty_input",
+        fail(ids(&|s| s.1.trim().is_empty()), "input is empty".into()),
+    ));
+    found.push((
+        "empty_output",
+        fail(ids(&|s| s.2.trim().is_empty()), "output is empty".into()),
+    ));
 
     // identical input, different outputs
     let mut by_input: BTreeMap<&str, (BTreeSet<&str>, Vec<&str>)> = BTreeMap::new();
@@ -162,11 +202,19 @@ pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
         e.0.insert(o);
         e.1.push(id);
     }
-    let conflicting: Vec<_> = by_input.values().filter(|(outs, _)| outs.len() > 1).collect();
+    let conflicting: Vec<_> = by_input
+        .values()
+        .filter(|(outs, _)| outs.len() > 1)
+        .collect();
     let n_inputs = conflicting.len();
     found.push((
         "conflicting_outputs",
-        fail(conflicting.into_iter().flat_map(|(_, ids)| ids.iter().map(|x| x.to_string())), format!("{n_inputs} input(s) with more than one distinct output")),
+        fail(
+            conflicting
+                .into_iter()
+                .flat_map(|(_, ids)| ids.iter().map(|x| x.to_string())),
+            format!("{n_inputs} input(s) with more than one distinct output"),
+        ),
     ));
 
     // label skew
@@ -180,14 +228,25 @@ pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
     let n = v.samples.len();
     let skew = if labels.len() <= SKEW_MAX_LABELS && n >= SKEW_MIN_SAMPLES {
         let k = labels.len();
-        let h: f64 = labels.values().map(|ids| ids.len() as f64 / n as f64).map(|p| -p * p.ln()).sum();
+        let h: f64 = labels
+            .values()
+            .map(|ids| ids.len() as f64 / n as f64)
+            .map(|p| -p * p.ln())
+            .sum();
         let norm = if k < 2 { 0.0 } else { h / (k as f64).ln() };
-        let (top, top_ids) = labels.iter().max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0))).map(|(l, ids)| (*l, ids.clone())).unwrap_or_default();
+        let (top, top_ids) = labels
+            .iter()
+            .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
+            .map(|(l, ids)| (*l, ids.clone()))
+            .unwrap_or_default();
         (norm < SKEW_MIN_ENTROPY).then(|| {
             let label: String = top.chars().take(40).collect();
             fail(
                 top_ids.iter().map(|x| x.to_string()),
-                format!("normalised entropy {norm:.3} over {k} label(s); `{label}` is {:.1}% of {n}", 100.0 * top_ids.len() as f64 / n as f64),
+                format!(
+                    "normalised entropy {norm:.3} over {k} label(s); `{label}` is {:.1}% of {n}",
+                    100.0 * top_ids.len() as f64 / n as f64
+                ),
             )
         })
     } else {
@@ -201,8 +260,16 @@ pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
         let letters = option_letters(i);
         !letters.is_empty() && answer_letter(o).is_some_and(|c| !letters.contains(&c))
     });
-    if let Some((_, i, o)) = v.samples.iter().find(|s| mc.first().is_some_and(|f| f == s.0)) {
-        mc_detail = format!("answer `{}` not among options {:?}", answer_letter(o).unwrap_or('?'), option_letters(i).into_iter().collect::<String>());
+    if let Some((_, i, o)) = v
+        .samples
+        .iter()
+        .find(|s| mc.first().is_some_and(|f| f == s.0))
+    {
+        mc_detail = format!(
+            "answer `{}` not among options {:?}",
+            answer_letter(o).unwrap_or('?'),
+            option_letters(i).into_iter().collect::<String>()
+        );
     }
     found.push(("mc_answer_not_in_options", fail(mc, mc_detail)));
 
@@ -214,7 +281,10 @@ pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
             }
             // MedS-Ins NER outputs: entities joined by ", ", then "." appended
             let o = o.strip_suffix('.').unwrap_or(o);
-            o.split(", ").map(str::trim).find(|e| !e.is_empty() && !i.contains(e)).map(str::to_string)
+            o.split(", ")
+                .map(str::trim)
+                .find(|e| !e.is_empty() && !i.contains(e))
+                .map(str::to_string)
         };
         let bad = ids(&|(_, i, o)| missing(i, o).is_some());
         let detail = v
@@ -223,22 +293,45 @@ pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
             .filter(|s| bad.iter().any(|b| b == s.0))
             .min_by_key(|s| s.0)
             .and_then(|(_, i, o)| missing(i, o))
-            .map(|e| format!("entity `{}` is not a substring of the input", e.chars().take(60).collect::<String>()))
+            .map(|e| {
+                format!(
+                    "entity `{}` is not a substring of the input",
+                    e.chars().take(60).collect::<String>()
+                )
+            })
             .unwrap_or_default();
         found.push(("ner_not_substring", fail(bad, detail)));
     }
 
-    found.push(("output_copies_input", fail(ids(&|(_, i, o)| !o.is_empty() && i == o), "output equals input".into())));
+    found.push((
+        "output_copies_input",
+        fail(
+            ids(&|(_, i, o)| !o.is_empty() && i == o),
+            "output equals input".into(),
+        ),
+    ));
 
-    let extraction = matches!(v.category, "Named Entity Recognition" | "Information Extraction");
+    let extraction = matches!(
+        v.category,
+        "Named Entity Recognition" | "Information Extraction"
+    );
     found.push((
         "suspicious_length",
         fail(
             ids(&|(_, i, o)| {
                 let (li, lo) = (i.chars().count(), o.chars().count());
-                li > MAX_CHARS || lo > MAX_CHARS || (extraction && li > 0 && lo > 100 && lo > EXTRACTION_RATIO * li)
+                li > MAX_CHARS
+                    || lo > MAX_CHARS
+                    || (extraction && li > 0 && lo > 100 && lo > EXTRACTION_RATIO * li)
             }),
-            format!("longer than {MAX_CHARS} characters{}", if extraction { format!(", or output > {EXTRACTION_RATIO}× input") } else { String::new() }),
+            format!(
+                "longer than {MAX_CHARS} characters{}",
+                if extraction {
+                    format!(", or output > {EXTRACTION_RATIO}× input")
+                } else {
+                    String::new()
+                }
+            ),
         ),
     ));
 
@@ -279,7 +372,8 @@ pub fn run_checks(views: &[TaskView]) -> ChecksReport {
     }
     for v in views {
         if !v.expected.is_empty() {
-            r.expected.insert(v.task_id.to_string(), v.expected.to_vec());
+            r.expected
+                .insert(v.task_id.to_string(), v.expected.to_vec());
         }
     }
     r.results = results;
@@ -290,25 +384,50 @@ pub fn run_checks(views: &[TaskView]) -> ChecksReport {
 mod tests {
     use super::*;
 
-    fn view<'a>(category: &'a str, samples: Vec<(&'a str, &'a str, &'a str)>, expected: &'a [ExpectedCheck]) -> TaskView<'a> {
-        TaskView { task_id: "t", category, samples, expected }
+    fn view<'a>(
+        category: &'a str,
+        samples: Vec<(&'a str, &'a str, &'a str)>,
+        expected: &'a [ExpectedCheck],
+    ) -> TaskView<'a> {
+        TaskView {
+            task_id: "t",
+            category,
+            samples,
+            expected,
+        }
     }
 
     fn checks(v: &TaskView) -> Vec<(String, u64, Vec<String>)> {
-        check_task(v).into_iter().map(|r| (r.check, r.count, r.examples)).collect()
+        check_task(v)
+            .into_iter()
+            .map(|r| (r.check, r.count, r.examples))
+            .collect()
     }
 
     #[test]
     fn options_and_letters() {
-        assert_eq!(option_letters("Q?\nA. one\nB. two\nC: three").into_iter().collect::<String>(), "ABC");
+        assert_eq!(
+            option_letters("Q?\nA. one\nB. two\nC: three")
+                .into_iter()
+                .collect::<String>(),
+            "ABC"
+        );
         assert_eq!(option_letters("(A) x\n(B) y").len(), 2);
         assert!(option_letters("A. lonely").is_empty());
         assert!(option_letters("A.B. Smith wrote\nB.C. era").is_empty());
         assert_eq!(answer_letter("C"), Some('C'));
         assert_eq!(answer_letter("D. aspirin"), Some('D'));
         assert_eq!(answer_letter("The answer is (B)."), Some('B'));
-        assert_eq!(answer_letter("The right answer is C: Dose\nExplanation: x"), Some('C'));
-        assert_eq!(option_letters("Question: q\nOptions: A: Safety\tB: Efficacy\tC: Dose").into_iter().collect::<String>(), "ABC");
+        assert_eq!(
+            answer_letter("The right answer is C: Dose\nExplanation: x"),
+            Some('C')
+        );
+        assert_eq!(
+            option_letters("Question: q\nOptions: A: Safety\tB: Efficacy\tC: Dose")
+                .into_iter()
+                .collect::<String>(),
+            "ABC"
+        );
         assert_eq!(answer_letter("A patient"), None);
         assert_eq!(answer_letter("aspirin"), None);
         assert_eq!(answer_letter("The ÄÖÜ answer is B"), Some('B'));
@@ -332,7 +451,11 @@ mod tests {
             checks(&v),
             [
                 ("empty_input".to_string(), 1, vec!["e".to_string()]),
-                ("conflicting_outputs".into(), 2, vec!["b".into(), "c".into()]),
+                (
+                    "conflicting_outputs".into(),
+                    2,
+                    vec!["b".into(), "c".into()]
+                ),
                 ("mc_answer_not_in_options".into(), 1, vec!["a".into()]),
                 ("output_copies_input".into(), 1, vec!["d".into()]),
             ]
@@ -341,22 +464,42 @@ mod tests {
 
     #[test]
     fn ner_substrings_skew_and_expected() {
-        let exp = [ExpectedCheck { check: "ner_not_substring".into(), reason: "upstream spacing".into() }];
+        let exp = [ExpectedCheck {
+            check: "ner_not_substring".into(),
+            reason: "upstream spacing".into(),
+        }];
         let v = view(
             "Named Entity Recognition",
-            vec![("a", "aspirin and ibuprofen", "aspirin, ibuprofen."), ("b", "no drugs", "There is no related entity."), ("c", "sp. nov. here", "sp . nov ..")],
+            vec![
+                ("a", "aspirin and ibuprofen", "aspirin, ibuprofen."),
+                ("b", "no drugs", "There is no related entity."),
+                ("c", "sp. nov. here", "sp . nov .."),
+            ],
             &exp,
         );
         let r = check_task(&v);
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].check.as_str(), r[0].count, r[0].expected), ("ner_not_substring", 1, true));
+        assert_eq!(
+            (r[0].check.as_str(), r[0].count, r[0].expected),
+            ("ner_not_substring", 1, true)
+        );
         assert_eq!(r[0].examples, ["c"]);
 
-        let mut s: Vec<(String, &str)> = (0..30).map(|i| (format!("id{i:02}"), if i < 29 { "yes" } else { "no" })).collect();
+        let mut s: Vec<(String, &str)> = (0..30)
+            .map(|i| (format!("id{i:02}"), if i < 29 { "yes" } else { "no" }))
+            .collect();
         s.sort();
-        let v = view("Text Classification", s.iter().map(|(id, o)| (id.as_str(), "q", *o)).collect(), &[]);
+        let v = view(
+            "Text Classification",
+            s.iter().map(|(id, o)| (id.as_str(), "q", *o)).collect(),
+            &[],
+        );
         let rep = run_checks(&[v]);
-        let skew = rep.results.iter().find(|r| r.check == "label_skew").unwrap();
+        let skew = rep
+            .results
+            .iter()
+            .find(|r| r.check == "label_skew")
+            .unwrap();
         assert_eq!(skew.count, 29);
         assert_eq!(skew.examples, ["id00", "id01", "id02", "id03", "id04"]);
         assert_eq!(rep.unexpected, 2); // label_skew and conflicting_outputs (input "q" for all)

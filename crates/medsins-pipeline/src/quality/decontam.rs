@@ -30,7 +30,10 @@ pub struct Benchmark {
 }
 
 fn format_of(path: &Path) -> &'static str {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
     let name = name.strip_suffix(".gz").unwrap_or(&name).to_string();
     if name.ends_with(".parquet") {
         "parquet"
@@ -43,10 +46,19 @@ fn format_of(path: &Path) -> &'static str {
 
 /// Loads a benchmark file. Errors name the file and what to do.
 pub fn load_benchmark(path: &Path) -> Result<Benchmark, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("--decontaminate {}: {e}", path.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("--decontaminate {}: {e}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut b = Benchmark { name, sha256: medsins_core::sha256_hex(&bytes), inputs: Vec::new(), outputs: Vec::new() };
+    let mut b = Benchmark {
+        name,
+        sha256: medsins_core::sha256_hex(&bytes),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+    };
     let mut bad = 0usize;
     let mut records = 0usize;
     let mut sink = |r: Result<medsins_readers::Record, medsins_readers::RecordError>| match r {
@@ -85,14 +97,22 @@ pub fn load_benchmark(path: &Path) -> Result<Benchmark, String> {
         ));
     }
     if bad > 0 {
-        log::warn!("--decontaminate {}: {bad} unreadable records skipped", path.display());
+        log::warn!(
+            "--decontaminate {}: {bad} unreadable records skipped",
+            path.display()
+        );
     }
-    b.inputs.iter_mut().chain(b.outputs.iter_mut()).for_each(|t| *t = medsins_core::normalize_text(t));
+    b.inputs
+        .iter_mut()
+        .chain(b.outputs.iter_mut())
+        .for_each(|t| *t = medsins_core::normalize_text(t));
     Ok(b)
 }
 
 fn word_hashes(w: &[String], seed: u64) -> Vec<u64> {
-    w.iter().map(|x| xxh3_64_with_seed(x.as_bytes(), seed)).collect()
+    w.iter()
+        .map(|x| xxh3_64_with_seed(x.as_bytes(), seed))
+        .collect()
 }
 
 fn gram_key(h: &[u64]) -> u64 {
@@ -162,7 +182,12 @@ impl BenchIndex {
         ix
     }
 
-    fn field(&self, text: &str, grams: &HashMap<u64, u32>, short: Option<&HashMap<u64, u32>>) -> Option<(u32, String, f64)> {
+    fn field(
+        &self,
+        text: &str,
+        grams: &HashMap<u64, u32>,
+        short: Option<&HashMap<u64, u32>>,
+    ) -> Option<(u32, String, f64)> {
         let w = words(text);
         let h = word_hashes(&w, self.seed);
         if h.is_empty() {
@@ -181,7 +206,13 @@ impl BenchIndex {
                 first.get_or_insert((*bi, i));
             }
         }
-        first.map(|(bi, i)| (bi, w[i..i + self.n].join(" "), super::minhash::round4(hits as f64 / total as f64)))
+        first.map(|(bi, i)| {
+            (
+                bi,
+                w[i..i + self.n].join(" "),
+                super::minhash::round4(hits as f64 / total as f64),
+            )
+        })
     }
 
     /// The contaminated samples of a task, in sample order (input checked before output).
@@ -190,11 +221,18 @@ impl BenchIndex {
             .par_iter()
             .enumerate()
             .filter_map(|(i, s)| {
-                let (field, (bi, ngram, share)) = match self.field(&s.input, &self.input_grams, Some(&self.input_short)) {
-                    Some(m) => ("input", m),
-                    None => ("output", self.field(&s.output, &self.output_grams, None)?),
-                };
-                Some(Contamination { index: i, benchmark: self.names[bi as usize].clone(), field, ngram, share })
+                let (field, (bi, ngram, share)) =
+                    match self.field(&s.input, &self.input_grams, Some(&self.input_short)) {
+                        Some(m) => ("input", m),
+                        None => ("output", self.field(&s.output, &self.output_grams, None)?),
+                    };
+                Some(Contamination {
+                    index: i,
+                    benchmark: self.names[bi as usize].clone(),
+                    field,
+                    ngram,
+                    share,
+                })
             })
             .collect()
     }
@@ -230,15 +268,25 @@ mod tests {
         };
         let ix = BenchIndex::new(&[bench], 4, 0);
         let samples = vec![
-            s("zero one two three four seven", "x"),     // input 4-gram "one two three four"
+            s("zero one two three four seven", "x"), // input 4-gram "one two three four"
             s("unrelated text here today", "q alpha beta gamma delta"), // output 4-gram
-            s("is it SAFE", "yes"),                    // short input equals a benchmark input
+            s("is it SAFE", "yes"),                  // short input equals a benchmark input
             s("alpha beta gamma delta", "one two three four"), // fields are not crossed
-            s("no match at all here", "yes"),          // short output: not compared
+            s("no match at all here", "yes"),        // short output: not compared
         ];
         let c = ix.contaminated(&samples);
-        let got: Vec<(usize, &str, &str)> = c.iter().map(|c| (c.index, c.field, c.ngram.as_str())).collect();
-        assert_eq!(got, [(0, "input", "one two three four"), (1, "output", "alpha beta gamma delta"), (2, "input", "is it safe")]);
+        let got: Vec<(usize, &str, &str)> = c
+            .iter()
+            .map(|c| (c.index, c.field, c.ngram.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "input", "one two three four"),
+                (1, "output", "alpha beta gamma delta"),
+                (2, "input", "is it safe")
+            ]
+        );
         assert_eq!(c[0].share, 0.3333);
     }
 }

@@ -3,7 +3,7 @@
 //! inputs' word shingles, confirmed by exact Jaccard). The offending training samples are
 //! removed; the held-out sample is the one kept.
 
-use super::minhash::{jaccard, round4, text_shingles, words, MinHasher};
+use super::minhash::{MinHasher, jaccard, round4, text_shingles, words};
 use medsins_core::Sample;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -22,7 +22,14 @@ pub struct LeakConfig {
 
 impl Default for LeakConfig {
     fn default() -> Self {
-        LeakConfig { shingle: 5, permutations: 128, bands: 16, rows: 8, threshold: 0.8, max_candidates: 256 }
+        LeakConfig {
+            shingle: 5,
+            permutations: 128,
+            bands: 16,
+            rows: 8,
+            threshold: 0.8,
+            max_candidates: 256,
+        }
     }
 }
 
@@ -59,29 +66,49 @@ pub fn find_leaks(tasks: &[&[Sample]], cfg: &LeakConfig, seed: u64) -> (Vec<Leak
     let held: Vec<Held> = tasks
         .iter()
         .enumerate()
-        .flat_map(|(t, ss)| ss.iter().filter(|s| held_out(&s.split)).map(move |s| (t, s)))
+        .flat_map(|(t, ss)| {
+            ss.iter()
+                .filter(|s| held_out(&s.split))
+                .map(move |s| (t, s))
+        })
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|(task, s)| Held { task, s, set: text_shingles(&s.input, cfg.shingle, seed) })
+        .map(|(task, s)| Held {
+            task,
+            s,
+            set: text_shingles(&s.input, cfg.shingle, seed),
+        })
         .collect();
     let train: Vec<(usize, usize)> = tasks
         .iter()
         .enumerate()
-        .flat_map(|(t, ss)| ss.iter().enumerate().filter(|(_, s)| s.split == "train").map(move |(i, _)| (t, i)))
+        .flat_map(|(t, ss)| {
+            ss.iter()
+                .enumerate()
+                .filter(|(_, s)| s.split == "train")
+                .map(move |(i, _)| (t, i))
+        })
         .collect();
     if held.is_empty() || train.is_empty() {
         return (Vec::new(), held.len() as u64, train.len() as u64);
     }
     // exact index: (key, id, held index) sorted, so the first match has the smallest id
-    let mut exact: Vec<(u64, &str, u32)> =
-        held.iter().enumerate().filter_map(|(i, h)| exact_key(&h.s.input, seed).map(|k| (k, h.s.id.as_str(), i as u32))).collect();
+    let mut exact: Vec<(u64, &str, u32)> = held
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| exact_key(&h.s.input, seed).map(|k| (k, h.s.id.as_str(), i as u32)))
+        .collect();
     exact.sort_unstable();
     let mh = MinHasher::new(seed, "leakage", cfg.permutations, cfg.bands, cfg.rows);
     let mut bands: Vec<(u64, u32)> = held
         .par_iter()
         .enumerate()
         .filter(|(_, h)| !h.set.is_empty())
-        .flat_map_iter(|(i, h)| mh.band_keys(&mh.signature(&h.set)).into_iter().map(move |k| (k, i as u32)))
+        .flat_map_iter(|(i, h)| {
+            mh.band_keys(&mh.signature(&h.set))
+                .into_iter()
+                .map(move |k| (k, i as u32))
+        })
         .collect();
     bands.sort_unstable();
 
@@ -95,7 +122,15 @@ pub fn find_leaks(tasks: &[&[Sample]], cfg: &LeakConfig, seed: u64) -> (Vec<Leak
                 && k == key
             {
                 let h = &held[h as usize];
-                return Some(Leak { task: t, index: i, held_out_task: h.task, held_out_id: h.s.id.clone(), held_out_split: h.s.split.clone(), similarity: 1.0, exact: true });
+                return Some(Leak {
+                    task: t,
+                    index: i,
+                    held_out_task: h.task,
+                    held_out_id: h.s.id.clone(),
+                    held_out_split: h.s.split.clone(),
+                    similarity: 1.0,
+                    exact: true,
+                });
             }
             let set = text_shingles(&s.input, cfg.shingle, seed);
             if set.is_empty() {
@@ -126,7 +161,15 @@ pub fn find_leaks(tasks: &[&[Sample]], cfg: &LeakConfig, seed: u64) -> (Vec<Leak
             }
             best.map(|(j, _, c)| {
                 let h = &held[c as usize];
-                Leak { task: t, index: i, held_out_task: h.task, held_out_id: h.s.id.clone(), held_out_split: h.s.split.clone(), similarity: round4(j), exact: false }
+                Leak {
+                    task: t,
+                    index: i,
+                    held_out_task: h.task,
+                    held_out_id: h.s.id.clone(),
+                    held_out_split: h.s.split.clone(),
+                    similarity: round4(j),
+                    exact: false,
+                }
             })
         })
         .collect();
@@ -156,7 +199,14 @@ mod tests {
     #[test]
     fn exact_and_near_leaks_across_tasks() {
         let long = "aspirin irreversibly inhibits cyclooxygenase in platelets for the whole lifetime of the platelet which is about ten days";
-        let a = vec![s("t1", "Aspirin, irreversibly inhibits cyclooxygenase in platelets for the whole lifetime of the platelet which is about ten days", "test"), s("v1", "short one", "validation")];
+        let a = vec![
+            s(
+                "t1",
+                "Aspirin, irreversibly inhibits cyclooxygenase in platelets for the whole lifetime of the platelet which is about ten days",
+                "test",
+            ),
+            s("v1", "short one", "validation"),
+        ];
         let b = vec![
             s("x1", long, "train"),
             s("x2", &long.replace("days", "weeks"), "train"),
@@ -165,7 +215,10 @@ mod tests {
         ];
         let (leaks, held, train) = find_leaks(&[&a, &b], &LeakConfig::default(), 0);
         assert_eq!((held, train), (2, 4));
-        let got: Vec<(usize, &str, bool)> = leaks.iter().map(|l| (l.index, l.held_out_id.as_str(), l.exact)).collect();
+        let got: Vec<(usize, &str, bool)> = leaks
+            .iter()
+            .map(|l| (l.index, l.held_out_id.as_str(), l.exact))
+            .collect();
         assert_eq!(got, [(0, "t1", true), (1, "t1", false), (2, "v1", true)]);
         assert!(leaks[1].similarity >= 0.8 && leaks[1].similarity < 1.0);
     }

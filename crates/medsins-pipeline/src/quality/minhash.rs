@@ -16,7 +16,10 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Lower-cased alphanumeric words of a text.
 pub fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(|w| w.to_lowercase()).collect()
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect()
 }
 
 /// Sorted, deduplicated hashes of the `k`-word shingles of `words`, tagged by field (so an
@@ -101,7 +104,13 @@ pub struct MinHasher {
 }
 
 impl MinHasher {
-    pub fn new(seed: u64, purpose: &str, permutations: usize, bands: usize, rows: usize) -> MinHasher {
+    pub fn new(
+        seed: u64,
+        purpose: &str,
+        permutations: usize,
+        bands: usize,
+        rows: usize,
+    ) -> MinHasher {
         let base = xxh3_64_with_seed(purpose.as_bytes(), seed);
         let keys = (0..permutations.max(bands * rows).max(1) as u64)
             .map(|i| {
@@ -109,7 +118,11 @@ impl MinHasher {
                 (fmix64(k) | 1, fmix64(k ^ 0x5bd1e995))
             })
             .collect();
-        MinHasher { keys, bands: bands.max(1), rows: rows.max(1) }
+        MinHasher {
+            keys,
+            bands: bands.max(1),
+            rows: rows.max(1),
+        }
     }
 
     pub fn signature(&self, set: &[u64]) -> Vec<u64> {
@@ -146,8 +159,11 @@ pub const FULL_PAIRS_BUCKET: usize = 100;
 
 /// Candidate pairs `(i, j)`, `i < j`, sorted and unique, from items' band keys.
 pub fn candidate_pairs(band_keys: &[Vec<u64>]) -> Vec<(u32, u32)> {
-    let mut entries: Vec<(u64, u32)> =
-        band_keys.iter().enumerate().flat_map(|(i, ks)| ks.iter().map(move |k| (*k, i as u32))).collect();
+    let mut entries: Vec<(u64, u32)> = band_keys
+        .iter()
+        .enumerate()
+        .flat_map(|(i, ks)| ks.iter().map(move |k| (*k, i as u32)))
+        .collect();
     entries.sort_unstable();
     let mut pairs = Vec::new();
     let mut start = 0;
@@ -213,13 +229,28 @@ pub struct NearDuplicate {
 
 /// Clusters of near-duplicates among `(id, input, output)` items. Every member other than the
 /// representative (smallest id) of each cluster is returned, in item order.
-pub fn near_duplicates(items: &[(&str, &str, &str)], cfg: &NearDedup, seed: u64) -> Vec<NearDuplicate> {
+pub fn near_duplicates(
+    items: &[(&str, &str, &str)],
+    cfg: &NearDedup,
+    seed: u64,
+) -> Vec<NearDuplicate> {
     let t0 = std::time::Instant::now();
-    let sets: Vec<Vec<u64>> = items.par_iter().map(|(_, i, o)| sample_shingles(i, o, cfg.shingle, seed)).collect();
+    let sets: Vec<Vec<u64>> = items
+        .par_iter()
+        .map(|(_, i, o)| sample_shingles(i, o, cfg.shingle, seed))
+        .collect();
     let t1 = t0.elapsed().as_secs_f64();
     let mh = MinHasher::new(seed, "near_dedup", cfg.permutations, cfg.bands, cfg.rows);
-    let keys: Vec<Vec<u64>> =
-        sets.par_iter().map(|s| if s.is_empty() { Vec::new() } else { mh.band_keys(&mh.signature(s)) }).collect();
+    let keys: Vec<Vec<u64>> = sets
+        .par_iter()
+        .map(|s| {
+            if s.is_empty() {
+                Vec::new()
+            } else {
+                mh.band_keys(&mh.signature(s))
+            }
+        })
+        .collect();
     let t2 = t0.elapsed().as_secs_f64();
     let pairs = candidate_pairs(&keys);
     let t3 = t0.elapsed().as_secs_f64();
@@ -228,9 +259,16 @@ pub fn near_duplicates(items: &[(&str, &str, &str)], cfg: &NearDedup, seed: u64)
     let mut uf = UnionFind::new(items.len());
     let mut confirmed = 0usize;
     for chunk in pairs.chunks(4096) {
-        let todo: Vec<(u32, u32)> = chunk.iter().copied().filter(|(a, b)| uf.find(*a) != uf.find(*b)).collect();
-        let ok: Vec<(u32, u32)> =
-            todo.par_iter().filter(|(a, b)| jaccard(&sets[*a as usize], &sets[*b as usize]) >= cfg.threshold).copied().collect();
+        let todo: Vec<(u32, u32)> = chunk
+            .iter()
+            .copied()
+            .filter(|(a, b)| uf.find(*a) != uf.find(*b))
+            .collect();
+        let ok: Vec<(u32, u32)> = todo
+            .par_iter()
+            .filter(|(a, b)| jaccard(&sets[*a as usize], &sets[*b as usize]) >= cfg.threshold)
+            .copied()
+            .collect();
         confirmed += ok.len();
         for (a, b) in ok {
             uf.union(a, b);
@@ -264,7 +302,12 @@ pub fn near_duplicates(items: &[(&str, &str, &str)], cfg: &NearDedup, seed: u64)
         let r = uf.find(i as u32) as usize;
         let Some(k) = rep[r] else { continue };
         if size[r] > 1 && k != i {
-            out.push(NearDuplicate { index: i, representative: k, similarity: round4(jaccard(&sets[i], &sets[k])), cluster_size: size[r] });
+            out.push(NearDuplicate {
+                index: i,
+                representative: k,
+                similarity: round4(jaccard(&sets[i], &sets[k])),
+                cluster_size: size[r],
+            });
         }
     }
     out
@@ -279,18 +322,30 @@ impl Stage for NearDedupStage {
     fn name(&self) -> &'static str {
         "near_dedup"
     }
-    fn run(&self, cx: &TaskContext, samples: Vec<Sample>, ledger: &mut Vec<LedgerEntry>) -> Vec<Sample> {
+    fn run(
+        &self,
+        cx: &TaskContext,
+        samples: Vec<Sample>,
+        ledger: &mut Vec<LedgerEntry>,
+    ) -> Vec<Sample> {
         let cfg = &self.0;
         if cfg.policy == NearDedupPolicy::Off || samples.len() < 2 {
             return samples;
         }
-        let items: Vec<(&str, &str, &str)> = samples.iter().map(|s| (s.id.as_str(), s.input.as_str(), s.output.as_str())).collect();
+        let items: Vec<(&str, &str, &str)> = samples
+            .iter()
+            .map(|s| (s.id.as_str(), s.input.as_str(), s.output.as_str()))
+            .collect();
         let found = near_duplicates(&items, cfg, cx.seed);
         if found.is_empty() {
             return samples;
         }
         let remove = cfg.policy == NearDedupPolicy::Remove;
-        let reason = if remove { "near_duplicate" } else { "near_duplicate_flag" };
+        let reason = if remove {
+            "near_duplicate"
+        } else {
+            "near_duplicate_flag"
+        };
         let mut drop = vec![false; samples.len()];
         for d in &found {
             let s = &samples[d.index];
@@ -304,7 +359,12 @@ impl Stage for NearDedupStage {
             ledger.push(e);
             drop[d.index] = remove;
         }
-        samples.into_iter().zip(drop).filter(|(_, d)| !d).map(|(s, _)| s).collect()
+        samples
+            .into_iter()
+            .zip(drop)
+            .filter(|(_, d)| !d)
+            .map(|(s, _)| s)
+            .collect()
     }
 }
 
@@ -313,13 +373,20 @@ mod tests {
     use super::*;
 
     fn cfg(policy: NearDedupPolicy) -> NearDedup {
-        NearDedup { policy, ..NearDedup::default() }
+        NearDedup {
+            policy,
+            ..NearDedup::default()
+        }
     }
 
     #[test]
     fn words_and_shingles() {
         assert_eq!(words("The  cat, sat!"), ["the", "cat", "sat"]);
-        assert_eq!(text_shingles("a b c", 5, 0).len(), 1, "short text is one shingle");
+        assert_eq!(
+            text_shingles("a b c", 5, 0).len(),
+            1,
+            "short text is one shingle"
+        );
         assert_eq!(text_shingles("a b c d e f", 5, 0).len(), 2);
         assert!(text_shingles("...", 5, 0).is_empty());
         // input and output shingles never coincide
@@ -348,15 +415,29 @@ mod tests {
     fn one_word_changed_is_a_near_duplicate_with_smallest_id_kept() {
         let long = "the patient was admitted with chest pain and shortness of breath after climbing two flights of stairs at home yesterday evening";
         let changed = long.replace("evening", "morning");
-        let items = vec![("b2", long, "angina"), ("a1", changed.as_str(), "angina"), ("c3", "an unrelated question about vaccines for children", "no")];
+        let items = vec![
+            ("b2", long, "angina"),
+            ("a1", changed.as_str(), "angina"),
+            (
+                "c3",
+                "an unrelated question about vaccines for children",
+                "no",
+            ),
+        ];
         let found = near_duplicates(&items, &cfg(NearDedupPolicy::Remove), 0);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].index, 0);
         assert_eq!(found[0].representative, 1);
         assert!(found[0].similarity >= 0.8 && found[0].similarity < 1.0);
         // deterministic whatever the pool size
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-        assert_eq!(pool.install(|| near_duplicates(&items, &cfg(NearDedupPolicy::Remove), 0)), found);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(
+            pool.install(|| near_duplicates(&items, &cfg(NearDedupPolicy::Remove), 0)),
+            found
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ pub mod decontam;
 pub mod leakage;
 pub mod minhash;
 
-pub use checks::{ChecksReport, CheckResult, TaskView};
-pub use decontam::{load_benchmark, BenchIndex, Benchmark};
+pub use checks::{CheckResult, ChecksReport, TaskView};
+pub use decontam::{BenchIndex, Benchmark, load_benchmark};
 pub use leakage::LeakConfig;
 pub use minhash::NearDedupStage;
 
@@ -28,7 +28,15 @@ use std::collections::BTreeMap;
 /// Default n of the decontamination n-grams.
 pub const DEFAULT_NGRAM: usize = 13;
 
-fn entry(meta: &TaskMeta, s: &Sample, stage: &str, reason: &str, kept: Option<String>, similarity: Option<f64>, detail: String) -> LedgerEntry {
+fn entry(
+    meta: &TaskMeta,
+    s: &Sample,
+    stage: &str,
+    reason: &str,
+    kept: Option<String>,
+    similarity: Option<f64>,
+    detail: String,
+) -> LedgerEntry {
     LedgerEntry {
         id: Some(s.id.clone()),
         task_id: meta.task_id.clone(),
@@ -52,23 +60,46 @@ fn drop_samples(tb: &mut TaskBuild, stage: &str, drop: &[usize]) {
             keep[i] = false;
         }
         let old = std::mem::take(&mut tb.samples);
-        tb.samples = old.into_iter().zip(keep).filter(|(_, k)| *k).map(|(s, _)| s).collect();
+        tb.samples = old
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(s, _)| s)
+            .collect();
     }
-    tb.stages.push((stage.to_string(), before, tb.samples.len() as u64));
+    tb.stages
+        .push((stage.to_string(), before, tb.samples.len() as u64));
 }
 
 /// Removes contaminated samples from every task; returns the `stats.json` summary.
-pub fn decontaminate(tasks: &mut [&mut TaskBuild], benchmarks: &[Benchmark], n: usize, seed: u64) -> serde_json::Value {
+pub fn decontaminate(
+    tasks: &mut [&mut TaskBuild],
+    benchmarks: &[Benchmark],
+    n: usize,
+    seed: u64,
+) -> serde_json::Value {
     let index = BenchIndex::new(benchmarks, n, seed);
     let mut per_task: BTreeMap<String, u64> = BTreeMap::new();
-    let mut per_bench: BTreeMap<String, u64> = benchmarks.iter().map(|b| (b.name.clone(), 0)).collect();
+    let mut per_bench: BTreeMap<String, u64> =
+        benchmarks.iter().map(|b| (b.name.clone(), 0)).collect();
     let mut per_field: BTreeMap<&str, u64> = BTreeMap::new();
     for tb in tasks.iter_mut() {
         let found = index.contaminated(&tb.samples);
         for c in &found {
             let s = &tb.samples[c.index];
-            let detail = format!("{} {}-gram \"{}\" occurs in benchmark {}", c.field, index.n, c.ngram, c.benchmark);
-            let e = entry(&tb.meta, s, "decontaminate", "contaminated", None, Some(c.share), detail);
+            let detail = format!(
+                "{} {}-gram \"{}\" occurs in benchmark {}",
+                c.field, index.n, c.ngram, c.benchmark
+            );
+            let e = entry(
+                &tb.meta,
+                s,
+                "decontaminate",
+                "contaminated",
+                None,
+                Some(c.share),
+                detail,
+            );
             tb.ledger.push(e);
             *per_bench.entry(c.benchmark.clone()).or_default() += 1;
             *per_field.entry(c.field).or_default() += 1;
@@ -90,7 +121,11 @@ pub fn decontaminate(tasks: &mut [&mut TaskBuild], benchmarks: &[Benchmark], n: 
 }
 
 /// Removes training samples that leak a held-out input; returns the `stats.json` summary.
-pub fn remove_leaks(tasks: &mut [&mut TaskBuild], cfg: &LeakConfig, seed: u64) -> serde_json::Value {
+pub fn remove_leaks(
+    tasks: &mut [&mut TaskBuild],
+    cfg: &LeakConfig,
+    seed: u64,
+) -> serde_json::Value {
     let views: Vec<&[Sample]> = tasks.iter().map(|t| t.samples.as_slice()).collect();
     let (leaks, held, train) = leakage::find_leaks(&views, cfg, seed);
     let task_ids: Vec<String> = tasks.iter().map(|t| t.meta.task_id.clone()).collect();
@@ -103,7 +138,10 @@ pub fn remove_leaks(tasks: &mut [&mut TaskBuild], cfg: &LeakConfig, seed: u64) -
         let other = &task_ids[l.held_out_task];
         let detail = if l.exact {
             exact += 1;
-            format!("input equals (lower-cased words) the input of {} sample {} of {other}", l.held_out_split, l.held_out_id)
+            format!(
+                "input equals (lower-cased words) the input of {} sample {} of {other}",
+                l.held_out_split, l.held_out_id
+            )
         } else {
             near += 1;
             format!(
@@ -111,7 +149,15 @@ pub fn remove_leaks(tasks: &mut [&mut TaskBuild], cfg: &LeakConfig, seed: u64) -
                 l.similarity, cfg.shingle, l.held_out_split, l.held_out_id
             )
         };
-        let e = entry(&tb.meta, s, "leakage", "leak", Some(l.held_out_id.clone()), Some(l.similarity), detail);
+        let e = entry(
+            &tb.meta,
+            s,
+            "leakage",
+            "leak",
+            Some(l.held_out_id.clone()),
+            Some(l.similarity),
+            detail,
+        );
         tb.ledger.push(e);
         *per_task.entry(tb.meta.task_id.clone()).or_default() += 1;
         drops[l.task].push(l.index);
@@ -131,14 +177,24 @@ pub fn remove_leaks(tasks: &mut [&mut TaskBuild], cfg: &LeakConfig, seed: u64) -
 }
 
 /// The semantic checks of built tasks.
-pub fn check_builds(tasks: &[&TaskBuild], expected: &BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>>) -> ChecksReport {
+pub fn check_builds(
+    tasks: &[&TaskBuild],
+    expected: &BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>>,
+) -> ChecksReport {
     let views: Vec<TaskView> = tasks
         .iter()
         .map(|t| TaskView {
             task_id: &t.meta.task_id,
             category: &t.meta.category,
-            samples: t.samples.iter().map(|s| (s.id.as_str(), s.input.as_str(), s.output.as_str())).collect(),
-            expected: expected.get(&t.meta.task_id).map(|v| v.as_slice()).unwrap_or(&[]),
+            samples: t
+                .samples
+                .iter()
+                .map(|s| (s.id.as_str(), s.input.as_str(), s.output.as_str()))
+                .collect(),
+            expected: expected
+                .get(&t.meta.task_id)
+                .map(|v| v.as_slice())
+                .unwrap_or(&[]),
         })
         .collect();
     checks::run_checks(&views)
@@ -158,19 +214,29 @@ pub fn cross_task(
     benchmarks: &[Benchmark],
     opts: &crate::BuildOptions,
 ) -> (Option<serde_json::Value>, serde_json::Value) {
-    let mut tasks: Vec<&mut TaskBuild> =
-        per_corpus.iter_mut().filter(|(ci, _)| !failed.contains_key(ci)).flat_map(|(_, v)| v.iter_mut()).collect();
-    let decontamination =
-        (!benchmarks.is_empty()).then(|| decontaminate(&mut tasks, benchmarks, opts.decontaminate_ngram, opts.seed));
+    let mut tasks: Vec<&mut TaskBuild> = per_corpus
+        .iter_mut()
+        .filter(|(ci, _)| !failed.contains_key(ci))
+        .flat_map(|(_, v)| v.iter_mut())
+        .collect();
+    let decontamination = (!benchmarks.is_empty())
+        .then(|| decontaminate(&mut tasks, benchmarks, opts.decontaminate_ngram, opts.seed));
     let leakage = remove_leaks(&mut tasks, &LeakConfig::default(), opts.seed);
     (decontamination, leakage)
 }
 
 /// Loads every `--decontaminate` file (all errors at once).
 pub fn load_benchmarks(paths: &[std::path::PathBuf]) -> Result<Vec<Benchmark>, String> {
-    let (ok, errs): (Vec<_>, Vec<_>) = paths.iter().map(|p| load_benchmark(p)).partition(|r| r.is_ok());
+    let (ok, errs): (Vec<_>, Vec<_>) = paths
+        .iter()
+        .map(|p| load_benchmark(p))
+        .partition(|r| r.is_ok());
     if !errs.is_empty() {
-        return Err(errs.into_iter().filter_map(|e| e.err()).collect::<Vec<_>>().join("\n"));
+        return Err(errs
+            .into_iter()
+            .filter_map(|e| e.err())
+            .collect::<Vec<_>>()
+            .join("\n"));
     }
     Ok(ok.into_iter().filter_map(|b| b.ok()).collect())
 }
