@@ -249,7 +249,7 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
         &text_shingles(&f.c, 5, 0),
     ));
     assert!(
-        near_sim >= 0.8 && near_sim < 1.0 && flag_sim >= 0.8 && leak_sim >= 0.8,
+        (0.8..1.0).contains(&near_sim) && flag_sim >= 0.8 && leak_sim >= 0.8,
         "{near_sim} {flag_sim} {leak_sim}"
     );
 

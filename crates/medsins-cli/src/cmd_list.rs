@@ -56,8 +56,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         return Ok(0);
     }
     println!(
-        "{:<5} {:<58} {:<24} {:<30} {:<6} {}",
-        "no.", "task", "corpus", "category", "instr.", "certain"
+        "{:<5} {:<58} {:<24} {:<30} {:<6} certain",
+        "no.", "task", "corpus", "category", "instr."
     );
     for t in &tasks {
         println!(

@@ -118,23 +118,24 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let expected_path = expected_dir.join(format!("{id}.jsonl"));
     let (cat, diags) =
         crate::cmd_validate::diagnostics(std::slice::from_ref(&manifest_path), &manifests);
-    if diags.is_empty() && fixture_path.exists() {
-        if let Ok(previews) = medsins_pipeline::preview(&cat, id, &fixtures, a.n, 1000) {
-            let mut lines = String::new();
-            for p in &previews {
-                for s in &p.samples {
-                    let row = serde_json::json!({"task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split, "input": s.input, "output": s.output});
-                    lines.push_str(&format!("{row}\n"));
-                }
+    if diags.is_empty()
+        && fixture_path.exists()
+        && let Ok(previews) = medsins_pipeline::preview(&cat, id, &fixtures, a.n, 1000)
+    {
+        let mut lines = String::new();
+        for p in &previews {
+            for s in &p.samples {
+                let row = serde_json::json!({"task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split, "input": s.input, "output": s.output});
+                lines.push_str(&format!("{row}\n"));
             }
-            if !expected_path.exists() || a.force {
-                std::fs::create_dir_all(&expected_dir)?;
-                std::fs::write(&expected_path, lines)?;
-                println!(
-                    "wrote     {} (check every row by hand)",
-                    expected_path.display()
-                );
-            }
+        }
+        if !expected_path.exists() || a.force {
+            std::fs::create_dir_all(&expected_dir)?;
+            std::fs::write(&expected_path, lines)?;
+            println!(
+                "wrote     {} (check every row by hand)",
+                expected_path.display()
+            );
         }
     }
     println!();

@@ -123,7 +123,7 @@ pub fn substitute(s: &str, variant: u64, rate: u64) -> String {
             let amp = start > 0 && b[start - 1] == b'&';
             if !amp && w.len() >= 4 && w.bytes().all(|c| c.is_ascii_lowercase()) {
                 let x = h(w, variant);
-                if x % rate == 0
+                if x.is_multiple_of(rate)
                     && let Some(r) = word_of_len(w.len(), x >> 8)
                 {
                     out.push_str(&s[last..start]);
@@ -250,10 +250,7 @@ mod tests {
             vary("['E_91', 'E_77', 'E_55', 'E_1', 'E_2']", 7),
             "['E_91', 'E_77', 'E_55', 'E_1', 'E_2']"
         );
-        assert_eq!(
-            substitute("a &quot;word&quot; here", 3, 1).contains("&quot;"),
-            true
-        );
+        assert!(substitute("a &quot;word&quot; here", 3, 1).contains("&quot;"));
         assert_eq!(substitute("abcd efgh", 5, 1).len(), 9);
         let d = perturb_numbers("[['Bronchite', 0.19], ['URTI', 0.16]]", 5);
         assert!(d.starts_with("[['Bronchite', 0.") && d.len() == 37, "{d}");
