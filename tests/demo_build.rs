@@ -162,20 +162,35 @@ fn meds_ins_task_numbers() -> Vec<u32> {
 fn the_catalogue_is_all_of_meds_ins_and_the_demo_has_rows_in_every_task() {
     let cat = catalogue();
     assert_eq!(cat.manifests.len(), 58);
-    let mut numbers: Vec<u32> = cat.tasks().iter().map(|(_, t)| *t.number.get_ref()).collect();
+    let mut numbers: Vec<u32> = cat
+        .tasks()
+        .iter()
+        .map(|(_, t)| *t.number.get_ref())
+        .collect();
     numbers.sort();
     assert_eq!(numbers, meds_ins_task_numbers());
     if let Some(shared) = shared() {
-        let bank = medsins_readers::InstructionBank::load(&shared.join("upstream/RewriteDefinitions.json")).unwrap();
+        let bank = medsins_readers::InstructionBank::load(
+            &shared.join("upstream/RewriteDefinitions.json"),
+        )
+        .unwrap();
         assert_eq!(bank.tasks.keys().copied().collect::<Vec<_>>(), numbers);
     }
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let report = build_with_threads(&out, 2, None);
     assert_eq!(report.exit_code(), 0);
-    let stats: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
     let per_task = stats["per_task"].as_object().unwrap();
     assert_eq!(per_task.len(), 122);
-    let empty: Vec<&String> = per_task.iter().filter(|(_, t)| t["samples"] == 0).map(|(k, _)| k).collect();
-    assert!(empty.is_empty(), "tasks without a sample in the demo: {empty:?}");
+    let empty: Vec<&String> = per_task
+        .iter()
+        .filter(|(_, t)| t["samples"] == 0)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        empty.is_empty(),
+        "tasks without a sample in the demo: {empty:?}"
+    );
 }

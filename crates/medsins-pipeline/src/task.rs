@@ -91,7 +91,6 @@ pub fn render_task(
     let mut ledger = Vec::new();
     let mut samples = Vec::new();
     let mut records_read = 0u64;
-    let mut quarantined = 0u64;
     let mut t_read = 0.0;
     let mut t_render = 0.0;
     let removal = |ledger: &mut Vec<LedgerEntry>,
@@ -135,7 +134,6 @@ pub fn render_task(
                 match r {
                     Ok(rec) => records.push(rec),
                     Err(e) => {
-                        quarantined += 1;
                         removal(
                             &mut ledger,
                             "read",
@@ -193,7 +191,6 @@ pub fn render_task(
         for (i, rec, out) in rendered {
             match (rec, out) {
                 (Err(e), _) => {
-                    quarantined += 1;
                     removal(
                         &mut ledger,
                         "steps",
@@ -204,7 +201,6 @@ pub fn render_task(
                     );
                 }
                 (Ok(rec), Err(message)) => {
-                    quarantined += 1;
                     removal(
                         &mut ledger,
                         "render",
@@ -227,18 +223,15 @@ pub fn render_task(
                     Ok(Rendered::Sample {
                         group_key: Some(g), ..
                     }),
-                ) if g.trim().is_empty() => {
-                    quarantined += 1;
-                    removal(
-                        &mut ledger,
-                        "render",
-                        "quarantined",
-                        &file.rel,
-                        rec.locator,
-                        "group_key renders empty for this record; choose a field every record has"
-                            .into(),
-                    )
-                }
+                ) if g.trim().is_empty() => removal(
+                    &mut ledger,
+                    "render",
+                    "quarantined",
+                    &file.rel,
+                    rec.locator,
+                    "group_key renders empty for this record; choose a field every record has"
+                        .into(),
+                ),
                 (
                     Ok(rec),
                     Ok(Rendered::Sample {
@@ -294,6 +287,8 @@ pub fn render_task(
         stages.push((stage.name().to_string(), before, samples.len() as u64));
         seconds.push((stage.name().to_string(), start.elapsed().as_secs_f64()));
     }
+    // every record that could not be read, stepped or rendered has its ledger entry
+    let quarantined = ledger.iter().filter(|e| e.reason == "quarantined").count() as u64;
     Ok(TaskBuild {
         meta,
         samples,

@@ -331,11 +331,6 @@ mod tests {
         assert_eq!(e.message, "has 1 fields where the header has 2");
         assert_eq!(v[2].as_ref().unwrap().fields["text"], "c");
     }
-}
-
-#[cfg(test)]
-mod crlf_tests {
-    use super::*;
 
     #[test]
     fn crlf_line_numbers_follow_the_file() {
