@@ -102,10 +102,9 @@ pub fn dataset_card(
     let nc: Vec<&str> = manifests
         .iter()
         .filter(|m| {
+            // CC licences mark it `-NC` / `BY-NC`; others spell it out
             let l = m.manifest.corpus.license.to_lowercase();
-            l.contains("nc")
-                && (l.contains("cc") || l.contains("non-commercial") || l.contains("noncommercial"))
-                || l.contains("non-commercial")
+            ["-nc", " nc", "non-commercial", "noncommercial"].iter().any(|k| l.contains(k))
         })
         .map(|m| m.manifest.id())
         .collect();
