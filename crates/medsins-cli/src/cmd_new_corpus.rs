@@ -122,13 +122,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         && fixture_path.exists()
         && let Ok(previews) = medsins_pipeline::preview(&cat, id, &fixtures, a.n, 1000)
     {
-        let mut lines = String::new();
-        for p in &previews {
-            for s in &p.samples {
-                let row = serde_json::json!({"task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split, "input": s.input, "output": s.output});
-                lines.push_str(&format!("{row}\n"));
-            }
-        }
+        let lines = crate::cmd_preview::expected_rows(&previews);
         if !expected_path.exists() || a.force {
             std::fs::create_dir_all(&expected_dir)?;
             std::fs::write(&expected_path, lines)?;

@@ -55,15 +55,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         );
     }
     if a.expected {
-        for p in &previews {
-            for s in &p.samples {
-                let row = serde_json::json!({
-                    "task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split,
-                    "input": s.input, "output": s.output,
-                });
-                println!("{row}");
-            }
-        }
+        print!("{}", expected_rows(&previews));
         return Ok(if previews.iter().any(|p| p.error.is_some()) {
             1
         } else {
@@ -164,4 +156,19 @@ fn changed_corpora(dir: &std::path::Path, git_ref: &str) -> anyhow::Result<Vec<S
     ids.sort();
     ids.dedup();
     Ok(ids)
+}
+
+/// Previewed samples as expected-row JSON Lines (the format of `fixtures/expected/<corpus>.jsonl`).
+pub fn expected_rows(previews: &[medsins_pipeline::preview::TaskPreview]) -> String {
+    let mut lines = String::new();
+    for p in previews {
+        for s in &p.samples {
+            let row = serde_json::json!({
+                "task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split,
+                "input": s.input, "output": s.output,
+            });
+            lines.push_str(&format!("{row}\n"));
+        }
+    }
+    lines
 }

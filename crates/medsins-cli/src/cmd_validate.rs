@@ -73,12 +73,7 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
     let mut d = Diagnostics::default();
     let m = &lm.manifest;
     for t in &m.tasks {
-        let mut ids: Vec<String> = m
-            .task_files(t)
-            .iter()
-            .map(|f| f.id.get_ref().clone())
-            .collect();
-        ids.extend(m.lookup_file_ids(t).into_iter().map(str::to_string));
+        let ids = m.needed_file_ids(t);
         let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
             Resolution::Ready(rc) => rc,
             Resolution::Missing(p) => {

@@ -53,3 +53,36 @@ pub struct LedgerEntry {
     pub source_locator: String,
     pub detail: String,
 }
+
+impl LedgerEntry {
+    /// An entry for the raw record of a task at `source_file` / `source_locator`; no sample id,
+    /// kept id, similarity or detail yet (set them with struct update syntax).
+    pub fn new(
+        meta: &TaskMeta,
+        stage: &str,
+        reason: &str,
+        source_file: &str,
+        source_locator: &str,
+    ) -> Self {
+        LedgerEntry {
+            id: None,
+            task_id: meta.task_id.clone(),
+            corpus_id: meta.corpus_id.clone(),
+            stage: stage.into(),
+            reason: reason.into(),
+            kept_id: None,
+            similarity: None,
+            source_file: source_file.into(),
+            source_locator: source_locator.into(),
+            detail: String::new(),
+        }
+    }
+
+    /// An entry for a rendered sample: its id (once it has one) and its source.
+    pub fn for_sample(meta: &TaskMeta, s: &Sample, stage: &str, reason: &str) -> Self {
+        LedgerEntry {
+            id: (!s.id.is_empty()).then(|| s.id.clone()),
+            ..LedgerEntry::new(meta, stage, reason, &s.source_file, &s.source_locator)
+        }
+    }
+}

@@ -504,6 +504,16 @@ impl Manifest {
             }
         }
     }
+    /// Every file id a task needs: the files it reads, then its lookup tables.
+    pub fn needed_file_ids(&self, task: &Task) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .task_files(task)
+            .iter()
+            .map(|f| f.id.get_ref().clone())
+            .collect();
+        ids.extend(self.lookup_file_ids(task).into_iter().map(str::to_string));
+        ids
+    }
     /// Files a task uses as joined or looked-up tables rather than as records.
     pub fn lookup_file_ids<'a>(&self, task: &'a Task) -> Vec<&'a str> {
         task.steps

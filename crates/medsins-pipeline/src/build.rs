@@ -89,18 +89,10 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             });
             continue;
         }
-        let mut file_ids: Vec<String> = Vec::new();
-        for t in &tasks {
-            for f in lm.manifest.task_files(t) {
-                file_ids.push(f.id.get_ref().clone());
-            }
-            file_ids.extend(
-                lm.manifest
-                    .lookup_file_ids(t)
-                    .into_iter()
-                    .map(str::to_string),
-            );
-        }
+        let file_ids: Vec<String> = tasks
+            .iter()
+            .flat_map(|t| lm.manifest.needed_file_ids(t))
+            .collect();
         let mut resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids));
         let mut tasks = tasks;
         // Some files present, some missing (e.g. only a corpus's test split at hand): build the

@@ -104,7 +104,9 @@ pub fn dataset_card(
         .filter(|m| {
             // CC licences mark it `-NC` / `BY-NC`; others spell it out
             let l = m.manifest.corpus.license.to_lowercase();
-            ["-nc", " nc", "non-commercial", "noncommercial"].iter().any(|k| l.contains(k))
+            ["-nc", " nc", "non-commercial", "noncommercial"]
+                .iter()
+                .any(|k| l.contains(k))
         })
         .map(|m| m.manifest.id())
         .collect();

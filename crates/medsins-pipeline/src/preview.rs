@@ -54,18 +54,7 @@ pub fn preview(
             removed: vec![],
             error: None,
         };
-        let mut ids: Vec<String> = lm
-            .manifest
-            .task_files(task)
-            .iter()
-            .map(|f| f.id.get_ref().clone())
-            .collect();
-        ids.extend(
-            lm.manifest
-                .lookup_file_ids(task)
-                .into_iter()
-                .map(str::to_string),
-        );
+        let ids = lm.manifest.needed_file_ids(task);
         match resolve_corpus(lm, raw_root, Some(&ids)) {
             Resolution::Ready(rc) => match render_task(
                 lm,

@@ -24,16 +24,9 @@ impl TaskContext<'_> {
         detail: String,
     ) -> LedgerEntry {
         LedgerEntry {
-            id: (!s.id.is_empty()).then(|| s.id.clone()),
-            task_id: self.meta.task_id.clone(),
-            corpus_id: self.meta.corpus_id.clone(),
-            stage: stage.into(),
-            reason: reason.into(),
             kept_id: kept.map(str::to_string),
-            similarity: None,
-            source_file: s.source_file.clone(),
-            source_locator: s.source_locator.clone(),
             detail,
+            ..LedgerEntry::for_sample(self.meta, s, stage, reason)
         }
     }
 }

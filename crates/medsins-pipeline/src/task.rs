@@ -100,16 +100,8 @@ pub fn render_task(
                    locator: String,
                    message: String| {
         ledger.push(LedgerEntry {
-            id: None,
-            task_id: meta.task_id.clone(),
-            corpus_id: meta.corpus_id.clone(),
-            stage: stage.into(),
-            reason: reason.into(),
-            kept_id: None,
-            similarity: None,
-            source_file: file.into(),
-            source_locator: locator,
             detail: message,
+            ..LedgerEntry::new(&meta, stage, reason, file, &locator)
         });
     };
     for (file_no, spec) in lm.manifest.task_files(task).into_iter().enumerate() {

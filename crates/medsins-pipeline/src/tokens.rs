@@ -67,16 +67,8 @@ impl Counter {
         for (s, (i, o)) in samples.into_iter().zip(counts) {
             if (i + o) as usize > max {
                 tb.ledger.push(LedgerEntry {
-                    id: Some(s.id.clone()),
-                    task_id: tb.meta.task_id.clone(),
-                    corpus_id: tb.meta.corpus_id.clone(),
-                    stage: "tokens".into(),
-                    reason: "too_long".into(),
-                    kept_id: None,
-                    similarity: None,
-                    source_file: s.source_file.clone(),
-                    source_locator: s.source_locator.clone(),
                     detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
+                    ..LedgerEntry::for_sample(&tb.meta, &s, "tokens", "too_long")
                 });
             } else {
                 tb.samples.push(s);

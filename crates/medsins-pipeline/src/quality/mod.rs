@@ -38,16 +38,10 @@ fn entry(
     detail: String,
 ) -> LedgerEntry {
     LedgerEntry {
-        id: Some(s.id.clone()),
-        task_id: meta.task_id.clone(),
-        corpus_id: meta.corpus_id.clone(),
-        stage: stage.into(),
-        reason: reason.into(),
         kept_id: kept,
         similarity,
-        source_file: s.source_file.clone(),
-        source_locator: s.source_locator.clone(),
         detail,
+        ..LedgerEntry::for_sample(meta, s, stage, reason)
     }
 }
 
