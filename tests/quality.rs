@@ -374,8 +374,8 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
         [
             "normalise",
             "exact_dedup",
-            "near_dedup",
             "split",
+            "near_dedup",
             "instruction",
             "decontaminate",
             "leakage"

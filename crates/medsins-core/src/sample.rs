@@ -18,7 +18,7 @@ pub struct TaskMeta {
 }
 
 /// One output sample. Task-level columns come from its [`TaskMeta`].
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
     pub id: String,
     pub instruction: String,

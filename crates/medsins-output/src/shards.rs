@@ -8,7 +8,9 @@ use medsins_core::{LedgerEntry, Sample, TaskMeta};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use std::path::Path;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub const LEDGER_FILE: &str = "ledger.parquet";
@@ -171,121 +173,247 @@ pub(crate) fn parquet_err(path: &Path) -> impl Fn(String) -> OutputError + '_ {
     }
 }
 
-fn write_batches(
-    path: &Path,
-    schema: Arc<Schema>,
-    batches: impl Iterator<Item = Result<RecordBatch, arrow_schema::ArrowError>>,
-) -> Result<(), OutputError> {
-    let pe = parquet_err(path);
-    let file = std::fs::File::create(path).map_err(io_err(path))?;
-    let mut w = ArrowWriter::try_new(std::io::BufWriter::new(file), schema, Some(props()))
-        .map_err(|e| pe(e.to_string()))?;
-    for b in batches {
-        w.write(&b.map_err(|e| pe(e.to_string()))?)
-            .map_err(|e| pe(e.to_string()))?;
-    }
-    w.close().map_err(|e| pe(e.to_string()))?;
-    Ok(())
+/// Rows handed to the Parquet writer at a time (row groups stay [`ROW_GROUP_ROWS`] rows).
+const WRITE_BATCH_ROWS: usize = 1024;
+
+/// The shards of one split being written: `<split>-NNNNN.parquet.partial` files, renamed
+/// to `<split>-NNNNN-of-MMMMM.parquet` when the split's row count is known.
+struct SplitShards {
+    split: &'static str,
+    writer: Option<ArrowWriter<BufWriter<File>>>,
+    rows_in_shard: usize,
+    /// (partial path, rows) of every shard so far
+    shards: Vec<(PathBuf, usize)>,
+    pending: Vec<(Sample, Option<(i32, i32)>)>,
 }
 
-/// Writes a task's samples as `data/<task_id>/<split>-NNNNN-of-MMMMM.parquet`, splits in the
-/// order train, validation, test, samples in the order given, at most `shard_rows` per shard.
+/// Writes a task's samples as `data/<task_id>/<split>-NNNNN-of-MMMMM.parquet` as they stream
+/// in: splits train, validation, test, samples in the order pushed, at most `shard_rows` per
+/// shard. Only the rows of the current write batch and the Parquet writers' open row groups
+/// are in memory.
+pub struct TaskShardWriter {
+    dir: PathBuf,
+    meta: TaskMeta,
+    tokens: bool,
+    shard_rows: usize,
+    splits: Vec<SplitShards>,
+}
+
+impl TaskShardWriter {
+    pub fn create(
+        out: &Path,
+        meta: &TaskMeta,
+        tokens: bool,
+        shard_rows: usize,
+    ) -> Result<TaskShardWriter, OutputError> {
+        let dir = out.join("data").join(&meta.task_id);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(TaskShardWriter {
+            dir,
+            meta: meta.clone(),
+            tokens,
+            shard_rows: shard_rows.max(1),
+            splits: ["train", "validation", "test"]
+                .into_iter()
+                .map(|split| SplitShards {
+                    split,
+                    writer: None,
+                    rows_in_shard: 0,
+                    shards: Vec::new(),
+                    pending: Vec::new(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Adds one sample (its `split` picks the shards; `tokens` when the writer has token columns).
+    pub fn push(&mut self, s: Sample, tokens: Option<(i32, i32)>) -> Result<(), OutputError> {
+        let Some(k) = self.splits.iter().position(|x| x.split == s.split) else {
+            return Err(OutputError::Refused(format!(
+                "sample {} of {} has split `{}`, not train, validation or test",
+                s.id, self.meta.task_id, s.split
+            )));
+        };
+        self.splits[k].pending.push((s, tokens));
+        let room = self.shard_rows - self.splits[k].rows_in_shard;
+        if self.splits[k].pending.len() >= WRITE_BATCH_ROWS.min(room) {
+            self.flush(k)?;
+        }
+        Ok(())
+    }
+
+    fn schema(&self) -> Arc<Schema> {
+        if self.tokens {
+            sample_schema_with_tokens()
+        } else {
+            sample_schema()
+        }
+    }
+
+    /// Writes the split's pending rows, opening and closing shards at `shard_rows`.
+    fn flush(&mut self, k: usize) -> Result<(), OutputError> {
+        let schema = self.schema();
+        let pending = std::mem::take(&mut self.splits[k].pending);
+        let mut rest: &[(Sample, Option<(i32, i32)>)] = &pending;
+        while !rest.is_empty() {
+            let sp = &mut self.splits[k];
+            if sp.writer.is_none() {
+                let path = self
+                    .dir
+                    .join(format!("{}-{:05}.parquet.partial", sp.split, sp.shards.len()));
+                let file = File::create(&path).map_err(io_err(&path))?;
+                let w = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props()))
+                    .map_err(|e| parquet_err(&path)(e.to_string()))?;
+                sp.writer = Some(w);
+                sp.shards.push((path, 0));
+                sp.rows_in_shard = 0;
+            }
+            let n = rest.len().min(self.shard_rows - sp.rows_in_shard);
+            let rows: Vec<(&Sample, Option<(i32, i32)>)> =
+                rest[..n].iter().map(|(s, t)| (s, *t)).collect();
+            let path = sp.shards.last().map(|x| x.0.clone()).unwrap_or_default();
+            let pe = parquet_err(&path);
+            let batch = sample_batch(&self.meta, &rows).map_err(|e| pe(e.to_string()))?;
+            if let Some(w) = sp.writer.as_mut() {
+                w.write(&batch).map_err(|e| pe(e.to_string()))?;
+            }
+            sp.rows_in_shard += n;
+            if let Some(last) = sp.shards.last_mut() {
+                last.1 += n;
+            }
+            if sp.rows_in_shard == self.shard_rows
+                && let Some(w) = sp.writer.take()
+            {
+                w.close().map_err(|e| pe(e.to_string()))?;
+            }
+            rest = &rest[n..];
+        }
+        Ok(())
+    }
+
+    /// Closes every shard and gives them their final names.
+    pub fn finish(mut self) -> Result<Vec<ShardInfo>, OutputError> {
+        let mut written = Vec::new();
+        for k in 0..self.splits.len() {
+            self.flush(k)?;
+            let sp = &mut self.splits[k];
+            if let Some(w) = sp.writer.take() {
+                let path = sp.shards.last().map(|x| x.0.clone()).unwrap_or_default();
+                w.close().map_err(|e| parquet_err(&path)(e.to_string()))?;
+            }
+            let m = sp.shards.len();
+            for (i, (partial, rows)) in sp.shards.iter().enumerate() {
+                let name = format!("{}-{i:05}-of-{m:05}.parquet", sp.split);
+                let path = self.dir.join(&name);
+                std::fs::rename(partial, &path).map_err(io_err(partial))?;
+                written.push(ShardInfo {
+                    path: format!("data/{}/{name}", self.meta.task_id),
+                    split: sp.split.into(),
+                    rows: *rows,
+                });
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// Writes a task's samples (in memory) as [`TaskShardWriter`] does.
 pub fn write_task_shards(
     out: &Path,
     meta: &TaskMeta,
     samples: &[Sample],
     shard_rows: usize,
 ) -> Result<Vec<ShardInfo>, OutputError> {
-    write_task_shards_with_tokens(out, meta, samples, None, shard_rows)
+    let mut w = TaskShardWriter::create(out, meta, false, shard_rows)?;
+    for s in samples {
+        w.push(s.clone(), None)?;
+    }
+    w.finish()
 }
 
-/// [`write_task_shards`], with `input_tokens`/`output_tokens` columns when `tokens` (one pair
-/// per sample, in order) is given.
-pub fn write_task_shards_with_tokens(
-    out: &Path,
-    meta: &TaskMeta,
-    samples: &[Sample],
-    tokens: Option<&[(i32, i32)]>,
-    shard_rows: usize,
-) -> Result<Vec<ShardInfo>, OutputError> {
-    let schema = if tokens.is_some() {
-        sample_schema_with_tokens()
-    } else {
-        sample_schema()
-    };
-    let dir = out.join("data").join(&meta.task_id);
-    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-    let shard_rows = shard_rows.max(1);
-    let mut written = Vec::new();
-    for split in ["train", "validation", "test"] {
-        let rows: Vec<(&Sample, Option<(i32, i32)>)> = samples
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.split == split)
-            .map(|(i, s)| (s, tokens.map(|t| t[i])))
-            .collect();
-        if rows.is_empty() {
-            continue;
-        }
-        let shards: Vec<&[(&Sample, Option<(i32, i32)>)]> = rows.chunks(shard_rows).collect();
-        let m = shards.len();
-        for (i, chunk) in shards.into_iter().enumerate() {
-            let name = format!("{split}-{i:05}-of-{m:05}.parquet");
-            let path = dir.join(&name);
-            write_batches(
-                &path,
-                schema.clone(),
-                chunk.chunks(ROW_GROUP_ROWS).map(|c| sample_batch(meta, c)),
-            )?;
-            written.push(ShardInfo {
-                path: format!("data/{}/{name}", meta.task_id),
-                split: split.into(),
-                rows: chunk.len(),
-            });
-        }
-    }
-    Ok(written)
+/// The removal ledger, written as entries stream in (row groups of [`ROW_GROUP_ROWS`]).
+pub struct LedgerWriter {
+    path: PathBuf,
+    writer: ArrowWriter<BufWriter<File>>,
+    pending: Vec<LedgerEntry>,
+    rows: usize,
 }
 
-pub fn write_ledger(out: &Path, entries: &[LedgerEntry]) -> Result<(), OutputError> {
-    let path = out.join(LEDGER_FILE);
-    let batch = |rows: &[LedgerEntry]| {
-        let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef {
-            Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
-        };
-        let o = |f: fn(&LedgerEntry) -> Option<&str>| -> ArrayRef {
-            Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
-        };
-        RecordBatch::try_new(
-            ledger_schema(),
-            vec![
-                o(|e| e.id.as_deref()),
-                s(|e| &e.task_id),
-                s(|e| &e.corpus_id),
-                s(|e| &e.stage),
-                s(|e| &e.reason),
-                o(|e| e.kept_id.as_deref()),
-                Arc::new(Float64Array::from(
-                    rows.iter().map(|e| e.similarity).collect::<Vec<_>>(),
-                )),
-                s(|e| &e.source_file),
-                s(|e| &e.source_locator),
-                s(|e| &e.detail),
-            ],
-        )
-    };
-    if entries.is_empty() {
-        return write_batches(
-            &path,
-            ledger_schema(),
-            std::iter::once(Ok(RecordBatch::new_empty(ledger_schema()))),
-        );
+impl LedgerWriter {
+    pub fn create(out: &Path) -> Result<LedgerWriter, OutputError> {
+        let path = out.join(LEDGER_FILE);
+        let file = File::create(&path).map_err(io_err(&path))?;
+        let writer = ArrowWriter::try_new(BufWriter::new(file), ledger_schema(), Some(props()))
+            .map_err(|e| parquet_err(&path)(e.to_string()))?;
+        Ok(LedgerWriter {
+            path,
+            writer,
+            pending: Vec::new(),
+            rows: 0,
+        })
     }
-    write_batches(
-        &path,
+
+    pub fn push(&mut self, entries: Vec<LedgerEntry>) -> Result<(), OutputError> {
+        self.pending.extend(entries);
+        while self.pending.len() >= ROW_GROUP_ROWS {
+            let rest = self.pending.split_off(ROW_GROUP_ROWS);
+            let full = std::mem::replace(&mut self.pending, rest);
+            self.write(&full)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, rows: &[LedgerEntry]) -> Result<(), OutputError> {
+        let pe = parquet_err(&self.path);
+        let b = ledger_batch(rows).map_err(|e| pe(e.to_string()))?;
+        self.writer.write(&b).map_err(|e| pe(e.to_string()))?;
+        self.rows += rows.len();
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() || self.rows == 0 {
+            self.write(&rest)?;
+        }
+        self.writer
+            .close()
+            .map_err(|e| parquet_err(&self.path)(e.to_string()))?;
+        Ok(())
+    }
+}
+
+fn ledger_batch(rows: &[LedgerEntry]) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    let o = |f: fn(&LedgerEntry) -> Option<&str>| -> ArrayRef {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    RecordBatch::try_new(
         ledger_schema(),
-        entries.chunks(ROW_GROUP_ROWS).map(batch),
+        vec![
+            o(|e| e.id.as_deref()),
+            s(|e| &e.task_id),
+            s(|e| &e.corpus_id),
+            s(|e| &e.stage),
+            s(|e| &e.reason),
+            o(|e| e.kept_id.as_deref()),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|e| e.similarity).collect::<Vec<_>>(),
+            )),
+            s(|e| &e.source_file),
+            s(|e| &e.source_locator),
+            s(|e| &e.detail),
+        ],
     )
+}
+
+/// Writes a ledger held in memory.
+pub fn write_ledger(out: &Path, entries: &[LedgerEntry]) -> Result<(), OutputError> {
+    let mut w = LedgerWriter::create(out)?;
+    w.push(entries.to_vec())?;
+    w.finish()
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>, OutputError> {

@@ -1,5 +1,6 @@
 //! `stats.json`: counts per corpus, task, split and stage, removals by reason, rows per licence
-//! and access class, and length distributions. Deterministic: no timings here.
+//! and access class, and length distributions. Deterministic: no timings here, unless the
+//! build was asked for them (`--timings`, benchmarks).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ pub struct Stats {
     /// Decontamination against benchmark files, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decontamination: Option<serde_json::Value>,
+    /// Seconds per stage, only in builds run with `--timings`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,15 +1,19 @@
-//! The whole build: select, resolve, render in parallel, check budgets, write atomically.
+//! The whole build: select, resolve, run every task's per-task stages in parallel (samples
+//! spill to disk), check budgets, the cross-task leakage pass, then stream every task into
+//! its shards, and write the rest of the directory atomically.
 
 use crate::card::dataset_card;
 use crate::corpus::{Resolution, ResolvedCorpus, resolve_corpus};
+use crate::quality::{HeldOut, LeakConfig, leak_entry};
 use crate::report::{BuildReport, CorpusReport, CorpusStatus};
-use crate::task::{TaskBuild, render_task};
+use crate::spill::{Ledger, SpillFile, Store};
+use crate::stages::TaskContext;
+use crate::task::{RunOptions, TaskRun, run_task};
 use crate::{BuildError, BuildOptions};
-use medsins_core::{BUILDER_VERSION, LedgerEntry};
+use medsins_core::{BUILDER_VERSION, LedgerEntry, Split, TaskMeta};
 use medsins_manifest::{Catalogue, LoadedManifest, Task};
 use medsins_output::{self as output, Lock, LockedFile, LockedManifest, Stats, TaskStats};
 use medsins_readers::InstructionBank;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// Why a corpus is left out by the selection, if it is.
@@ -62,6 +66,9 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     };
     let benchmarks =
         crate::quality::load_benchmarks(&opts.decontaminate).map_err(BuildError::Invalid)?;
+    let bench_index = (!benchmarks.is_empty()).then(|| {
+        crate::quality::BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed)
+    });
     let counter = opts
         .tokenizer
         .as_deref()
@@ -157,27 +164,57 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         }
     }
 
-    // Render every task of every ready corpus in parallel; results keep catalogue order.
+    // Every task's per-task stages, largest first on the worker pool; each task's samples
+    // spill to a file in the output's partial directory, so memory holds per-sample state only.
+    let out_dir = output::OutputDir::create(&opts.out)?;
+    let dir = out_dir.path().to_path_buf();
+    let spill = tempfile::Builder::new()
+        .prefix(".spill-")
+        .tempdir_in(&dir)
+        .map_err(|e| BuildError::Invalid(format!("{}: {e}", dir.display())))?;
+    let leak_cfg = LeakConfig::default();
+    let held_keys = HeldOut::new(leak_cfg.clone(), opts.seed);
     let jobs: Vec<(usize, &LoadedManifest, &Task, &ResolvedCorpus)> = ready
         .iter()
         .enumerate()
         .flat_map(|(ci, (lm, tasks, rc))| tasks.iter().map(move |t| (ci, *lm, *t, rc)))
         .collect();
     let t_tasks = std::time::Instant::now();
-    let results: Vec<(usize, Result<TaskBuild, String>)> = jobs
-        .par_iter()
-        .map(|(ci, lm, t, rc)| {
+    let job_size = |j: &usize| {
+        let (_, lm, t, rc) = jobs[*j];
+        lm.manifest
+            .task_files(t)
+            .iter()
+            .filter_map(|f| rc.file(f.id.get_ref()))
+            .map(|f| f.size)
+            .sum::<u64>()
+    };
+    let runs: Vec<Result<TaskRun, String>> =
+        largest_first((0..jobs.len()).collect(), job_size, |j| {
+            let (_, lm, t, rc) = jobs[j];
             let instr = instruction_set(t, bank.as_ref());
-            (*ci, render_task(lm, t, rc, opts.seed, &instr, None))
-        })
-        .collect();
-
+            let opts = RunOptions {
+                seed: opts.seed,
+                instructions: &instr,
+                limit: None,
+                benchmarks: bench_index.as_ref(),
+                held_out: Some((j, &held_keys)),
+            };
+            let store = Store::Spill(SpillFile::create(spill.path().join(format!("{j}.samples")))?);
+            let ledger = Ledger::spill(spill.path().join(format!("{j}.ledger")))?;
+            run_task(lm, t, rc, &opts, store, ledger)
+        });
     let t_tasks = t_tasks.elapsed().as_secs_f64();
-    let mut per_corpus: BTreeMap<usize, Vec<TaskBuild>> = BTreeMap::new();
+
+    // job number -> run, for the tasks of corpora that did not fail
+    let mut built_runs: BTreeMap<usize, TaskRun> = BTreeMap::new();
     let mut failed: BTreeMap<usize, String> = BTreeMap::new();
-    for (ci, r) in results {
+    for (j, r) in runs.into_iter().enumerate() {
+        let ci = jobs[j].0;
         match r {
-            Ok(tb) => per_corpus.entry(ci).or_default().push(tb),
+            Ok(run) => {
+                built_runs.insert(j, run);
+            }
             Err(e) => {
                 failed
                     .entry(ci)
@@ -187,14 +224,14 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         }
     }
     // Error budget per corpus: quarantined records over records read.
-    for (ci, tbs) in &per_corpus {
-        let (lm, _, _) = &ready[*ci];
-        let read: u64 = tbs.iter().map(|t| t.records_read).sum();
-        let bad: u64 = tbs.iter().map(|t| t.quarantined).sum();
+    for (ci, (lm, _, _)) in ready.iter().enumerate() {
+        let of_corpus = || built_runs.iter().filter(|(j, _)| jobs[**j].0 == ci).map(|x| x.1);
+        let read: u64 = of_corpus().map(|t| t.records_read).sum();
+        let bad: u64 = of_corpus().map(|t| t.quarantined()).sum();
         let budget = lm.manifest.corpus.error_budget.unwrap_or(0.01);
-        if read > 0 && bad as f64 > budget * read as f64 && !failed.contains_key(ci) {
+        if read > 0 && bad as f64 > budget * read as f64 && !failed.contains_key(&ci) {
             failed.insert(
-                *ci,
+                ci,
                 format!(
                     "{bad} of {read} records were quarantined, above the error budget of {:.1}%; see the ledger of a build with --only {} or run `medsins preview {}`",
                     budget * 100.0,
@@ -204,26 +241,139 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             );
         }
     }
+    built_runs.retain(|j, _| !failed.contains_key(&jobs[*j].0));
 
-    // Cross-task quality passes (docs/data-quality.md): decontamination, then leakage.
+    // Cross-task leakage (docs/data-quality.md): every held-out input of every task, then
+    // every task's training samples against them.
     let t_cross = std::time::Instant::now();
-    let (decontamination, leakage) =
-        crate::quality::cross_task(&mut per_corpus, &failed, &benchmarks, opts);
-    let t_cross = t_cross.elapsed().as_secs_f64();
-    // Token counts (and --max-tokens) on the samples that remain.
-    let mut tokens: BTreeMap<String, Vec<(i32, i32)>> = BTreeMap::new();
-    let t_tokens = std::time::Instant::now();
-    if let Some(c) = &counter {
-        for tb in per_corpus.values_mut().flat_map(|v| v.iter_mut()) {
-            let t = c.apply(tb, opts.max_tokens);
-            tokens.insert(tb.meta.task_id.clone(), t);
-        }
+    let mut held = HeldOut::new(leak_cfg.clone(), opts.seed);
+    for run in built_runs.values_mut() {
+        held.add(std::mem::take(&mut run.held));
     }
+    held.seal();
+    type Found = Vec<(usize, bool, LedgerEntry)>;
+    let leaks: Vec<Result<(usize, Found, u64), String>> = {
+        let runs = &built_runs;
+        let ids: BTreeMap<usize, &str> = runs.iter().map(|(j, r)| (*j, r.meta.task_id.as_str())).collect();
+        let load = |idx: &[usize]| -> Result<Vec<String>, String> {
+            idx.iter()
+                .map(|i| {
+                    let h = held.get(*i);
+                    let run = runs.get(&h.task).ok_or("held-out sample of a failed task")?;
+                    run.store.get(h.handle).map(|s| s.input)
+                })
+                .collect()
+        };
+        let keys: Vec<usize> = runs.keys().copied().collect();
+        largest_first(keys, |j| runs[j].kept.len() as u64, |j| {
+            let run = &runs[&j];
+            let t = jobs[j].2;
+            let cx = TaskContext {
+                meta: &run.meta,
+                split: t.split.get_ref(),
+                seed: opts.seed,
+                instructions: &[],
+            };
+            let train: Vec<usize> = (0..run.kept.len())
+                .filter(|i| run.kept[*i].split == Split::Train)
+                .collect();
+            let handles: Vec<u64> = train.iter().map(|i| run.kept[*i].handle).collect();
+            let mut found = Vec::new();
+            let mut at = 0usize;
+            if !held.is_empty() {
+                run.store.for_each(&handles, &mut |mut batch| {
+                    for s in &mut batch {
+                        s.split = "train".into();
+                    }
+                    for l in held.check(&batch, &load)? {
+                        let h = held.get(l.held);
+                        let other = ids.get(&h.task).copied().unwrap_or_default();
+                        let e = leak_entry(&cx, &batch[l.index], &l, h, other, &held.cfg);
+                        found.push((train[at + l.index], l.exact, e));
+                    }
+                    at += batch.len();
+                    Ok(())
+                })?;
+            }
+            Ok((j, found, train.len() as u64))
+        })
+    };
+    let mut leak_counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut train_checked = 0u64;
+    for r in leaks {
+        let (j, found, train) = r.map_err(BuildError::Invalid)?;
+        train_checked += train;
+        let run = built_runs.get_mut(&j).expect("a leakage result is for a built task");
+        let before = run.kept.len() as u64;
+        let mut drop = vec![false; run.kept.len()];
+        let c = leak_counts.entry(run.meta.task_id.clone()).or_default();
+        for (pos, exact, e) in found {
+            if exact {
+                c.0 += 1;
+            } else {
+                c.1 += 1;
+            }
+            run.ledger.push(e).map_err(BuildError::Invalid)?;
+            drop[pos] = true;
+        }
+        let mut i = 0;
+        run.kept.retain(|_| {
+            i += 1;
+            !drop[i - 1]
+        });
+        let after = run.kept.len() as u64;
+        run.stage("leakage", before, after, 0.0);
+    }
+    let leakage = crate::quality::leakage_summary(held.len() as u64, train_checked, &leak_counts, &leak_cfg);
+    let decontamination = bench_index.as_ref().map(|index| {
+        let tasks: Vec<(&str, &crate::quality::ContaminationCounts)> = built_runs
+            .values()
+            .map(|r| (r.meta.task_id.as_str(), &r.contamination))
+            .collect();
+        crate::quality::decontamination_summary(index, &benchmarks, &tasks)
+    });
+    let t_cross = t_cross.elapsed().as_secs_f64();
 
-    let t_tokens = t_tokens.elapsed().as_secs_f64();
-    let out_dir = output::OutputDir::create(&opts.out)?;
-    let dir = out_dir.path().to_path_buf();
-    let mut built: Vec<&TaskBuild> = Vec::new();
+    // Write every task's shards (tokens, instructions and checks on the way), then the ledger.
+    let t_write = std::time::Instant::now();
+    let expected: BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>> = ready
+        .iter()
+        .flat_map(|(_, ts, _)| {
+            ts.iter()
+                .map(|t| (t.id.get_ref().clone(), t.expected_checks.clone()))
+        })
+        .collect();
+    let mut runs: Vec<(usize, TaskRun)> = built_runs.into_iter().collect();
+    runs.sort_by_key(|(_, r)| r.meta.task_no);
+    let written: Vec<Result<Written, BuildError>> = {
+        let items: Vec<&mut (usize, TaskRun)> = runs.iter_mut().collect();
+        largest_first(items, |x| x.1.kept.len() as u64, |item| {
+            let (j, run) = item;
+            let t = jobs[*j].2;
+            let instr = instruction_set(t, bank.as_ref());
+            let no_checks = Vec::new();
+            let exp = expected.get(&run.meta.task_id).unwrap_or(&no_checks);
+            write_task(&dir, run, t, &instr, exp, counter.as_ref(), opts)
+        })
+    };
+    let written: Vec<Written> = written.into_iter().collect::<Result<_, _>>()?;
+    let mut ledger_out = output::LedgerWriter::create(&dir)?;
+    for (_, run) in runs.iter_mut() {
+        let mut res: Result<(), output::OutputError> = Ok(());
+        run.ledger
+            .for_each(&mut |b| {
+                if res.is_ok() {
+                    res = ledger_out.push(b);
+                }
+                Ok(())
+            })
+            .map_err(BuildError::Invalid)?;
+        res?;
+    }
+    ledger_out.finish()?;
+    drop(spill);
+    let t_write = t_write.elapsed().as_secs_f64();
+
     let mut raw_files: Vec<LockedFile> = Vec::new();
     let mut manifests: Vec<LockedManifest> = Vec::new();
     for (ci, (lm, tasks, rc)) in ready.iter().enumerate() {
@@ -239,13 +389,18 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             });
             continue;
         }
-        let tbs = per_corpus.get(&ci).map(|v| v.as_slice()).unwrap_or(&[]);
+        let of_corpus: Vec<(&TaskRun, &Written)> = runs
+            .iter()
+            .zip(&written)
+            .filter(|((j, _), _)| jobs[*j].0 == ci)
+            .map(|((_, r), w)| (r, w))
+            .collect();
         report.corpora.push(CorpusReport {
             corpus_id: id.clone(),
             status: CorpusStatus::Built {
-                tasks: tbs.len(),
-                samples: tbs.iter().map(|t| t.samples.len() as u64).sum(),
-                quarantined: tbs.iter().map(|t| t.quarantined).sum(),
+                tasks: of_corpus.len(),
+                samples: of_corpus.iter().map(|(_, w)| w.samples).sum(),
+                quarantined: of_corpus.iter().map(|(r, _)| r.quarantined()).sum(),
                 missing: partial.get(&id).map(|p| p.0.clone()).unwrap_or_default(),
                 tasks_skipped: partial.get(&id).map(|p| p.1.clone()).unwrap_or_default(),
             },
@@ -256,49 +411,43 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             path: format!("corpora-manifests/{}.toml", lm.manifest.id()),
             sha256: lm.sha256.clone(),
         });
-        built.extend(tbs.iter());
     }
     report.corpora.sort_by(|a, b| a.corpus_id.cmp(&b.corpus_id));
-    built.sort_by_key(|t| t.meta.task_no);
 
-    let t_write = std::time::Instant::now();
-    built
-        .par_iter()
-        .map(|tb| {
-            let t = tokens.get(&tb.meta.task_id).map(|v| v.as_slice());
-            output::write_task_shards_with_tokens(&dir, &tb.meta, &tb.samples, t, opts.shard_rows)
-                .map(|_| ())
-        })
-        .collect::<Result<Vec<()>, _>>()?;
-    let ledger: Vec<LedgerEntry> = built
-        .iter()
-        .flat_map(|t| t.ledger.iter().cloned())
-        .collect();
-    output::write_ledger(&dir, &ledger)?;
-    let t_write = t_write.elapsed().as_secs_f64();
-
-    let mut stats = stats(&built);
-    for (task, t) in &tokens {
-        if let Some(ts) = stats.per_task.get_mut(task) {
-            ts.input_tokens = Some(output::LengthStats::of(
-                t.iter().map(|x| x.0 as u64).collect(),
-            ));
-            ts.output_tokens = Some(output::LengthStats::of(
-                t.iter().map(|x| x.1 as u64).collect(),
-            ));
+    let mut stats = stats(&runs, &written);
+    (stats.decontamination, stats.leakage) = (decontamination, Some(leakage));
+    let mut secs: BTreeMap<String, f64> = BTreeMap::new();
+    for (_, t) in &runs {
+        for (s, x) in &t.seconds {
+            *secs.entry(s.clone()).or_default() += x;
         }
     }
-    (stats.decontamination, stats.leakage) = (decontamination, Some(leakage));
+    for w in &written {
+        for (s, x) in &w.seconds {
+            *secs.entry(s.clone()).or_default() += x;
+        }
+    }
+    let mut stage_seconds: Vec<(String, f64)> = secs.into_iter().collect();
+    // wall-clock seconds of the whole-build steps (the task stages above are summed over tasks)
+    stage_seconds.push(("all tasks read..decontaminate (wall)".into(), t_tasks));
+    stage_seconds.push(("cross-task leakage (wall)".into(), t_cross));
+    stage_seconds.push(("write shards + ledger (wall)".into(), t_write));
+    if opts.timings {
+        stats.timings = Some(serde_json::json!({
+            "note": "seconds; per-task stages are summed over tasks (CPU-like), `(wall)` entries are elapsed time; present only with --timings, so this file then differs from run to run",
+            "stages": stage_seconds.iter().map(|(k, v)| (k.clone(), serde_json::json!((v * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
+        }));
+    }
     write(&dir.join("stats.json"), &stats.to_json())?;
-    let expected = ready
-        .iter()
-        .flat_map(|(_, ts, _)| {
-            ts.iter()
-                .filter(|t| !t.expected_checks.is_empty())
-                .map(|t| (t.id.get_ref().clone(), t.expected_checks.clone()))
-        })
-        .collect();
-    report.checks = crate::quality::check_builds(&built, &expected);
+    report.checks = crate::quality::checks::report(
+        written.iter().map(|w| (w.checks.clone(), w.samples)).collect(),
+        runs.iter()
+            .map(|(_, r)| {
+                let e = expected.get(&r.meta.task_id).cloned().unwrap_or_default();
+                (r.meta.task_id.clone(), e)
+            })
+            .collect(),
+    );
     write(&dir.join("checks.json"), &report.checks.to_json())?;
     let mut options = opts.locked();
     if !benchmarks.is_empty() {
@@ -343,9 +492,10 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         .filter(|(ci, _)| !failed.contains_key(ci))
         .map(|(_, (lm, _, _))| *lm)
         .collect();
+    let metas: Vec<&TaskMeta> = runs.iter().map(|(_, r)| &r.meta).collect();
     write(
         &dir.join("README.md"),
-        &dataset_card(&built_manifests, &built, &stats, &lock),
+        &dataset_card(&built_manifests, &metas, &stats, &lock),
     )?;
     output::write_id_index(&dir)?;
     output::write_checksums(&dir)?;
@@ -354,30 +504,152 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     report.samples = stats.samples;
     report.removed_by_reason = stats.removed_by_reason.clone();
     report.flagged_by_reason = stats.flagged_by_reason.clone();
-    report.tasks = built.len();
-    let mut secs: BTreeMap<String, f64> = BTreeMap::new();
-    for t in &built {
-        for (s, x) in &t.seconds {
-            *secs.entry(s.clone()).or_default() += x;
-        }
-    }
-    report.stage_seconds = secs.into_iter().collect();
-    // wall-clock seconds of the whole-build steps (the task stages above are summed over tasks)
-    report
-        .stage_seconds
-        .push(("all tasks read..instruction (wall)".into(), t_tasks));
-    report
-        .stage_seconds
-        .push(("cross-task leakage/decontamination (wall)".into(), t_cross));
-    if counter.is_some() {
-        report
-            .stage_seconds
-            .push(("tokens (wall)".into(), t_tokens));
-    }
-    report
-        .stage_seconds
-        .push(("write shards + ledger (wall)".into(), t_write));
+    report.tasks = runs.len();
+    report.stage_seconds = stage_seconds;
     Ok(report)
+}
+
+/// What writing one task's shards gave.
+struct Written {
+    samples: u64,
+    per_split: BTreeMap<String, u64>,
+    input_chars: Vec<u64>,
+    output_chars: Vec<u64>,
+    tokens: Option<Vec<(u32, u32)>>,
+    checks: Vec<crate::quality::CheckResult>,
+    seconds: Vec<(String, f64)>,
+}
+
+/// Streams a task's kept samples from its store into its shards: token counts (and
+/// `--max-tokens`), instructions, the semantic checks and the length statistics on the way.
+fn write_task(
+    dir: &std::path::Path,
+    run: &mut TaskRun,
+    task: &Task,
+    instructions: &[String],
+    expected: &[medsins_manifest::ExpectedCheck],
+    counter: Option<&crate::tokens::Counter>,
+    opts: &BuildOptions,
+) -> Result<Written, BuildError> {
+    let start = std::time::Instant::now();
+    let cx = TaskContext {
+        meta: &run.meta,
+        split: task.split.get_ref(),
+        seed: opts.seed,
+        instructions,
+    };
+    let mut shards =
+        output::TaskShardWriter::create(dir, &run.meta, counter.is_some(), opts.shard_rows)?;
+    let mut checker = crate::quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
+    let mut w = Written {
+        samples: 0,
+        per_split: BTreeMap::new(),
+        input_chars: Vec::with_capacity(run.kept.len()),
+        output_chars: Vec::with_capacity(run.kept.len()),
+        tokens: counter.map(|_| Vec::with_capacity(run.kept.len())),
+        checks: Vec::new(),
+        seconds: Vec::new(),
+    };
+    let handles: Vec<u64> = run.kept.iter().map(|k| k.handle).collect();
+    let mut at = 0usize;
+    let mut t_tokens = 0.0;
+    let before = run.kept.len() as u64;
+    let (kept, ledger) = (&run.kept, &mut run.ledger);
+    let mut failure: Option<BuildError> = None;
+    run.store.for_each(&handles, &mut |mut batch| {
+        for (j, s) in batch.iter_mut().enumerate() {
+            s.split = kept[at + j].split.as_str().to_string();
+            let (i, text) = cx.instruction(&s.id);
+            s.instruction_id = i;
+            s.instruction = text.to_string();
+        }
+        at += batch.len();
+        let counts: Vec<Option<(u32, u32)>> = match counter {
+            Some(c) => {
+                let t0 = std::time::Instant::now();
+                let v = c.count_batch(&batch);
+                t_tokens += t0.elapsed().as_secs_f64();
+                v.into_iter().map(Some).collect()
+            }
+            None => vec![None; batch.len()],
+        };
+        for (s, t) in batch.into_iter().zip(counts) {
+            if let (Some((i, o)), Some(max)) = (t, opts.max_tokens)
+                && (i + o) as usize > max
+            {
+                ledger.push(LedgerEntry {
+                    detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
+                    ..LedgerEntry::for_sample(cx.meta, &s, "tokens", "too_long")
+                })?;
+                continue;
+            }
+            checker.push(&s.id, &s.input, &s.output);
+            w.samples += 1;
+            *w.per_split.entry(s.split.clone()).or_default() += 1;
+            w.input_chars.push(s.input.chars().count() as u64);
+            w.output_chars.push(s.output.chars().count() as u64);
+            if let (Some(v), Some(t)) = (w.tokens.as_mut(), t) {
+                v.push(t);
+            }
+            if let Err(e) = shards.push(s, t.map(|(i, o)| (i as i32, o as i32))) {
+                failure.get_or_insert(e.into());
+            }
+        }
+        Ok(())
+    })
+    .map_err(BuildError::Invalid)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    shards.finish()?;
+    if counter.is_some() {
+        run.stage("tokens", before, w.samples, t_tokens);
+    }
+    w.checks = checker.finish();
+    w.seconds = vec![
+        ("tokens".into(), t_tokens),
+        ("write".into(), start.elapsed().as_secs_f64() - t_tokens),
+    ];
+    Ok(w)
+}
+
+/// Runs `f` on every item, largest first (longest-processing-time scheduling over the
+/// worker pool), and returns the results in the items' order. Each worker takes the next
+/// largest item when it is free, so one huge task starts first instead of last.
+fn largest_first<T: Send, R: Send>(
+    items: Vec<T>,
+    size: impl Fn(&T) -> u64 + Sync,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|i| std::cmp::Reverse(size(&items[*i])));
+    let slots: Vec<Mutex<Option<T>>> = items.into_iter().map(|x| Mutex::new(Some(x))).collect();
+    let results: Vec<Mutex<Option<R>>> = slots.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().min(order.len()).max(1);
+    rayon::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|_| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    let item = slots[i].lock().ok().and_then(|mut x| x.take());
+                    if let Some(item) = item {
+                        let r = f(item);
+                        if let Ok(mut slot) = results[i].lock() {
+                            *slot = Some(r);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|m| m.into_inner().ok().flatten())
+        .collect()
 }
 
 fn write(path: &std::path::Path, text: &str) -> Result<(), BuildError> {
@@ -390,11 +662,11 @@ fn write(path: &std::path::Path, text: &str) -> Result<(), BuildError> {
     })
 }
 
-fn stats(built: &[&TaskBuild]) -> Stats {
+fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
     let mut s = Stats::default();
     let mut corpora = std::collections::BTreeSet::new();
-    for t in built {
-        let n = t.samples.len() as u64;
+    for ((_, t), w) in runs.iter().zip(written) {
+        let n = w.samples;
         corpora.insert(t.meta.corpus_id.clone());
         s.samples += n;
         s.tasks += 1;
@@ -408,33 +680,31 @@ fn stats(built: &[&TaskBuild]) -> Stats {
             records_read: t.records_read,
             samples: n,
             stages: t.stages.clone(),
-            input_chars: output::LengthStats::of(
-                t.samples
-                    .iter()
-                    .map(|x| x.input.chars().count() as u64)
-                    .collect(),
-            ),
-            output_chars: output::LengthStats::of(
-                t.samples
-                    .iter()
-                    .map(|x| x.output.chars().count() as u64)
-                    .collect(),
-            ),
+            input_chars: output::LengthStats::of(w.input_chars.clone()),
+            output_chars: output::LengthStats::of(w.output_chars.clone()),
+            input_tokens: w
+                .tokens
+                .as_ref()
+                .map(|v| output::LengthStats::of(v.iter().map(|x| x.0 as u64).collect())),
+            output_tokens: w
+                .tokens
+                .as_ref()
+                .map(|v| output::LengthStats::of(v.iter().map(|x| x.1 as u64).collect())),
             ..Default::default()
         };
-        for x in &t.samples {
-            *ts.per_split.entry(x.split.clone()).or_default() += 1;
-            *s.per_split.entry(x.split.clone()).or_default() += 1;
+        for (split, k) in &w.per_split {
+            *ts.per_split.entry(split.clone()).or_default() += k;
+            *s.per_split.entry(split.clone()).or_default() += k;
         }
-        for e in &t.ledger {
-            let flag = crate::quality::is_flag(&e.reason);
+        for (reason, k) in &t.ledger.by_reason {
+            let flag = crate::quality::is_flag(reason);
             let (task_map, all) = if flag {
                 (&mut ts.flagged_by_reason, &mut s.flagged_by_reason)
             } else {
                 (&mut ts.removed_by_reason, &mut s.removed_by_reason)
             };
-            *task_map.entry(e.reason.clone()).or_default() += 1;
-            *all.entry(e.reason.clone()).or_default() += 1;
+            *task_map.entry(reason.clone()).or_default() += k;
+            *all.entry(reason.clone()).or_default() += k;
         }
         s.per_task.insert(t.meta.task_id.clone(), ts);
     }

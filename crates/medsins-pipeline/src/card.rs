@@ -1,7 +1,7 @@
 //! The dataset card (`README.md` of the output): a YAML header a Hugging Face hub user
 //! recognises (one config per task plus a default), then counts, licences and citations.
 
-use crate::task::TaskBuild;
+use medsins_core::TaskMeta;
 use medsins_manifest::LoadedManifest;
 use medsins_output::{Lock, Stats};
 use std::collections::BTreeSet;
@@ -13,16 +13,24 @@ fn yaml_str(s: &str) -> String {
 
 pub fn dataset_card(
     manifests: &[&LoadedManifest],
-    built: &[&TaskBuild],
+    built: &[&TaskMeta],
     stats: &Stats,
     lock: &Lock,
 ) -> String {
     let mut y = String::new();
     let languages: BTreeSet<&str> = built
         .iter()
-        .flat_map(|t| t.meta.languages.iter().map(|s| s.as_str()))
+        .flat_map(|t| t.languages.iter().map(|s| s.as_str()))
         .collect();
-    let categories: BTreeSet<&str> = built.iter().map(|t| t.meta.category.as_str()).collect();
+    let categories: BTreeSet<&str> = built.iter().map(|t| t.category.as_str()).collect();
+    let count = |t: &TaskMeta, split: &str| -> u64 {
+        stats
+            .per_task
+            .get(&t.task_id)
+            .and_then(|s| s.per_split.get(split))
+            .copied()
+            .unwrap_or(0)
+    };
     let _ = writeln!(y, "---");
     let _ = writeln!(y, "pretty_name: MedS-Ins (rebuilt with medsins)");
     let _ = writeln!(y, "license: other");
@@ -37,14 +45,10 @@ pub fn dataset_card(
         let _ = writeln!(y, "- {}", yaml_str(c));
     }
     let _ = writeln!(y, "configs:");
-    let splits_present = |pred: &dyn Fn(&TaskBuild) -> bool| -> Vec<&'static str> {
+    let splits_present = |pred: &dyn Fn(&TaskMeta) -> bool| -> Vec<&'static str> {
         ["train", "validation", "test"]
             .into_iter()
-            .filter(|s| {
-                built
-                    .iter()
-                    .any(|t| pred(t) && t.samples.iter().any(|x| x.split == *s))
-            })
+            .filter(|s| built.iter().any(|t| pred(t) && count(t, s) > 0))
             .collect()
     };
     if !built.is_empty() {
@@ -54,16 +58,15 @@ pub fn dataset_card(
         }
     }
     for t in built {
-        if t.samples.is_empty() {
+        if stats.per_task.get(&t.task_id).is_none_or(|s| s.samples == 0) {
             continue;
         }
-        let _ = writeln!(y, "- config_name: {}\n  data_files:", t.meta.task_id);
-        let id = t.meta.task_id.clone();
-        for s in splits_present(&|x| x.meta.task_id == id) {
+        let _ = writeln!(y, "- config_name: {}\n  data_files:", t.task_id);
+        for s in splits_present(&|x| x.task_id == t.task_id) {
             let _ = writeln!(
                 y,
                 "  - split: {s}\n    path: data/{}/{s}-*.parquet",
-                t.meta.task_id
+                t.task_id
             );
         }
     }
@@ -122,17 +125,16 @@ pub fn dataset_card(
         "## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|"
     );
     for t in built {
-        let c = |s: &str| t.samples.iter().filter(|x| x.split == s).count();
         let _ = writeln!(
             b,
             "| `{}` | {} | {} | {} | {} | {} | {} |",
-            t.meta.task_id,
-            t.meta.task_no,
-            t.meta.corpus_id,
-            t.meta.category,
-            c("train"),
-            c("validation"),
-            c("test")
+            t.task_id,
+            t.task_no,
+            t.corpus_id,
+            t.category,
+            count(t, "train"),
+            count(t, "validation"),
+            count(t, "test")
         );
     }
     let _ = writeln!(

@@ -2,14 +2,18 @@
 //!
 //! ```text
 //! manifest ─► resolve raw files (presence, checksums) ─► read ─► steps ─► render
-//!          ─► normalise ─► exact dedup ─► near dedup ─► split ─► instruction
-//!          ─► (all tasks) decontaminate ─► leakage ─► checks ─► write
+//!          ─► normalise ─► exact dedup ─► split ─► spill ─► near dedup ─► instruction
+//!          ─► decontaminate ─► (all tasks) leakage ─► tokens, checks, write
 //! ```
 //!
-//! Reading and rendering produce samples and ledger entries; every later stage is a
-//! [`stages::Stage`]: one signature (samples in, samples out, removals to the ledger), and the
-//! runner records each stage's in/out counts. Tasks build in parallel on a rayon pool; within a
-//! task, every order is the raw files' order, so results do not depend on the thread count.
+//! Records stream from the readers in batches; every batch goes through the steps, the
+//! templates and the per-batch [`stages::Stage`]s (one signature: samples in, samples out,
+//! removals to the ledger; the runner records each stage's in/out counts and seconds), and its
+//! samples go to the task's [`spill`] file. Whole-task passes (near-duplicates,
+//! decontamination), the cross-task leakage pass and the writing of the shards read the
+//! samples back, so memory is bounded by per-sample state, not by text (docs/benchmarks.md).
+//! Tasks build in parallel on a rayon pool, largest first; within a task every order is the
+//! raw files' order, so results do not depend on the thread count.
 
 pub mod audit;
 pub mod corpus;
@@ -17,6 +21,7 @@ pub mod options;
 pub mod preview;
 pub mod quality;
 pub mod report;
+pub mod spill;
 pub mod stages;
 pub mod task;
 pub mod tokens;
@@ -32,7 +37,7 @@ pub use corpus::{Resolution, ResolvedCorpus, resolve_corpus};
 pub use options::{BuildOptions, BuildSelection};
 pub use preview::preview;
 pub use report::{BuildReport, CorpusStatus};
-pub use task::{TaskBuild, render_task};
+pub use task::{TaskBuild, TaskRun, render_task};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {

@@ -23,6 +23,9 @@ pub struct BuildOptions {
     pub tokenizer: Option<PathBuf>,
     /// With a tokenizer: samples over this many input + output tokens are removed (`too_long`).
     pub max_tokens: Option<usize>,
+    /// Record per-stage seconds in `stats.json` (`--timings`, for benchmarks). Off by default:
+    /// timings differ from run to run, and the output would no longer be byte-identical.
+    pub timings: bool,
 }
 
 /// Which corpora and tasks to build.
@@ -49,6 +52,7 @@ impl BuildOptions {
             decontaminate_ngram: crate::quality::DEFAULT_NGRAM,
             tokenizer: None,
             max_tokens: None,
+            timings: false,
         }
     }
 

@@ -1,9 +1,14 @@
-//! The stages after rendering. Each has one signature: samples in, samples out, removals to
-//! the ledger. The runner records every stage's in/out counts for `stats.json`.
+//! The per-batch stages after rendering. Each has one signature: a batch of samples in (in task
+//! order), samples out, removals to the ledger; a stage may keep state from batch to batch
+//! (exact dedup keeps the ids it has seen). The task runner records every stage's in/out counts
+//! and seconds for `stats.json`. The passes that need the whole task (near-duplicates,
+//! decontamination) run after the last batch, over the task's store (`task.rs`).
 
+use crate::spill::Ledger;
 use medsins_core::{LedgerEntry, Sample, TaskMeta, normalize_text, sample_id, seeded_unit};
 use medsins_manifest::SplitPolicy;
-use std::collections::HashMap;
+use rayon::prelude::*;
+use std::collections::HashSet;
 
 /// What every stage may read about the task it runs on.
 pub struct TaskContext<'a> {
@@ -29,27 +34,39 @@ impl TaskContext<'_> {
             ..LedgerEntry::for_sample(self.meta, s, stage, reason)
         }
     }
+
+    /// The instruction of a sample: drawn from the task's instruction set by a seeded hash of
+    /// the sample id (index 0 = the original definition).
+    pub fn instruction(&self, id: &str) -> (u32, &str) {
+        let n = self.instructions.len().max(1);
+        let i = if n == 1 {
+            0
+        } else {
+            ((seeded_unit(self.seed, "instruction", id) * n as f64) as usize).min(n - 1)
+        };
+        (
+            i as u32,
+            self.instructions.get(i).map(String::as_str).unwrap_or(""),
+        )
+    }
 }
 
-pub trait Stage: Sync {
+pub trait Stage: Send {
     fn name(&self) -> &'static str;
     fn run(
-        &self,
+        &mut self,
         cx: &TaskContext,
-        samples: Vec<Sample>,
-        ledger: &mut Vec<LedgerEntry>,
-    ) -> Vec<Sample>;
+        batch: Vec<Sample>,
+        ledger: &mut Ledger,
+    ) -> Result<Vec<Sample>, String>;
 }
 
-/// The stages every task goes through, in order (near-dedup configured by `[tasks.near_dedup]`).
-pub fn standard_stages(task: &medsins_manifest::Task) -> Vec<Box<dyn Stage>> {
-    let near = crate::quality::NearDedupStage(task.near_dedup.clone().unwrap_or_default());
+/// The per-batch stages every task goes through, in order.
+pub fn batch_stages() -> Vec<Box<dyn Stage>> {
     vec![
         Box::new(Normalise),
-        Box::new(ExactDedup),
-        Box::new(near),
+        Box::new(ExactDedup::default()),
         Box::new(AssignSplit),
-        Box::new(AssignInstruction),
     ]
 }
 
@@ -61,21 +78,28 @@ impl Stage for Normalise {
         "normalise"
     }
     fn run(
-        &self,
+        &mut self,
         cx: &TaskContext,
-        samples: Vec<Sample>,
-        ledger: &mut Vec<LedgerEntry>,
-    ) -> Vec<Sample> {
-        let mut out = Vec::with_capacity(samples.len());
-        for mut s in samples {
-            s.input = normalize_text(&s.input);
-            s.output = normalize_text(&s.output);
-            s.id = sample_id(&cx.meta.task_id, &s.input, &s.output);
-            if s.group_key.is_empty() {
-                s.group_key = s.id.clone();
-            } else {
-                s.group_key = normalize_text(&s.group_key);
-            }
+        batch: Vec<Sample>,
+        ledger: &mut Ledger,
+    ) -> Result<Vec<Sample>, String> {
+        let task_id = &cx.meta.task_id;
+        let batch: Vec<Sample> = batch
+            .into_par_iter()
+            .map(|mut s| {
+                s.input = normalize_text(&s.input);
+                s.output = normalize_text(&s.output);
+                s.id = sample_id(task_id, &s.input, &s.output);
+                s.group_key = if s.group_key.is_empty() {
+                    s.id.clone()
+                } else {
+                    normalize_text(&s.group_key)
+                };
+                s
+            })
+            .collect();
+        let mut out = Vec::with_capacity(batch.len());
+        for s in batch {
             let empty = if s.input.is_empty() {
                 Some("empty_input")
             } else if s.output.is_empty() {
@@ -85,60 +109,59 @@ impl Stage for Normalise {
             };
             match empty {
                 Some(reason) => {
-                    ledger.push(cx.removal(&s, self.name(), reason, None, String::new()))
+                    ledger.push(cx.removal(&s, self.name(), reason, None, String::new()))?
                 }
                 None => out.push(s),
             }
         }
-        out
+        Ok(out)
     }
 }
 
-/// Exact duplicates within a task share an id; the representative is the one with the smallest
-/// order key (earliest file, earliest record), never whichever a thread saw first.
-pub struct ExactDedup;
+/// Exact duplicates within a task share an id. Samples arrive in task order (earliest file,
+/// earliest record first), so the first of a group to arrive is the one with the smallest
+/// order key: it is kept, never whichever a thread saw first. State: the ids seen (16 bytes
+/// a kept sample).
+#[derive(Default)]
+pub struct ExactDedup {
+    seen: HashSet<u128>,
+}
+
+fn id_bits(id: &str) -> u128 {
+    u128::from_str_radix(id, 16)
+        .unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+}
 
 impl Stage for ExactDedup {
     fn name(&self) -> &'static str {
         "exact_dedup"
     }
     fn run(
-        &self,
+        &mut self,
         cx: &TaskContext,
-        samples: Vec<Sample>,
-        ledger: &mut Vec<LedgerEntry>,
-    ) -> Vec<Sample> {
-        let mut best: HashMap<&str, (u32, u64)> = HashMap::with_capacity(samples.len());
-        for s in &samples {
-            let e = best.entry(s.id.as_str()).or_insert(s.order);
-            if s.order < *e {
-                *e = s.order;
-            }
-        }
-        let keep: Vec<bool> = samples
-            .iter()
-            .map(|s| best[s.id.as_str()] == s.order)
-            .collect();
-        let mut out = Vec::with_capacity(samples.len());
-        for (s, k) in samples.into_iter().zip(keep) {
-            if k {
+        batch: Vec<Sample>,
+        ledger: &mut Ledger,
+    ) -> Result<Vec<Sample>, String> {
+        let mut out = Vec::with_capacity(batch.len());
+        for s in batch {
+            if self.seen.insert(id_bits(&s.id)) {
                 out.push(s);
             } else {
-                let e = cx.removal(
+                ledger.push(cx.removal(
                     &s,
                     self.name(),
                     "exact_duplicate",
                     Some(&s.id),
                     String::new(),
-                );
-                ledger.push(e);
+                ))?;
             }
         }
-        out
+        Ok(out)
     }
 }
 
-/// Splits: official (from the file), fixed, or a seeded hash of the group key.
+/// Splits: official (from the file), fixed, or a seeded hash of the group key; `head` splits
+/// are assigned when the file's record count is known (`task.rs`).
 pub struct AssignSplit;
 
 impl Stage for AssignSplit {
@@ -146,12 +169,12 @@ impl Stage for AssignSplit {
         "split"
     }
     fn run(
-        &self,
+        &mut self,
         cx: &TaskContext,
-        mut samples: Vec<Sample>,
-        _ledger: &mut Vec<LedgerEntry>,
-    ) -> Vec<Sample> {
-        for s in &mut samples {
+        mut batch: Vec<Sample>,
+        _ledger: &mut Ledger,
+    ) -> Result<Vec<Sample>, String> {
+        for s in &mut batch {
             match cx.split {
                 SplitPolicy::Official | SplitPolicy::Head { .. } => {} // set when rendered
                 SplitPolicy::Fixed { split } => s.split = split.clone(),
@@ -174,34 +197,6 @@ impl Stage for AssignSplit {
                 }
             }
         }
-        samples
-    }
-}
-
-/// The instruction of each sample: drawn from the task's instruction set by a seeded hash of
-/// the sample id (index 0 = the original definition).
-pub struct AssignInstruction;
-
-impl Stage for AssignInstruction {
-    fn name(&self) -> &'static str {
-        "instruction"
-    }
-    fn run(
-        &self,
-        cx: &TaskContext,
-        mut samples: Vec<Sample>,
-        _ledger: &mut Vec<LedgerEntry>,
-    ) -> Vec<Sample> {
-        let n = cx.instructions.len().max(1);
-        for s in &mut samples {
-            let i = if n == 1 {
-                0
-            } else {
-                ((seeded_unit(cx.seed, "instruction", &s.id) * n as f64) as usize).min(n - 1)
-            };
-            s.instruction_id = i as u32;
-            s.instruction = cx.instructions.get(i).cloned().unwrap_or_default();
-        }
-        samples
+        Ok(batch)
     }
 }

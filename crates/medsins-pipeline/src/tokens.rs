@@ -1,12 +1,10 @@
 //! Token counts (`medsins build --tokenizer tokenizer.json [--max-tokens N]`).
 //!
-//! Counts run after every other stage, on the samples that will be written: `input_tokens` and
+//! Counts run after every other stage, as the samples are written: `input_tokens` and
 //! `output_tokens` are the lengths of `encode_fast(text, add_special_tokens = false)` of the
 //! input and the output. With `max_tokens`, a sample whose `input_tokens + output_tokens`
 //! exceeds it is removed (ledger stage `tokens`, reason `too_long`).
 
-use crate::task::TaskBuild;
-use medsins_core::LedgerEntry;
 use rayon::prelude::*;
 use std::path::Path;
 use tokenizers::Tokenizer;
@@ -46,37 +44,11 @@ impl Counter {
             .unwrap_or(0)
     }
 
-    /// Counts every sample of the task (in parallel, order kept) and removes those over `max`.
-    /// Returns the per-sample `(input_tokens, output_tokens)` of the samples kept.
-    pub fn apply(&self, tb: &mut TaskBuild, max: Option<usize>) -> Vec<(i32, i32)> {
-        let counts: Vec<(u32, u32)> = tb
-            .samples
+    /// `(input_tokens, output_tokens)` of every sample of a batch (in parallel, order kept).
+    pub fn count_batch(&self, batch: &[medsins_core::Sample]) -> Vec<(u32, u32)> {
+        batch
             .par_iter()
             .map(|s| (self.count(&s.input), self.count(&s.output)))
-            .collect();
-        let before = tb.samples.len() as u64;
-        let Some(max) = max else {
-            tb.stages.push(("tokens".into(), before, before));
-            return counts
-                .into_iter()
-                .map(|(a, b)| (a as i32, b as i32))
-                .collect();
-        };
-        let samples = std::mem::take(&mut tb.samples);
-        let mut kept = Vec::with_capacity(counts.len());
-        for (s, (i, o)) in samples.into_iter().zip(counts) {
-            if (i + o) as usize > max {
-                tb.ledger.push(LedgerEntry {
-                    detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
-                    ..LedgerEntry::for_sample(&tb.meta, &s, "tokens", "too_long")
-                });
-            } else {
-                tb.samples.push(s);
-                kept.push((i as i32, o as i32));
-            }
-        }
-        tb.stages
-            .push(("tokens".into(), before, tb.samples.len() as u64));
-        kept
+            .collect()
     }
 }

@@ -61,6 +61,9 @@ pub enum ReadError {
 
 pub type Sink<'a> = dyn FnMut(Result<Record, RecordError>) + 'a;
 
+/// How often (in records) a reader's mapped pages are released (see [`RawBytes::release`]).
+const RELEASE_EVERY_RECORDS: usize = 4096;
+
 pub(crate) fn format_err(path: &Path, message: impl Into<String>) -> ReadError {
     ReadError::Format {
         path: path.to_path_buf(),
@@ -95,6 +98,16 @@ pub fn read_file(
     }
     let bytes = RawBytes::open(path, options)?;
     let data = bytes.as_slice();
+    // Every few thousand records the pages read so far go back to the page cache, so a reader
+    // streaming through a multi-gigabyte file holds only the part it is working on.
+    let mut pushed = 0usize;
+    let sink: &mut Sink = &mut |r| {
+        pushed += 1;
+        if pushed.is_multiple_of(RELEASE_EVERY_RECORDS) {
+            bytes.release();
+        }
+        sink(r)
+    };
     match format {
         "json" => json::read_json(path, data, options, sink),
         "jsonl" => json::read_jsonl(path, data, sink),

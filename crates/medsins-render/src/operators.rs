@@ -1,9 +1,11 @@
 //! The named built-in operators (manifest `steps`). Each is general: it names fields, never a
-//! corpus. They run over one file's records in order, so stateful ones (caps, groups) are
-//! deterministic.
+//! corpus. This module holds the one-record operators; the stateful ones (caps, groups,
+//! fan-out) and the batching are in [`crate::runner`], which runs every step over a file's
+//! records in file order, so results are deterministic.
 
+use crate::runner::Prepared;
 use medsins_manifest::{KeywordRule, OptionsSource, Step};
-use medsins_readers::{Record, RecordError, detokenize, value_text};
+use medsins_readers::{Record, detokenize, value_text};
 use minijinja::Environment;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -14,137 +16,7 @@ pub struct LookupFiles {
     pub files: HashMap<String, Vec<Record>>,
 }
 
-type Out = Vec<Result<Record, RecordError>>;
-
-/// Runs the steps over one file's records. Returns the surviving records (and records a step
-/// could not handle, as errors), plus the records a step dropped on purpose with the reason.
-pub(crate) fn run_steps(
-    steps: &[Step],
-    records: Vec<Record>,
-    lookups: &LookupFiles,
-    env: &Environment,
-) -> (Out, Vec<RecordError>) {
-    let mut errors: Vec<RecordError> = Vec::new();
-    let mut dropped: Vec<RecordError> = Vec::new();
-    let mut recs = records;
-    for step in steps {
-        let index = lookup_index(step, lookups, env);
-        let mut next = Vec::with_capacity(recs.len());
-        match step {
-            Step::Group { size, by, into } => {
-                next = group(
-                    recs,
-                    *size,
-                    by.as_deref(),
-                    into,
-                    env,
-                    &mut errors,
-                    &mut dropped,
-                );
-            }
-            Step::RegexReplace { field, rules, into } => {
-                next = crate::ops_regex::regex_replace(
-                    recs,
-                    field,
-                    rules,
-                    into.as_deref(),
-                    &mut errors,
-                );
-            }
-            Step::PandasValues { columns, exclude } => {
-                next = crate::ops_pandas::pandas_values(recs, columns.as_deref(), exclude);
-            }
-            Step::Explode { field, into } => {
-                for r in recs {
-                    match r.fields.get(field) {
-                        Some(Value::Array(items)) => {
-                            for (i, item) in items.clone().into_iter().enumerate() {
-                                let mut c = r.clone();
-                                c.fields.insert(into.clone(), item);
-                                c.fields.insert(format!("{into}_index"), Value::from(i));
-                                c.locator = format!("{} #{}", r.locator, i + 1);
-                                next.push(c);
-                            }
-                        }
-                        Some(Value::Null) | None => dropped.push(RecordError {
-                            locator: r.locator.clone(),
-                            message: format!("`{field}` is empty"),
-                        }),
-                        Some(other) => {
-                            let mut c = r.clone();
-                            c.fields.insert(into.clone(), other.clone());
-                            c.fields.insert(format!("{into}_index"), Value::from(0));
-                            next.push(c);
-                        }
-                    }
-                }
-            }
-            Step::KeywordLabel {
-                field,
-                rules,
-                into,
-                all,
-                cap,
-                lowercase,
-            } => {
-                let mut counts: HashMap<String, usize> = HashMap::new();
-                for mut r in recs {
-                    let text = r.fields.get(field).map(value_text).unwrap_or_default();
-                    let labels = keyword_labels(&text, rules, *all, *lowercase);
-                    if labels.is_empty() {
-                        dropped.push(RecordError {
-                            locator: r.locator.clone(),
-                            message: format!("no keyword rule matched `{field}`"),
-                        });
-                        continue;
-                    }
-                    if let Some(cap) = cap
-                        && labels
-                            .iter()
-                            .any(|l| counts.get(l).copied().unwrap_or(0) >= *cap)
-                    {
-                        dropped.push(RecordError {
-                            locator: r.locator.clone(),
-                            message: format!("label cap {cap} reached"),
-                        });
-                        continue;
-                    }
-                    for l in &labels {
-                        *counts.entry(l.clone()).or_default() += 1;
-                    }
-                    let v = if *all {
-                        json!(labels)
-                    } else {
-                        Value::String(labels[0].clone())
-                    };
-                    r.fields.insert(into.clone(), v);
-                    next.push(r);
-                }
-            }
-            _ => {
-                for mut r in recs {
-                    match apply_record_step(step, &mut r, lookups, index.as_ref(), env) {
-                        Ok(true) => next.push(r),
-                        Ok(false) => dropped.push(RecordError {
-                            locator: r.locator.clone(),
-                            message: format!("dropped by step `{}`", step_name(step)),
-                        }),
-                        Err(message) => errors.push(RecordError {
-                            locator: r.locator.clone(),
-                            message,
-                        }),
-                    }
-                }
-            }
-        }
-        recs = next;
-    }
-    let mut out: Out = recs.into_iter().map(Ok).collect();
-    out.extend(errors.into_iter().map(Err));
-    (out, dropped)
-}
-
-fn keyword_labels(text: &str, rules: &[KeywordRule], all: bool, lowercase: bool) -> Vec<String> {
+pub(crate) fn keyword_labels(text: &str, rules: &[KeywordRule], all: bool, lowercase: bool) -> Vec<String> {
     let lowered = if lowercase {
         text.to_lowercase()
     } else {
@@ -170,75 +42,11 @@ fn keyword_labels(text: &str, rules: &[KeywordRule], all: bool, lowercase: bool)
     labels
 }
 
-fn step_name(step: &Step) -> String {
+pub(crate) fn step_name(step: &Step) -> String {
     serde_json::to_value(step)
         .ok()
         .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string))
         .unwrap_or_default()
-}
-
-fn group(
-    recs: Vec<Record>,
-    size: Option<usize>,
-    by: Option<&str>,
-    into: &str,
-    env: &Environment,
-    errors: &mut Vec<RecordError>,
-    dropped: &mut Vec<RecordError>,
-) -> Vec<Record> {
-    let mut groups: Vec<Vec<Record>> = Vec::new();
-    if let Some(n) = size.filter(|n| *n > 0) {
-        let mut it = recs.into_iter().peekable();
-        while it.peek().is_some() {
-            let g: Vec<Record> = it.by_ref().take(n).collect();
-            if g.len() == n {
-                groups.push(g);
-            } else {
-                for r in g {
-                    dropped.push(RecordError {
-                        locator: r.locator,
-                        message: format!("incomplete final group of fewer than {n}"),
-                    });
-                }
-            }
-        }
-    } else if let Some(by) = by {
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for r in recs {
-            match env.render_str(by, crate::ctx(&r.fields)) {
-                Ok(k) => {
-                    let i = *index.entry(k).or_insert_with(|| {
-                        groups.push(Vec::new());
-                        groups.len() - 1
-                    });
-                    groups[i].push(r);
-                }
-                Err(e) => errors.push(RecordError {
-                    locator: r.locator.clone(),
-                    message: format!("group key: {e}"),
-                }),
-            }
-        }
-    }
-    groups
-        .into_iter()
-        .map(|g| {
-            let mut fields = g[0].fields.clone();
-            let members: Vec<Value> = g.iter().map(|r| Value::Object(r.fields.clone())).collect();
-            fields.insert(into.to_string(), Value::Array(members));
-            let locator = if g.len() == 1 {
-                g[0].locator.clone()
-            } else {
-                format!("{} .. {}", g[0].locator, g[g.len() - 1].locator)
-            };
-            let joined: String = g.iter().map(|r| r.raw_sha256.as_str()).collect();
-            Record {
-                fields,
-                locator,
-                raw_sha256: medsins_core::sha256_hex(joined.as_bytes()),
-            }
-        })
-        .collect()
 }
 
 /// Entities of an IOB sentence: `(type, token range)` in order. A `B` opens an entity, an `I`
@@ -294,19 +102,25 @@ fn upstream_join(tokens: &[String]) -> String {
     s
 }
 
-/// Applies a one-record operator. `Ok(false)` drops the record on purpose.
 /// For join and lookup steps: the key of every record of the looked-up file -> its position
-/// (first record wins), built once per file read.
-fn lookup_index(
+/// (first record wins), built once per task. A join key that does not render skips the record.
+pub(crate) fn lookup_index(
     step: &Step,
+    key_template: Option<&str>,
     lookups: &LookupFiles,
     env: &Environment,
 ) -> Option<HashMap<String, usize>> {
     let (file, key_of): (&str, Box<dyn Fn(&Record) -> Option<String>>) = match step {
-        Step::Join { file, key, .. } => (
-            file,
-            Box::new(move |r: &Record| env.render_str(key, crate::ctx(&r.fields)).ok()),
-        ),
+        Step::Join { file, .. } => {
+            let t = env.get_template(key_template?).ok()?;
+            (
+                file,
+                Box::new(move |r: &Record| {
+                    let mut fields = r.fields.clone();
+                    crate::context::with_context(&mut fields, |ctx| t.render(ctx)).ok()
+                }),
+            )
+        }
         Step::Lookup {
             file,
             key,
@@ -342,15 +156,16 @@ fn lookup_index(
     Some(m)
 }
 
-fn apply_record_step(
+/// Applies a one-record operator. `Ok(false)` drops the record on purpose.
+pub(crate) fn apply_record_step(
     step: &Step,
+    prep: &Prepared,
     r: &mut Record,
     lookups: &LookupFiles,
-    index: Option<&HashMap<String, usize>>,
     env: &Environment,
 ) -> Result<bool, String> {
     let empty = HashMap::new();
-    let index = index.unwrap_or(&empty);
+    let index = prep.index.as_deref().unwrap_or(&empty);
     let f = &mut r.fields;
     match step {
         Step::IobEntities {
@@ -504,10 +319,10 @@ fn apply_record_step(
             into,
             required,
         } => {
-            let want = env
-                .render_str(on, crate::ctx(&*f))
+            let _ = (key, on);
+            let want = prep
+                .render(env, f)
                 .map_err(|e| format!("join `on`: {e}"))?;
-            let _ = key;
             let found = index
                 .get(&want)
                 .and_then(|i| lookups.files.get(file)?.get(*i));
@@ -620,7 +435,12 @@ fn apply_record_step(
             }
             f.insert(into.clone(), Value::String(parts.join(separator)));
         }
-        Step::Keep { when } => return crate::ops_keep::keep(env, when, f),
+        Step::Keep { .. } => {
+            return prep
+                .render(env, f)
+                .map(|v| v == "1")
+                .map_err(|e| format!("keep `when`: {e}"));
+        }
         Step::PyLiteral { field, into } => {
             let text = f
                 .get(field)
@@ -654,12 +474,26 @@ fn apply_record_step(
                 index,
             )?;
         }
-        Step::Group { .. }
-        | Step::Explode { .. }
-        | Step::KeywordLabel { .. }
-        | Step::RegexReplace { .. }
-        | Step::PandasValues { .. } => {
-            unreachable!("stream steps are handled by run_steps")
+        Step::RegexReplace { field, into, .. } => {
+            let text = f
+                .get(field)
+                .map(value_text)
+                .ok_or_else(|| format!("record has no field `{field}`"))?;
+            let out = crate::ops_regex::apply(&text, &prep.regex);
+            f.insert(into.as_deref().unwrap_or(field).to_string(), Value::String(out));
+        }
+        Step::PandasValues { .. } => {
+            let plan = prep
+                .pandas
+                .as_ref()
+                .ok_or("pandas_values: the column types were not learned (no pre-pass)")?;
+            crate::ops_pandas::apply(plan, f);
+        }
+        Step::Group { .. } | Step::Explode { .. } | Step::KeywordLabel { .. } => {
+            return Err(format!(
+                "`{}` runs over the whole stream, not one record",
+                step_name(step)
+            ));
         }
     }
     Ok(true)
@@ -708,7 +542,7 @@ mod tests {
             types: None,
             entity_spacing: None,
         };
-        assert!(apply_record_step(&step, &mut r, &LookupFiles::default(), None, &env).unwrap());
+        assert!(apply_record_step(&step, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap());
         assert_eq!(r.fields["e"], json!(["Streptococcus ursoris sp. nov."]));
         assert_eq!(r.fields["t"], "Streptococcus ursoris sp. nov., isolated");
         let up = Step::IobEntities {
@@ -719,7 +553,7 @@ mod tests {
             types: None,
             entity_spacing: Some("upstream".into()),
         };
-        apply_record_step(&up, &mut r, &LookupFiles::default(), None, &env).unwrap();
+        apply_record_step(&up, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap();
         assert_eq!(r.fields["e"], json!(["Streptococcus ursoris sp . nov ."]));
     }
 
@@ -733,12 +567,12 @@ mod tests {
             into: "c".into(),
         };
         let mut r = rec(json!({"opa": "x", "opb": "y", "cop": 2}));
-        apply_record_step(&step, &mut r, &LookupFiles::default(), None, &env).unwrap();
+        apply_record_step(&step, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap();
         assert_eq!(r.fields["c_letter"], "B");
         assert_eq!(r.fields["c_text"], "y");
         let mut bad = rec(json!({"opa": "x", "opb": "y", "cop": 5}));
         assert_eq!(
-            apply_record_step(&step, &mut bad, &LookupFiles::default(), None, &env).unwrap_err(),
+            apply_record_step(&step, &Prepared::default(), &mut bad, &LookupFiles::default(), &env).unwrap_err(),
             "answer 5 is not among the 2 options"
         );
     }
@@ -757,47 +591,12 @@ mod tests {
             replace_newlines: Some(" ".into()),
         };
         let mut r = rec(json!({"t": "EXAM\nFINDINGS: a\n b\nIMPRESSION: c"}));
-        apply_record_step(&step, &mut r, &LookupFiles::default(), None, &env).unwrap();
+        apply_record_step(&step, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap();
         assert_eq!(r.fields["f"], "a  b");
         let mut early = rec(json!({"t": "IMPRESSION: c FINDINGS: late"}));
-        apply_record_step(&step, &mut early, &LookupFiles::default(), None, &env).unwrap();
+        apply_record_step(&step, &Prepared::default(), &mut early, &LookupFiles::default(), &env).unwrap();
         assert_eq!(early.fields["f"], "");
         let mut none = rec(json!({"t": "nothing"}));
-        assert!(!apply_record_step(&step, &mut none, &LookupFiles::default(), None, &env).unwrap());
-    }
-
-    #[test]
-    fn keyword_caps_count_in_file_order() {
-        let env = Environment::new();
-        let rules = vec![
-            KeywordRule {
-                any: vec!["CT".into()],
-                label: "CT".into(),
-                token: true,
-            },
-            KeywordRule {
-                any: vec!["chest".into()],
-                label: "Chest".into(),
-                token: false,
-            },
-        ];
-        let step = Step::KeywordLabel {
-            field: "e".into(),
-            rules,
-            into: "l".into(),
-            all: true,
-            cap: Some(1),
-            lowercase: true,
-        };
-        let recs = vec![
-            rec(json!({"e": "CT CHEST"})),
-            rec(json!({"e": "CT head"})),
-            rec(json!({"e": "xray"})),
-        ];
-        let (out, dropped) = run_steps(&[step], recs, &LookupFiles::default(), &env);
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].as_ref().unwrap().fields["l"], json!(["CT", "Chest"]));
-        assert_eq!(dropped.len(), 2);
-        assert_eq!(dropped[1].message, "no keyword rule matched `e`");
+        assert!(!apply_record_step(&step, &Prepared::default(), &mut none, &LookupFiles::default(), &env).unwrap());
     }
 }

@@ -4,7 +4,8 @@
 //! of pandas' `low_memory` reader on very large files is not reproduced).
 
 use medsins_readers::{Record, value_text};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Cell texts pandas reads as missing by default.
 const NA: &[&str] = &[
@@ -134,27 +135,50 @@ pub enum Dtype {
     Text,
 }
 
+/// What a column holds so far: enough to type it as pandas would, in one streaming pass.
+#[derive(Debug, Clone, Copy, Default)]
+struct ColumnCounts {
+    cells: u64,
+    present: u64,
+    bools: u64,
+    ints: u64,
+    numbers: u64,
+}
+
+impl ColumnCounts {
+    fn add(&mut self, cell: Option<&str>) {
+        self.cells += 1;
+        let Some(c) = cell.filter(|c| !is_na(c)) else {
+            return;
+        };
+        self.present += 1;
+        self.bools += as_bool(c).is_some() as u64;
+        let int = int_str(c).is_some();
+        self.ints += int as u64;
+        self.numbers += (int || float_val(c).is_some()) as u64;
+    }
+
+    fn dtype(&self) -> Dtype {
+        let any_na = self.present < self.cells;
+        if self.present > 0 && self.bools == self.present {
+            return if any_na { Dtype::BoolOrNa } else { Dtype::Bool };
+        }
+        if !any_na && self.present > 0 && self.ints == self.present {
+            return Dtype::Int;
+        }
+        if self.numbers == self.present {
+            return Dtype::Float;
+        }
+        Dtype::Text
+    }
+}
+
 /// The dtype pandas would give a column with these cells (`None` = no value at all).
-pub fn infer(cells: &[Option<String>]) -> Dtype {
-    let present: Vec<&str> = cells
-        .iter()
-        .filter_map(|c| c.as_deref())
-        .filter(|c| !is_na(c))
-        .collect();
-    let any_na = present.len() < cells.len();
-    if !present.is_empty() && present.iter().all(|c| as_bool(c).is_some()) {
-        return if any_na { Dtype::BoolOrNa } else { Dtype::Bool };
-    }
-    if !any_na && !present.is_empty() && present.iter().all(|c| int_str(c).is_some()) {
-        return Dtype::Int;
-    }
-    if present
-        .iter()
-        .all(|c| int_str(c).is_some() || float_val(c).is_some())
-    {
-        return Dtype::Float;
-    }
-    Dtype::Text
+#[cfg(test)]
+fn infer(cells: &[Option<String>]) -> Dtype {
+    let mut c = ColumnCounts::default();
+    cells.iter().for_each(|x| c.add(x.as_deref()));
+    c.dtype()
 }
 
 /// `str()` of one cell under the column's dtype.
@@ -175,42 +199,73 @@ pub fn render(cell: Option<&str>, dtype: Dtype) -> String {
     }
 }
 
-fn cell(r: &Record, col: &str) -> Option<String> {
-    match r.fields.get(col) {
+fn cell<'a>(fields: &'a Map<String, Value>, col: &str) -> Option<Cow<'a, str>> {
+    match fields.get(col) {
         None | Some(Value::Null) => None,
-        Some(v) => Some(value_text(v)),
+        Some(Value::String(s)) => Some(Cow::Borrowed(s)),
+        Some(v) => Some(Cow::Owned(value_text(v))),
     }
 }
 
-/// Rewrites the columns (all fields of the first record but `exclude`, unless `columns` names
-/// them) of every record as pandas would print them.
-pub(crate) fn pandas_values(
-    mut recs: Vec<Record>,
-    columns: Option<&[String]>,
-    exclude: &[String],
-) -> Vec<Record> {
-    let cols: Vec<String> = match columns {
-        Some(c) => c.to_vec(),
-        None => recs
-            .first()
-            .map(|r| {
-                r.fields
-                    .keys()
-                    .filter(|k| !exclude.contains(k))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    for col in &cols {
-        let cells: Vec<Option<String>> = recs.iter().map(|r| cell(r, col)).collect();
-        let dtype = infer(&cells);
-        for (r, c) in recs.iter_mut().zip(cells) {
-            r.fields
-                .insert(col.clone(), Value::String(render(c.as_deref(), dtype)));
+/// The columns a `pandas_values` step rewrites and the type of each, learnt over a file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PandasPlan {
+    pub columns: Vec<(String, Dtype)>,
+}
+
+/// Learns a [`PandasPlan`] from every record of a file, in order: the columns are `columns`,
+/// or all fields of the first record but `exclude`.
+#[derive(Debug, Clone)]
+pub struct PandasInfer {
+    columns: Option<Vec<String>>,
+    exclude: Vec<String>,
+    counts: Vec<ColumnCounts>,
+}
+
+impl PandasInfer {
+    pub fn new(columns: Option<Vec<String>>, exclude: Vec<String>) -> PandasInfer {
+        PandasInfer {
+            columns,
+            exclude,
+            counts: Vec::new(),
         }
     }
-    recs
+
+    pub fn observe(&mut self, r: &Record) {
+        let cols = self.columns.get_or_insert_with(|| {
+            r.fields
+                .keys()
+                .filter(|k| !self.exclude.contains(k))
+                .cloned()
+                .collect()
+        });
+        self.counts.resize(cols.len(), ColumnCounts::default());
+        for (col, c) in cols.iter().zip(self.counts.iter_mut()) {
+            c.add(cell(&r.fields, col).as_deref());
+        }
+    }
+
+    pub fn finish(self) -> PandasPlan {
+        let cols = self.columns.unwrap_or_default();
+        let mut counts = self.counts;
+        counts.resize(cols.len(), ColumnCounts::default());
+        PandasPlan {
+            columns: cols.into_iter().zip(counts.iter().map(|c| c.dtype())).collect(),
+        }
+    }
+}
+
+/// Rewrites a record's columns as pandas would print them under the plan's types.
+pub(crate) fn apply(plan: &PandasPlan, fields: &mut Map<String, Value>) {
+    for (col, dtype) in &plan.columns {
+        let text = render(cell(fields, col).as_deref(), *dtype);
+        match fields.get_mut(col) {
+            Some(v) => *v = Value::String(text),
+            None => {
+                fields.insert(col.clone(), Value::String(text));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -290,10 +345,19 @@ mod tests {
             rec(json!({"a": "1", "b": "2", "t": "x"})),
             rec(json!({"a": "", "b": "3", "t": "NA"})),
         ];
-        let out = pandas_values(recs, None, &["t".to_string()]);
-        assert_eq!(out[0].fields["a"], "1.0");
-        assert_eq!(out[1].fields["a"], "nan");
-        assert_eq!(out[1].fields["b"], "3");
-        assert_eq!(out[1].fields["t"], "NA");
+        let mut infer = PandasInfer::new(None, vec!["t".to_string()]);
+        recs.iter().for_each(|r| infer.observe(r));
+        let plan = infer.finish();
+        let out: Vec<Map<String, Value>> = recs
+            .into_iter()
+            .map(|mut r| {
+                apply(&plan, &mut r.fields);
+                r.fields
+            })
+            .collect();
+        assert_eq!(out[0]["a"], "1.0");
+        assert_eq!(out[1]["a"], "nan");
+        assert_eq!(out[1]["b"], "3");
+        assert_eq!(out[1]["t"], "NA");
     }
 }

@@ -3,9 +3,7 @@
 //! Patterns use the Rust `regex` syntax; in replacements `$1` / `${name}` insert a group and
 //! `$$` is a dollar sign (Python writes `\1`).
 
-use medsins_readers::{Record, RecordError, value_text};
 use regex::Regex;
-use serde_json::Value;
 
 /// Compiles the rules once; a bad pattern is reported with its position in the list.
 pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, String> {
@@ -29,42 +27,6 @@ pub fn apply(text: &str, rules: &[(Regex, String)]) -> String {
         }
     }
     s
-}
-
-/// Runs the step over records: `field` is rewritten into `into` (default: the field itself).
-pub(crate) fn regex_replace(
-    recs: Vec<Record>,
-    field: &str,
-    rules: &[[String; 2]],
-    into: Option<&str>,
-    errors: &mut Vec<RecordError>,
-) -> Vec<Record> {
-    let compiled = match compile(rules) {
-        Ok(c) => c,
-        Err(message) => {
-            errors.extend(recs.into_iter().map(|r| RecordError {
-                locator: r.locator,
-                message: message.clone(),
-            }));
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::with_capacity(recs.len());
-    for mut r in recs {
-        match r.fields.get(field) {
-            None => errors.push(RecordError {
-                locator: r.locator.clone(),
-                message: format!("record has no field `{field}`"),
-            }),
-            Some(v) => {
-                let text = apply(&value_text(v), &compiled);
-                r.fields
-                    .insert(into.unwrap_or(field).to_string(), Value::String(text));
-                out.push(r);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,9 +1,13 @@
 //! Compiled task templates and the per-record render.
 
-use crate::operators::{LookupFiles, run_steps};
-use medsins_manifest::{Step, Task};
-use medsins_readers::{Record, RecordError};
+use crate::context::with_context;
+use crate::operators::LookupFiles;
+use crate::ops_pandas::PandasPlan;
+use crate::runner::{Pass, StepProgram, StepRunner};
+use medsins_manifest::Task;
+use medsins_readers::Record;
 use minijinja::{Environment, UndefinedBehavior, Value as JValue};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Largest rendered field accepted (a guard against runaway templates, far above any real text).
@@ -34,8 +38,7 @@ pub struct TaskRenderer {
     env: Arc<Environment<'static>>,
     has_group_key: bool,
     has_filter: bool,
-    steps: Vec<Step>,
-    lookups: LookupFiles,
+    steps: StepProgram,
 }
 
 fn environment() -> Environment<'static> {
@@ -131,59 +134,91 @@ impl TaskRenderer {
                 });
             }
         }
-        if !errors.is_empty() {
+        let steps: Vec<(medsins_manifest::Step, usize)> = task
+            .steps
+            .iter()
+            .map(|s| (s.get_ref().clone(), s.span().start))
+            .collect();
+        let program = match StepProgram::compile(&mut env, &steps, lookups) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                errors.extend(e);
+                None
+            }
+        };
+        let (Some(steps), true) = (program, errors.is_empty()) else {
             return Err(errors);
-        }
+        };
         Ok(TaskRenderer {
             env: Arc::new(env),
             has_group_key: task.group_key.is_some(),
             has_filter: task.filter.is_some(),
-            steps: task.steps.iter().map(|s| s.get_ref().clone()).collect(),
-            lookups,
+            steps,
         })
     }
 
-    /// Runs the task's operators over the records of one file, in order. Records an operator
-    /// cannot handle come back as errors; records it drops on purpose come back in the second
-    /// value, with the reason.
-    pub fn run_steps(
-        &self,
-        records: Vec<Record>,
-    ) -> (Vec<Result<Record, RecordError>>, Vec<RecordError>) {
-        run_steps(&self.steps, records, &self.lookups, &self.env)
+    /// Positions of the steps that need a learning pass over each file before the real one
+    /// (`pandas_values`); see [`crate::runner`].
+    pub fn learning_steps(&self) -> Vec<usize> {
+        self.steps.learning_steps()
+    }
+
+    /// A runner of the task's steps for one pass over one file.
+    pub fn runner<'a>(
+        &'a self,
+        learnt: &BTreeMap<usize, Arc<PandasPlan>>,
+        pass: Pass,
+    ) -> StepRunner<'a> {
+        StepRunner::new(&self.steps, &self.env, learnt, pass)
     }
 
     /// Renders one record (after the steps).
-    pub fn render(&self, rec: &Record) -> Result<Rendered, String> {
+    pub fn render(&self, rec: &mut Record) -> Result<Rendered, String> {
         // fields are variables; `record` holds them all, for names that are not identifiers
-        // (`{{ record["plain language summary"] }}`)
-        // one conversion of the fields (minijinja values are reference-counted: clone is cheap)
-        let fields = crate::ctx(&rec.fields);
-        let ctx = minijinja::context! { record => fields.clone(), ..fields };
-        if self.has_filter && self.render_one("filter", &ctx, rec)? != "1" {
-            return Ok(Rendered::Filtered);
-        }
-        let input = self.render_one("input", &ctx, rec)?;
-        let output = self.render_one("output", &ctx, rec)?;
-        let group_key = if self.has_group_key {
-            Some(self.render_one("group_key", &ctx, rec)?)
-        } else {
-            None
-        };
-        Ok(Rendered::Sample {
-            input,
-            output,
-            group_key,
+        // (`{{ record["plain language summary"] }}`); a field is converted only when a
+        // template reads it (crate::context)
+        let out = with_context(&mut rec.fields, |ctx| {
+            if self.has_filter && self.render_one("filter", ctx)? != "1" {
+                return Ok(Rendered::Filtered);
+            }
+            let input = self.render_one("input", ctx)?;
+            let output = self.render_one("output", ctx)?;
+            let group_key = if self.has_group_key {
+                Some(self.render_one("group_key", ctx)?)
+            } else {
+                None
+            };
+            Ok(Rendered::Sample {
+                input,
+                output,
+                group_key,
+            })
+        });
+        out.map_err(|(name, e)| match e {
+            Ok(message) => message,
+            Err(e) => self.explain(name, &e, rec),
         })
     }
 
-    fn render_one(&self, name: &str, ctx: &JValue, rec: &Record) -> Result<String, String> {
-        let t = self.env.get_template(name).map_err(|e| describe(&e))?;
-        let s = t.render(ctx).map_err(|e| self.explain(name, &e, rec))?;
+    /// Renders one template; an error is (template name, too-long message or template error).
+    #[allow(clippy::type_complexity)]
+    fn render_one(
+        &self,
+        name: &'static str,
+        ctx: &JValue,
+    ) -> Result<String, (&'static str, Result<String, minijinja::Error>)> {
+        let t = self
+            .env
+            .get_template(name)
+            .map_err(|e| (name, Ok(describe(&e))))?;
+        let s = t.render(ctx).map_err(|e| (name, Err(e)))?;
         if s.len() > MAX_FIELD_BYTES {
-            return Err(format!(
-                "template `{name}` rendered {} bytes, above the limit of {MAX_FIELD_BYTES}",
-                s.len()
+            return Err((
+                name,
+                Ok(format!(
+                    "template `{name}` rendered {} bytes, above the limit of {MAX_FIELD_BYTES}",
+                    s.len()
+                )),
             ));
         }
         Ok(s)

@@ -93,21 +93,6 @@ impl ChecksReport {
     }
 }
 
-struct Failure {
-    ids: Vec<String>,
-    detail: String,
-}
-
-fn fail(ids: impl IntoIterator<Item = String>, detail: String) -> Option<Failure> {
-    let mut ids: Vec<String> = ids.into_iter().collect();
-    if ids.is_empty() {
-        return None;
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    Some(Failure { ids, detail })
-}
-
 /// Lettered options listed in an input: lines (or tab-separated cells, as MedMCQA's
 /// `Options: A: x<TAB>B: y`) like `A. …`, `A: …`, `A) …`, `(A) …`, also after `Options:`.
 pub fn option_letters(input: &str) -> BTreeSet<char> {
@@ -175,191 +160,267 @@ fn is_no_entity(output: &str) -> bool {
         .starts_with("there is no related")
 }
 
-/// Runs every check on one task.
-pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
-    let mut found: Vec<(&str, Option<Failure>)> = Vec::new();
-    let ids = |f: &dyn Fn(&(&str, &str, &str)) -> bool| {
-        v.samples
-            .iter()
-            .filter(|s| f(s))
-            .map(|s| s.0.to_string())
-            .collect::<Vec<_>>()
-    };
-
-    found.push((
-        "empty_input",
-        fail(ids(&|s| s.1.trim().is_empty()), "input is empty".into()),
-    ));
-    found.push((
-        "empty_output",
-        fail(ids(&|s| s.2.trim().is_empty()), "output is empty".into()),
-    ));
-
-    // identical input, different outputs
-    let mut by_input: BTreeMap<&str, (BTreeSet<&str>, Vec<&str>)> = BTreeMap::new();
-    for (id, i, o) in &v.samples {
-        let e = by_input.entry(i).or_default();
-        e.0.insert(o);
-        e.1.push(id);
-    }
-    let conflicting: Vec<_> = by_input
-        .values()
-        .filter(|(outs, _)| outs.len() > 1)
-        .collect();
-    let n_inputs = conflicting.len();
-    found.push((
-        "conflicting_outputs",
-        fail(
-            conflicting
-                .into_iter()
-                .flat_map(|(_, ids)| ids.iter().map(|x| x.to_string())),
-            format!("{n_inputs} input(s) with more than one distinct output"),
-        ),
-    ));
-
-    // label skew
-    let mut labels: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (id, _, o) in &v.samples {
-        labels.entry(o).or_default().push(id);
-        if labels.len() > SKEW_MAX_LABELS {
-            break;
-        }
-    }
-    let n = v.samples.len();
-    let skew = if labels.len() <= SKEW_MAX_LABELS && n >= SKEW_MIN_SAMPLES {
-        let k = labels.len();
-        let h: f64 = labels
-            .values()
-            .map(|ids| ids.len() as f64 / n as f64)
-            .map(|p| -p * p.ln())
-            .sum();
-        let norm = if k < 2 { 0.0 } else { h / (k as f64).ln() };
-        let (top, top_ids) = labels
-            .iter()
-            .max_by(|a, b| a.1.len().cmp(&b.1.len()).then(b.0.cmp(a.0)))
-            .map(|(l, ids)| (*l, ids.clone()))
-            .unwrap_or_default();
-        (norm < SKEW_MIN_ENTROPY).then(|| {
-            let label: String = top.chars().take(40).collect();
-            fail(
-                top_ids.iter().map(|x| x.to_string()),
-                format!(
-                    "normalised entropy {norm:.3} over {k} label(s); `{label}` is {:.1}% of {n}",
-                    100.0 * top_ids.len() as f64 / n as f64
-                ),
-            )
-        })
-    } else {
-        None
-    };
-    found.push(("label_skew", skew.flatten()));
-
-    // multiple choice
-    let mut mc_detail = String::new();
-    let mc = ids(&|(_, i, o)| {
-        let letters = option_letters(i);
-        !letters.is_empty() && answer_letter(o).is_some_and(|c| !letters.contains(&c))
-    });
-    if let Some((_, i, o)) = v
-        .samples
-        .iter()
-        .find(|s| mc.first().is_some_and(|f| f == s.0))
-    {
-        mc_detail = format!(
-            "answer `{}` not among options {:?}",
-            answer_letter(o).unwrap_or('?'),
-            option_letters(i).into_iter().collect::<String>()
-        );
-    }
-    found.push(("mc_answer_not_in_options", fail(mc, mc_detail)));
-
-    // NER entities must be in the input
-    if v.category == "Named Entity Recognition" {
-        let missing = |i: &str, o: &str| -> Option<String> {
-            if is_no_entity(o) {
-                return None;
-            }
-            // MedS-Ins NER outputs: entities joined by ", ", then "." appended
-            let o = o.strip_suffix('.').unwrap_or(o);
-            o.split(", ")
-                .map(str::trim)
-                .find(|e| !e.is_empty() && !i.contains(e))
-                .map(str::to_string)
-        };
-        let bad = ids(&|(_, i, o)| missing(i, o).is_some());
-        let detail = v
-            .samples
-            .iter()
-            .filter(|s| bad.iter().any(|b| b == s.0))
-            .min_by_key(|s| s.0)
-            .and_then(|(_, i, o)| missing(i, o))
-            .map(|e| {
-                format!(
-                    "entity `{}` is not a substring of the input",
-                    e.chars().take(60).collect::<String>()
-                )
-            })
-            .unwrap_or_default();
-        found.push(("ner_not_substring", fail(bad, detail)));
-    }
-
-    found.push((
-        "output_copies_input",
-        fail(
-            ids(&|(_, i, o)| !o.is_empty() && i == o),
-            "output equals input".into(),
-        ),
-    ));
-
-    let extraction = matches!(
-        v.category,
-        "Named Entity Recognition" | "Information Extraction"
-    );
-    found.push((
-        "suspicious_length",
-        fail(
-            ids(&|(_, i, o)| {
-                let (li, lo) = (i.chars().count(), o.chars().count());
-                li > MAX_CHARS
-                    || lo > MAX_CHARS
-                    || (extraction && li > 0 && lo > 100 && lo > EXTRACTION_RATIO * li)
-            }),
-            format!(
-                "longer than {MAX_CHARS} characters{}",
-                if extraction {
-                    format!(", or output > {EXTRACTION_RATIO}× input")
-                } else {
-                    String::new()
-                }
-            ),
-        ),
-    ));
-
-    found
-        .into_iter()
-        .filter_map(|(check, f)| {
-            let f = f?;
-            let exp = v.expected.iter().find(|e| e.check == check);
-            Some(CheckResult {
-                task_id: v.task_id.to_string(),
-                check: check.to_string(),
-                count: f.ids.len() as u64,
-                examples: f.ids.into_iter().take(EXAMPLES).collect(),
-                detail: f.detail,
-                expected: exp.is_some(),
-                reason: exp.map(|e| e.reason.clone()),
-            })
-        })
-        .collect()
+/// How many samples fail a check, and the smallest few of their ids.
+#[derive(Debug, Clone, Default)]
+struct Failing {
+    count: u64,
+    smallest: BTreeSet<String>,
 }
 
-/// Runs every check on every task (tasks in the order given).
-pub fn run_checks(views: &[TaskView]) -> ChecksReport {
-    let results: Vec<CheckResult> = views.par_iter().flat_map_iter(check_task).collect();
+impl Failing {
+    fn add(&mut self, id: &str) {
+        self.count += 1;
+        if self.smallest.len() < EXAMPLES || self.smallest.last().is_some_and(|l| id < l.as_str()) {
+            self.smallest.insert(id.to_string());
+            if self.smallest.len() > EXAMPLES {
+                self.smallest.pop_last();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Label {
+    failing: Failing,
+}
+
+/// The checks of one task, fed its samples one at a time (in task order) so a build checks
+/// while it writes. Memory: 40 bytes plus the id per sample (for `conflicting_outputs`, which
+/// needs every input's outputs), the rest is a few counters per check.
+pub struct TaskChecker {
+    task_id: String,
+    category: String,
+    expected: Vec<ExpectedCheck>,
+    n: u64,
+    empty_input: Failing,
+    empty_output: Failing,
+    copies: Failing,
+    length: Failing,
+    mc: Failing,
+    mc_detail: Option<String>,
+    ner: Failing,
+    /// (id, detail) of the failing NER sample with the smallest id
+    ner_detail: Option<(String, String)>,
+    /// (input hash, output hash, id)
+    pairs: Vec<(u128, u64, String)>,
+    labels: BTreeMap<String, Label>,
+    too_many_labels: bool,
+}
+
+impl TaskChecker {
+    pub fn new(task_id: &str, category: &str, expected: &[ExpectedCheck]) -> TaskChecker {
+        TaskChecker {
+            task_id: task_id.to_string(),
+            category: category.to_string(),
+            expected: expected.to_vec(),
+            n: 0,
+            empty_input: Failing::default(),
+            empty_output: Failing::default(),
+            copies: Failing::default(),
+            length: Failing::default(),
+            mc: Failing::default(),
+            mc_detail: None,
+            ner: Failing::default(),
+            ner_detail: None,
+            pairs: Vec::new(),
+            labels: BTreeMap::new(),
+            too_many_labels: false,
+        }
+    }
+
+    fn extraction(&self) -> bool {
+        matches!(
+            self.category.as_str(),
+            "Named Entity Recognition" | "Information Extraction"
+        )
+    }
+
+    pub fn push(&mut self, id: &str, i: &str, o: &str) {
+        self.n += 1;
+        if i.trim().is_empty() {
+            self.empty_input.add(id);
+        }
+        if o.trim().is_empty() {
+            self.empty_output.add(id);
+        }
+        self.pairs.push((
+            xxhash_rust::xxh3::xxh3_128(i.as_bytes()),
+            xxhash_rust::xxh3::xxh3_64(o.as_bytes()),
+            id.to_string(),
+        ));
+        if !self.too_many_labels {
+            let room = self.labels.len() < SKEW_MAX_LABELS;
+            match self.labels.get_mut(o) {
+                Some(l) => l.failing.add(id),
+                None if room => {
+                    let mut l = Label::default();
+                    l.failing.add(id);
+                    self.labels.insert(o.to_string(), l);
+                }
+                None => {
+                    self.too_many_labels = true;
+                    self.labels.clear();
+                }
+            }
+        }
+        let letters = option_letters(i);
+        if !letters.is_empty()
+            && let Some(c) = answer_letter(o).filter(|c| !letters.contains(c))
+        {
+            self.mc.add(id);
+            self.mc_detail.get_or_insert_with(|| {
+                format!(
+                    "answer `{c}` not among options {:?}",
+                    letters.into_iter().collect::<String>()
+                )
+            });
+        }
+        if self.category == "Named Entity Recognition"
+            && let Some(e) = ner_missing(i, o)
+        {
+            self.ner.add(id);
+            if self.ner_detail.as_ref().is_none_or(|(m, _)| id < m.as_str()) {
+                self.ner_detail = Some((
+                    id.to_string(),
+                    format!(
+                        "entity `{}` is not a substring of the input",
+                        e.chars().take(60).collect::<String>()
+                    ),
+                ));
+            }
+        }
+        if !o.is_empty() && i == o {
+            self.copies.add(id);
+        }
+        let (li, lo) = (i.chars().count(), o.chars().count());
+        if li > MAX_CHARS
+            || lo > MAX_CHARS
+            || (self.extraction() && li > 0 && lo > 100 && lo > EXTRACTION_RATIO * li)
+        {
+            self.length.add(id);
+        }
+    }
+
+    /// The failing checks, in the catalogue's check order.
+    pub fn finish(mut self) -> Vec<CheckResult> {
+        let mut found: Vec<(&str, Failing, String)> = Vec::new();
+        found.push(("empty_input", std::mem::take(&mut self.empty_input), "input is empty".into()));
+        found.push(("empty_output", std::mem::take(&mut self.empty_output), "output is empty".into()));
+
+        // identical input, different outputs
+        let mut pairs = std::mem::take(&mut self.pairs);
+        pairs.sort_unstable();
+        let mut conflicting = Failing::default();
+        let mut n_inputs = 0usize;
+        for g in pairs.chunk_by(|a, b| a.0 == b.0) {
+            if g.iter().any(|p| p.1 != g[0].1) {
+                n_inputs += 1;
+                g.iter().for_each(|p| conflicting.add(&p.2));
+            }
+        }
+        found.push((
+            "conflicting_outputs",
+            conflicting,
+            format!("{n_inputs} input(s) with more than one distinct output"),
+        ));
+
+        // label skew
+        let n = self.n as usize;
+        if !self.too_many_labels && n >= SKEW_MIN_SAMPLES {
+            let k = self.labels.len();
+            let h: f64 = self
+                .labels
+                .values()
+                .map(|l| l.failing.count as f64 / n as f64)
+                .map(|p| -p * p.ln())
+                .sum();
+            let norm = if k < 2 { 0.0 } else { h / (k as f64).ln() };
+            let top = self
+                .labels
+                .iter()
+                .max_by(|a, b| a.1.failing.count.cmp(&b.1.failing.count).then(b.0.cmp(a.0)));
+            if let (true, Some((label, l))) = (norm < SKEW_MIN_ENTROPY, top) {
+                let shown: String = label.chars().take(40).collect();
+                let detail = format!(
+                    "normalised entropy {norm:.3} over {k} label(s); `{shown}` is {:.1}% of {n}",
+                    100.0 * l.failing.count as f64 / n as f64
+                );
+                found.push(("label_skew", l.failing.clone(), detail));
+            }
+        }
+        found.push((
+            "mc_answer_not_in_options",
+            std::mem::take(&mut self.mc),
+            self.mc_detail.take().unwrap_or_default(),
+        ));
+        if self.category == "Named Entity Recognition" {
+            found.push((
+                "ner_not_substring",
+                std::mem::take(&mut self.ner),
+                self.ner_detail.take().map(|d| d.1).unwrap_or_default(),
+            ));
+        }
+        found.push(("output_copies_input", std::mem::take(&mut self.copies), "output equals input".into()));
+        let length_detail = format!(
+            "longer than {MAX_CHARS} characters{}",
+            if self.extraction() {
+                format!(", or output > {EXTRACTION_RATIO}× input")
+            } else {
+                String::new()
+            }
+        );
+        found.push(("suspicious_length", std::mem::take(&mut self.length), length_detail));
+
+        found
+            .into_iter()
+            .filter(|(_, f, _)| f.count > 0)
+            .map(|(check, f, detail)| {
+                let exp = self.expected.iter().find(|e| e.check == check);
+                CheckResult {
+                    task_id: self.task_id.clone(),
+                    check: check.to_string(),
+                    count: f.count,
+                    examples: f.smallest.into_iter().collect(),
+                    detail,
+                    expected: exp.is_some(),
+                    reason: exp.map(|e| e.reason.clone()),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The first entity of an NER output that is not a substring of the input.
+fn ner_missing(i: &str, o: &str) -> Option<String> {
+    if is_no_entity(o) {
+        return None;
+    }
+    // MedS-Ins NER outputs: entities joined by ", ", then "." appended
+    let o = o.strip_suffix('.').unwrap_or(o);
+    o.split(", ")
+        .map(str::trim)
+        .find(|e| !e.is_empty() && !i.contains(e))
+        .map(str::to_string)
+}
+
+/// Runs every check on one task.
+pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
+    let mut c = TaskChecker::new(v.task_id, v.category, v.expected);
+    for (id, i, o) in &v.samples {
+        c.push(id, i, o);
+    }
+    c.finish()
+}
+
+/// The report of checked tasks: `(results, samples checked)` per task, in task order.
+pub fn report(tasks: Vec<(Vec<CheckResult>, u64)>, expected: BTreeMap<String, Vec<ExpectedCheck>>) -> ChecksReport {
+    let samples: u64 = tasks.iter().map(|t| t.1).sum();
+    let n = tasks.len() as u64;
+    let results: Vec<CheckResult> = tasks.into_iter().flat_map(|t| t.0).collect();
     let mut r = ChecksReport {
         checks: QUALITY_CHECKS.iter().map(|c| c.to_string()).collect(),
-        tasks_checked: views.len() as u64,
-        samples_checked: views.iter().map(|v| v.samples.len() as u64).sum(),
+        tasks_checked: n,
+        samples_checked: samples,
         failing: results.len() as u64,
         unexpected: results.iter().filter(|r| !r.expected).count() as u64,
         ..Default::default()
@@ -370,14 +431,22 @@ pub fn run_checks(views: &[TaskView]) -> ChecksReport {
     for x in &results {
         *r.per_check.entry(x.check.clone()).or_default() += x.count;
     }
-    for v in views {
-        if !v.expected.is_empty() {
-            r.expected
-                .insert(v.task_id.to_string(), v.expected.to_vec());
-        }
-    }
+    r.expected = expected.into_iter().filter(|(_, v)| !v.is_empty()).collect();
     r.results = results;
     r
+}
+
+/// Runs every check on every task (tasks in the order given).
+pub fn run_checks(views: &[TaskView]) -> ChecksReport {
+    let tasks: Vec<(Vec<CheckResult>, u64)> = views
+        .par_iter()
+        .map(|v| (check_task(v), v.samples.len() as u64))
+        .collect();
+    let expected = views
+        .iter()
+        .map(|v| (v.task_id.to_string(), v.expected.to_vec()))
+        .collect();
+    report(tasks, expected)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! inputs' word shingles, confirmed by exact Jaccard). The offending training samples are
 //! removed; the held-out sample is the one kept.
 
-use super::minhash::{MinHasher, jaccard, round4, text_shingles, words};
+use super::minhash::{MinHasher, jaccard, round4, text_shingles};
 use medsins_core::Sample;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -36,144 +36,293 @@ impl Default for LeakConfig {
 /// A training sample whose input is (nearly) a held-out sample's input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leak {
-    /// Index of the task in the slice given, and of the sample in that task.
-    pub task: usize,
+    /// Position of the training sample in the batch given to [`HeldOut::check`].
     pub index: usize,
-    pub held_out_task: usize,
-    pub held_out_id: String,
-    pub held_out_split: String,
+    /// The held-out sample ([`HeldOut::get`]).
+    pub held: usize,
     pub similarity: f64,
     pub exact: bool,
 }
 
 /// Key of the "exactly equal after normalisation" comparison: lower-cased words.
 pub fn exact_key(text: &str, seed: u64) -> Option<u64> {
-    let w = words(text);
-    (!w.is_empty()).then(|| xxh3_64_with_seed(w.join(" ").as_bytes(), seed))
+    let mut joined = String::with_capacity(text.len());
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() {
+            continue;
+        }
+        if !joined.is_empty() {
+            joined.push(' ');
+        }
+        if w.is_ascii() {
+            joined.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            joined.push_str(&w.to_lowercase());
+        }
+    }
+    (!joined.is_empty()).then(|| xxh3_64_with_seed(joined.as_bytes(), seed))
 }
 
-fn held_out(split: &str) -> bool {
+pub fn is_held_out(split: &str) -> bool {
     split == "test" || split == "validation"
 }
 
-/// Every leak, ordered by (task, sample index). `tasks` are the tasks' final samples.
-pub fn find_leaks(tasks: &[&[Sample]], cfg: &LeakConfig, seed: u64) -> (Vec<Leak>, u64, u64) {
-    struct Held<'a> {
-        task: usize,
-        s: &'a Sample,
-        set: Vec<u64>,
-    }
-    let held: Vec<Held> = tasks
-        .iter()
-        .enumerate()
-        .flat_map(|(t, ss)| {
-            ss.iter()
-                .filter(|s| held_out(&s.split))
-                .map(move |s| (t, s))
-        })
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|(task, s)| Held {
-            task,
-            s,
-            set: text_shingles(&s.input, cfg.shingle, seed),
-        })
-        .collect();
-    let train: Vec<(usize, usize)> = tasks
-        .iter()
-        .enumerate()
-        .flat_map(|(t, ss)| {
-            ss.iter()
-                .enumerate()
-                .filter(|(_, s)| s.split == "train")
-                .map(move |(i, _)| (t, i))
-        })
-        .collect();
-    if held.is_empty() || train.is_empty() {
-        return (Vec::new(), held.len() as u64, train.len() as u64);
-    }
-    // exact index: (key, id, held index) sorted, so the first match has the smallest id
-    let mut exact: Vec<(u64, &str, u32)> = held
-        .iter()
-        .enumerate()
-        .filter_map(|(i, h)| exact_key(&h.s.input, seed).map(|k| (k, h.s.id.as_str(), i as u32)))
-        .collect();
-    exact.sort_unstable();
-    let mh = MinHasher::new(seed, "leakage", cfg.permutations, cfg.bands, cfg.rows);
-    let mut bands: Vec<(u64, u32)> = held
-        .par_iter()
-        .enumerate()
-        .filter(|(_, h)| !h.set.is_empty())
-        .flat_map_iter(|(i, h)| {
-            mh.band_keys(&mh.signature(&h.set))
-                .into_iter()
-                .map(move |k| (k, i as u32))
-        })
-        .collect();
-    bands.sort_unstable();
+/// One held-out sample: where it is and what the leakage check compares.
+#[derive(Debug, Clone)]
+pub struct HeldSample {
+    /// Position of its task in the build (as given to [`HeldOut::add`]).
+    pub task: usize,
+    /// Its handle in that task's store.
+    pub handle: u64,
+    pub id: String,
+    pub split: String,
+}
 
-    let leaks: Vec<Leak> = train
-        .par_iter()
-        .filter_map(|&(t, i)| {
-            let s = &tasks[t][i];
-            let key = exact_key(&s.input, seed)?;
-            let lo = exact.partition_point(|e| e.0 < key);
-            if let Some(&(k, _, h)) = exact.get(lo)
-                && k == key
-            {
-                let h = &held[h as usize];
-                return Some(Leak {
-                    task: t,
-                    index: i,
-                    held_out_task: h.task,
-                    held_out_id: h.s.id.clone(),
-                    held_out_split: h.s.split.clone(),
-                    similarity: 1.0,
-                    exact: true,
-                });
-            }
-            let set = text_shingles(&s.input, cfg.shingle, seed);
-            if set.is_empty() {
-                return None;
-            }
-            let mut cands: Vec<u32> = Vec::new();
-            for bk in mh.band_keys(&mh.signature(&set)) {
-                let lo = bands.partition_point(|e| e.0 < bk);
-                cands.extend(bands[lo..].iter().take_while(|e| e.0 == bk).map(|e| e.1));
-            }
-            cands.sort_unstable();
-            cands.dedup();
-            cands.truncate(cfg.max_candidates);
-            let mut best: Option<(f64, &str, u32)> = None;
-            for c in cands {
-                let h = &held[c as usize];
-                let j = jaccard(&set, &h.set);
-                if j < cfg.threshold {
-                    continue;
-                }
-                let better = match best {
-                    None => true,
-                    Some((bj, bid, _)) => j > bj || (j == bj && h.s.id.as_str() < bid),
-                };
-                if better {
-                    best = Some((j, h.s.id.as_str(), c));
-                }
-            }
-            best.map(|(j, _, c)| {
-                let h = &held[c as usize];
-                Leak {
-                    task: t,
-                    index: i,
-                    held_out_task: h.task,
-                    held_out_id: h.s.id.clone(),
-                    held_out_split: h.s.split.clone(),
-                    similarity: round4(j),
-                    exact: false,
+/// What a held-out sample contributes to the index (computed per task, in parallel).
+pub struct HeldKeys {
+    pub sample: HeldSample,
+    exact: Option<u64>,
+    bands: Vec<u64>,
+}
+
+/// The held-out side of the check: every test and validation input of every task, by exact
+/// key and by LSH band (≈ 100 bytes a held-out sample; the texts stay in the tasks' stores).
+pub struct HeldOut {
+    pub cfg: LeakConfig,
+    seed: u64,
+    mh: MinHasher,
+    samples: Vec<HeldSample>,
+    /// (exact key, id, sample) sorted, so the first match has the smallest id
+    exact: Vec<(u64, u128, u32)>,
+    /// (band key, sample) sorted
+    bands: Vec<(u32, u32)>,
+}
+
+fn id128(id: &str) -> u128 {
+    u128::from_str_radix(id, 16).unwrap_or(u128::MAX)
+}
+
+impl HeldOut {
+    pub fn new(cfg: LeakConfig, seed: u64) -> HeldOut {
+        HeldOut {
+            mh: MinHasher::new(seed, "leakage", cfg.permutations, cfg.bands, cfg.rows),
+            cfg,
+            seed,
+            samples: Vec::new(),
+            exact: Vec::new(),
+            bands: Vec::new(),
+        }
+    }
+
+    /// The index keys of held-out samples `(handle, sample)` of task `task` (in parallel).
+    pub fn keys(&self, task: usize, batch: &[(u64, Sample)]) -> Vec<HeldKeys> {
+        batch
+            .par_iter()
+            .map(|(handle, s)| {
+                let set = text_shingles(&s.input, self.cfg.shingle, self.seed);
+                HeldKeys {
+                    sample: HeldSample {
+                        task,
+                        handle: *handle,
+                        id: s.id.clone(),
+                        split: s.split.clone(),
+                    },
+                    exact: exact_key(&s.input, self.seed),
+                    bands: self.mh.band_keys(&self.mh.signature(&set)),
                 }
             })
-        })
-        .collect();
-    (leaks, held.len() as u64, train.len() as u64)
+            .collect()
+    }
+
+    /// Adds held-out samples (call in task order, then [`seal`](Self::seal)).
+    pub fn add(&mut self, keys: Vec<HeldKeys>) {
+        for k in keys {
+            let i = self.samples.len() as u32;
+            if let Some(x) = k.exact {
+                self.exact.push((x, id128(&k.sample.id), i));
+            }
+            self.bands.extend(k.bands.iter().map(|b| (*b as u32, i)));
+            self.samples.push(k.sample);
+        }
+    }
+
+    pub fn seal(&mut self) {
+        self.exact.sort_unstable();
+        self.bands.sort_unstable();
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> &HeldSample {
+        &self.samples[i]
+    }
+
+    /// The leaks among a batch of training samples. `load` reads the inputs of held-out
+    /// samples (by index) for the exact Jaccard confirmation of near-duplicate candidates.
+    pub fn check(
+        &self,
+        batch: &[Sample],
+        load: &(dyn Fn(&[usize]) -> Result<Vec<String>, String> + Sync),
+    ) -> Result<Vec<Leak>, String> {
+        if self.samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut leaks = Vec::new();
+        // sub-batches bound the held-out texts loaded at once
+        for (c, chunk) in batch.chunks(256).enumerate() {
+            let base = c * 256;
+            enum Probe {
+                Exact(usize),
+                Near(Vec<u64>, Vec<u32>),
+                None,
+            }
+            let probes: Vec<Probe> = chunk
+                .par_iter()
+                .map(|s| {
+                    let Some(key) = exact_key(&s.input, self.seed) else {
+                        return Probe::None;
+                    };
+                    let lo = self.exact.partition_point(|e| e.0 < key);
+                    if let Some(&(k, _, h)) = self.exact.get(lo)
+                        && k == key
+                    {
+                        return Probe::Exact(h as usize);
+                    }
+                    let set = text_shingles(&s.input, self.cfg.shingle, self.seed);
+                    if set.is_empty() {
+                        return Probe::None;
+                    }
+                    let mut cands: Vec<u32> = Vec::new();
+                    for bk in self.mh.band_keys(&self.mh.signature(&set)) {
+                        let bk = bk as u32;
+                        let lo = self.bands.partition_point(|e| e.0 < bk);
+                        cands.extend(
+                            self.bands[lo..]
+                                .iter()
+                                .take_while(|e| e.0 == bk)
+                                .map(|e| e.1),
+                        );
+                    }
+                    cands.sort_unstable();
+                    cands.dedup();
+                    cands.truncate(self.cfg.max_candidates);
+                    if cands.is_empty() {
+                        Probe::None
+                    } else {
+                        Probe::Near(set, cands)
+                    }
+                })
+                .collect();
+            let mut need: Vec<usize> = probes
+                .iter()
+                .flat_map(|p| match p {
+                    Probe::Near(_, c) => c.iter().map(|x| *x as usize).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            need.sort_unstable();
+            need.dedup();
+            let held_sets: std::collections::HashMap<usize, Vec<u64>> = if need.is_empty() {
+                Default::default()
+            } else {
+                let inputs = load(&need)?;
+                need.par_iter()
+                    .zip(inputs.par_iter())
+                    .map(|(i, t)| (*i, text_shingles(t, self.cfg.shingle, self.seed)))
+                    .collect()
+            };
+            for (j, p) in probes.into_iter().enumerate() {
+                match p {
+                    Probe::Exact(h) => leaks.push(Leak {
+                        index: base + j,
+                        held: h,
+                        similarity: 1.0,
+                        exact: true,
+                    }),
+                    Probe::Near(set, cands) => {
+                        let mut best: Option<(f64, &str, usize)> = None;
+                        for c in cands {
+                            let c = c as usize;
+                            let jac = jaccard(&set, &held_sets[&c]);
+                            if jac < self.cfg.threshold {
+                                continue;
+                            }
+                            let id = self.samples[c].id.as_str();
+                            let better = match best {
+                                None => true,
+                                Some((bj, bid, _)) => jac > bj || (jac == bj && id < bid),
+                            };
+                            if better {
+                                best = Some((jac, id, c));
+                            }
+                        }
+                        if let Some((jac, _, c)) = best {
+                            leaks.push(Leak {
+                                index: base + j,
+                                held: c,
+                                similarity: round4(jac),
+                                exact: false,
+                            });
+                        }
+                    }
+                    Probe::None => {}
+                }
+            }
+        }
+        Ok(leaks)
+    }
+}
+
+/// Every leak of training samples of `tasks` (in-memory samples; tests and tools), ordered by
+/// (task, sample index): `(task, index, leak)`. Returns also the held-out and training counts.
+pub fn find_leaks(
+    tasks: &[&[Sample]],
+    cfg: &LeakConfig,
+    seed: u64,
+) -> (Vec<(usize, usize, Leak)>, u64, u64) {
+    let mut held = HeldOut::new(cfg.clone(), seed);
+    for (t, ss) in tasks.iter().enumerate() {
+        let batch: Vec<(u64, Sample)> = ss
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| is_held_out(&s.split))
+            .map(|(i, s)| (i as u64, s.clone()))
+            .collect();
+        let keys = held.keys(t, &batch);
+        held.add(keys);
+    }
+    held.seal();
+    let mut out = Vec::new();
+    let mut train = 0u64;
+    for (t, ss) in tasks.iter().enumerate() {
+        let tr: Vec<(usize, Sample)> = ss
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.split == "train")
+            .map(|(i, s)| (i, s.clone()))
+            .collect();
+        train += tr.len() as u64;
+        let batch: Vec<Sample> = tr.iter().map(|x| x.1.clone()).collect();
+        let load = |idx: &[usize]| -> Result<Vec<String>, String> {
+            Ok(idx
+                .iter()
+                .map(|i| {
+                    let h = held.get(*i);
+                    tasks[h.task][h.handle as usize].input.clone()
+                })
+                .collect())
+        };
+        for l in held.check(&batch, &load).unwrap_or_default() {
+            out.push((t, tr[l.index].0, l));
+        }
+    }
+    (out, held.len() as u64, train)
 }
 
 #[cfg(test)]
@@ -215,11 +364,11 @@ mod tests {
         ];
         let (leaks, held, train) = find_leaks(&[&a, &b], &LeakConfig::default(), 0);
         assert_eq!((held, train), (2, 4));
-        let got: Vec<(usize, &str, bool)> = leaks
+        let got: Vec<(usize, usize, &str, bool)> = leaks
             .iter()
-            .map(|l| (l.index, l.held_out_id.as_str(), l.exact))
+            .map(|(t, i, l)| (*t, *i, [a[0].id.as_str(), a[1].id.as_str()][l.held], l.exact))
             .collect();
-        assert_eq!(got, [(0, "t1", true), (1, "t1", false), (2, "v1", true)]);
-        assert!(leaks[1].similarity >= 0.8 && leaks[1].similarity < 1.0);
+        assert_eq!(got, [(1, 0, "t1", true), (1, 1, "t1", false), (1, 2, "v1", true)]);
+        assert!(leaks[1].2.similarity >= 0.8 && leaks[1].2.similarity < 1.0);
     }
 }

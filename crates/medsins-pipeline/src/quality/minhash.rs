@@ -1,15 +1,19 @@
-//! MinHash over word shingles, LSH banding, exact Jaccard, and the near-duplicate stage.
+//! MinHash over word shingles, LSH banding, exact Jaccard, and the near-duplicate pass.
 //!
 //! Words are maximal runs of alphanumeric characters, lower-cased; a shingle is `k` consecutive
-//! words (a text of fewer than `k` words is one shingle of all its words). Shingles are hashed
-//! with xxh3 seeded from the build seed; each of the `permutations` hash functions is
-//! `a·x + b` (mod 2^64, `a` odd) over the shingle hash `x`, with `a`, `b` derived from the seed.
+//! words (a text of fewer than `k` words is one shingle of all its words). Each word is hashed
+//! once (xxh3), and a shingle's hash combines its words' hashes, seeded from the build seed.
+//! Signatures are one-permutation MinHash with optimal densification (Shrivastava, ICML 2017):
+//! a shingle hash falls into one of `permutations` bins and each bin keeps its smallest hash;
+//! an empty bin borrows the value of a bin drawn by a seeded hash of (bin, attempt). This costs
+//! one hash per shingle instead of one per shingle and permutation, and keeps MinHash's
+//! collision probability (two signatures agree in a bin with probability ≈ Jaccard).
 //! Candidates share one band (`rows` consecutive signature values); every candidate pair is
 //! confirmed by the exact Jaccard similarity of the two shingle sets. Everything is ordered by
 //! sample position or id, never by hash-map iteration, so results do not depend on threads.
 
-use crate::stages::{Stage, TaskContext};
-use medsins_core::{LedgerEntry, Sample};
+use crate::stages::TaskContext;
+use medsins_core::Sample;
 use medsins_manifest::{NearDedup, NearDedupPolicy};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -22,20 +26,41 @@ pub fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Sorted, deduplicated hashes of the `k`-word shingles of `words`, tagged by field (so an
-/// input shingle never equals an output shingle). Empty for a text without words.
-pub fn shingles_into(out: &mut Vec<u64>, words: &[String], k: usize, seed: u64, tag: u8) {
-    if words.is_empty() {
+/// Calls `f` with the xxh3 hash of every lower-cased word of `text`, in order, without
+/// allocating for ASCII words.
+pub fn for_each_word_hash(text: &str, mut f: impl FnMut(u64)) {
+    let mut buf = [0u8; 64];
+    for w in text.split(|c: char| !c.is_alphanumeric()) {
+        if w.is_empty() {
+            continue;
+        }
+        if w.len() <= buf.len() && w.is_ascii() {
+            let b = &mut buf[..w.len()];
+            b.copy_from_slice(w.as_bytes());
+            b.make_ascii_lowercase();
+            f(xxh3_64_with_seed(b, 0));
+        } else {
+            f(xxh3_64_with_seed(w.to_lowercase().as_bytes(), 0));
+        }
+    }
+}
+
+/// Appends the hashes of the `k`-word shingles of `text`, tagged by field (so an input shingle
+/// never equals an output shingle). Nothing for a text without words.
+pub fn shingles_into(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8) {
+    let mut w: Vec<u64> = Vec::new();
+    for_each_word_hash(text, |h| w.push(h));
+    if w.is_empty() {
         return;
     }
-    let k = k.max(1).min(words.len());
-    let mut buf = Vec::new();
-    for w in words.windows(k) {
+    let k = k.max(1).min(w.len());
+    let mut buf: Vec<u8> = Vec::with_capacity(1 + 8 * k);
+    out.reserve(w.len() + 1 - k);
+    for win in w.windows(k) {
         buf.clear();
         buf.push(tag);
-        for x in w {
-            buf.extend_from_slice(x.as_bytes());
-            buf.push(0);
+        for x in win {
+            buf.extend_from_slice(&x.to_le_bytes());
         }
         out.push(xxh3_64_with_seed(&buf, seed));
     }
@@ -50,15 +75,15 @@ pub fn finish_set(mut v: Vec<u64>) -> Vec<u64> {
 /// Shingle set of one text.
 pub fn text_shingles(text: &str, k: usize, seed: u64) -> Vec<u64> {
     let mut v = Vec::new();
-    shingles_into(&mut v, &words(text), k, seed, b'i');
+    shingles_into(&mut v, text, k, seed, b'i');
     finish_set(v)
 }
 
 /// Shingle set of a sample: input and output (never the instruction).
 pub fn sample_shingles(input: &str, output: &str, k: usize, seed: u64) -> Vec<u64> {
     let mut v = Vec::new();
-    shingles_into(&mut v, &words(input), k, seed, b'i');
-    shingles_into(&mut v, &words(output), k, seed, b'o');
+    shingles_into(&mut v, input, k, seed, b'i');
+    shingles_into(&mut v, output, k, seed, b'o');
     finish_set(v)
 }
 
@@ -95,10 +120,11 @@ fn fmix64(mut k: u64) -> u64 {
     k ^ (k >> 33)
 }
 
-/// `permutations` seeded hash functions and the band layout.
+/// Seeded one-permutation MinHash signatures and their LSH band keys.
 #[derive(Debug, Clone)]
 pub struct MinHasher {
-    keys: Vec<(u64, u64)>,
+    key: u64,
+    bins: usize,
     pub bands: usize,
     pub rows: usize,
 }
@@ -111,28 +137,48 @@ impl MinHasher {
         bands: usize,
         rows: usize,
     ) -> MinHasher {
-        let base = xxh3_64_with_seed(purpose.as_bytes(), seed);
-        let keys = (0..permutations.max(bands * rows).max(1) as u64)
-            .map(|i| {
-                let k = fmix64(base ^ fmix64(i.wrapping_add(0x9e3779b97f4a7c15)));
-                (fmix64(k) | 1, fmix64(k ^ 0x5bd1e995))
-            })
-            .collect();
         MinHasher {
-            keys,
+            key: xxh3_64_with_seed(purpose.as_bytes(), seed),
+            bins: permutations.max(bands * rows).max(1),
             bands: bands.max(1),
             rows: rows.max(1),
         }
     }
 
+    fn bin_of(&self, h: u64) -> usize {
+        ((h as u128 * self.bins as u128) >> 64) as usize
+    }
+
+    /// The signature of a shingle set (`permutations` values); empty for an empty set.
     pub fn signature(&self, set: &[u64]) -> Vec<u64> {
-        let mut sig = vec![u64::MAX; self.keys.len()];
+        if set.is_empty() {
+            return Vec::new();
+        }
+        let mut sig = vec![u64::MAX; self.bins];
         for x in set {
-            for (m, (a, b)) in sig.iter_mut().zip(&self.keys) {
-                let h = a.wrapping_mul(*x).wrapping_add(*b);
-                if h < *m {
-                    *m = h;
+            let h = fmix64(x ^ self.key);
+            let b = self.bin_of(h);
+            if h < sig[b] {
+                sig[b] = h;
+            }
+        }
+        // optimal densification: an empty bin takes the value of the first non-empty bin
+        // that its own seeded sequence of draws hits
+        let filled = sig.clone();
+        for (j, v) in sig.iter_mut().enumerate() {
+            if *v != u64::MAX {
+                continue;
+            }
+            let mut attempt = 0u64;
+            loop {
+                let d = self.bin_of(fmix64(
+                    self.key ^ ((j as u64) << 32 | attempt).wrapping_mul(0x9e3779b97f4a7c15),
+                ));
+                if filled[d] != u64::MAX {
+                    *v = filled[d];
+                    break;
                 }
+                attempt += 1;
             }
         }
         sig
@@ -140,9 +186,13 @@ impl MinHasher {
 
     /// One key per band (the band number is part of the key).
     pub fn band_keys(&self, sig: &[u64]) -> Vec<u64> {
+        if sig.is_empty() {
+            return Vec::new();
+        }
+        let mut buf = Vec::with_capacity(8 * (self.rows + 1));
         (0..self.bands)
             .map(|b| {
-                let mut buf = Vec::with_capacity(8 * (self.rows + 1));
+                buf.clear();
                 buf.extend_from_slice(&(b as u64).to_le_bytes());
                 for v in &sig[b * self.rows..(b + 1) * self.rows] {
                     buf.extend_from_slice(&v.to_le_bytes());
@@ -157,13 +207,10 @@ impl MinHasher {
 /// only (not all pairs), bounding the work on heavily repeated texts.
 pub const FULL_PAIRS_BUCKET: usize = 100;
 
-/// Candidate pairs `(i, j)`, `i < j`, sorted and unique, from items' band keys.
-pub fn candidate_pairs(band_keys: &[Vec<u64>]) -> Vec<(u32, u32)> {
-    let mut entries: Vec<(u64, u32)> = band_keys
-        .iter()
-        .enumerate()
-        .flat_map(|(i, ks)| ks.iter().map(move |k| (*k, i as u32)))
-        .collect();
+/// Candidate pairs `(i, j)`, `i < j`, sorted and unique, from `(band key, item)` entries.
+/// Band keys are stored in 32 bits: a false candidate from a truncated key is rejected by the
+/// exact Jaccard confirmation like any other.
+pub fn candidate_pairs(mut entries: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
     entries.sort_unstable();
     let mut pairs = Vec::new();
     let mut start = 0;
@@ -227,145 +274,210 @@ pub struct NearDuplicate {
     pub cluster_size: usize,
 }
 
-/// Clusters of near-duplicates among `(id, input, output)` items. Every member other than the
-/// representative (smallest id) of each cluster is returned, in item order.
+/// The per-task near-duplicate state: the band keys of every sample, in task order, kept while
+/// the task's samples stream to their store (16 bands × 4 bytes a sample by default).
+pub struct NearIndex {
+    pub cfg: NearDedup,
+    mh: MinHasher,
+    seed: u64,
+    /// `bands` keys per sample; a sample without words has none (`signed[i] == false`).
+    keys: Vec<u32>,
+    signed: Vec<bool>,
+}
+
+impl NearIndex {
+    pub fn new(cfg: &NearDedup, seed: u64) -> NearIndex {
+        NearIndex {
+            mh: MinHasher::new(seed, "near_dedup", cfg.permutations, cfg.bands, cfg.rows),
+            cfg: cfg.clone(),
+            seed,
+            keys: Vec::new(),
+            signed: Vec::new(),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.cfg.policy != NearDedupPolicy::Off
+    }
+
+    /// Signs a batch of samples (in parallel), appended in order.
+    pub fn add(&mut self, batch: &[Sample]) {
+        let (mh, k, seed) = (&self.mh, self.cfg.shingle, self.seed);
+        let sigs: Vec<Vec<u64>> = batch
+            .par_iter()
+            .map(|s| mh.band_keys(&mh.signature(&sample_shingles(&s.input, &s.output, k, seed))))
+            .collect();
+        for ks in sigs {
+            self.signed.push(!ks.is_empty());
+            let mut row = vec![0u32; self.mh.bands];
+            for (r, k) in row.iter_mut().zip(&ks) {
+                *r = *k as u32;
+            }
+            self.keys.extend(row);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.signed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.signed.is_empty()
+    }
+
+    /// Clusters of near-duplicates. `ids` are the samples' ids (the representative of a
+    /// cluster is its smallest id); `load` reads the `(input, output)` of samples by position
+    /// (from the task's store) for the exact Jaccard confirmations. Every member other than the
+    /// representative of each cluster is returned, in task order.
+    pub fn find(
+        &self,
+        ids: &[&str],
+        load: &(dyn Fn(&[usize]) -> Result<Vec<(String, String)>, String> + Sync),
+    ) -> Result<Vec<NearDuplicate>, String> {
+        let n = self.len();
+        if !self.enabled() || n < 2 {
+            return Ok(Vec::new());
+        }
+        let bands = self.mh.bands;
+        let entries: Vec<(u32, u32)> = (0..n)
+            .filter(|i| self.signed[*i])
+            .flat_map(|i| {
+                self.keys[i * bands..(i + 1) * bands]
+                    .iter()
+                    .enumerate()
+                    // the band number is folded into the key, as in `band_keys`
+                    .map(move |(b, k)| (*k ^ (b as u32).wrapping_mul(0x9e37_79b9), i as u32))
+            })
+            .collect();
+        let pairs = candidate_pairs(entries);
+        let (k, seed, threshold) = (self.cfg.shingle, self.seed, self.cfg.threshold);
+        let sets_of = |idx: &[usize]| -> Result<std::collections::HashMap<usize, Vec<u64>>, String> {
+            let texts = load(idx)?;
+            Ok(idx
+                .par_iter()
+                .zip(texts.par_iter())
+                .map(|(i, (a, b))| (*i, sample_shingles(a, b, k, seed)))
+                .collect())
+        };
+        // Confirm in chunks, skipping pairs already joined: the clusters are the same as when
+        // every pair is confirmed (connectivity does not depend on order), with far fewer
+        // comparisons; only one chunk's texts are loaded at a time.
+        let mut uf = UnionFind::new(n);
+        let mut confirmed = 0usize;
+        for chunk in pairs.chunks(4096) {
+            let todo: Vec<(u32, u32)> = chunk
+                .iter()
+                .copied()
+                .filter(|(a, b)| uf.find(*a) != uf.find(*b))
+                .collect();
+            if todo.is_empty() {
+                continue;
+            }
+            let mut need: Vec<usize> = todo
+                .iter()
+                .flat_map(|(a, b)| [*a as usize, *b as usize])
+                .collect();
+            need.sort_unstable();
+            need.dedup();
+            let sets = sets_of(&need)?;
+            let ok: Vec<(u32, u32)> = todo
+                .par_iter()
+                .filter(|(a, b)| jaccard(&sets[&(*a as usize)], &sets[&(*b as usize)]) >= threshold)
+                .copied()
+                .collect();
+            confirmed += ok.len();
+            for (a, b) in ok {
+                uf.union(a, b);
+            }
+        }
+        log::debug!("near_dedup: {n} samples, {} candidate pairs, {confirmed} confirmed", pairs.len());
+        if confirmed == 0 {
+            return Ok(Vec::new());
+        }
+        // representative and size per root
+        let mut rep: Vec<Option<usize>> = vec![None; n];
+        let mut size = vec![0usize; n];
+        for i in 0..n {
+            let r = uf.find(i as u32) as usize;
+            size[r] += 1;
+            match rep[r] {
+                Some(cur) if ids[cur] <= ids[i] => {}
+                _ => rep[r] = Some(i),
+            }
+        }
+        let mut members: Vec<(usize, usize, usize)> = Vec::new();
+        for i in 0..n {
+            let r = uf.find(i as u32) as usize;
+            let Some(k) = rep[r] else { continue };
+            if size[r] > 1 && k != i {
+                members.push((i, k, size[r]));
+            }
+        }
+        let mut out = Vec::with_capacity(members.len());
+        for chunk in members.chunks(2048) {
+            let mut need: Vec<usize> = chunk.iter().flat_map(|m| [m.0, m.1]).collect();
+            need.sort_unstable();
+            need.dedup();
+            let sets = sets_of(&need)?;
+            out.extend(chunk.iter().map(|&(i, k, size)| NearDuplicate {
+                index: i,
+                representative: k,
+                similarity: round4(jaccard(&sets[&i], &sets[&k])),
+                cluster_size: size,
+            }));
+        }
+        Ok(out)
+    }
+}
+
+/// Near-duplicate clusters among in-memory `(id, input, output)` items (tests and tools).
 pub fn near_duplicates(
     items: &[(&str, &str, &str)],
     cfg: &NearDedup,
     seed: u64,
 ) -> Vec<NearDuplicate> {
-    let t0 = std::time::Instant::now();
-    let sets: Vec<Vec<u64>> = items
-        .par_iter()
-        .map(|(_, i, o)| sample_shingles(i, o, cfg.shingle, seed))
-        .collect();
-    let t1 = t0.elapsed().as_secs_f64();
-    let mh = MinHasher::new(seed, "near_dedup", cfg.permutations, cfg.bands, cfg.rows);
-    let keys: Vec<Vec<u64>> = sets
-        .par_iter()
-        .map(|s| {
-            if s.is_empty() {
-                Vec::new()
-            } else {
-                mh.band_keys(&mh.signature(s))
-            }
+    let mut idx = NearIndex::new(cfg, seed);
+    let samples: Vec<Sample> = items
+        .iter()
+        .map(|(id, i, o)| Sample {
+            id: id.to_string(),
+            input: i.to_string(),
+            output: o.to_string(),
+            ..Sample::default()
         })
         .collect();
-    let t2 = t0.elapsed().as_secs_f64();
-    let pairs = candidate_pairs(&keys);
-    let t3 = t0.elapsed().as_secs_f64();
-    // Confirm in chunks, skipping pairs already joined: the clusters are the same as when every
-    // pair is confirmed (connectivity does not depend on order), with far fewer comparisons.
-    let mut uf = UnionFind::new(items.len());
-    let mut confirmed = 0usize;
-    for chunk in pairs.chunks(4096) {
-        let todo: Vec<(u32, u32)> = chunk
+    idx.add(&samples);
+    let ids: Vec<&str> = items.iter().map(|x| x.0).collect();
+    let load = |pos: &[usize]| -> Result<Vec<(String, String)>, String> {
+        Ok(pos
             .iter()
-            .copied()
-            .filter(|(a, b)| uf.find(*a) != uf.find(*b))
-            .collect();
-        let ok: Vec<(u32, u32)> = todo
-            .par_iter()
-            .filter(|(a, b)| jaccard(&sets[*a as usize], &sets[*b as usize]) >= cfg.threshold)
-            .copied()
-            .collect();
-        confirmed += ok.len();
-        for (a, b) in ok {
-            uf.union(a, b);
-        }
-    }
-    log::debug!(
-        "near_dedup: {} samples, {} candidate pairs, {} confirmed; shingles {t1:.3}s, signatures {:.3}s, pairs {:.3}s, jaccard {:.3}s",
-        items.len(),
-        pairs.len(),
-        confirmed,
-        t2 - t1,
-        t3 - t2,
-        t0.elapsed().as_secs_f64() - t3
-    );
-    if confirmed == 0 {
-        return Vec::new();
-    }
-    // representative and size per root
-    let mut rep: Vec<Option<usize>> = vec![None; items.len()];
-    let mut size = vec![0usize; items.len()];
-    for i in 0..items.len() {
-        let r = uf.find(i as u32) as usize;
-        size[r] += 1;
-        match rep[r] {
-            Some(cur) if items[cur].0 <= items[i].0 => {}
-            _ => rep[r] = Some(i),
-        }
-    }
-    let mut out = Vec::new();
-    for i in 0..items.len() {
-        let r = uf.find(i as u32) as usize;
-        let Some(k) = rep[r] else { continue };
-        if size[r] > 1 && k != i {
-            out.push(NearDuplicate {
-                index: i,
-                representative: k,
-                similarity: round4(jaccard(&sets[i], &sets[k])),
-                cluster_size: size[r],
-            });
-        }
-    }
-    out
+            .map(|p| (items[*p].1.to_string(), items[*p].2.to_string()))
+            .collect())
+    };
+    idx.find(&ids, &load).unwrap_or_default()
 }
 
-/// The near-duplicate stage (after exact dedup): `remove` drops every cluster member but the
-/// representative (ledger `near_duplicate`); `flag` keeps them and writes a ledger entry
-/// `near_duplicate_flag`; `off` does nothing.
-pub struct NearDedupStage(pub NearDedup);
-
-impl Stage for NearDedupStage {
-    fn name(&self) -> &'static str {
-        "near_dedup"
-    }
-    fn run(
-        &self,
-        cx: &TaskContext,
-        samples: Vec<Sample>,
-        ledger: &mut Vec<LedgerEntry>,
-    ) -> Vec<Sample> {
-        let cfg = &self.0;
-        if cfg.policy == NearDedupPolicy::Off || samples.len() < 2 {
-            return samples;
-        }
-        let items: Vec<(&str, &str, &str)> = samples
-            .iter()
-            .map(|s| (s.id.as_str(), s.input.as_str(), s.output.as_str()))
-            .collect();
-        let found = near_duplicates(&items, cfg, cx.seed);
-        if found.is_empty() {
-            return samples;
-        }
-        let remove = cfg.policy == NearDedupPolicy::Remove;
-        let reason = if remove {
-            "near_duplicate"
-        } else {
-            "near_duplicate_flag"
-        };
-        let mut drop = vec![false; samples.len()];
-        for d in &found {
-            let s = &samples[d.index];
-            let kept = &samples[d.representative].id;
-            let detail = format!(
-                "Jaccard {:.4} with {kept} over input+output word {}-shingles (cluster of {}, threshold {})",
-                d.similarity, cfg.shingle, d.cluster_size, cfg.threshold
-            );
-            let mut e = cx.removal(s, self.name(), reason, Some(kept), detail);
-            e.similarity = Some(d.similarity);
-            ledger.push(e);
-            drop[d.index] = remove;
-        }
-        samples
-            .into_iter()
-            .zip(drop)
-            .filter(|(_, d)| !d)
-            .map(|(s, _)| s)
-            .collect()
-    }
+/// The ledger entry of a near-duplicate (`near_duplicate` when the policy removes it,
+/// `near_duplicate_flag` when it only flags it).
+pub fn near_entry(
+    cx: &TaskContext,
+    cfg: &NearDedup,
+    s: &Sample,
+    kept: &str,
+    d: &NearDuplicate,
+) -> medsins_core::LedgerEntry {
+    let reason = if cfg.policy == NearDedupPolicy::Remove {
+        "near_duplicate"
+    } else {
+        "near_duplicate_flag"
+    };
+    let detail = format!(
+        "Jaccard {:.4} with {kept} over input+output word {}-shingles (cluster of {}, threshold {})",
+        d.similarity, cfg.shingle, d.cluster_size, cfg.threshold
+    );
+    let mut e = cx.removal(s, "near_dedup", reason, Some(kept), detail);
+    e.similarity = Some(d.similarity);
+    e
 }
 
 #[cfg(test)]
@@ -409,6 +521,13 @@ mod tests {
         let est = sa.iter().zip(&sb).filter(|(x, y)| x == y).count() as f64 / 128.0;
         assert!((est - 180.0 / 220.0).abs() < 0.15, "{est}");
         assert_ne!(MinHasher::new(8, "t", 128, 16, 8).signature(&a), sa);
+        // small sets are densified: every bin is filled, and the estimate still holds
+        let (c, d): (Vec<u64>, Vec<u64>) = ((0..10).collect(), (1..11).collect()); // J = 9/11
+        let (sc, sd) = (mh.signature(&c), mh.signature(&d));
+        assert!(sc.iter().all(|v| *v != u64::MAX));
+        let est = sc.iter().zip(&sd).filter(|(x, y)| x == y).count() as f64 / 128.0;
+        assert!((est - 9.0 / 11.0).abs() < 0.2, "{est}");
+        assert!(mh.signature(&[]).is_empty());
     }
 
     #[test]
@@ -451,8 +570,7 @@ mod tests {
 
     #[test]
     fn big_buckets_still_pair_every_member() {
-        let keys: Vec<Vec<u64>> = (0..150).map(|_| vec![42]).collect();
-        let p = candidate_pairs(&keys);
+        let p = candidate_pairs((0..150).map(|i| (42, i)).collect());
         assert!(p.contains(&(0, 149)) && p.contains(&(148, 149)));
         assert!(p.len() < 150 * 2);
     }
