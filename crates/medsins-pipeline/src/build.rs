@@ -8,7 +8,7 @@ use crate::quality::{HeldOut, LeakConfig, leak_entry};
 use crate::report::{BuildReport, CorpusReport, CorpusStatus};
 use crate::spill::{Ledger, SpillFile, Store};
 use crate::stages::TaskContext;
-use crate::task::{RunOptions, TaskRun, run_task};
+use crate::task::{GroupTask, RunOptions, TaskRun, run_group};
 use crate::{BuildError, BuildOptions};
 use medsins_core::{BUILDER_VERSION, LedgerEntry, Split, TaskMeta};
 use medsins_manifest::{Catalogue, LoadedManifest, Task};
@@ -179,31 +179,66 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         .enumerate()
         .flat_map(|(ci, (lm, tasks, rc))| tasks.iter().map(move |t| (ci, *lm, *t, rc)))
         .collect();
+    // tasks of a corpus that read the same files run as one group: each file is read once
+    let groups: Vec<Vec<usize>> = {
+        let mut groups = Vec::new();
+        let mut at = 0usize;
+        for (lm, tasks, _) in &ready {
+            for g in crate::task::share_groups(lm, tasks) {
+                groups.push(g.into_iter().map(|i| at + i).collect::<Vec<usize>>());
+            }
+            at += tasks.len();
+        }
+        groups
+    };
     let t_tasks = std::time::Instant::now();
-    let job_size = |j: &usize| {
-        let (_, lm, t, rc) = jobs[*j];
-        lm.manifest
+    let group_size = |g: &Vec<usize>| {
+        let (_, lm, t, rc) = jobs[g[0]];
+        let bytes: u64 = lm
+            .manifest
             .task_files(t)
             .iter()
             .filter_map(|f| rc.file(f.id.get_ref()))
             .map(|f| f.size)
-            .sum::<u64>()
+            .sum();
+        bytes * (1 + g.len() as u64)
     };
-    let runs: Vec<Result<TaskRun, String>> =
-        largest_first((0..jobs.len()).collect(), job_size, |j| {
-            let (_, lm, t, rc) = jobs[j];
-            let instr = instruction_set(t, bank.as_ref());
+    let grouped: Vec<Vec<(usize, Result<TaskRun, String>)>> = largest_first(groups, group_size, |g| {
+        let (_, lm, _, rc) = jobs[g[0]];
+        let mut members = Vec::new();
+        let mut early: Vec<(usize, Result<TaskRun, String>)> = Vec::new();
+        let instrs: Vec<Vec<String>> = g.iter().map(|j| instruction_set(jobs[*j].2, bank.as_ref())).collect();
+        for (j, instr) in g.iter().zip(&instrs) {
+            let t = jobs[*j].2;
             let opts = RunOptions {
                 seed: opts.seed,
-                instructions: &instr,
+                instructions: instr,
                 limit: None,
                 benchmarks: bench_index.as_ref(),
-                held_out: Some((j, &held_keys)),
+                held_out: Some((*j, &held_keys)),
+                scratch: Some(spill.path().join(format!("{j}"))),
             };
-            let store = Store::Spill(SpillFile::create(spill.path().join(format!("{j}.samples")))?);
-            let ledger = Ledger::spill(spill.path().join(format!("{j}.ledger")))?;
-            run_task(lm, t, rc, &opts, store, ledger)
-        });
+            let files = SpillFile::create(spill.path().join(format!("{j}.samples")))
+                .and_then(|f| Ok((f, Ledger::spill(spill.path().join(format!("{j}.ledger")))?)));
+            match files {
+                Ok((f, ledger)) => members.push((*j, GroupTask::new(t, opts, Store::Spill(f), ledger))),
+                Err(e) => early.push((*j, Err(e))),
+            }
+        }
+        let (ids, tasks): (Vec<usize>, Vec<GroupTask>) = members.into_iter().unzip();
+        let mut out: Vec<(usize, Result<TaskRun, String>)> =
+            ids.into_iter().zip(run_group(lm, rc, tasks)).collect();
+        out.extend(early);
+        out
+    });
+    let mut runs: Vec<Option<Result<TaskRun, String>>> = (0..jobs.len()).map(|_| None).collect();
+    for (j, r) in grouped.into_iter().flatten() {
+        runs[j] = Some(r);
+    }
+    let runs: Vec<Result<TaskRun, String>> = runs
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("the task was not run".into())))
+        .collect();
     let t_tasks = t_tasks.elapsed().as_secs_f64();
 
     // job number -> run, for the tasks of corpora that did not fail
@@ -255,14 +290,9 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     let leaks: Vec<Result<(usize, Found, u64), String>> = {
         let runs = &built_runs;
         let ids: BTreeMap<usize, &str> = runs.iter().map(|(j, r)| (*j, r.meta.task_id.as_str())).collect();
-        let load = |idx: &[usize]| -> Result<Vec<String>, String> {
-            idx.iter()
-                .map(|i| {
-                    let h = held.get(*i);
-                    let run = runs.get(&h.task).ok_or("held-out sample of a failed task")?;
-                    run.store.get(h.handle).map(|s| s.input)
-                })
-                .collect()
+        let load = |h: &crate::quality::leakage::HeldSample| -> Result<Vec<u64>, String> {
+            let run = runs.get(&h.task).ok_or("held-out sample of a failed task")?;
+            run.held_sets.get(h.set)
         };
         let keys: Vec<usize> = runs.keys().copied().collect();
         largest_first(keys, |j| runs[j].kept.len() as u64, |j| {

@@ -15,13 +15,14 @@
 use crate::corpus::ResolvedCorpus;
 use crate::quality::leakage::{HeldKeys, HeldOut, is_held_out};
 use crate::quality::minhash::{NearIndex, near_entry};
+use crate::quality::sets::SetStore;
 use crate::quality::{BenchIndex, ContaminationCounts, decontamination_entry};
 use crate::spill::{Ledger, Store};
 use crate::stages::{TaskContext, batch_stages};
 use medsins_core::{LedgerEntry, Sample, Split, TaskMeta};
 use medsins_manifest::{LoadedManifest, SplitPolicy, Task};
 use medsins_readers::{Record, read_file};
-use medsins_render::{LookupFiles, Pass, Rendered, StepOutput, TaskRenderer};
+use medsins_render::{LookupFiles, PandasPlan, Pass, Rendered, StepOutput, TaskRenderer};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,8 +63,9 @@ pub struct TaskRun {
     pub records_read: u64,
     pub stages: Vec<(String, u64, u64)>,
     pub seconds: Vec<(String, f64)>,
-    /// The leakage keys of the held-out samples (when asked for).
+    /// The leakage keys of the held-out samples (when asked for), and their input shingle sets.
     pub held: Vec<HeldKeys>,
+    pub held_sets: SetStore,
     /// Samples removed by decontamination, by (benchmark, field).
     pub contamination: ContaminationCounts,
 }
@@ -81,6 +83,7 @@ impl TaskRun {
 }
 
 /// What a task run needs besides the task.
+#[derive(Clone)]
 pub struct RunOptions<'a> {
     pub seed: u64,
     pub instructions: &'a [String],
@@ -90,6 +93,18 @@ pub struct RunOptions<'a> {
     pub benchmarks: Option<&'a BenchIndex>,
     /// Compute the held-out samples' leakage keys, as task number `.0` of the build.
     pub held_out: Option<(usize, &'a HeldOut)>,
+    /// Where the task's scratch files go (shingle sets); `None` keeps them in memory.
+    pub scratch: Option<std::path::PathBuf>,
+}
+
+impl RunOptions<'_> {
+    /// A shingle-set store for the task: a scratch file, or memory.
+    fn sets(&self, name: &str) -> Result<SetStore, String> {
+        match &self.scratch {
+            Some(p) => SetStore::file(p.with_extension(name)),
+            None => Ok(SetStore::memory()),
+        }
+    }
 }
 
 pub fn task_meta(lm: &LoadedManifest, task: &Task) -> TaskMeta {
@@ -155,6 +170,7 @@ pub fn render_task(
         limit,
         benchmarks: None,
         held_out: None,
+        scratch: None,
     };
     let run = run_task(lm, task, rc, &opts, Store::Memory(Vec::new()), Ledger::memory())?;
     let cx = TaskContext {
@@ -187,6 +203,7 @@ pub fn render_task(
 #[derive(Default)]
 struct Tally {
     read: f64,
+    steps: f64,
     render: f64,
     rendered: u64,
     stages: Vec<(u64, u64, f64)>,
@@ -208,6 +225,7 @@ struct FileRun<'a> {
 /// The task's per-batch machinery.
 struct Runner<'a> {
     cx: TaskContext<'a>,
+    opts: RunOptions<'a>,
     renderer: &'a TaskRenderer,
     stages: Vec<Box<dyn crate::stages::Stage>>,
     near: NearIndex,
@@ -308,7 +326,7 @@ impl Runner<'_> {
         }
         if self.near.enabled() {
             let start = Instant::now();
-            self.near.add(&batch);
+            self.near.add(&batch)?;
             self.tally.near += start.elapsed().as_secs_f64();
         }
         let start = Instant::now();
@@ -331,6 +349,27 @@ impl Runner<'_> {
     }
 }
 
+/// One task of a group: what it runs with, and where its samples and ledger go.
+pub struct GroupTask<'a> {
+    pub task: &'a Task,
+    pub opts: RunOptions<'a>,
+    pub store: Store,
+    pub ledger: Ledger,
+    near_sets: Option<SetStore>,
+}
+
+impl<'a> GroupTask<'a> {
+    pub fn new(task: &'a Task, opts: RunOptions<'a>, store: Store, ledger: Ledger) -> Self {
+        GroupTask {
+            task,
+            opts,
+            store,
+            ledger,
+            near_sets: None,
+        }
+    }
+}
+
 /// Runs one task's per-task stages into `store` and `ledger` (see the module docs).
 pub fn run_task(
     lm: &LoadedManifest,
@@ -340,39 +379,193 @@ pub fn run_task(
     store: Store,
     ledger: Ledger,
 ) -> Result<TaskRun, String> {
-    let meta = task_meta(lm, task);
-    let lookups = load_lookups(lm, task, rc)?;
-    let renderer = TaskRenderer::compile(task, lookups).map_err(|errs| {
-        errs.iter()
-            .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    let stages = batch_stages();
-    let mut r = Runner {
-        cx: TaskContext {
-            meta: &meta,
-            split: task.split.get_ref(),
-            seed: opts.seed,
-            instructions: opts.instructions,
-        },
-        renderer: &renderer,
-        tally: Tally {
-            stages: vec![(0, 0, 0.0); stages.len()],
-            ..Tally::default()
-        },
-        stages,
-        near: NearIndex::new(&task.near_dedup.clone().unwrap_or_default(), opts.seed),
-        store,
-        ledger,
-        kept: Vec::new(),
-        order: Vec::new(),
-        ids: Vec::new(),
-        buf: Vec::new(),
-    };
-    let mut records_read = 0u64;
-    let learning = renderer.learning_steps();
-    for (file_no, spec) in lm.manifest.task_files(task).into_iter().enumerate() {
+    let one = GroupTask::new(task, opts.clone(), store, ledger);
+    run_group(lm, rc, vec![one])
+        .pop()
+        .unwrap_or_else(|| Err("no task to run".into()))
+}
+
+/// The tasks of a corpus that can share reads: the same files in the same order. Each
+/// group is `(first task's position, positions)` in `tasks`' order.
+pub fn share_groups(lm: &LoadedManifest, tasks: &[&Task]) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
+    for (i, t) in tasks.iter().enumerate() {
+        let files: Vec<String> = lm
+            .manifest
+            .task_files(t)
+            .iter()
+            .map(|f| f.id.get_ref().clone())
+            .collect();
+        match groups.iter_mut().find(|g| g.0 == files) {
+            Some(g) => g.1.push(i),
+            None => groups.push((files, vec![i])),
+        }
+    }
+    groups.into_iter().map(|g| g.1).collect()
+}
+
+/// The per-file state of one task of a group.
+struct Member<'a> {
+    r: Runner<'a>,
+    task: &'a Task,
+    records_read: u64,
+    error: Option<String>,
+}
+
+impl Member<'_> {
+    /// A batch out of the shared steps: the task's own steps, then `take`.
+    fn feed(&mut self, fr: &mut FileRun, runner: &mut medsins_render::StepRunner, shared: &StepOutput, records: Vec<Record>) {
+        if self.error.is_some() {
+            return;
+        }
+        let res = (|| {
+            for d in &shared.dropped {
+                let e = self.r.entry("steps", "filtered", fr.rel, &d.locator, d.message.clone());
+                self.r.ledger.push(e)?;
+            }
+            for d in &shared.errors {
+                let e = self.r.entry("steps", "quarantined", fr.rel, &d.locator, d.message.clone());
+                self.r.ledger.push(e)?;
+            }
+            let t = Instant::now();
+            let out = runner.push(records);
+            self.r.tally.steps += t.elapsed().as_secs_f64();
+            self.r.take(fr, out)
+        })();
+        if let Err(e) = res {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Runs a group of tasks that read the same files (see [`share_groups`]): each file is read
+/// once for all of them, the steps they have in common run once, and each task's own steps,
+/// templates and stages run on a copy of the shared records. Results are in the group's order.
+pub fn run_group(lm: &LoadedManifest, rc: &ResolvedCorpus, group: Vec<GroupTask>) -> Vec<Result<TaskRun, String>> {
+    let n = group.len();
+    let mut results: Vec<Option<Result<TaskRun, String>>> = (0..n).map(|_| None).collect();
+    // compile every task; a task that does not compile fails alone
+    let mut compiled: Vec<(usize, TaskMeta, TaskRenderer, GroupTask)> = Vec::new();
+    for (i, g) in group.into_iter().enumerate() {
+        let meta = task_meta(lm, g.task);
+        let renderer = load_lookups(lm, g.task, rc).and_then(|lookups| {
+            TaskRenderer::compile(g.task, lookups).map_err(|errs| {
+                errs.iter()
+                    .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        });
+        match renderer {
+            Ok(r) => compiled.push((i, meta, r, g)),
+            Err(e) => results[i] = Some(Err(e)),
+        }
+    }
+    if compiled.is_empty() {
+        return results.into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect();
+    }
+    // a task whose scratch file cannot be created fails alone
+    compiled.retain_mut(|(i, _, _, g)| match g.opts.sets("near-sets") {
+        Ok(s) => {
+            g.near_sets = Some(s);
+            true
+        }
+        Err(e) => {
+            results[*i] = Some(Err(e));
+            false
+        }
+    });
+    if compiled.is_empty() {
+        return results.into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect();
+    }
+    let limit = compiled[0].3.opts.limit;
+    let mut order: Vec<usize> = Vec::new();
+    let mut metas: Vec<TaskMeta> = Vec::new();
+    let mut renderers: Vec<TaskRenderer> = Vec::new();
+    let mut tasks: Vec<GroupTask> = Vec::new();
+    for (i, meta, renderer, g) in compiled {
+        order.push(i);
+        metas.push(meta);
+        renderers.push(renderer);
+        tasks.push(g);
+    }
+    let mut members: Vec<Member> = Vec::new();
+    for ((meta, renderer), g) in metas.iter().zip(&renderers).zip(tasks.iter_mut()) {
+        let stages = batch_stages();
+        let near = NearIndex::new(
+            &g.task.near_dedup.clone().unwrap_or_default(),
+            g.opts.seed,
+            g.near_sets.take().unwrap_or_else(SetStore::memory),
+        );
+        members.push(Member {
+            r: Runner {
+                opts: g.opts.clone(),
+                cx: TaskContext {
+                    meta,
+                    split: g.task.split.get_ref(),
+                    seed: g.opts.seed,
+                    instructions: g.opts.instructions,
+                },
+                renderer,
+                tally: Tally {
+                    stages: vec![(0, 0, 0.0); stages.len()],
+                    ..Tally::default()
+                },
+                stages,
+                near,
+                store: std::mem::replace(&mut g.store, Store::Memory(Vec::new())),
+                ledger: std::mem::replace(&mut g.ledger, Ledger::memory()),
+                kept: Vec::new(),
+                order: Vec::new(),
+                ids: Vec::new(),
+                buf: Vec::new(),
+            },
+            task: g.task,
+            records_read: 0,
+            error: None,
+        });
+    }
+    // the steps every task of the group starts with
+    let first = members[0].r.renderer.steps();
+    let shared_len = members
+        .iter()
+        .map(|m| {
+            m.r.renderer
+                .steps()
+                .iter()
+                .zip(first)
+                .take_while(|(a, b)| a == b)
+                .count()
+        })
+        .min()
+        .unwrap_or(0);
+    let files = lm.manifest.task_files(members[0].task);
+    let outcome = read_group_files(rc, &files, limit, shared_len, &mut members);
+    let mut runs = Vec::new();
+    for m in members {
+        let res = match (&outcome, m.error) {
+            (Err(e), _) => Err(e.clone()),
+            (_, Some(e)) => Err(e),
+            (Ok(()), None) => finish_task(m.r, m.task, m.records_read),
+        };
+        runs.push(res);
+    }
+    for (i, run) in order.into_iter().zip(runs) {
+        results[i] = Some(run);
+    }
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect()
+}
+
+/// Reads every file of a group once: learning passes, then the real pass through the shared
+/// steps and every member's own steps and stages.
+fn read_group_files(
+    rc: &ResolvedCorpus,
+    files: &[&medsins_manifest::RawFile],
+    limit: Option<usize>,
+    shared_len: usize,
+    members: &mut [Member],
+) -> Result<(), String> {
+    for (file_no, spec) in files.iter().enumerate() {
         // a file absent from a partial build (reported at corpus level) contributes nothing
         let Some(file) = rc.file(spec.id.get_ref()) else {
             continue;
@@ -385,7 +578,7 @@ pub fn run_task(
                 &spec.options,
                 &rc.dir,
                 &mut |rec| {
-                    if opts.limit.is_none_or(|l| n < l) {
+                    if limit.is_none_or(|l| n < l) {
                         n += 1;
                         sink(rec);
                     }
@@ -393,93 +586,175 @@ pub fn run_task(
             )
             .map_err(|e| e.to_string())
         };
-        // learning passes: the column types of `pandas_values` steps, over the whole file
-        let mut learnt = BTreeMap::new();
-        for &k in &learning {
+        // learning passes: the column types of `pandas_values` steps, over the whole file; a
+        // learning step among the shared steps is learnt once for the group
+        let mut learnt: Vec<BTreeMap<usize, Arc<PandasPlan>>> = vec![BTreeMap::new(); members.len()];
+        let passes = members.iter().map(|m| m.r.renderer.learning_steps().len()).max().unwrap_or(0);
+        for pass in 0..passes {
             let start = Instant::now();
-            let mut runner = renderer.runner(&learnt, Pass::Learn(k));
+            // (step position, members learning it with one runner)
+            let mut learners: Vec<(usize, Vec<usize>)> = Vec::new();
+            for (i, m) in members.iter().enumerate() {
+                if let Some(&k) = m.r.renderer.learning_steps().get(pass) {
+                    match learners.iter_mut().find(|l| l.0 == k && k < shared_len) {
+                        Some(l) => l.1.push(i),
+                        None => learners.push((k, vec![i])),
+                    }
+                }
+            }
+            let mut runners: Vec<medsins_render::StepRunner> = learners
+                .iter()
+                .map(|(k, who)| members[who[0]].r.renderer.runner(&learnt[who[0]], Pass::Learn(*k)))
+                .collect();
             let mut batch = Vec::with_capacity(BATCH_RECORDS);
+            let push = |runners: &mut Vec<medsins_render::StepRunner>, batch: Vec<Record>| {
+                runners.par_iter_mut().for_each(|r| {
+                    r.push(batch.clone());
+                });
+            };
             read(&mut |rec| {
                 if let Ok(rec) = rec {
                     batch.push(rec);
                     if batch.len() == BATCH_RECORDS {
-                        runner.push(std::mem::take(&mut batch));
+                        push(&mut runners, std::mem::take(&mut batch));
                     }
                 }
             })?;
-            runner.push(batch);
-            runner.finish();
-            learnt.insert(k, Arc::new(runner.learnt().unwrap_or_default()));
-            r.tally.read += start.elapsed().as_secs_f64();
-        }
-        let mut fr = FileRun {
-            file_no: file_no as u32,
-            rel: &file.rel,
-            official: match task.split.get_ref() {
-                SplitPolicy::Official => spec
-                    .split
-                    .as_ref()
-                    .map(|s| s.get_ref().clone())
-                    .unwrap_or_default(),
-                _ => String::new(),
-            },
-            n: 0,
-            first_kept: r.kept.len(),
-        };
-        let start = Instant::now();
-        let busy_before = r.tally.render + r.tally.store + r.tally.near + stage_secs(&r.tally);
-        let mut runner = renderer.runner(&learnt, Pass::Run);
-        let mut batch = Vec::with_capacity(BATCH_RECORDS);
-        let mut failed: Option<String> = None;
-        read(&mut |rec| {
-            if failed.is_some() {
-                return;
+            push(&mut runners, batch);
+            for ((k, who), mut r) in learners.into_iter().zip(runners) {
+                r.finish();
+                let plan = Arc::new(r.learnt().unwrap_or_default());
+                for i in who {
+                    learnt[i].insert(k, plan.clone());
+                }
             }
-            records_read += 1;
-            let res = match rec {
+            let secs = start.elapsed().as_secs_f64() / members.len() as f64;
+            members.iter_mut().for_each(|m| m.r.tally.steps += secs);
+        }
+
+        let start = Instant::now();
+        let busy = |ms: &[Member]| -> f64 { ms.iter().map(|m| m.r.tally.busy()).sum() };
+        let busy_before = busy(members);
+        let mut frs: Vec<FileRun> = members
+            .iter()
+            .map(|m| FileRun {
+                file_no: file_no as u32,
+                rel: &file.rel,
+                official: match m.task.split.get_ref() {
+                    SplitPolicy::Official => spec
+                        .split
+                        .as_ref()
+                        .map(|s| s.get_ref().clone())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                },
+                n: 0,
+                first_kept: m.r.kept.len(),
+            })
+            .collect();
+        let mut shared = members[0].r.renderer.runner(&learnt[0], Pass::Run(0..shared_len));
+        let mut own: Vec<medsins_render::StepRunner> = members
+            .iter()
+            .zip(&learnt)
+            .map(|(m, l)| m.r.renderer.runner(l, Pass::Run(shared_len..usize::MAX)))
+            .collect();
+        // a batch out of the shared steps goes to every member (a copy each but the last)
+        let fan_out = |members: &mut [Member], frs: &mut [FileRun], own: &mut [medsins_render::StepRunner], out: StepOutput| {
+            let records = out.records;
+            let shared_out = StepOutput {
+                records: Vec::new(),
+                errors: out.errors,
+                dropped: out.dropped,
+            };
+            let last = members.len() - 1;
+            let mut copies: Vec<Option<Vec<Record>>> = (0..last).map(|_| None).collect();
+            if last > 0 {
+                copies.par_iter_mut().for_each(|c| *c = Some(records.clone()));
+            }
+            copies.push(Some(records));
+            members
+                .par_iter_mut()
+                .zip(frs.par_iter_mut())
+                .zip(own.par_iter_mut())
+                .zip(copies.par_iter_mut())
+                .for_each(|(((m, fr), r), c)| {
+                    m.feed(fr, r, &shared_out, c.take().unwrap_or_default())
+                });
+        };
+        let mut batch = Vec::with_capacity(BATCH_RECORDS);
+        let mut shared_secs = 0.0;
+        read(&mut |rec| {
+            for m in members.iter_mut() {
+                m.records_read += 1;
+            }
+            match rec {
                 Ok(rec) => {
                     batch.push(rec);
                     if batch.len() == BATCH_RECORDS {
-                        let out = runner.push(std::mem::take(&mut batch));
-                        r.take(&mut fr, out)
-                    } else {
-                        Ok(())
+                        let t = Instant::now();
+                        let out = shared.push(std::mem::take(&mut batch));
+                        shared_secs += t.elapsed().as_secs_f64();
+                        fan_out(members, &mut frs, &mut own, out);
                     }
                 }
                 Err(e) => {
-                    let e = r.entry("read", "quarantined", &file.rel, &e.locator, e.message);
-                    r.ledger.push(e)
+                    for m in members.iter_mut().filter(|m| m.error.is_none()) {
+                        let entry = m.r.entry("read", "quarantined", &file.rel, &e.locator, e.message.clone());
+                        if let Err(x) = m.r.ledger.push(entry) {
+                            m.error = Some(x);
+                        }
+                    }
                 }
-            };
-            if let Err(e) = res {
-                failed = Some(e);
             }
         })?;
-        if let Some(e) = failed {
-            return Err(e);
+        let t = Instant::now();
+        let out = shared.push(batch);
+        let flushed = shared.finish();
+        shared_secs += t.elapsed().as_secs_f64();
+        fan_out(members, &mut frs, &mut own, out);
+        fan_out(members, &mut frs, &mut own, flushed);
+        for ((m, fr), r) in members.iter_mut().zip(frs.iter_mut()).zip(own.iter_mut()) {
+            if m.error.is_some() {
+                continue;
+            }
+            let t = Instant::now();
+            let out = r.finish();
+            m.r.tally.steps += t.elapsed().as_secs_f64();
+            if let Err(e) = m.r.take(fr, out) {
+                m.error = Some(e);
+            }
         }
-        let out = runner.push(batch);
-        r.take(&mut fr, out)?;
-        let out = runner.finish();
-        r.take(&mut fr, out)?;
-        let busy = r.tally.render + r.tally.store + r.tally.near + stage_secs(&r.tally) - busy_before;
-        r.tally.read += start.elapsed().as_secs_f64() - busy;
-        // `head`: the first ⌊train × N⌋ records of the file (after the steps) are train
-        if let SplitPolicy::Head { train, rest } = task.split.get_ref() {
-            let k = (train * fr.n as f64) as u64;
-            let rest = Split::parse(rest).ok_or_else(|| {
-                format!("split `{rest}` is not train, validation or test")
-            })?;
-            for (kept, order) in r.kept[fr.first_kept..].iter_mut().zip(&r.order[fr.first_kept..]) {
-                kept.split = if *order < k { Split::Train } else { rest };
+        let k = members.len() as f64;
+        let read_secs = (start.elapsed().as_secs_f64() - (busy(members) - busy_before) - shared_secs).max(0.0);
+        for (m, fr) in members.iter_mut().zip(&frs) {
+            m.r.tally.steps += shared_secs / k;
+            m.r.tally.read += read_secs / k;
+            // `head`: the first ⌊train × N⌋ records of the file (after the steps) are train
+            if let (SplitPolicy::Head { train, rest }, None) = (m.task.split.get_ref(), &m.error) {
+                let cut = (train * fr.n as f64) as u64;
+                let Some(rest) = Split::parse(rest) else {
+                    m.error = Some(format!("split `{rest}` is not train, validation or test"));
+                    continue;
+                };
+                let r = &mut m.r;
+                for (kept, order) in r.kept[fr.first_kept..].iter_mut().zip(&r.order[fr.first_kept..]) {
+                    kept.split = if *order < cut { Split::Train } else { rest };
+                }
             }
         }
     }
+    Ok(())
+}
+
+/// The whole-task passes after the last batch (see the module docs).
+fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun, String> {
+    let _ = task;
+    let opts = r.opts.clone();
     r.store.seal()?;
 
     let after_read = records_read - r.ledger.in_stage("read");
     let mut run = TaskRun {
-        meta: meta.clone(),
+        meta: r.cx.meta.clone(),
         store: Store::Memory(Vec::new()),
         kept: Vec::new(),
         ledger: Ledger::memory(),
@@ -490,9 +765,12 @@ pub fn run_task(
         ],
         seconds: vec![
             ("read".to_string(), r.tally.read),
-            ("render".to_string(), r.tally.render + r.tally.store),
+            ("steps".to_string(), r.tally.steps),
+            ("render".to_string(), r.tally.render),
+            ("spill".to_string(), r.tally.store),
         ],
         held: Vec::new(),
+        held_sets: opts.sets("held-sets")?,
         contamination: ContaminationCounts::new(),
     };
     for (stage, (before, after, secs)) in r.stages.iter().zip(&r.tally.stages) {
@@ -504,14 +782,8 @@ pub fn run_task(
     let before = r.kept.len() as u64;
     let cfg = r.near.cfg.clone();
     if r.near.enabled() && r.kept.len() >= 2 {
-        let (store, kept) = (&r.store, &r.kept);
-        let load = |pos: &[usize]| -> Result<Vec<(String, String)>, String> {
-            pos.iter()
-                .map(|p| store.get(kept[*p].handle).map(|s| (s.input, s.output)))
-                .collect()
-        };
         let ids: Vec<&str> = r.ids.iter().map(String::as_str).collect();
-        let found = r.near.find(&ids, &load)?;
+        let found = r.near.find(&ids)?;
         let mut drop = vec![false; r.kept.len()];
         for d in &found {
             let s = r.store.get(r.kept[d.index].handle)?;
@@ -537,7 +809,7 @@ pub fn run_task(
         let mut at = 0usize;
         let (kept, ledger, cx) = (&r.kept, &mut r.ledger, &r.cx);
         let mut held = Vec::new();
-        let counts = &mut run.contamination;
+        let (counts, held_sets) = (&mut run.contamination, &mut run.held_sets);
         r.store.for_each(&handles, &mut |mut batch| {
             let base = at;
             at += batch.len();
@@ -554,13 +826,13 @@ pub fn run_task(
                 }
             }
             if let Some((task_no, ho)) = opts.held_out {
-                let hb: Vec<(u64, Sample)> = batch
+                let hb: Vec<Sample> = batch
                     .into_iter()
                     .enumerate()
                     .filter(|(j, s)| !drop[base + j] && is_held_out(&s.split))
-                    .map(|(j, s)| (kept[base + j].handle, s))
+                    .map(|(_, s)| s)
                     .collect();
-                held.extend(ho.keys(task_no, &hb));
+                held.extend(ho.keys(task_no, &hb, held_sets)?);
             }
             Ok(())
         })?;
@@ -579,6 +851,7 @@ pub fn run_task(
             );
         }
         run.held = held;
+        run.held_sets.seal()?;
     }
     run.store = r.store;
     run.kept = r.kept;
@@ -586,6 +859,9 @@ pub fn run_task(
     Ok(run)
 }
 
-fn stage_secs(t: &Tally) -> f64 {
-    t.stages.iter().map(|s| s.2).sum()
+impl Tally {
+    /// Seconds spent on this task's work (not reading).
+    fn busy(&self) -> f64 {
+        self.render + self.store + self.near + self.steps + self.stages.iter().map(|s| s.2).sum::<f64>()
+    }
 }

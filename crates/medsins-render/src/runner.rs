@@ -134,10 +134,12 @@ impl StepProgram {
 }
 
 /// Which pass over a file a runner makes.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Pass {
-    /// The real pass: every step, records out.
-    Run,
+    /// The real pass over these steps (positions), records out: `0..n` for a whole task; a
+    /// group of tasks sharing their first steps runs the shared steps once and each task's
+    /// own steps after them.
+    Run(std::ops::Range<usize>),
     /// Learning the column types of the `pandas_values` step at this position: the steps
     /// before it run, nothing comes out.
     Learn(usize),
@@ -215,7 +217,7 @@ impl<'a> StepRunner<'a> {
                 }
                 _ => None,
             },
-            Pass::Run => None,
+            Pass::Run(_) => None,
         };
         StepRunner {
             prog,
@@ -228,17 +230,22 @@ impl<'a> StepRunner<'a> {
     }
 
     /// The steps this pass runs.
-    fn end(&self) -> usize {
-        match self.pass {
-            Pass::Run => self.prog.steps.len(),
-            Pass::Learn(i) => i.min(self.prog.steps.len()),
+    fn steps(&self) -> std::ops::Range<usize> {
+        let n = self.prog.steps.len();
+        match &self.pass {
+            Pass::Run(r) => r.start.min(n)..r.end.min(n),
+            Pass::Learn(i) => 0..(*i).min(n),
         }
+    }
+
+    fn end(&self) -> usize {
+        self.steps().end
     }
 
     /// Runs a batch of records (in file order) through the steps.
     pub fn push(&mut self, batch: Vec<Record>) -> StepOutput {
         let mut out = StepOutput::default();
-        let recs = self.run_from(0, batch, &mut out);
+        let recs = self.run_from(self.steps().start, batch, &mut out);
         self.emit(recs, &mut out);
         out
     }
@@ -246,7 +253,7 @@ impl<'a> StepRunner<'a> {
     /// The end of the file: flushes the stream steps' state through the steps after them.
     pub fn finish(&mut self) -> StepOutput {
         let mut out = StepOutput::default();
-        for i in 0..self.end() {
+        for i in self.steps() {
             let flushed = self.flush(i, &mut out);
             let recs = self.run_from(i + 1, flushed, &mut out);
             self.emit(recs, &mut out);
@@ -262,7 +269,7 @@ impl<'a> StepRunner<'a> {
     fn emit(&mut self, recs: Vec<Record>, out: &mut StepOutput) {
         match &mut self.learning {
             Some(infer) => recs.iter().for_each(|r| infer.observe(r)),
-            None if self.pass == Pass::Run => out.records.extend(recs),
+            None if matches!(self.pass, Pass::Run(_)) => out.records.extend(recs),
             None => {}
         }
     }
@@ -502,7 +509,7 @@ mod tests {
 
     /// Runs `recs` through the program in batches of `batch`.
     fn run(env: &Environment<'static>, p: &StepProgram, recs: Vec<Record>, batch: usize) -> StepOutput {
-        let mut r = StepRunner::new(p, env, &BTreeMap::new(), Pass::Run);
+        let mut r = StepRunner::new(p, env, &BTreeMap::new(), Pass::Run(0..p.steps.len()));
         let mut all = StepOutput::default();
         let mut add = |o: StepOutput| {
             all.records.extend(o.records);
@@ -598,7 +605,7 @@ mod tests {
         learn.finish();
         let plan = learn.learnt().unwrap();
         let learnt = BTreeMap::from([(0, Arc::new(plan))]);
-        let mut r = StepRunner::new(&p, &env, &learnt, Pass::Run);
+        let mut r = StepRunner::new(&p, &env, &learnt, Pass::Run(0..1));
         let out = r.push(recs);
         // a blank makes the column float, so the first row prints `1.0`
         assert_eq!(out.records[0].fields["a"], "1.0");

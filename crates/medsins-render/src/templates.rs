@@ -163,6 +163,11 @@ impl TaskRenderer {
         self.steps.learning_steps()
     }
 
+    /// The task's steps.
+    pub fn steps(&self) -> &[medsins_manifest::Step] {
+        &self.steps.steps
+    }
+
     /// A runner of the task's steps for one pass over one file.
     pub fn runner<'a>(
         &'a self,

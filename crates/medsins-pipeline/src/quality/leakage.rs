@@ -4,6 +4,7 @@
 //! removed; the held-out sample is the one kept.
 
 use super::minhash::{MinHasher, jaccard, round4, text_shingles};
+use super::sets::SetStore;
 use medsins_core::Sample;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -70,10 +71,10 @@ pub fn is_held_out(split: &str) -> bool {
 /// One held-out sample: where it is and what the leakage check compares.
 #[derive(Debug, Clone)]
 pub struct HeldSample {
-    /// Position of its task in the build (as given to [`HeldOut::add`]).
+    /// Position of its task in the build (as given to [`HeldOut::keys`]).
     pub task: usize,
-    /// Its handle in that task's store.
-    pub handle: u64,
+    /// The number of its input's shingle set in that task's held-out set store.
+    pub set: u32,
     pub id: String,
     pub split: String,
 }
@@ -114,22 +115,36 @@ impl HeldOut {
         }
     }
 
-    /// The index keys of held-out samples `(handle, sample)` of task `task` (in parallel).
-    pub fn keys(&self, task: usize, batch: &[(u64, Sample)]) -> Vec<HeldKeys> {
-        batch
+    /// The index keys of held-out samples of task `task` (in parallel); their input shingle
+    /// sets go to `sets`, the task's held-out set store.
+    pub fn keys(
+        &self,
+        task: usize,
+        batch: &[Sample],
+        sets: &mut SetStore,
+    ) -> Result<Vec<HeldKeys>, String> {
+        let computed: Vec<(Vec<u64>, Option<u64>, Vec<u64>)> = batch
             .par_iter()
-            .map(|(handle, s)| {
+            .map(|s| {
                 let set = text_shingles(&s.input, self.cfg.shingle, self.seed);
-                HeldKeys {
+                let bands = self.mh.band_keys(&self.mh.signature(&set));
+                (set, exact_key(&s.input, self.seed), bands)
+            })
+            .collect();
+        batch
+            .iter()
+            .zip(computed)
+            .map(|(s, (set, exact, bands))| {
+                Ok(HeldKeys {
                     sample: HeldSample {
                         task,
-                        handle: *handle,
+                        set: sets.push(&set)?,
                         id: s.id.clone(),
                         split: s.split.clone(),
                     },
-                    exact: exact_key(&s.input, self.seed),
-                    bands: self.mh.band_keys(&self.mh.signature(&set)),
-                }
+                    exact,
+                    bands,
+                })
             })
             .collect()
     }
@@ -163,12 +178,12 @@ impl HeldOut {
         &self.samples[i]
     }
 
-    /// The leaks among a batch of training samples. `load` reads the inputs of held-out
-    /// samples (by index) for the exact Jaccard confirmation of near-duplicate candidates.
+    /// The leaks among a batch of training samples. `load` reads the input shingle sets of
+    /// held-out samples (by index) for the exact Jaccard confirmation of candidates.
     pub fn check(
         &self,
         batch: &[Sample],
-        load: &(dyn Fn(&[usize]) -> Result<Vec<String>, String> + Sync),
+        load: &(dyn Fn(&HeldSample) -> Result<Vec<u64>, String> + Sync),
     ) -> Result<Vec<Leak>, String> {
         if self.samples.is_empty() {
             return Ok(Vec::new());
@@ -228,15 +243,10 @@ impl HeldOut {
                 .collect();
             need.sort_unstable();
             need.dedup();
-            let held_sets: std::collections::HashMap<usize, Vec<u64>> = if need.is_empty() {
-                Default::default()
-            } else {
-                let inputs = load(&need)?;
-                need.par_iter()
-                    .zip(inputs.par_iter())
-                    .map(|(i, t)| (*i, text_shingles(t, self.cfg.shingle, self.seed)))
-                    .collect()
-            };
+            let held_sets: std::collections::HashMap<usize, Vec<u64>> = need
+                .par_iter()
+                .map(|i| load(&self.samples[*i]).map(|s| (*i, s)))
+                .collect::<Result<_, String>>()?;
             for (j, p) in probes.into_iter().enumerate() {
                 match p {
                     Probe::Exact(h) => leaks.push(Leak {
@@ -287,15 +297,18 @@ pub fn find_leaks(
     seed: u64,
 ) -> (Vec<(usize, usize, Leak)>, u64, u64) {
     let mut held = HeldOut::new(cfg.clone(), seed);
+    let mut sets: Vec<SetStore> = Vec::new();
     for (t, ss) in tasks.iter().enumerate() {
-        let batch: Vec<(u64, Sample)> = ss
+        let batch: Vec<Sample> = ss
             .iter()
-            .enumerate()
-            .filter(|(_, s)| is_held_out(&s.split))
-            .map(|(i, s)| (i as u64, s.clone()))
+            .filter(|s| is_held_out(&s.split))
+            .cloned()
             .collect();
-        let keys = held.keys(t, &batch);
-        held.add(keys);
+        let mut store = SetStore::memory();
+        if let Ok(keys) = held.keys(t, &batch, &mut store) {
+            held.add(keys);
+        }
+        sets.push(store);
     }
     held.seal();
     let mut out = Vec::new();
@@ -309,15 +322,7 @@ pub fn find_leaks(
             .collect();
         train += tr.len() as u64;
         let batch: Vec<Sample> = tr.iter().map(|x| x.1.clone()).collect();
-        let load = |idx: &[usize]| -> Result<Vec<String>, String> {
-            Ok(idx
-                .iter()
-                .map(|i| {
-                    let h = held.get(*i);
-                    tasks[h.task][h.handle as usize].input.clone()
-                })
-                .collect())
-        };
+        let load = |h: &HeldSample| sets[h.task].get(h.set);
         for l in held.check(&batch, &load).unwrap_or_default() {
             out.push((t, tr[l.index].0, l));
         }

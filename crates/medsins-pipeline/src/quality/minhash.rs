@@ -12,6 +12,7 @@
 //! confirmed by the exact Jaccard similarity of the two shingle sets. Everything is ordered by
 //! sample position or id, never by hash-map iteration, so results do not depend on threads.
 
+use super::sets::SetStore;
 use crate::stages::TaskContext;
 use medsins_core::Sample;
 use medsins_manifest::{NearDedup, NearDedupPolicy};
@@ -46,23 +47,31 @@ pub fn for_each_word_hash(text: &str, mut f: impl FnMut(u64)) {
 }
 
 /// Appends the hashes of the `k`-word shingles of `text`, tagged by field (so an input shingle
-/// never equals an output shingle). Nothing for a text without words.
+/// never equals an output shingle). Nothing for a text without words. A shingle's hash is a
+/// polynomial of its words' hashes, updated in O(1) from one shingle to the next, then mixed
+/// with the seed and the tag.
 pub fn shingles_into(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8) {
+    const P: u64 = 0x100000001b3_u64.wrapping_mul(0x9e3779b97f4a7c15) | 1;
     let mut w: Vec<u64> = Vec::new();
     for_each_word_hash(text, |h| w.push(h));
     if w.is_empty() {
         return;
     }
     let k = k.max(1).min(w.len());
-    let mut buf: Vec<u8> = Vec::with_capacity(1 + 8 * k);
+    let salt = fmix64(seed ^ (tag as u64).wrapping_mul(0xc2b2ae3d27d4eb4f));
+    // P^(k-1), the weight of the word leaving the window
+    let top = (1..k).fold(1u64, |acc, _| acc.wrapping_mul(P));
+    let mut h = w[..k]
+        .iter()
+        .fold(0u64, |acc, x| acc.wrapping_mul(P).wrapping_add(*x));
     out.reserve(w.len() + 1 - k);
-    for win in w.windows(k) {
-        buf.clear();
-        buf.push(tag);
-        for x in win {
-            buf.extend_from_slice(&x.to_le_bytes());
-        }
-        out.push(xxh3_64_with_seed(&buf, seed));
+    out.push(fmix64(h ^ salt));
+    for i in k..w.len() {
+        h = h
+            .wrapping_sub(w[i - k].wrapping_mul(top))
+            .wrapping_mul(P)
+            .wrapping_add(w[i]);
+        out.push(fmix64(h ^ salt));
     }
 }
 
@@ -124,7 +133,7 @@ fn fmix64(mut k: u64) -> u64 {
 #[derive(Debug, Clone)]
 pub struct MinHasher {
     key: u64,
-    bins: usize,
+    pub bins: usize,
     pub bands: usize,
     pub rows: usize,
 }
@@ -274,25 +283,51 @@ pub struct NearDuplicate {
     pub cluster_size: usize,
 }
 
-/// The per-task near-duplicate state: the band keys of every sample, in task order, kept while
-/// the task's samples stream to their store (16 bands × 4 bytes a sample by default).
+/// Shingle sets at least this large have signatures dense enough for the estimate that
+/// screens candidate pairs before the exact Jaccard (smaller ones are always compared exactly).
+const SCREEN_MIN_SHINGLES: u32 = 128;
+/// Candidates whose estimated similarity is this far below the threshold are rejected without
+/// an exact comparison: with 128 bins, a pair at the threshold estimates that low with
+/// p ≈ 1e-5.
+const SCREEN_REJECT_MARGIN: f64 = 0.15;
+/// Candidates whose estimated similarity is this far above the threshold are accepted without
+/// an exact comparison: a pair 0.05 below the threshold estimates that high with p ≈ 1e-5.
+const SCREEN_ACCEPT_MARGIN: f64 = 0.1;
+
+/// What the signature estimate says of a candidate pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Screen {
+    Reject,
+    Accept,
+    Compare,
+}
+
+/// The per-task near-duplicate state, kept while the task's samples stream to their store:
+/// every sample's signature, each bin truncated to one byte (128 bytes a sample by default),
+/// and its shingle count. Band keys are hashed from the truncated bins (a chance agreement of
+/// all 8 bins of a band has probability 2^-64); the bytes also estimate the Jaccard similarity
+/// of a candidate pair (a chance agreement adds 1/256 at most), which screens out the many
+/// candidates far below the threshold before the exact comparison reads their texts.
 pub struct NearIndex {
     pub cfg: NearDedup,
     mh: MinHasher,
     seed: u64,
-    /// `bands` keys per sample; a sample without words has none (`signed[i] == false`).
-    keys: Vec<u32>,
-    signed: Vec<bool>,
+    /// `bins` bytes per sample (all zero for a sample without words: `sizes[i] == 0`).
+    sigs: Vec<u8>,
+    sizes: Vec<u32>,
+    /// Every sample's shingle set (set `i` is sample `i`'s), for the exact comparisons.
+    sets: SetStore,
 }
 
 impl NearIndex {
-    pub fn new(cfg: &NearDedup, seed: u64) -> NearIndex {
+    pub fn new(cfg: &NearDedup, seed: u64, sets: SetStore) -> NearIndex {
         NearIndex {
             mh: MinHasher::new(seed, "near_dedup", cfg.permutations, cfg.bands, cfg.rows),
             cfg: cfg.clone(),
             seed,
-            keys: Vec::new(),
-            signed: Vec::new(),
+            sigs: Vec::new(),
+            sizes: Vec::new(),
+            sets,
         }
     }
 
@@ -301,75 +336,116 @@ impl NearIndex {
     }
 
     /// Signs a batch of samples (in parallel), appended in order.
-    pub fn add(&mut self, batch: &[Sample]) {
+    pub fn add(&mut self, batch: &[Sample]) -> Result<(), String> {
         let (mh, k, seed) = (&self.mh, self.cfg.shingle, self.seed);
-        let sigs: Vec<Vec<u64>> = batch
+        let bins = mh.bins;
+        let sigs: Vec<(Vec<u64>, Vec<u8>)> = batch
             .par_iter()
-            .map(|s| mh.band_keys(&mh.signature(&sample_shingles(&s.input, &s.output, k, seed))))
+            .map(|s| {
+                let set = sample_shingles(&s.input, &s.output, k, seed);
+                let sig = mh.signature(&set);
+                let bytes = if sig.is_empty() {
+                    vec![0u8; bins]
+                } else {
+                    sig.iter().map(|v| (v >> 56) as u8).collect()
+                };
+                (set, bytes)
+            })
             .collect();
-        for ks in sigs {
-            self.signed.push(!ks.is_empty());
-            let mut row = vec![0u32; self.mh.bands];
-            for (r, k) in row.iter_mut().zip(&ks) {
-                *r = *k as u32;
-            }
-            self.keys.extend(row);
+        for (set, bytes) in sigs {
+            self.sizes.push(set.len() as u32);
+            self.sigs.extend(bytes);
+            self.sets.push(&set)?;
         }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
-        self.signed.len()
+        self.sizes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.signed.is_empty()
+        self.sizes.is_empty()
     }
 
-    /// Clusters of near-duplicates. `ids` are the samples' ids (the representative of a
-    /// cluster is its smallest id); `load` reads the `(input, output)` of samples by position
-    /// (from the task's store) for the exact Jaccard confirmations. Every member other than the
+    fn sig(&self, i: usize) -> &[u8] {
+        &self.sigs[i * self.mh.bins..(i + 1) * self.mh.bins]
+    }
+
+    /// Screens a candidate pair by its estimated similarity.
+    fn screen(&self, a: usize, b: usize) -> Screen {
+        if self.sizes[a].min(self.sizes[b]) < SCREEN_MIN_SHINGLES {
+            return Screen::Compare;
+        }
+        let (x, y) = (self.sig(a), self.sig(b));
+        let est = x.iter().zip(y).filter(|(p, q)| p == q).count() as f64 / x.len() as f64;
+        if est < self.cfg.threshold - SCREEN_REJECT_MARGIN {
+            Screen::Reject
+        } else if est >= self.cfg.threshold + SCREEN_ACCEPT_MARGIN {
+            Screen::Accept
+        } else {
+            Screen::Compare
+        }
+    }
+
+    /// Clusters of near-duplicates among the samples added, in order; `ids` are their ids
+    /// (the representative of a cluster is its smallest id). Every member other than the
     /// representative of each cluster is returned, in task order.
-    pub fn find(
-        &self,
-        ids: &[&str],
-        load: &(dyn Fn(&[usize]) -> Result<Vec<(String, String)>, String> + Sync),
-    ) -> Result<Vec<NearDuplicate>, String> {
+    pub fn find(&mut self, ids: &[&str]) -> Result<Vec<NearDuplicate>, String> {
+        self.sets.seal()?;
         let n = self.len();
         if !self.enabled() || n < 2 {
             return Ok(Vec::new());
         }
-        let bands = self.mh.bands;
+        let (bands, rows) = (self.mh.bands, self.mh.rows);
         let entries: Vec<(u32, u32)> = (0..n)
-            .filter(|i| self.signed[*i])
-            .flat_map(|i| {
-                self.keys[i * bands..(i + 1) * bands]
-                    .iter()
-                    .enumerate()
-                    // the band number is folded into the key, as in `band_keys`
-                    .map(move |(b, k)| (*k ^ (b as u32).wrapping_mul(0x9e37_79b9), i as u32))
+            .into_par_iter()
+            .filter(|i| self.sizes[*i] > 0)
+            .flat_map_iter(|i| {
+                let sig = self.sig(i);
+                (0..bands).map(move |b| {
+                    let band = &sig[b * rows..(b + 1) * rows];
+                    (xxh3_64_with_seed(band, b as u64) as u32, i as u32)
+                })
             })
             .collect();
         let pairs = candidate_pairs(entries);
-        let (k, seed, threshold) = (self.cfg.shingle, self.seed, self.cfg.threshold);
+        let candidates = pairs.len();
+        let threshold = self.cfg.threshold;
+        let sets = &self.sets;
         let sets_of = |idx: &[usize]| -> Result<std::collections::HashMap<usize, Vec<u64>>, String> {
-            let texts = load(idx)?;
-            Ok(idx
-                .par_iter()
-                .zip(texts.par_iter())
-                .map(|(i, (a, b))| (*i, sample_shingles(a, b, k, seed)))
-                .collect())
+            idx.par_iter()
+                .map(|i| sets.get(*i as u32).map(|s| (*i, s)))
+                .collect()
         };
         // Confirm in chunks, skipping pairs already joined: the clusters are the same as when
         // every pair is confirmed (connectivity does not depend on order), with far fewer
         // comparisons; only one chunk's texts are loaded at a time.
+        let screened: Vec<(u32, u32, Screen)> = pairs
+            .into_par_iter()
+            .map(|(a, b)| (a, b, self.screen(a as usize, b as usize)))
+            .filter(|p| p.2 != Screen::Reject)
+            .collect();
         let mut uf = UnionFind::new(n);
         let mut confirmed = 0usize;
-        for chunk in pairs.chunks(4096) {
-            let todo: Vec<(u32, u32)> = chunk
-                .iter()
-                .copied()
-                .filter(|(a, b)| uf.find(*a) != uf.find(*b))
-                .collect();
+        let mut compared = 0usize;
+        for chunk in screened.chunks(16384) {
+            let mut todo: Vec<(u32, u32)> = Vec::new();
+            for &(a, b, verdict) in chunk {
+                if uf.find(a) == uf.find(b) {
+                    continue;
+                }
+                match verdict {
+                    Screen::Accept => {
+                        confirmed += 1;
+                        uf.union(a, b);
+                    }
+                    _ => todo.push((a, b)),
+                }
+            }
+            // pairs joined by the accepted ones need no comparison
+            todo.retain(|(a, b)| uf.find(*a) != uf.find(*b));
+            compared += todo.len();
             if todo.is_empty() {
                 continue;
             }
@@ -390,7 +466,10 @@ impl NearIndex {
                 uf.union(a, b);
             }
         }
-        log::debug!("near_dedup: {n} samples, {} candidate pairs, {confirmed} confirmed", pairs.len());
+        log::debug!(
+            "near_dedup: {n} samples, {candidates} candidate pairs, {} after screening, {compared} compared exactly, {confirmed} confirmed",
+            screened.len()
+        );
         if confirmed == 0 {
             return Ok(Vec::new());
         }
@@ -436,7 +515,7 @@ pub fn near_duplicates(
     cfg: &NearDedup,
     seed: u64,
 ) -> Vec<NearDuplicate> {
-    let mut idx = NearIndex::new(cfg, seed);
+    let mut idx = NearIndex::new(cfg, seed, SetStore::memory());
     let samples: Vec<Sample> = items
         .iter()
         .map(|(id, i, o)| Sample {
@@ -446,15 +525,10 @@ pub fn near_duplicates(
             ..Sample::default()
         })
         .collect();
-    idx.add(&samples);
     let ids: Vec<&str> = items.iter().map(|x| x.0).collect();
-    let load = |pos: &[usize]| -> Result<Vec<(String, String)>, String> {
-        Ok(pos
-            .iter()
-            .map(|p| (items[*p].1.to_string(), items[*p].2.to_string()))
-            .collect())
-    };
-    idx.find(&ids, &load).unwrap_or_default()
+    idx.add(&samples)
+        .and_then(|_| idx.find(&ids))
+        .unwrap_or_default()
 }
 
 /// The ledger entry of a near-duplicate (`near_duplicate` when the policy removes it,

@@ -15,6 +15,7 @@ pub mod checks;
 pub mod decontam;
 pub mod leakage;
 pub mod minhash;
+pub mod sets;
 
 pub use checks::{CheckResult, ChecksReport, TaskChecker, TaskView};
 pub use decontam::{BenchIndex, Benchmark, Contamination, load_benchmark};
