@@ -56,6 +56,10 @@ pub struct Args {
     /// Exit 1 when a semantic check fails that the task does not declare in `expected_checks`.
     #[arg(long)]
     strict: bool,
+    /// Record per-stage seconds in stats.json (benchmarks). The output is then no longer
+    /// byte-identical from run to run (stats.json and SHA256SUMS differ).
+    #[arg(long)]
+    timings: bool,
     /// Print the build report as JSON.
     #[arg(long, value_enum, default_value_t)]
     format: paths::Format,
@@ -89,6 +93,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.decontaminate_ngram = a.decontaminate_ngram;
     opts.tokenizer = a.tokenizer;
     opts.max_tokens = a.max_tokens;
+    opts.timings = a.timings;
     for o in &opts.selection.only {
         let known = cat
             .manifests
@@ -101,9 +106,25 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         }
     }
     let spinner = if std::io::stderr().is_terminal() {
-        let p = indicatif::ProgressBar::new_spinner();
-        p.set_message(format!("building from {} ...", opts.raw_root.display()));
+        let p = indicatif::ProgressBar::new(0);
+        p.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        p.set_message(format!("building from {}", opts.raw_root.display()));
         p.enable_steady_tick(std::time::Duration::from_millis(120));
+        let bar = p.clone();
+        opts.progress = Some(medsins_pipeline::Progress(std::sync::Arc::new(
+            move |phase: &str, done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+                bar.set_message(match phase {
+                    "tasks" => "tasks built".to_string(),
+                    other => other.to_string(),
+                });
+            },
+        )));
         Some(p)
     } else {
         None

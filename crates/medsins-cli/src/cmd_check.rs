@@ -2,7 +2,7 @@
 
 use crate::paths;
 use anyhow::Context;
-use medsins_pipeline::quality::{ChecksReport, TaskView, checks};
+use medsins_pipeline::quality::{ChecksReport, TaskChecker, checks};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,12 +22,11 @@ pub struct Args {
     format: paths::Format,
 }
 
-struct TaskRows {
-    category: String,
-    rows: Vec<(String, String, String)>,
-}
-
-fn read_output(out: &Path) -> anyhow::Result<BTreeMap<String, TaskRows>> {
+/// The checks of every task of an output, fed shard by shard in bounded memory.
+fn check_output(
+    out: &Path,
+    expected: &BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>>,
+) -> anyhow::Result<ChecksReport> {
     let data = out.join("data");
     if !data.is_dir() {
         anyhow::bail!(
@@ -48,24 +47,28 @@ fn read_output(out: &Path) -> anyhow::Result<BTreeMap<String, TaskRows>> {
         }
     }
     files.sort();
-    let mut tasks: BTreeMap<String, TaskRows> = BTreeMap::new();
+    let mut tasks: BTreeMap<String, (TaskChecker, u64)> = BTreeMap::new();
+    let none = Vec::new();
     for f in files {
-        let rows = medsins_output::read_samples(&f)?;
-        for r in rows {
-            let s = |k: &str| {
-                r.get(k)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string()
-            };
-            let t = tasks.entry(s("task_id")).or_insert_with(|| TaskRows {
-                category: s("category"),
-                rows: Vec::new(),
-            });
-            t.rows.push((s("id"), s("input"), s("output")));
-        }
+        medsins_output::for_each_row_batch(
+            &f,
+            &["id", "task_id", "category", "input", "output"],
+            &mut |rows| {
+                for r in rows {
+                    let s = |k: &str| r.get(k).and_then(|v| v.as_str()).unwrap_or_default();
+                    let task = s("task_id");
+                    let e = tasks.entry(task.to_string()).or_insert_with(|| {
+                        let exp = expected.get(task).unwrap_or(&none);
+                        (TaskChecker::new(task, s("category"), exp), 0)
+                    });
+                    e.0.push(s("id"), s("input"), s("output"));
+                    e.1 += 1;
+                }
+            },
+        )?;
     }
-    Ok(tasks)
+    let results = tasks.into_values().map(|(c, n)| (c.finish(), n)).collect();
+    Ok(checks::report(results, expected.clone()))
 }
 
 fn expected_checks(
@@ -108,23 +111,8 @@ pub fn print_checks(r: &ChecksReport) {
 }
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let tasks = read_output(&a.out)?;
     let expected = expected_checks(&a.out, a.manifests)?;
-    let views: Vec<TaskView> = tasks
-        .iter()
-        .map(|(id, t)| TaskView {
-            task_id: id,
-            category: &t.category,
-            samples: t
-                .rows
-                .iter()
-                .map(|(i, x, y)| (i.as_str(), x.as_str(), y.as_str()))
-                .collect(),
-            expected: expected.get(id).map(|v| v.as_slice()).unwrap_or(&[]),
-        })
-        .collect();
-    let mut report = checks::run_checks(&views);
-    report.expected = expected;
+    let report = check_output(&a.out, &expected)?;
     if a.format == paths::Format::Json {
         print!("{}", report.to_json());
     } else {

@@ -438,6 +438,36 @@ fn strings(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
         .collect()
 }
 
+/// Reads the given columns of a Parquet file batch by batch (rows as JSON objects), so a
+/// shard of any size is read in bounded memory.
+pub fn for_each_row_batch(
+    path: &Path,
+    columns: &[&str],
+    f: &mut dyn FnMut(Vec<serde_json::Map<String, serde_json::Value>>),
+) -> Result<(), OutputError> {
+    let pe = parquet_err(path);
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| pe(e.to_string()))?;
+    let roots: Vec<usize> = b
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, fl)| columns.contains(&fl.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), roots);
+    let reader = b
+        .with_projection(mask)
+        .build()
+        .map_err(|e| pe(e.to_string()))?;
+    for batch in reader {
+        f(batch_rows(&batch.map_err(|e| pe(e.to_string()))?));
+    }
+    Ok(())
+}
+
 /// Reads a shard back as JSON objects (column name -> value), for audit, check and tests.
 pub fn read_samples(
     path: &Path,

@@ -203,6 +203,9 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             .sum();
         bytes * (1 + g.len() as u64)
     };
+    let total = jobs.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    opts.report("tasks", 0, total);
     let grouped: Vec<Vec<(usize, Result<TaskRun, String>)>> = largest_first(groups, group_size, |g| {
         let (_, lm, _, rc) = jobs[g[0]];
         let mut members = Vec::new();
@@ -229,6 +232,8 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         let mut out: Vec<(usize, Result<TaskRun, String>)> =
             ids.into_iter().zip(run_group(lm, rc, tasks)).collect();
         out.extend(early);
+        let n = done.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        opts.report("tasks", n + out.len() as u64, total);
         out
     });
     let mut runs: Vec<Option<Result<TaskRun, String>>> = (0..jobs.len()).map(|_| None).collect();
@@ -280,6 +285,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
 
     // Cross-task leakage (docs/data-quality.md): every held-out input of every task, then
     // every task's training samples against them.
+    opts.report("leakage", 0, 1);
     let t_cross = std::time::Instant::now();
     let mut held = HeldOut::new(leak_cfg.clone(), opts.seed);
     for run in built_runs.values_mut() {
@@ -365,6 +371,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     let t_cross = t_cross.elapsed().as_secs_f64();
 
     // Write every task's shards (tokens, instructions and checks on the way), then the ledger.
+    opts.report("writing", 0, 1);
     let t_write = std::time::Instant::now();
     let expected: BTreeMap<String, Vec<medsins_manifest::ExpectedCheck>> = ready
         .iter()

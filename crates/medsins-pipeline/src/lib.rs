@@ -34,7 +34,7 @@ mod catalogue_doc;
 pub use build::{build, instruction_set};
 pub use catalogue_doc::catalogue_doc;
 pub use corpus::{Resolution, ResolvedCorpus, resolve_corpus};
-pub use options::{BuildOptions, BuildSelection};
+pub use options::{BuildOptions, BuildSelection, Progress};
 pub use preview::preview;
 pub use report::{BuildReport, CorpusStatus};
 pub use task::{TaskBuild, TaskRun, render_task};

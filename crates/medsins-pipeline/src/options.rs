@@ -26,6 +26,26 @@ pub struct BuildOptions {
     /// Record per-stage seconds in `stats.json` (`--timings`, for benchmarks). Off by default:
     /// timings differ from run to run, and the output would no longer be byte-identical.
     pub timings: bool,
+    /// Told how far the build is (a progress bar); never changes the output.
+    pub progress: Option<Progress>,
+}
+
+/// Where the build reports its progress: `(phase, done, total)`, e.g. `("tasks", 12, 122)`.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+impl BuildOptions {
+    pub(crate) fn report(&self, phase: &str, done: u64, total: u64) {
+        if let Some(p) = &self.progress {
+            (p.0)(phase, done, total);
+        }
+    }
 }
 
 /// Which corpora and tasks to build.
@@ -53,6 +73,7 @@ impl BuildOptions {
             tokenizer: None,
             max_tokens: None,
             timings: false,
+            progress: None,
         }
     }
 

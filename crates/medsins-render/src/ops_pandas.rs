@@ -255,16 +255,57 @@ impl PandasInfer {
     }
 }
 
+/// The new text of a present cell, or `None` when `str()` prints it as it is.
+fn rewrite(v: &Value, dtype: Dtype) -> Option<String> {
+    match (v, dtype) {
+        (Value::String(s), Dtype::Text) if !is_na(s) => None,
+        (Value::Null, _) => Some("nan".into()),
+        (Value::String(s), _) => {
+            let r = render(Some(s), dtype);
+            (r != *s).then_some(r)
+        }
+        (other, _) => Some(render(Some(&value_text(other)), dtype)),
+    }
+}
+
+/// Calls `f` with each column of `columns` and its value in `fields` (`None` when absent).
+/// A table's records hold the columns in the same order as the plan: the fields are walked in
+/// order and compared by name; only columns found out of order are looked up.
+fn for_each_column<'c, C>(
+    columns: &'c [C],
+    name: impl Fn(&C) -> &str,
+    fields: &mut Map<String, Value>,
+    mut f: impl FnMut(&'c C, Option<&mut Value>),
+) {
+    let mut next = 0usize;
+    for (k, v) in fields.iter_mut() {
+        match columns.get(next) {
+            Some(c) if name(c) == k.as_str() => {
+                f(c, Some(v));
+                next += 1;
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    for c in &columns[next.min(columns.len())..] {
+        f(c, fields.get_mut(name(c)));
+    }
+}
+
 /// Rewrites a record's columns as pandas would print them under the plan's types.
 pub(crate) fn apply(plan: &PandasPlan, fields: &mut Map<String, Value>) {
-    for (col, dtype) in &plan.columns {
-        let text = render(cell(fields, col).as_deref(), *dtype);
-        match fields.get_mut(col) {
-            Some(v) => *v = Value::String(text),
-            None => {
-                fields.insert(col.clone(), Value::String(text));
+    let mut missing: Vec<&String> = Vec::new();
+    for_each_column(&plan.columns, |c| c.0.as_str(), fields, |(col, dtype), v| match v {
+        Some(v) => {
+            if let Some(text) = rewrite(v, *dtype) {
+                *v = Value::String(text);
             }
         }
+        None => missing.push(col),
+    });
+    for col in missing {
+        fields.insert(col.clone(), Value::String("nan".into()));
     }
 }
 

@@ -1,7 +1,8 @@
 //! Semantic checks per task, reported all at once (`checks.json`, `medsins check`).
 //!
-//! Each check counts the samples it fails on and names up to 5 of them (the smallest ids, so
-//! the report does not depend on sample order). A manifest may declare a check as expected on
+//! Each check counts the samples it fails on and names up to 5 of them (the smallest ids) and
+//! describes the one with the smallest id, so the report does not depend on sample order: the
+//! build (which checks while it writes) and `medsins check` (which reads the shards) agree. A manifest may declare a check as expected on
 //! a task (`expected_checks`); such failures are reported but do not fail `--strict`.
 
 use medsins_manifest::ExpectedCheck;
@@ -197,7 +198,8 @@ pub struct TaskChecker {
     copies: Failing,
     length: Failing,
     mc: Failing,
-    mc_detail: Option<String>,
+    /// (id, detail) of the failing multiple-choice sample with the smallest id
+    mc_detail: Option<(String, String)>,
     ner: Failing,
     /// (id, detail) of the failing NER sample with the smallest id
     ner_detail: Option<(String, String)>,
@@ -268,12 +270,15 @@ impl TaskChecker {
             && let Some(c) = answer_letter(o).filter(|c| !letters.contains(c))
         {
             self.mc.add(id);
-            self.mc_detail.get_or_insert_with(|| {
-                format!(
-                    "answer `{c}` not among options {:?}",
-                    letters.into_iter().collect::<String>()
-                )
-            });
+            if self.mc_detail.as_ref().is_none_or(|(m, _)| id < m.as_str()) {
+                self.mc_detail = Some((
+                    id.to_string(),
+                    format!(
+                        "answer `{c}` not among options {:?}",
+                        letters.into_iter().collect::<String>()
+                    ),
+                ));
+            }
         }
         if self.category == "Named Entity Recognition"
             && let Some(e) = ner_missing(i, o)
@@ -351,7 +356,7 @@ impl TaskChecker {
         found.push((
             "mc_answer_not_in_options",
             std::mem::take(&mut self.mc),
-            self.mc_detail.take().unwrap_or_default(),
+            self.mc_detail.take().map(|d| d.1).unwrap_or_default(),
         ));
         if self.category == "Named Entity Recognition" {
             found.push((
