@@ -32,9 +32,9 @@ fn synth_is_deterministic_and_keeps_layouts() {
         tmp.path().join("b"),
         tmp.path().join("c"),
     );
-    let ra = synth_to(&a, 0.01, 7);
-    synth_to(&b, 0.01, 7);
-    synth_to(&c, 0.01, 8);
+    let ra = synth_to(&a, 0.005, 7);
+    synth_to(&b, 0.005, 7);
+    synth_to(&c, 0.005, 8);
     let files = [
         "mednli/mli_train_v1.jsonl",
         "ddxplus/release_train_patients.csv",
@@ -78,6 +78,77 @@ fn synth_is_deterministic_and_keeps_layouts() {
         keyed.as_object().unwrap().len(),
         n,
         "keys of an id-keyed object stay unique"
+    );
+}
+
+/// The built per-corpus counts (`stats.json` `per_corpus`) of a small synthetic root are near
+/// `scale × TARGETS` for corpora of every kind of layout (generated DDXPlus patients, a
+/// folder of reports behind an index, a one-file radiology corpus of 19 filtered tasks, an
+/// OBO ontology, an MCQ corpus with a filtered task), and the total is near the target.
+#[test]
+fn synth_counts_are_near_the_targets() {
+    let scale = 0.002;
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("raw");
+    let report = synth_to(&raw, scale, 0);
+    // every rule and yield still names something the catalogue has
+    for f in medsins_synth::rules::FIELDS {
+        assert!(
+            report.files.iter().any(|x| x.path.starts_with(f.path)),
+            "rule for `{}` matches no synthesised file",
+            f.path
+        );
+    }
+    let cat = catalogue();
+    let tasks: Vec<String> = cat
+        .tasks()
+        .iter()
+        .map(|(_, t)| t.id.get_ref().clone())
+        .collect();
+    for (t, _) in medsins_synth::YIELDS {
+        assert!(tasks.iter().any(|x| x == t), "yield for unknown task {t}");
+    }
+    let out = tmp.path().join("out");
+    let mut opts = BuildOptions::new(raw, out.clone());
+    opts.shard_rows = 5000;
+    build(&cat, &opts).expect("build");
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    let built = |c: &str| stats["per_corpus"][c].as_f64().unwrap_or(0.0);
+    let mut off = Vec::new();
+    for c in [
+        "ddxplus",
+        "mimic-cxr",
+        "mimic-iv-radiology",
+        "disease-ontology",
+        "medmcqa",
+        "mimic-iv-discharge",
+        "pubmedqa",
+        "icd10cm",
+    ] {
+        let target = scale * medsins_synth::instances(c) as f64;
+        let r = built(c) / target;
+        if !(0.8..=1.2).contains(&r) {
+            off.push(format!(
+                "{c}: {} built for a target of {target:.0}",
+                built(c)
+            ));
+        }
+    }
+    assert!(
+        off.is_empty(),
+        "per-corpus counts off by more than 20 %:\n{}",
+        off.join("\n")
+    );
+    let target: f64 = scale
+        * medsins_synth::TARGETS
+            .iter()
+            .map(|(_, n)| *n as f64)
+            .sum::<f64>();
+    let total = stats["samples"].as_f64().unwrap();
+    assert!(
+        (0.9..=1.1).contains(&(total / target)),
+        "{total} samples built for a target of {target:.0}"
     );
 }
 

@@ -108,9 +108,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let spinner = if std::io::stderr().is_terminal() {
         let p = indicatif::ProgressBar::new(0);
         p.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         p.set_message(format!("building from {}", opts.raw_root.display()));
         p.enable_steady_tick(std::time::Duration::from_millis(120));

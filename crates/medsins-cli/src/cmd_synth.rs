@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Fraction of MedS-Ins's ~5M instances to write (1.0 ≈ full scale).
+    /// Fraction of MedS-Ins's per-corpus instance counts (~5.13M in all) the root should
+    /// build to (1.0 ≈ full scale).
     #[arg(long)]
     scale: f64,
     /// Raw root to write (one folder per corpus, as `build --raw-root` expects).
@@ -42,8 +43,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         seed: a.seed,
         dup_rate: a.dup_rate,
     };
+    let started = std::time::Instant::now();
     let report = medsins_synth::synth(&cat, &paths::raw_root(a.fixtures), &a.out, &opts)
         .map_err(anyhow::Error::msg)?;
+    let secs = started.elapsed().as_secs_f64();
     if a.format == paths::Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(0);
@@ -51,14 +54,17 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     for f in &report.files {
         match f.how.as_str() {
             "replicated" => println!("replicated {:>9} records  {}", f.records, f.path),
+            "generated" => println!("generated  {:>17}  {}", "", f.path),
             _ => println!("{:<10} {:>17}  {}  ({})", f.how, "", f.path, f.note),
         }
     }
-    let records: usize = report.files.iter().map(|f| f.records).sum();
+    let expected: f64 = report.corpora.iter().map(|c| c.expected).sum();
     println!(
-        "{records} records, {:.1} MB written to {}",
+        "{} records, {:.1} MB written to {} in {secs:.1} s (plan: ≈ {:.0} samples after build)",
+        report.records,
         report.bytes as f64 / 1e6,
-        a.out.display()
+        a.out.display(),
+        expected
     );
     Ok(0)
 }

@@ -281,7 +281,8 @@ pub enum Step {
     },
     /// Join with another file of the same corpus: the first record of `file` whose `key`
     /// template renders equal to this record's `on` template is stored under `into`.
-    /// With `required = true` a record without a match is quarantined.
+    /// With `required = true` a record without a match is quarantined. `fields` attaches only
+    /// those fields of the match (the rest is never copied; a build is faster for it).
     Join {
         file: String,
         key: String,
@@ -289,6 +290,8 @@ pub enum Step {
         into: String,
         #[serde(default)]
         required: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<Vec<String>>,
     },
     /// Look a code up in a table file: for each code in the field `codes` (a list, or a string
     /// split on `separator`), find the record of `file` whose `key` field equals it; writes
@@ -389,6 +392,7 @@ pub enum Step {
     /// attaching the whole record. With `value_separator` (e.g. `_@_`) a code `E_53_@_V_44` is
     /// looked up as `E_53` with value `V_44`. Writes `into` = list of `{code, value, record}`
     /// (value null without separator) and `<into>_missing` = the codes without a match.
+    /// `fields` attaches only those fields of each matched record.
     LookupRecords {
         file: String,
         codes: String,
@@ -396,6 +400,8 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value_separator: Option<String>,
         into: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<Vec<String>>,
     },
     /// Regular-expression substitutions on the text field `field`, applied in order, each a
     /// left-to-right pass over the whole text with non-overlapping matches (Python `re.sub`).

@@ -33,7 +33,8 @@ pub use index::{
 pub use lock::{LOCK_FILE, Lock, LockedFile, LockedManifest};
 pub use shards::{
     LEDGER_FILE, LedgerWriter, ShardInfo, TaskShardWriter, for_each_row_batch, ledger_schema,
-    read_ledger, read_samples, sample_schema, sample_schema_with_tokens, write_ledger, write_task_shards,
+    read_ledger, read_samples, sample_schema, sample_schema_with_tokens, write_ledger,
+    write_task_shards,
 };
 pub use stats::{LengthStats, Stats, TaskStats};
 

@@ -7,7 +7,8 @@ use arrow_schema::{DataType, Field, Schema};
 use medsins_core::{LedgerEntry, Sample, TaskMeta};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -79,14 +80,26 @@ pub fn ledger_schema() -> Arc<Schema> {
     ]))
 }
 
+/// Columns whose values are (nearly) all distinct: a dictionary would only be built to be
+/// thrown away.
+const UNIQUE_COLUMNS: &[&str] = &["id", "input", "output", "source_locator", "raw_sha256"];
+/// Long texts: min/max statistics of a page of clinical notes help no reader.
+const NO_STATISTICS: &[&str] = &["input", "output", "instruction", "source_locator", "detail"];
+
 fn props() -> WriterProperties {
-    WriterProperties::builder()
+    let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by(medsins_core::BUILDER_VERSION.to_string())
-        .build()
+        .set_created_by(medsins_core::BUILDER_VERSION.to_string());
+    for c in UNIQUE_COLUMNS {
+        b = b.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+    }
+    for c in NO_STATISTICS {
+        b = b.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::None);
+    }
+    b.build()
 }
 
 fn repeated(v: &str, n: usize) -> ArrayRef {
@@ -258,9 +271,11 @@ impl TaskShardWriter {
         while !rest.is_empty() {
             let sp = &mut self.splits[k];
             if sp.writer.is_none() {
-                let path = self
-                    .dir
-                    .join(format!("{}-{:05}.parquet.partial", sp.split, sp.shards.len()));
+                let path = self.dir.join(format!(
+                    "{}-{:05}.parquet.partial",
+                    sp.split,
+                    sp.shards.len()
+                ));
                 let file = File::create(&path).map_err(io_err(&path))?;
                 let w = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props()))
                     .map_err(|e| parquet_err(&path)(e.to_string()))?;

@@ -66,9 +66,8 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     };
     let benchmarks =
         crate::quality::load_benchmarks(&opts.decontaminate).map_err(BuildError::Invalid)?;
-    let bench_index = (!benchmarks.is_empty()).then(|| {
-        crate::quality::BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed)
-    });
+    let bench_index = (!benchmarks.is_empty())
+        .then(|| crate::quality::BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed));
     let counter = opts
         .tokenizer
         .as_deref()
@@ -206,36 +205,44 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     let total = jobs.len() as u64;
     let done = std::sync::atomic::AtomicU64::new(0);
     opts.report("tasks", 0, total);
-    let grouped: Vec<Vec<(usize, Result<TaskRun, String>)>> = largest_first(groups, group_size, |g| {
-        let (_, lm, _, rc) = jobs[g[0]];
-        let mut members = Vec::new();
-        let mut early: Vec<(usize, Result<TaskRun, String>)> = Vec::new();
-        let instrs: Vec<Vec<String>> = g.iter().map(|j| instruction_set(jobs[*j].2, bank.as_ref())).collect();
-        for (j, instr) in g.iter().zip(&instrs) {
-            let t = jobs[*j].2;
-            let opts = RunOptions {
-                seed: opts.seed,
-                instructions: instr,
-                limit: None,
-                benchmarks: bench_index.as_ref(),
-                held_out: Some((*j, &held_keys)),
-                scratch: Some(spill.path().join(format!("{j}"))),
-            };
-            let files = SpillFile::create(spill.path().join(format!("{j}.samples")))
-                .and_then(|f| Ok((f, Ledger::spill(spill.path().join(format!("{j}.ledger")))?)));
-            match files {
-                Ok((f, ledger)) => members.push((*j, GroupTask::new(t, opts, Store::Spill(f), ledger))),
-                Err(e) => early.push((*j, Err(e))),
+    let grouped: Vec<Vec<(usize, Result<TaskRun, String>)>> =
+        largest_first(groups, group_size, |g| {
+            let (_, lm, _, rc) = jobs[g[0]];
+            let mut members = Vec::new();
+            let mut early: Vec<(usize, Result<TaskRun, String>)> = Vec::new();
+            let instrs: Vec<Vec<String>> = g
+                .iter()
+                .map(|j| instruction_set(jobs[*j].2, bank.as_ref()))
+                .collect();
+            for (j, instr) in g.iter().zip(&instrs) {
+                let t = jobs[*j].2;
+                let opts = RunOptions {
+                    seed: opts.seed,
+                    instructions: instr,
+                    limit: None,
+                    benchmarks: bench_index.as_ref(),
+                    held_out: Some((*j, &held_keys)),
+                    scratch: Some(spill.path().join(format!("{j}"))),
+                };
+                let files =
+                    SpillFile::create(spill.path().join(format!("{j}.samples"))).and_then(|f| {
+                        Ok((f, Ledger::spill(spill.path().join(format!("{j}.ledger")))?))
+                    });
+                match files {
+                    Ok((f, ledger)) => {
+                        members.push((*j, GroupTask::new(t, opts, Store::Spill(f), ledger)))
+                    }
+                    Err(e) => early.push((*j, Err(e))),
+                }
             }
-        }
-        let (ids, tasks): (Vec<usize>, Vec<GroupTask>) = members.into_iter().unzip();
-        let mut out: Vec<(usize, Result<TaskRun, String>)> =
-            ids.into_iter().zip(run_group(lm, rc, tasks)).collect();
-        out.extend(early);
-        let n = done.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        opts.report("tasks", n + out.len() as u64, total);
-        out
-    });
+            let (ids, tasks): (Vec<usize>, Vec<GroupTask>) = members.into_iter().unzip();
+            let mut out: Vec<(usize, Result<TaskRun, String>)> =
+                ids.into_iter().zip(run_group(lm, rc, tasks)).collect();
+            out.extend(early);
+            let n = done.fetch_add(out.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            opts.report("tasks", n + out.len() as u64, total);
+            out
+        });
     let mut runs: Vec<Option<Result<TaskRun, String>>> = (0..jobs.len()).map(|_| None).collect();
     for (j, r) in grouped.into_iter().flatten() {
         runs[j] = Some(r);
@@ -265,7 +272,12 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     }
     // Error budget per corpus: quarantined records over records read.
     for (ci, (lm, _, _)) in ready.iter().enumerate() {
-        let of_corpus = || built_runs.iter().filter(|(j, _)| jobs[**j].0 == ci).map(|x| x.1);
+        let of_corpus = || {
+            built_runs
+                .iter()
+                .filter(|(j, _)| jobs[**j].0 == ci)
+                .map(|x| x.1)
+        };
         let read: u64 = of_corpus().map(|t| t.records_read).sum();
         let bad: u64 = of_corpus().map(|t| t.quarantined()).sum();
         let budget = lm.manifest.corpus.error_budget.unwrap_or(0.01);
@@ -295,51 +307,76 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     type Found = Vec<(usize, bool, LedgerEntry)>;
     let leaks: Vec<Result<(usize, Found, u64), String>> = {
         let runs = &built_runs;
-        let ids: BTreeMap<usize, &str> = runs.iter().map(|(j, r)| (*j, r.meta.task_id.as_str())).collect();
+        let ids: BTreeMap<usize, &str> = runs
+            .iter()
+            .map(|(j, r)| (*j, r.meta.task_id.as_str()))
+            .collect();
         let load = |h: &crate::quality::leakage::HeldSample| -> Result<Vec<u64>, String> {
-            let run = runs.get(&h.task).ok_or("held-out sample of a failed task")?;
+            let run = runs
+                .get(&h.task)
+                .ok_or("held-out sample of a failed task")?;
             run.held_sets.get(h.set)
         };
         let keys: Vec<usize> = runs.keys().copied().collect();
-        largest_first(keys, |j| runs[j].kept.len() as u64, |j| {
-            let run = &runs[&j];
-            let t = jobs[j].2;
-            let cx = TaskContext {
-                meta: &run.meta,
-                split: t.split.get_ref(),
-                seed: opts.seed,
-                instructions: &[],
-            };
-            let train: Vec<usize> = (0..run.kept.len())
-                .filter(|i| run.kept[*i].split == Split::Train)
-                .collect();
-            let handles: Vec<u64> = train.iter().map(|i| run.kept[*i].handle).collect();
-            let mut found = Vec::new();
-            let mut at = 0usize;
-            if !held.is_empty() {
-                run.store.for_each(&handles, &mut |mut batch| {
-                    for s in &mut batch {
-                        s.split = "train".into();
-                    }
-                    for l in held.check(&batch, &load)? {
-                        let h = held.get(l.held);
-                        let other = ids.get(&h.task).copied().unwrap_or_default();
-                        let e = leak_entry(&cx, &batch[l.index], &l, h, other, &held.cfg);
-                        found.push((train[at + l.index], l.exact, e));
-                    }
-                    at += batch.len();
-                    Ok(())
-                })?;
-            }
-            Ok((j, found, train.len() as u64))
-        })
+        largest_first(
+            keys,
+            |j| runs[j].kept.len() as u64,
+            |j| {
+                let run = &runs[&j];
+                let t = jobs[j].2;
+                let cx = TaskContext {
+                    meta: &run.meta,
+                    split: t.split.get_ref(),
+                    seed: opts.seed,
+                    instructions: &[],
+                };
+                let train: Vec<usize> = (0..run.kept.len())
+                    .filter(|i| run.kept[*i].split == Split::Train)
+                    .collect();
+                let mut found = Vec::new();
+                let mut at = 0usize;
+                if let (false, Some(probes)) = (held.is_empty(), run.probes.as_ref()) {
+                    // the probes of the training samples stream from the task's probe file; a
+                    // training sample's text is read only for candidates the screening leaves
+                    let ordinals: Vec<u64> =
+                        train.iter().map(|i| run.kept[*i].ordinal as u64).collect();
+                    let shingle = held.cfg.shingle;
+                    probes.for_each(&ordinals, &mut |batch| {
+                        let decoded: Vec<crate::quality::leakage::InputProbe> = batch
+                            .iter()
+                            .map(|b| held.decode(b).ok_or("a corrupt leakage probe"))
+                            .collect::<Result<_, _>>()?;
+                        let base = at;
+                        let sample = |j: usize| run.store.get(run.kept[train[base + j]].handle);
+                        let train_set = |j: usize| {
+                            sample(j).map(|s| {
+                                crate::quality::minhash::text_shingles(&s.input, shingle, opts.seed)
+                            })
+                        };
+                        for l in held.check(&decoded, &load, &train_set)? {
+                            let h = held.get(l.held);
+                            let other = ids.get(&h.task).copied().unwrap_or_default();
+                            let mut s = sample(l.index)?;
+                            s.split = "train".into();
+                            let e = leak_entry(&cx, &s, &l, h, other, &held.cfg);
+                            found.push((train[base + l.index], l.exact, e));
+                        }
+                        at += decoded.len();
+                        Ok(())
+                    })?;
+                }
+                Ok((j, found, train.len() as u64))
+            },
+        )
     };
     let mut leak_counts: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut train_checked = 0u64;
     for r in leaks {
         let (j, found, train) = r.map_err(BuildError::Invalid)?;
         train_checked += train;
-        let run = built_runs.get_mut(&j).expect("a leakage result is for a built task");
+        let run = built_runs
+            .get_mut(&j)
+            .expect("a leakage result is for a built task");
         let before = run.kept.len() as u64;
         let mut drop = vec![false; run.kept.len()];
         let c = leak_counts.entry(run.meta.task_id.clone()).or_default();
@@ -360,7 +397,8 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         let after = run.kept.len() as u64;
         run.stage("leakage", before, after, 0.0);
     }
-    let leakage = crate::quality::leakage_summary(held.len() as u64, train_checked, &leak_counts, &leak_cfg);
+    let leakage =
+        crate::quality::leakage_summary(held.len() as u64, train_checked, &leak_counts, &leak_cfg);
     let decontamination = bench_index.as_ref().map(|index| {
         let tasks: Vec<(&str, &crate::quality::ContaminationCounts)> = built_runs
             .values()
@@ -384,14 +422,18 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     runs.sort_by_key(|(_, r)| r.meta.task_no);
     let written: Vec<Result<Written, BuildError>> = {
         let items: Vec<&mut (usize, TaskRun)> = runs.iter_mut().collect();
-        largest_first(items, |x| x.1.kept.len() as u64, |item| {
-            let (j, run) = item;
-            let t = jobs[*j].2;
-            let instr = instruction_set(t, bank.as_ref());
-            let no_checks = Vec::new();
-            let exp = expected.get(&run.meta.task_id).unwrap_or(&no_checks);
-            write_task(&dir, run, t, &instr, exp, counter.as_ref(), opts)
-        })
+        largest_first(
+            items,
+            |x| x.1.kept.len() as u64,
+            |item| {
+                let (j, run) = item;
+                let t = jobs[*j].2;
+                let instr = instruction_set(t, bank.as_ref());
+                let no_checks = Vec::new();
+                let exp = expected.get(&run.meta.task_id).unwrap_or(&no_checks);
+                write_task(&dir, run, t, &instr, exp, counter.as_ref(), opts)
+            },
+        )
     };
     let written: Vec<Written> = written.into_iter().collect::<Result<_, _>>()?;
     let mut ledger_out = output::LedgerWriter::create(&dir)?;
@@ -470,14 +512,32 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     stage_seconds.push(("cross-task leakage (wall)".into(), t_cross));
     stage_seconds.push(("write shards + ledger (wall)".into(), t_write));
     if opts.timings {
+        let ms = |v: f64| serde_json::json!((v * 1000.0).round() / 1000.0);
+        let per_task: serde_json::Map<String, serde_json::Value> = runs
+            .iter()
+            .zip(&written)
+            .map(|((_, r), w)| {
+                let secs: serde_json::Map<String, serde_json::Value> = r
+                    .seconds
+                    .iter()
+                    .chain(&w.seconds)
+                    .map(|(k, v)| (k.clone(), ms(*v)))
+                    .collect();
+                (r.meta.task_id.clone(), serde_json::Value::Object(secs))
+            })
+            .collect();
         stats.timings = Some(serde_json::json!({
             "note": "seconds; per-task stages are summed over tasks (CPU-like), `(wall)` entries are elapsed time; present only with --timings, so this file then differs from run to run",
-            "stages": stage_seconds.iter().map(|(k, v)| (k.clone(), serde_json::json!((v * 1000.0).round() / 1000.0))).collect::<serde_json::Map<_, _>>(),
+            "stages": stage_seconds.iter().map(|(k, v)| (k.clone(), ms(*v))).collect::<serde_json::Map<_, _>>(),
+            "per_task": per_task,
         }));
     }
     write(&dir.join("stats.json"), &stats.to_json())?;
     report.checks = crate::quality::checks::report(
-        written.iter().map(|w| (w.checks.clone(), w.samples)).collect(),
+        written
+            .iter()
+            .map(|w| (w.checks.clone(), w.samples))
+            .collect(),
         runs.iter()
             .map(|(_, r)| {
                 let e = expected.get(&r.meta.task_id).cloned().unwrap_or_default();
@@ -577,7 +637,8 @@ fn write_task(
     };
     let mut shards =
         output::TaskShardWriter::create(dir, &run.meta, counter.is_some(), opts.shard_rows)?;
-    let mut checker = crate::quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
+    let mut checker =
+        crate::quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
     let mut w = Written {
         samples: 0,
         per_split: BTreeMap::new(),
@@ -593,48 +654,49 @@ fn write_task(
     let before = run.kept.len() as u64;
     let (kept, ledger) = (&run.kept, &mut run.ledger);
     let mut failure: Option<BuildError> = None;
-    run.store.for_each(&handles, &mut |mut batch| {
-        for (j, s) in batch.iter_mut().enumerate() {
-            s.split = kept[at + j].split.as_str().to_string();
-            let (i, text) = cx.instruction(&s.id);
-            s.instruction_id = i;
-            s.instruction = text.to_string();
-        }
-        at += batch.len();
-        let counts: Vec<Option<(u32, u32)>> = match counter {
-            Some(c) => {
-                let t0 = std::time::Instant::now();
-                let v = c.count_batch(&batch);
-                t_tokens += t0.elapsed().as_secs_f64();
-                v.into_iter().map(Some).collect()
+    run.store
+        .for_each(&handles, &mut |mut batch| {
+            for (j, s) in batch.iter_mut().enumerate() {
+                s.split = kept[at + j].split.as_str().to_string();
+                let (i, text) = cx.instruction(&s.id);
+                s.instruction_id = i;
+                s.instruction = text.to_string();
             }
-            None => vec![None; batch.len()],
-        };
-        for (s, t) in batch.into_iter().zip(counts) {
-            if let (Some((i, o)), Some(max)) = (t, opts.max_tokens)
-                && (i + o) as usize > max
-            {
-                ledger.push(LedgerEntry {
-                    detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
-                    ..LedgerEntry::for_sample(cx.meta, &s, "tokens", "too_long")
-                })?;
-                continue;
+            at += batch.len();
+            let counts: Vec<Option<(u32, u32)>> = match counter {
+                Some(c) => {
+                    let t0 = std::time::Instant::now();
+                    let v = c.count_batch(&batch);
+                    t_tokens += t0.elapsed().as_secs_f64();
+                    v.into_iter().map(Some).collect()
+                }
+                None => vec![None; batch.len()],
+            };
+            for (s, t) in batch.into_iter().zip(counts) {
+                if let (Some((i, o)), Some(max)) = (t, opts.max_tokens)
+                    && (i + o) as usize > max
+                {
+                    ledger.push(LedgerEntry {
+                        detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
+                        ..LedgerEntry::for_sample(cx.meta, &s, "tokens", "too_long")
+                    })?;
+                    continue;
+                }
+                checker.push(&s.id, &s.input, &s.output);
+                w.samples += 1;
+                *w.per_split.entry(s.split.clone()).or_default() += 1;
+                w.input_chars.push(s.input.chars().count() as u64);
+                w.output_chars.push(s.output.chars().count() as u64);
+                if let (Some(v), Some(t)) = (w.tokens.as_mut(), t) {
+                    v.push(t);
+                }
+                if let Err(e) = shards.push(s, t.map(|(i, o)| (i as i32, o as i32))) {
+                    failure.get_or_insert(e.into());
+                }
             }
-            checker.push(&s.id, &s.input, &s.output);
-            w.samples += 1;
-            *w.per_split.entry(s.split.clone()).or_default() += 1;
-            w.input_chars.push(s.input.chars().count() as u64);
-            w.output_chars.push(s.output.chars().count() as u64);
-            if let (Some(v), Some(t)) = (w.tokens.as_mut(), t) {
-                v.push(t);
-            }
-            if let Err(e) = shards.push(s, t.map(|(i, o)| (i as i32, o as i32))) {
-                failure.get_or_insert(e.into());
-            }
-        }
-        Ok(())
-    })
-    .map_err(BuildError::Invalid)?;
+            Ok(())
+        })
+        .map_err(BuildError::Invalid)?;
     if let Some(e) = failure {
         return Err(e);
     }

@@ -58,7 +58,11 @@ pub fn dataset_card(
         }
     }
     for t in built {
-        if stats.per_task.get(&t.task_id).is_none_or(|s| s.samples == 0) {
+        if stats
+            .per_task
+            .get(&t.task_id)
+            .is_none_or(|s| s.samples == 0)
+        {
             continue;
         }
         let _ = writeln!(y, "- config_name: {}\n  data_files:", t.task_id);

@@ -282,6 +282,94 @@ impl Store {
     }
 }
 
+/// An append-only file of fixed-size records (the leakage probes of a task's samples), read
+/// back by record number.
+pub struct RecordFile {
+    path: PathBuf,
+    size: usize,
+    writer: Option<BufWriter<File>>,
+    reader: Option<File>,
+    pub len: u64,
+}
+
+impl RecordFile {
+    pub fn create(path: PathBuf, size: usize) -> Result<RecordFile, String> {
+        let f = File::create(&path).map_err(|e| io_err(&path, e))?;
+        Ok(RecordFile {
+            path,
+            size,
+            writer: Some(BufWriter::with_capacity(1 << 20, f)),
+            reader: None,
+            len: 0,
+        })
+    }
+
+    pub fn push(&mut self, rec: &[u8]) -> Result<(), String> {
+        if rec.len() != self.size {
+            return Err(format!(
+                "{}: a record of {} bytes where the file has {}",
+                self.path.display(),
+                rec.len(),
+                self.size
+            ));
+        }
+        let w = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| format!("{}: already sealed", self.path.display()))?;
+        w.write_all(rec).map_err(|e| io_err(&self.path, e))?;
+        self.len += 1;
+        Ok(())
+    }
+
+    pub fn seal(&mut self) -> Result<(), String> {
+        if let Some(mut w) = self.writer.take() {
+            w.flush().map_err(|e| io_err(&self.path, e))?;
+        }
+        if self.reader.is_none() {
+            self.reader = Some(File::open(&self.path).map_err(|e| io_err(&self.path, e))?);
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, i: u64) -> Result<Vec<u8>, String> {
+        let f = self
+            .reader
+            .as_ref()
+            .ok_or_else(|| format!("{}: read before sealed", self.path.display()))?;
+        let mut b = vec![0u8; self.size];
+        read_exact_at(f, &mut b, i * self.size as u64).map_err(|e| io_err(&self.path, e))?;
+        Ok(b)
+    }
+
+    /// The records at `numbers` (increasing), sequentially, in batches of [`READ_BATCH`].
+    pub fn for_each(
+        &self,
+        numbers: &[u64],
+        f: &mut dyn FnMut(Vec<Vec<u8>>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let file = File::open(&self.path).map_err(|e| io_err(&self.path, e))?;
+        let mut r = BufReader::with_capacity(1 << 20, file);
+        let mut pos = 0u64;
+        for chunk in numbers.chunks(READ_BATCH) {
+            let mut batch = Vec::with_capacity(chunk.len());
+            for &n in chunk {
+                let at = n * self.size as u64;
+                if at < pos {
+                    return Err(format!("{}: records out of order", self.path.display()));
+                }
+                skip(&mut r, at - pos).map_err(|e| io_err(&self.path, e))?;
+                let mut b = vec![0u8; self.size];
+                r.read_exact(&mut b).map_err(|e| io_err(&self.path, e))?;
+                pos = at + self.size as u64;
+                batch.push(b);
+            }
+            f(batch)?;
+        }
+        Ok(())
+    }
+}
+
 /// A task's ledger: entries kept in memory or appended to a JSON Lines spill, plus the
 /// counts the stats need (by reason, by stage).
 pub struct Ledger {
@@ -325,7 +413,8 @@ impl Ledger {
         match &mut self.sink {
             LedgerSink::Memory(v) => v.push(e),
             LedgerSink::Spill { path, w } => {
-                serde_json::to_writer(&mut *w, &e).map_err(|x| format!("{}: {x}", path.display()))?;
+                serde_json::to_writer(&mut *w, &e)
+                    .map_err(|x| format!("{}: {x}", path.display()))?;
                 w.write_all(b"\n").map_err(|x| io_err(path, x))?;
             }
         }
@@ -360,8 +449,9 @@ impl Ledger {
                 for line in r.lines() {
                     let line = line.map_err(|e| io_err(path, e))?;
                     batch.push(
-                        serde_json::from_str(&line)
-                            .map_err(|e| format!("{}: corrupt ledger spill: {e}", path.display()))?,
+                        serde_json::from_str(&line).map_err(|e| {
+                            format!("{}: corrupt ledger spill: {e}", path.display())
+                        })?,
                     );
                     if batch.len() == READ_BATCH {
                         f(std::mem::take(&mut batch))?;
@@ -410,10 +500,16 @@ mod tests {
         let mut s = Store::Spill(SpillFile::create(tmp.path().join("t.spill")).unwrap());
         let mut buf = Vec::new();
         let hs: Vec<u64> = (0..5000)
-            .map(|i| s.push(sample(i, &"é".repeat(i as usize % 7)), &mut buf).unwrap())
+            .map(|i| {
+                s.push(sample(i, &"é".repeat(i as usize % 7)), &mut buf)
+                    .unwrap()
+            })
             .collect();
         s.seal().unwrap();
-        assert_eq!(s.get(hs[4321]).unwrap(), sample(4321, &"é".repeat(4321 % 7)));
+        assert_eq!(
+            s.get(hs[4321]).unwrap(),
+            sample(4321, &"é".repeat(4321 % 7))
+        );
         let every_third: Vec<u64> = hs.iter().copied().step_by(3).collect();
         let mut got = Vec::new();
         s.for_each(&every_third, &mut |b| {
@@ -442,11 +538,24 @@ mod tests {
             manifest_sha256: String::new(),
         };
         for i in 0..3000 {
-            let reason = if i % 2 == 0 { "filtered" } else { "quarantined" };
-            l.push(LedgerEntry::new(&meta, "read", reason, "f", &format!("line {i}")))
-                .unwrap();
+            let reason = if i % 2 == 0 {
+                "filtered"
+            } else {
+                "quarantined"
+            };
+            l.push(LedgerEntry::new(
+                &meta,
+                "read",
+                reason,
+                "f",
+                &format!("line {i}"),
+            ))
+            .unwrap();
         }
-        assert_eq!((l.count("filtered"), l.in_stage("read"), l.len), (1500, 3000, 3000));
+        assert_eq!(
+            (l.count("filtered"), l.in_stage("read"), l.len),
+            (1500, 3000, 3000)
+        );
         let mut locs = Vec::new();
         l.for_each(&mut |b| {
             locs.extend(b.into_iter().map(|e| e.source_locator));

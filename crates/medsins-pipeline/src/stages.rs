@@ -128,8 +128,7 @@ pub struct ExactDedup {
 }
 
 fn id_bits(id: &str) -> u128 {
-    u128::from_str_radix(id, 16)
-        .unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+    u128::from_str_radix(id, 16).unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
 }
 
 impl Stage for ExactDedup {

@@ -13,11 +13,11 @@
 //! exact dedup (16 bytes) and the near-duplicate band keys (64 bytes by default).
 
 use crate::corpus::ResolvedCorpus;
-use crate::quality::leakage::{HeldKeys, HeldOut, is_held_out};
-use crate::quality::minhash::{NearIndex, near_entry};
+use crate::quality::leakage::{HeldKeys, HeldOut, HeldSample, is_held_out};
+use crate::quality::minhash::{NearIndex, near_entry, scan_into, shingles_into, text_shingles};
 use crate::quality::sets::SetStore;
 use crate::quality::{BenchIndex, ContaminationCounts, decontamination_entry};
-use crate::spill::{Ledger, Store};
+use crate::spill::{Ledger, RecordFile, Store};
 use crate::stages::{TaskContext, batch_stages};
 use medsins_core::{LedgerEntry, Sample, Split, TaskMeta};
 use medsins_manifest::{LoadedManifest, SplitPolicy, Task};
@@ -50,6 +50,8 @@ pub struct TaskBuild {
 #[derive(Debug, Clone, Copy)]
 pub struct Kept {
     pub handle: u64,
+    /// Its position among the task's stored samples (its record in the probe file).
+    pub ordinal: u32,
     pub split: Split,
 }
 
@@ -66,6 +68,8 @@ pub struct TaskRun {
     /// The leakage keys of the held-out samples (when asked for), and their input shingle sets.
     pub held: Vec<HeldKeys>,
     pub held_sets: SetStore,
+    /// Every stored sample's leakage probe, by ordinal (when the build checks leakage).
+    pub probes: Option<RecordFile>,
     /// Samples removed by decontamination, by (benchmark, field).
     pub contamination: ContaminationCounts,
 }
@@ -172,7 +176,14 @@ pub fn render_task(
         held_out: None,
         scratch: None,
     };
-    let run = run_task(lm, task, rc, &opts, Store::Memory(Vec::new()), Ledger::memory())?;
+    let run = run_task(
+        lm,
+        task,
+        rc,
+        &opts,
+        Store::Memory(Vec::new()),
+        Ledger::memory(),
+    )?;
     let cx = TaskContext {
         meta: &run.meta,
         split: task.split.get_ref(),
@@ -232,15 +243,25 @@ struct Runner<'a> {
     store: Store,
     ledger: Ledger,
     kept: Vec<Kept>,
+    /// leakage probes of the stored samples (builds only)
+    probes: Option<RecordFile>,
     /// order key of each kept sample, for `head` splits (file number, record number)
     order: Vec<u64>,
-    ids: Vec<String>,
+    /// ids of the kept samples, as numbers (ids are 32 hex digits: numeric order = text order)
+    ids: Vec<u128>,
     tally: Tally,
     buf: Vec<u8>,
 }
 
 impl Runner<'_> {
-    fn entry(&self, stage: &str, reason: &str, file: &str, locator: &str, detail: String) -> LedgerEntry {
+    fn entry(
+        &self,
+        stage: &str,
+        reason: &str,
+        file: &str,
+        locator: &str,
+        detail: String,
+    ) -> LedgerEntry {
         LedgerEntry {
             detail,
             ..LedgerEntry::new(self.cx.meta, stage, reason, file, locator)
@@ -324,11 +345,43 @@ impl Runner<'_> {
             t.1 += batch.len() as u64;
             t.2 += start.elapsed().as_secs_f64();
         }
-        if self.near.enabled() {
-            let start = Instant::now();
-            self.near.add(&batch)?;
-            self.tally.near += start.elapsed().as_secs_f64();
+        // one scan of every input and output gives the near-dedup signature and the leakage
+        // probe of the input
+        let start = Instant::now();
+        let (k, seed, near_on) = (self.near.cfg.shingle, self.cx.seed, self.near.enabled());
+        let held = self.opts.held_out.map(|h| h.1);
+        let scanned: Vec<(Vec<u64>, Option<Vec<u8>>)> = batch
+            .par_iter()
+            .map(|s| {
+                let mut hashes = Vec::new();
+                let exact = scan_into(&mut hashes, &s.input, k, seed, b'i');
+                let probe = held.map(|h| {
+                    let p = if h.cfg.shingle == k {
+                        h.probe(&hashes, exact)
+                    } else {
+                        h.probe_text(&s.input)
+                    };
+                    let mut b = Vec::with_capacity(h.probe_len());
+                    h.encode(&p, &mut b);
+                    b
+                });
+                if near_on {
+                    shingles_into(&mut hashes, &s.output, k, seed, b'o');
+                }
+                (hashes, probe)
+            })
+            .collect();
+        let mut signed = Vec::with_capacity(scanned.len());
+        for (hashes, probe) in scanned {
+            if let (Some(f), Some(p)) = (self.probes.as_mut(), probe) {
+                f.push(&p)?;
+            }
+            signed.push(hashes);
         }
+        if near_on {
+            self.near.add_hashes(&signed);
+        }
+        self.tally.near += start.elapsed().as_secs_f64();
         let start = Instant::now();
         for s in batch {
             // a head split is decided when the file's record count is known
@@ -340,9 +393,17 @@ impl Runner<'_> {
                 ));
             }
             self.order.push(s.order.1);
-            self.ids.push(s.id.clone());
+            self.ids.push(
+                u128::from_str_radix(&s.id, 16)
+                    .map_err(|_| format!("sample id `{}` is not 32 hex digits", s.id))?,
+            );
             let handle = self.store.push(s, &mut self.buf)?;
-            self.kept.push(Kept { handle, split });
+            let ordinal = self.kept.len() as u32;
+            self.kept.push(Kept {
+                handle,
+                ordinal,
+                split,
+            });
         }
         self.tally.store += start.elapsed().as_secs_f64();
         Ok(())
@@ -355,7 +416,6 @@ pub struct GroupTask<'a> {
     pub opts: RunOptions<'a>,
     pub store: Store,
     pub ledger: Ledger,
-    near_sets: Option<SetStore>,
 }
 
 impl<'a> GroupTask<'a> {
@@ -365,7 +425,6 @@ impl<'a> GroupTask<'a> {
             opts,
             store,
             ledger,
-            near_sets: None,
         }
     }
 }
@@ -414,17 +473,31 @@ struct Member<'a> {
 
 impl Member<'_> {
     /// A batch out of the shared steps: the task's own steps, then `take`.
-    fn feed(&mut self, fr: &mut FileRun, runner: &mut medsins_render::StepRunner, shared: &StepOutput, records: Vec<Record>) {
+    fn feed(
+        &mut self,
+        fr: &mut FileRun,
+        runner: &mut medsins_render::StepRunner,
+        shared: &StepOutput,
+        records: Vec<Record>,
+    ) {
         if self.error.is_some() {
             return;
         }
         let res = (|| {
             for d in &shared.dropped {
-                let e = self.r.entry("steps", "filtered", fr.rel, &d.locator, d.message.clone());
+                let e = self
+                    .r
+                    .entry("steps", "filtered", fr.rel, &d.locator, d.message.clone());
                 self.r.ledger.push(e)?;
             }
             for d in &shared.errors {
-                let e = self.r.entry("steps", "quarantined", fr.rel, &d.locator, d.message.clone());
+                let e = self.r.entry(
+                    "steps",
+                    "quarantined",
+                    fr.rel,
+                    &d.locator,
+                    d.message.clone(),
+                );
                 self.r.ledger.push(e)?;
             }
             let t = Instant::now();
@@ -441,7 +514,11 @@ impl Member<'_> {
 /// Runs a group of tasks that read the same files (see [`share_groups`]): each file is read
 /// once for all of them, the steps they have in common run once, and each task's own steps,
 /// templates and stages run on a copy of the shared records. Results are in the group's order.
-pub fn run_group(lm: &LoadedManifest, rc: &ResolvedCorpus, group: Vec<GroupTask>) -> Vec<Result<TaskRun, String>> {
+pub fn run_group(
+    lm: &LoadedManifest,
+    rc: &ResolvedCorpus,
+    group: Vec<GroupTask>,
+) -> Vec<Result<TaskRun, String>> {
     let n = group.len();
     let mut results: Vec<Option<Result<TaskRun, String>>> = (0..n).map(|_| None).collect();
     // compile every task; a task that does not compile fails alone
@@ -462,21 +539,10 @@ pub fn run_group(lm: &LoadedManifest, rc: &ResolvedCorpus, group: Vec<GroupTask>
         }
     }
     if compiled.is_empty() {
-        return results.into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect();
-    }
-    // a task whose scratch file cannot be created fails alone
-    compiled.retain_mut(|(i, _, _, g)| match g.opts.sets("near-sets") {
-        Ok(s) => {
-            g.near_sets = Some(s);
-            true
-        }
-        Err(e) => {
-            results[*i] = Some(Err(e));
-            false
-        }
-    });
-    if compiled.is_empty() {
-        return results.into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect();
+        return results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err("not run".into())))
+            .collect();
     }
     let limit = compiled[0].3.opts.limit;
     let mut order: Vec<usize> = Vec::new();
@@ -492,11 +558,20 @@ pub fn run_group(lm: &LoadedManifest, rc: &ResolvedCorpus, group: Vec<GroupTask>
     let mut members: Vec<Member> = Vec::new();
     for ((meta, renderer), g) in metas.iter().zip(&renderers).zip(tasks.iter_mut()) {
         let stages = batch_stages();
-        let near = NearIndex::new(
-            &g.task.near_dedup.clone().unwrap_or_default(),
-            g.opts.seed,
-            g.near_sets.take().unwrap_or_else(SetStore::memory),
-        );
+        let near = NearIndex::new(&g.task.near_dedup.clone().unwrap_or_default(), g.opts.seed);
+        let probes = match (&g.opts.scratch, g.opts.held_out) {
+            (Some(p), Some((_, h))) => Some(RecordFile::create(
+                p.with_extension("probes"),
+                h.probe_len(),
+            )),
+            _ => None,
+        }
+        .transpose();
+        // a task whose probe file cannot be created fails alone
+        let (probes, error) = match probes {
+            Ok(p) => (p, None),
+            Err(e) => (None, Some(e)),
+        };
         members.push(Member {
             r: Runner {
                 opts: g.opts.clone(),
@@ -516,13 +591,14 @@ pub fn run_group(lm: &LoadedManifest, rc: &ResolvedCorpus, group: Vec<GroupTask>
                 store: std::mem::replace(&mut g.store, Store::Memory(Vec::new())),
                 ledger: std::mem::replace(&mut g.ledger, Ledger::memory()),
                 kept: Vec::new(),
+                probes,
                 order: Vec::new(),
                 ids: Vec::new(),
                 buf: Vec::new(),
             },
             task: g.task,
             records_read: 0,
-            error: None,
+            error,
         });
     }
     // the steps every task of the group starts with
@@ -553,7 +629,10 @@ pub fn run_group(lm: &LoadedManifest, rc: &ResolvedCorpus, group: Vec<GroupTask>
     for (i, run) in order.into_iter().zip(runs) {
         results[i] = Some(run);
     }
-    results.into_iter().map(|r| r.unwrap_or_else(|| Err("not run".into()))).collect()
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("not run".into())))
+        .collect()
 }
 
 /// Reads every file of a group once: learning passes, then the real pass through the shared
@@ -588,8 +667,13 @@ fn read_group_files(
         };
         // learning passes: the column types of `pandas_values` steps, over the whole file; a
         // learning step among the shared steps is learnt once for the group
-        let mut learnt: Vec<BTreeMap<usize, Arc<PandasPlan>>> = vec![BTreeMap::new(); members.len()];
-        let passes = members.iter().map(|m| m.r.renderer.learning_steps().len()).max().unwrap_or(0);
+        let mut learnt: Vec<BTreeMap<usize, Arc<PandasPlan>>> =
+            vec![BTreeMap::new(); members.len()];
+        let passes = members
+            .iter()
+            .map(|m| m.r.renderer.learning_steps().len())
+            .max()
+            .unwrap_or(0);
         for pass in 0..passes {
             let start = Instant::now();
             // (step position, members learning it with one runner)
@@ -604,7 +688,12 @@ fn read_group_files(
             }
             let mut runners: Vec<medsins_render::StepRunner> = learners
                 .iter()
-                .map(|(k, who)| members[who[0]].r.renderer.runner(&learnt[who[0]], Pass::Learn(*k)))
+                .map(|(k, who)| {
+                    members[who[0]]
+                        .r
+                        .renderer
+                        .runner(&learnt[who[0]], Pass::Learn(*k))
+                })
                 .collect();
             let mut batch = Vec::with_capacity(BATCH_RECORDS);
             let push = |runners: &mut Vec<medsins_render::StepRunner>, batch: Vec<Record>| {
@@ -652,14 +741,20 @@ fn read_group_files(
                 first_kept: m.r.kept.len(),
             })
             .collect();
-        let mut shared = members[0].r.renderer.runner(&learnt[0], Pass::Run(0..shared_len));
+        let mut shared = members[0]
+            .r
+            .renderer
+            .runner(&learnt[0], Pass::Run(0..shared_len));
         let mut own: Vec<medsins_render::StepRunner> = members
             .iter()
             .zip(&learnt)
             .map(|(m, l)| m.r.renderer.runner(l, Pass::Run(shared_len..usize::MAX)))
             .collect();
         // a batch out of the shared steps goes to every member (a copy each but the last)
-        let fan_out = |members: &mut [Member], frs: &mut [FileRun], own: &mut [medsins_render::StepRunner], out: StepOutput| {
+        let fan_out = |members: &mut [Member],
+                       frs: &mut [FileRun],
+                       own: &mut [medsins_render::StepRunner],
+                       out: StepOutput| {
             let records = out.records;
             let shared_out = StepOutput {
                 records: Vec::new(),
@@ -669,7 +764,9 @@ fn read_group_files(
             let last = members.len() - 1;
             let mut copies: Vec<Option<Vec<Record>>> = (0..last).map(|_| None).collect();
             if last > 0 {
-                copies.par_iter_mut().for_each(|c| *c = Some(records.clone()));
+                copies
+                    .par_iter_mut()
+                    .for_each(|c| *c = Some(records.clone()));
             }
             copies.push(Some(records));
             members
@@ -699,7 +796,13 @@ fn read_group_files(
                 }
                 Err(e) => {
                     for m in members.iter_mut().filter(|m| m.error.is_none()) {
-                        let entry = m.r.entry("read", "quarantined", &file.rel, &e.locator, e.message.clone());
+                        let entry = m.r.entry(
+                            "read",
+                            "quarantined",
+                            &file.rel,
+                            &e.locator,
+                            e.message.clone(),
+                        );
                         if let Err(x) = m.r.ledger.push(entry) {
                             m.error = Some(x);
                         }
@@ -725,7 +828,8 @@ fn read_group_files(
             }
         }
         let k = members.len() as f64;
-        let read_secs = (start.elapsed().as_secs_f64() - (busy(members) - busy_before) - shared_secs).max(0.0);
+        let read_secs =
+            (start.elapsed().as_secs_f64() - (busy(members) - busy_before) - shared_secs).max(0.0);
         for (m, fr) in members.iter_mut().zip(&frs) {
             m.r.tally.steps += shared_secs / k;
             m.r.tally.read += read_secs / k;
@@ -737,7 +841,10 @@ fn read_group_files(
                     continue;
                 };
                 let r = &mut m.r;
-                for (kept, order) in r.kept[fr.first_kept..].iter_mut().zip(&r.order[fr.first_kept..]) {
+                for (kept, order) in r.kept[fr.first_kept..]
+                    .iter_mut()
+                    .zip(&r.order[fr.first_kept..])
+                {
                     kept.split = if *order < cut { Split::Train } else { rest };
                 }
             }
@@ -771,6 +878,7 @@ fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun,
         ],
         held: Vec::new(),
         held_sets: opts.sets("held-sets")?,
+        probes: None,
         contamination: ContaminationCounts::new(),
     };
     for (stage, (before, after, secs)) in r.stages.iter().zip(&r.tally.stages) {
@@ -782,12 +890,18 @@ fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun,
     let before = r.kept.len() as u64;
     let cfg = r.near.cfg.clone();
     if r.near.enabled() && r.kept.len() >= 2 {
-        let ids: Vec<&str> = r.ids.iter().map(String::as_str).collect();
-        let found = r.near.find(&ids)?;
+        let (store, kept) = (&r.store, &r.kept);
+        let load = |pos: &[usize]| -> Result<Vec<(String, String)>, String> {
+            pos.iter()
+                .map(|p| store.get(kept[*p].handle).map(|s| (s.input, s.output)))
+                .collect()
+        };
+        let found = r.near.find(&r.ids, &load)?;
         let mut drop = vec![false; r.kept.len()];
         for d in &found {
             let s = r.store.get(r.kept[d.index].handle)?;
-            let e = near_entry(&r.cx, &cfg, &s, &r.ids[d.representative], d);
+            let kept = format!("{:032x}", r.ids[d.representative]);
+            let e = near_entry(&r.cx, &cfg, &s, &kept, d);
             r.ledger.push(e)?;
             drop[d.index] = cfg.policy == medsins_manifest::NearDedupPolicy::Remove;
         }
@@ -797,7 +911,12 @@ fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun,
             !drop[i - 1]
         });
     }
-    run.stage("near_dedup", before, r.kept.len() as u64, r.tally.near + start.elapsed().as_secs_f64());
+    run.stage(
+        "near_dedup",
+        before,
+        r.kept.len() as u64,
+        r.tally.near + start.elapsed().as_secs_f64(),
+    );
     let n = r.kept.len() as u64;
     run.stage("instruction", n, n, 0.0);
 
@@ -810,6 +929,10 @@ fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun,
         let (kept, ledger, cx) = (&r.kept, &mut r.ledger, &r.cx);
         let mut held = Vec::new();
         let (counts, held_sets) = (&mut run.contamination, &mut run.held_sets);
+        if let Some(p) = r.probes.as_mut() {
+            p.seal()?;
+        }
+        let probes = r.probes.as_ref();
         r.store.for_each(&handles, &mut |mut batch| {
             let base = at;
             at += batch.len();
@@ -825,14 +948,31 @@ fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun,
                     drop[base + c.index] = true;
                 }
             }
-            if let Some((task_no, ho)) = opts.held_out {
-                let hb: Vec<Sample> = batch
+            if let (Some((task_no, ho)), Some(pf)) = (opts.held_out, probes) {
+                let hb: Vec<(usize, Sample)> = batch
                     .into_iter()
                     .enumerate()
                     .filter(|(j, s)| !drop[base + j] && is_held_out(&s.split))
-                    .map(|(_, s)| s)
                     .collect();
-                held.extend(ho.keys(task_no, &hb, held_sets)?);
+                let sets: Vec<Vec<u64>> = hb
+                    .par_iter()
+                    .map(|(_, s)| text_shingles(&s.input, ho.cfg.shingle, opts.seed))
+                    .collect();
+                for ((j, s), set) in hb.into_iter().zip(sets) {
+                    let bytes = pf.get(kept[base + j].ordinal as u64)?;
+                    let probe = ho
+                        .decode(&bytes)
+                        .ok_or("a corrupt leakage probe in the task's scratch file")?;
+                    held.push(HeldKeys {
+                        sample: HeldSample {
+                            task: task_no,
+                            set: held_sets.push(&set)?,
+                            id: s.id,
+                            split: s.split,
+                        },
+                        probe,
+                    });
+                }
             }
             Ok(())
         })?;
@@ -856,12 +996,17 @@ fn finish_task(mut r: Runner, task: &Task, records_read: u64) -> Result<TaskRun,
     run.store = r.store;
     run.kept = r.kept;
     run.ledger = r.ledger;
+    run.probes = r.probes;
     Ok(run)
 }
 
 impl Tally {
     /// Seconds spent on this task's work (not reading).
     fn busy(&self) -> f64 {
-        self.render + self.store + self.near + self.steps + self.stages.iter().map(|s| s.2).sum::<f64>()
+        self.render
+            + self.store
+            + self.near
+            + self.steps
+            + self.stages.iter().map(|s| s.2).sum::<f64>()
     }
 }

@@ -92,7 +92,9 @@ impl Object for Node {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         match (self.map(), self.list()) {
-            (Some(m), _) => Enumerator::Values(m.keys().map(|k| JValue::from(k.as_str())).collect()),
+            (Some(m), _) => {
+                Enumerator::Values(m.keys().map(|k| JValue::from(k.as_str())).collect())
+            }
             (_, Some(l)) => Enumerator::Seq(l.len()),
             _ => Enumerator::Empty,
         }
@@ -130,7 +132,12 @@ impl Object for Root {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<JValue> = self.0.map.keys().map(|k| JValue::from(k.as_str())).collect();
+        let mut keys: Vec<JValue> = self
+            .0
+            .map
+            .keys()
+            .map(|k| JValue::from(k.as_str()))
+            .collect();
         keys.push(JValue::from("record"));
         Enumerator::Values(keys)
     }
@@ -186,15 +193,19 @@ mod tests {
             "3"
         );
         assert_eq!(
-            render(r#"{{ record["plain language summary"] }}{{ "items" in record }}"#, f.clone())
-                .unwrap(),
+            render(
+                r#"{{ record["plain language summary"] }}{{ "items" in record }}"#,
+                f.clone()
+            )
+            .unwrap(),
             "sTrue"
         );
-        assert!(render("{{ missing }}", f.clone()).unwrap_err().contains("undefined"));
-        assert_eq!(
-            render("{{ missing is defined }}", f).unwrap(),
-            "False"
+        assert!(
+            render("{{ missing }}", f.clone())
+                .unwrap_err()
+                .contains("undefined")
         );
+        assert_eq!(render("{{ missing is defined }}", f).unwrap(), "False");
     }
 
     /// The lazy context renders every template exactly as a fully converted one.
@@ -228,7 +239,11 @@ mod tests {
             let eager = t.render(minijinja::context! { record => full.clone(), ..full });
             let mut fields = map.clone();
             let lazy = with_context(&mut fields, |ctx| t.render(ctx));
-            assert_eq!(lazy.map_err(|e| e.to_string()), eager.map_err(|e| e.to_string()), "{src}");
+            assert_eq!(
+                lazy.map_err(|e| e.to_string()),
+                eager.map_err(|e| e.to_string()),
+                "{src}"
+            );
             assert_eq!(fields, map);
         }
     }

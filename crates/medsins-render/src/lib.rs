@@ -20,8 +20,8 @@ mod templates;
 
 pub use operators::{LookupFiles, entities_from_iob};
 pub use ops_pandas::PandasPlan;
-pub use runner::{Pass, StepOutput, StepRunner};
 pub use python::{py_json_dumps, py_repr_str};
+pub use runner::{Pass, StepOutput, StepRunner};
 pub use templates::{MAX_FIELD_BYTES, RenderError, Rendered, TaskRenderer};
 
 /// A template context from any serialisable value.

@@ -16,7 +16,12 @@ pub struct LookupFiles {
     pub files: HashMap<String, Vec<Record>>,
 }
 
-pub(crate) fn keyword_labels(text: &str, rules: &[KeywordRule], all: bool, lowercase: bool) -> Vec<String> {
+pub(crate) fn keyword_labels(
+    text: &str,
+    rules: &[KeywordRule],
+    all: bool,
+    lowercase: bool,
+) -> Vec<String> {
     let lowered = if lowercase {
         text.to_lowercase()
     } else {
@@ -303,7 +308,12 @@ pub(crate) fn apply_record_step(
             };
             let list: Vec<Value> = texts
                 .iter()
-                .map(|(l, t)| json!({"letter": l, "text": t}))
+                .map(|(l, t)| {
+                    let mut m = serde_json::Map::new();
+                    m.insert("letter".into(), Value::String(l.clone()));
+                    m.insert("text".into(), Value::String(t.clone()));
+                    Value::Object(m)
+                })
                 .collect();
             f.insert(
                 format!("{into}_letter"),
@@ -318,17 +328,19 @@ pub(crate) fn apply_record_step(
             on,
             into,
             required,
+            fields,
         } => {
             let _ = (key, on);
-            let want = prep
-                .render(env, f)
-                .map_err(|e| format!("join `on`: {e}"))?;
+            let want = prep.render(env, f).map_err(|e| format!("join `on`: {e}"))?;
             let found = index
                 .get(&want)
                 .and_then(|i| lookups.files.get(file)?.get(*i));
             match found {
                 Some(o) => {
-                    f.insert(into.clone(), Value::Object(o.fields.clone()));
+                    f.insert(
+                        into.clone(),
+                        Value::Object(pick(&o.fields, fields.as_deref())),
+                    );
                 }
                 None if *required => return Err(format!("no record of `{file}` has key `{want}`")),
                 None => {
@@ -364,7 +376,13 @@ pub(crate) fn apply_record_step(
             for c in codes {
                 let _ = key;
                 match index.get(&c).and_then(|i| table.get(*i)) {
-                    Some(r) => found.push(json!({"code": c, "value": r.fields.get(value).map(value_text).unwrap_or_default()})),
+                    Some(r) => {
+                        let mut m = serde_json::Map::new();
+                        let v = r.fields.get(value).map(value_text).unwrap_or_default();
+                        m.insert("code".into(), Value::String(c));
+                        m.insert("value".into(), Value::String(v));
+                        found.push(Value::Object(m));
+                    }
                     None => missing.push(Value::String(c)),
                 }
             }
@@ -459,6 +477,7 @@ pub(crate) fn apply_record_step(
             codes,
             value_separator,
             into,
+            fields,
             ..
         } => {
             let table = lookups
@@ -470,7 +489,7 @@ pub(crate) fn apply_record_step(
                 codes,
                 value_separator.as_deref(),
                 into,
-                table,
+                (table, fields.as_deref()),
                 index,
             )?;
         }
@@ -480,7 +499,10 @@ pub(crate) fn apply_record_step(
                 .map(value_text)
                 .ok_or_else(|| format!("record has no field `{field}`"))?;
             let out = crate::ops_regex::apply(&text, &prep.regex);
-            f.insert(into.as_deref().unwrap_or(field).to_string(), Value::String(out));
+            f.insert(
+                into.as_deref().unwrap_or(field).to_string(),
+                Value::String(out),
+            );
         }
         Step::PandasValues { .. } => {
             let plan = prep
@@ -497,6 +519,21 @@ pub(crate) fn apply_record_step(
         }
     }
     Ok(true)
+}
+
+/// A looked-up record's fields, or only the named ones (in the record's order).
+pub(crate) fn pick(
+    fields: &serde_json::Map<String, Value>,
+    only: Option<&[String]>,
+) -> serde_json::Map<String, Value> {
+    match only {
+        None => fields.clone(),
+        Some(names) => fields
+            .iter()
+            .filter(|(k, _)| names.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
 }
 
 fn letter(i: usize) -> String {
@@ -542,7 +579,16 @@ mod tests {
             types: None,
             entity_spacing: None,
         };
-        assert!(apply_record_step(&step, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap());
+        assert!(
+            apply_record_step(
+                &step,
+                &Prepared::default(),
+                &mut r,
+                &LookupFiles::default(),
+                &env
+            )
+            .unwrap()
+        );
         assert_eq!(r.fields["e"], json!(["Streptococcus ursoris sp. nov."]));
         assert_eq!(r.fields["t"], "Streptococcus ursoris sp. nov., isolated");
         let up = Step::IobEntities {
@@ -553,7 +599,14 @@ mod tests {
             types: None,
             entity_spacing: Some("upstream".into()),
         };
-        apply_record_step(&up, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap();
+        apply_record_step(
+            &up,
+            &Prepared::default(),
+            &mut r,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(r.fields["e"], json!(["Streptococcus ursoris sp . nov ."]));
     }
 
@@ -567,12 +620,26 @@ mod tests {
             into: "c".into(),
         };
         let mut r = rec(json!({"opa": "x", "opb": "y", "cop": 2}));
-        apply_record_step(&step, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap();
+        apply_record_step(
+            &step,
+            &Prepared::default(),
+            &mut r,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(r.fields["c_letter"], "B");
         assert_eq!(r.fields["c_text"], "y");
         let mut bad = rec(json!({"opa": "x", "opb": "y", "cop": 5}));
         assert_eq!(
-            apply_record_step(&step, &Prepared::default(), &mut bad, &LookupFiles::default(), &env).unwrap_err(),
+            apply_record_step(
+                &step,
+                &Prepared::default(),
+                &mut bad,
+                &LookupFiles::default(),
+                &env
+            )
+            .unwrap_err(),
             "answer 5 is not among the 2 options"
         );
     }
@@ -591,12 +658,35 @@ mod tests {
             replace_newlines: Some(" ".into()),
         };
         let mut r = rec(json!({"t": "EXAM\nFINDINGS: a\n b\nIMPRESSION: c"}));
-        apply_record_step(&step, &Prepared::default(), &mut r, &LookupFiles::default(), &env).unwrap();
+        apply_record_step(
+            &step,
+            &Prepared::default(),
+            &mut r,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(r.fields["f"], "a  b");
         let mut early = rec(json!({"t": "IMPRESSION: c FINDINGS: late"}));
-        apply_record_step(&step, &Prepared::default(), &mut early, &LookupFiles::default(), &env).unwrap();
+        apply_record_step(
+            &step,
+            &Prepared::default(),
+            &mut early,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
         assert_eq!(early.fields["f"], "");
         let mut none = rec(json!({"t": "nothing"}));
-        assert!(!apply_record_step(&step, &Prepared::default(), &mut none, &LookupFiles::default(), &env).unwrap());
+        assert!(
+            !apply_record_step(
+                &step,
+                &Prepared::default(),
+                &mut none,
+                &LookupFiles::default(),
+                &env
+            )
+            .unwrap()
+        );
     }
 }

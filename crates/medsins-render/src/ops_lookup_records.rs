@@ -3,10 +3,11 @@
 //! `_key`), attaching the whole matching record. With `value_separator`, a code such as
 //! `E_53_@_V_44` is split at the first separator into the looked-up code `E_53` and its value
 //! `V_44`. Writes `into` = list of `{code, value, record}` (value null without a separator) and
-//! `<into>_missing` = the codes without a match.
+//! `<into>_missing` = the codes without a match. With `fields`, only those fields of each
+//! matched record are attached.
 
 use medsins_readers::{Record, value_text};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 pub fn lookup_records(
@@ -14,7 +15,7 @@ pub fn lookup_records(
     codes: &str,
     value_separator: Option<&str>,
     into: &str,
-    table: &[Record],
+    (table, only): (&[Record], Option<&[String]>),
     index: &HashMap<String, usize>,
 ) -> Result<(), String> {
     let list: Vec<String> = match f.get(codes) {
@@ -31,9 +32,17 @@ pub fn lookup_records(
             None => (full.clone(), Value::Null),
         };
         match index.get(&code).and_then(|i| table.get(*i)) {
-            Some(r) => found.push(
-                json!({"code": code, "value": value, "record": Value::Object(r.fields.clone())}),
-            ),
+            Some(r) => {
+                // built by hand: `json!` would serialise the cloned record a second time
+                let mut m = Map::new();
+                m.insert("code".into(), Value::String(code));
+                m.insert("value".into(), value);
+                m.insert(
+                    "record".into(),
+                    Value::Object(crate::operators::pick(&r.fields, only)),
+                );
+                found.push(Value::Object(m));
+            }
             None => missing.push(Value::String(full)),
         }
     }
@@ -45,6 +54,7 @@ pub fn lookup_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn codes_with_values_and_missing() {
@@ -61,11 +71,15 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        lookup_records(&mut f, "ev", Some("_@_"), "d", &table, &index).unwrap();
+        lookup_records(&mut f, "ev", Some("_@_"), "d", (&table, None), &index).unwrap();
         assert_eq!(f["d"][0]["code"], "E_53");
         assert_eq!(f["d"][0]["value"], "V_44");
         assert_eq!(f["d"][0]["record"]["q"], "Pain?");
         assert_eq!(f["d"][1]["value"], Value::Null);
         assert_eq!(f["d_missing"], json!(["E_99"]));
+        let mut g = json!({"ev": ["E_53"]}).as_object().unwrap().clone();
+        let only = ["q".to_string()];
+        lookup_records(&mut g, "ev", None, "d", (&table, Some(&only)), &index).unwrap();
+        assert_eq!(g["d"][0]["record"], json!({"q": "Pain?"}));
     }
 }

@@ -250,7 +250,10 @@ impl PandasInfer {
         let mut counts = self.counts;
         counts.resize(cols.len(), ColumnCounts::default());
         PandasPlan {
-            columns: cols.into_iter().zip(counts.iter().map(|c| c.dtype())).collect(),
+            columns: cols
+                .into_iter()
+                .zip(counts.iter().map(|c| c.dtype()))
+                .collect(),
         }
     }
 }
@@ -296,14 +299,19 @@ fn for_each_column<'c, C>(
 /// Rewrites a record's columns as pandas would print them under the plan's types.
 pub(crate) fn apply(plan: &PandasPlan, fields: &mut Map<String, Value>) {
     let mut missing: Vec<&String> = Vec::new();
-    for_each_column(&plan.columns, |c| c.0.as_str(), fields, |(col, dtype), v| match v {
-        Some(v) => {
-            if let Some(text) = rewrite(v, *dtype) {
-                *v = Value::String(text);
+    for_each_column(
+        &plan.columns,
+        |c| c.0.as_str(),
+        fields,
+        |(col, dtype), v| match v {
+            Some(v) => {
+                if let Some(text) = rewrite(v, *dtype) {
+                    *v = Value::String(text);
+                }
             }
-        }
-        None => missing.push(col),
-    });
+            None => missing.push(col),
+        },
+    );
     for col in missing {
         fields.insert(col.clone(), Value::String("nan".into()));
     }

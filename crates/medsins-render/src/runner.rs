@@ -274,7 +274,12 @@ impl<'a> StepRunner<'a> {
         }
     }
 
-    fn run_from(&mut self, from: usize, mut recs: Vec<Record>, out: &mut StepOutput) -> Vec<Record> {
+    fn run_from(
+        &mut self,
+        from: usize,
+        mut recs: Vec<Record>,
+        out: &mut StepOutput,
+    ) -> Vec<Record> {
         for i in from..self.end() {
             if recs.is_empty() {
                 break;
@@ -425,7 +430,13 @@ impl<'a> StepRunner<'a> {
 }
 
 /// A one-record step (or the fan-out of `explode`) on one record.
-fn local(step: &Step, prep: &Prepared, mut r: Record, lookups: &LookupFiles, env: &Environment) -> Local {
+fn local(
+    step: &Step,
+    prep: &Prepared,
+    mut r: Record,
+    lookups: &LookupFiles,
+    env: &Environment,
+) -> Local {
     if let Step::Explode { field, into } = step {
         return match r.fields.get(field) {
             Some(Value::Array(items)) => {
@@ -508,7 +519,12 @@ mod tests {
     }
 
     /// Runs `recs` through the program in batches of `batch`.
-    fn run(env: &Environment<'static>, p: &StepProgram, recs: Vec<Record>, batch: usize) -> StepOutput {
+    fn run(
+        env: &Environment<'static>,
+        p: &StepProgram,
+        recs: Vec<Record>,
+        batch: usize,
+    ) -> StepOutput {
         let mut r = StepRunner::new(p, env, &BTreeMap::new(), Pass::Run(0..p.steps.len()));
         let mut all = StepOutput::default();
         let mut add = |o: StepOutput| {
@@ -574,7 +590,10 @@ mod tests {
         assert_eq!(out.records.len(), 2);
         assert_eq!(out.records[1].locator, "line 2 .. line 3");
         assert_eq!(out.records[1].fields["m"][1]["v"], 3);
-        assert_eq!(out.dropped[0].message, "incomplete final group of fewer than 2");
+        assert_eq!(
+            out.dropped[0].message,
+            "incomplete final group of fewer than 2"
+        );
         let (env, p) = program(vec![
             Step::Group {
                 size: None,

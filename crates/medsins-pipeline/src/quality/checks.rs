@@ -284,7 +284,11 @@ impl TaskChecker {
             && let Some(e) = ner_missing(i, o)
         {
             self.ner.add(id);
-            if self.ner_detail.as_ref().is_none_or(|(m, _)| id < m.as_str()) {
+            if self
+                .ner_detail
+                .as_ref()
+                .is_none_or(|(m, _)| id < m.as_str())
+            {
                 self.ner_detail = Some((
                     id.to_string(),
                     format!(
@@ -309,8 +313,16 @@ impl TaskChecker {
     /// The failing checks, in the catalogue's check order.
     pub fn finish(mut self) -> Vec<CheckResult> {
         let mut found: Vec<(&str, Failing, String)> = Vec::new();
-        found.push(("empty_input", std::mem::take(&mut self.empty_input), "input is empty".into()));
-        found.push(("empty_output", std::mem::take(&mut self.empty_output), "output is empty".into()));
+        found.push((
+            "empty_input",
+            std::mem::take(&mut self.empty_input),
+            "input is empty".into(),
+        ));
+        found.push((
+            "empty_output",
+            std::mem::take(&mut self.empty_output),
+            "output is empty".into(),
+        ));
 
         // identical input, different outputs
         let mut pairs = std::mem::take(&mut self.pairs);
@@ -365,7 +377,11 @@ impl TaskChecker {
                 self.ner_detail.take().map(|d| d.1).unwrap_or_default(),
             ));
         }
-        found.push(("output_copies_input", std::mem::take(&mut self.copies), "output equals input".into()));
+        found.push((
+            "output_copies_input",
+            std::mem::take(&mut self.copies),
+            "output equals input".into(),
+        ));
         let length_detail = format!(
             "longer than {MAX_CHARS} characters{}",
             if self.extraction() {
@@ -374,7 +390,11 @@ impl TaskChecker {
                 String::new()
             }
         );
-        found.push(("suspicious_length", std::mem::take(&mut self.length), length_detail));
+        found.push((
+            "suspicious_length",
+            std::mem::take(&mut self.length),
+            length_detail,
+        ));
 
         found
             .into_iter()
@@ -418,7 +438,10 @@ pub fn check_task(v: &TaskView) -> Vec<CheckResult> {
 }
 
 /// The report of checked tasks: `(results, samples checked)` per task, in task order.
-pub fn report(tasks: Vec<(Vec<CheckResult>, u64)>, expected: BTreeMap<String, Vec<ExpectedCheck>>) -> ChecksReport {
+pub fn report(
+    tasks: Vec<(Vec<CheckResult>, u64)>,
+    expected: BTreeMap<String, Vec<ExpectedCheck>>,
+) -> ChecksReport {
     let samples: u64 = tasks.iter().map(|t| t.1).sum();
     let n = tasks.len() as u64;
     let results: Vec<CheckResult> = tasks.into_iter().flat_map(|t| t.0).collect();
@@ -436,7 +459,10 @@ pub fn report(tasks: Vec<(Vec<CheckResult>, u64)>, expected: BTreeMap<String, Ve
     for x in &results {
         *r.per_check.entry(x.check.clone()).or_default() += x.count;
     }
-    r.expected = expected.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    r.expected = expected
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
     r.results = results;
     r
 }

@@ -3,11 +3,12 @@
 //! inputs' word shingles, confirmed by exact Jaccard). The offending training samples are
 //! removed; the held-out sample is the one kept.
 
-use super::minhash::{MinHasher, jaccard, round4, text_shingles};
-use super::sets::SetStore;
+use super::minhash::{
+    MinHasher, SCREEN_MARGIN, SCREEN_MIN_SHINGLES, estimate, jaccard, round4, scan_into,
+    signature_bytes, text_shingles,
+};
 use medsins_core::Sample;
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Leakage detection parameters (recorded in the lock).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -45,23 +46,10 @@ pub struct Leak {
     pub exact: bool,
 }
 
-/// Key of the "exactly equal after normalisation" comparison: lower-cased words.
+/// Key of the "exactly equal after normalisation" comparison: lower-cased words (the hash of
+/// the words joined by spaces).
 pub fn exact_key(text: &str, seed: u64) -> Option<u64> {
-    let mut joined = String::with_capacity(text.len());
-    for w in text.split(|c: char| !c.is_alphanumeric()) {
-        if w.is_empty() {
-            continue;
-        }
-        if !joined.is_empty() {
-            joined.push(' ');
-        }
-        if w.is_ascii() {
-            joined.extend(w.chars().map(|c| c.to_ascii_lowercase()));
-        } else {
-            joined.push_str(&w.to_lowercase());
-        }
-    }
-    (!joined.is_empty()).then(|| xxh3_64_with_seed(joined.as_bytes(), seed))
+    scan_into(&mut Vec::new(), text, 1, seed, b'i')
 }
 
 pub fn is_held_out(split: &str) -> bool {
@@ -79,11 +67,22 @@ pub struct HeldSample {
     pub split: String,
 }
 
-/// What a held-out sample contributes to the index (computed per task, in parallel).
+/// What the leakage check compares of one sample's input: its exact key, band keys,
+/// signature bytes and shingle count. Computed while the task's batches stream (the scan of
+/// the input that near-dedup needs gives it too) and kept in the task's probe file, so the
+/// cross-task pass reads no text for a training sample without plausible candidates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputProbe {
+    pub exact: Option<u64>,
+    pub size: u32,
+    pub bands: Vec<u32>,
+    pub sig: Vec<u8>,
+}
+
+/// What a held-out sample contributes to the index.
 pub struct HeldKeys {
     pub sample: HeldSample,
-    exact: Option<u64>,
-    bands: Vec<u64>,
+    pub probe: InputProbe,
 }
 
 /// The held-out side of the check: every test and validation input of every task, by exact
@@ -97,6 +96,9 @@ pub struct HeldOut {
     exact: Vec<(u64, u128, u32)>,
     /// (band key, sample) sorted
     bands: Vec<(u32, u32)>,
+    /// signature bytes (`bins` a sample) and shingle counts, for screening
+    sigs: Vec<u8>,
+    sizes: Vec<u32>,
 }
 
 fn id128(id: &str) -> u128 {
@@ -112,51 +114,88 @@ impl HeldOut {
             samples: Vec::new(),
             exact: Vec::new(),
             bands: Vec::new(),
+            sigs: Vec::new(),
+            sizes: Vec::new(),
         }
     }
 
-    /// The index keys of held-out samples of task `task` (in parallel); their input shingle
-    /// sets go to `sets`, the task's held-out set store.
-    pub fn keys(
-        &self,
-        task: usize,
-        batch: &[Sample],
-        sets: &mut SetStore,
-    ) -> Result<Vec<HeldKeys>, String> {
-        let computed: Vec<(Vec<u64>, Option<u64>, Vec<u64>)> = batch
-            .par_iter()
-            .map(|s| {
-                let set = text_shingles(&s.input, self.cfg.shingle, self.seed);
-                let bands = self.mh.band_keys(&self.mh.signature(&set));
-                (set, exact_key(&s.input, self.seed), bands)
-            })
-            .collect();
-        batch
-            .iter()
-            .zip(computed)
-            .map(|(s, (set, exact, bands))| {
-                Ok(HeldKeys {
-                    sample: HeldSample {
-                        task,
-                        set: sets.push(&set)?,
-                        id: s.id.clone(),
-                        split: s.split.clone(),
-                    },
-                    exact,
-                    bands,
-                })
-            })
-            .collect()
+    /// The probe of an input from its shingle hashes (unsorted, with repeats) and exact key.
+    pub fn probe(&self, hashes: &[u64], exact: Option<u64>) -> InputProbe {
+        let sig = self.mh.signature(hashes);
+        InputProbe {
+            exact,
+            size: hashes.len() as u32,
+            bands: self
+                .mh
+                .band_keys(&sig)
+                .into_iter()
+                .map(|b| b as u32)
+                .collect(),
+            sig: signature_bytes(&sig, self.mh.bins),
+        }
+    }
+
+    /// The probe of an input text.
+    pub fn probe_text(&self, input: &str) -> InputProbe {
+        let mut hashes = Vec::new();
+        let exact = scan_into(&mut hashes, input, self.cfg.shingle, self.seed, b'i');
+        self.probe(&hashes, exact)
+    }
+
+    /// Bytes of an encoded probe (fixed for a configuration).
+    pub fn probe_len(&self) -> usize {
+        1 + 8 + 4 + 4 * self.mh.bands + self.mh.bins
+    }
+
+    pub fn encode(&self, p: &InputProbe, buf: &mut Vec<u8>) {
+        buf.push(p.exact.is_some() as u8);
+        buf.extend_from_slice(&p.exact.unwrap_or(0).to_le_bytes());
+        buf.extend_from_slice(&p.size.to_le_bytes());
+        for i in 0..self.mh.bands {
+            buf.extend_from_slice(&p.bands.get(i).copied().unwrap_or(0).to_le_bytes());
+        }
+        buf.extend_from_slice(&p.sig);
+        buf.resize(buf.len() + self.mh.bins - p.sig.len().min(self.mh.bins), 0);
+    }
+
+    pub fn decode(&self, b: &[u8]) -> Option<InputProbe> {
+        let u32_at = |i: usize| {
+            b.get(i..i + 4)
+                .and_then(|x| x.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        let exact = b
+            .get(1..9)
+            .and_then(|x| x.try_into().ok())
+            .map(u64::from_le_bytes)?;
+        let size = u32_at(9)?;
+        let bands = (0..self.mh.bands)
+            .map(|i| u32_at(13 + 4 * i))
+            .collect::<Option<Vec<u32>>>()?;
+        let at = 13 + 4 * self.mh.bands;
+        Some(InputProbe {
+            exact: (*b.first()? == 1).then_some(exact),
+            size,
+            // a sample without words has no bands: it is never a candidate
+            bands: if size == 0 { Vec::new() } else { bands },
+            sig: b.get(at..at + self.mh.bins)?.to_vec(),
+        })
     }
 
     /// Adds held-out samples (call in task order, then [`seal`](Self::seal)).
     pub fn add(&mut self, keys: Vec<HeldKeys>) {
         for k in keys {
             let i = self.samples.len() as u32;
-            if let Some(x) = k.exact {
+            if let Some(x) = k.probe.exact {
                 self.exact.push((x, id128(&k.sample.id), i));
             }
-            self.bands.extend(k.bands.iter().map(|b| (*b as u32, i)));
+            if k.probe.size > 0 {
+                self.bands.extend(k.probe.bands.iter().map(|b| (*b, i)));
+            }
+            let mut sig = k.probe.sig;
+            sig.resize(self.mh.bins, 0);
+            self.sigs.extend(sig);
+            self.sizes.push(k.probe.size);
             self.samples.push(k.sample);
         }
     }
@@ -178,47 +217,58 @@ impl HeldOut {
         &self.samples[i]
     }
 
-    /// The leaks among a batch of training samples. `load` reads the input shingle sets of
-    /// held-out samples (by index) for the exact Jaccard confirmation of candidates.
+    fn sig(&self, i: usize) -> &[u8] {
+        &self.sigs[i * self.mh.bins..(i + 1) * self.mh.bins]
+    }
+
+    /// The leaks among a batch of training samples, given their probes. `load` reads the
+    /// input shingle sets of held-out samples, `train` the set of training sample `j` of the
+    /// batch; both are called only for candidates the screening leaves.
+    ///
+    /// Candidates are screened by their signatures' estimated similarity (as near-dedup
+    /// screens, `minhash.rs`): far below the threshold they are dropped; the rest are compared
+    /// exactly, most similar estimate first, [`CONFIRM_FIRST`] at a time, until one reaches the
+    /// threshold; the leak is the best of the compared ones (highest Jaccard, then smallest id).
     pub fn check(
         &self,
-        batch: &[Sample],
+        batch: &[InputProbe],
         load: &(dyn Fn(&HeldSample) -> Result<Vec<u64>, String> + Sync),
+        train: &(dyn Fn(usize) -> Result<Vec<u64>, String> + Sync),
     ) -> Result<Vec<Leak>, String> {
         if self.samples.is_empty() {
             return Ok(Vec::new());
         }
+        let lo = self.cfg.threshold - SCREEN_MARGIN;
         let mut leaks = Vec::new();
-        // sub-batches bound the held-out texts loaded at once
+        // sub-batches bound the sets loaded at once
         for (c, chunk) in batch.chunks(256).enumerate() {
             let base = c * 256;
-            enum Probe {
+            enum Candidates {
                 Exact(usize),
-                Near(Vec<u64>, Vec<u32>),
+                /// candidates, most similar estimate first
+                Near(Vec<u32>),
                 None,
             }
-            let probes: Vec<Probe> = chunk
+            let probes: Vec<Candidates> = chunk
                 .par_iter()
-                .map(|s| {
-                    let Some(key) = exact_key(&s.input, self.seed) else {
-                        return Probe::None;
+                .map(|p| {
+                    let Some(key) = p.exact else {
+                        return Candidates::None;
                     };
-                    let lo = self.exact.partition_point(|e| e.0 < key);
-                    if let Some(&(k, _, h)) = self.exact.get(lo)
+                    let at = self.exact.partition_point(|e| e.0 < key);
+                    if let Some(&(k, _, h)) = self.exact.get(at)
                         && k == key
                     {
-                        return Probe::Exact(h as usize);
+                        return Candidates::Exact(h as usize);
                     }
-                    let set = text_shingles(&s.input, self.cfg.shingle, self.seed);
-                    if set.is_empty() {
-                        return Probe::None;
+                    if p.size == 0 {
+                        return Candidates::None;
                     }
                     let mut cands: Vec<u32> = Vec::new();
-                    for bk in self.mh.band_keys(&self.mh.signature(&set)) {
-                        let bk = bk as u32;
-                        let lo = self.bands.partition_point(|e| e.0 < bk);
+                    for &bk in &p.bands {
+                        let at = self.bands.partition_point(|e| e.0 < bk);
                         cands.extend(
-                            self.bands[lo..]
+                            self.bands[at..]
                                 .iter()
                                 .take_while(|e| e.0 == bk)
                                 .map(|e| e.1),
@@ -227,67 +277,110 @@ impl HeldOut {
                     cands.sort_unstable();
                     cands.dedup();
                     cands.truncate(self.cfg.max_candidates);
-                    if cands.is_empty() {
-                        Probe::None
+                    let dense = p.size >= SCREEN_MIN_SHINGLES;
+                    let mut scored: Vec<(std::cmp::Reverse<u32>, u32)> = cands
+                        .into_iter()
+                        .filter_map(|c| {
+                            if !dense || self.sizes[c as usize] < SCREEN_MIN_SHINGLES {
+                                return Some((std::cmp::Reverse(u32::MAX), c));
+                            }
+                            let e = estimate(&p.sig, self.sig(c as usize));
+                            (e >= lo).then_some((std::cmp::Reverse((e * 1e6) as u32), c))
+                        })
+                        .collect();
+                    scored.sort_unstable();
+                    if scored.is_empty() {
+                        Candidates::None
                     } else {
-                        Probe::Near(set, cands)
+                        Candidates::Near(scored.into_iter().map(|x| x.1).collect())
                     }
                 })
                 .collect();
-            let mut need: Vec<usize> = probes
+            let train_sets: std::collections::HashMap<usize, Vec<u64>> = probes
                 .iter()
-                .flat_map(|p| match p {
-                    Probe::Near(_, c) => c.iter().map(|x| *x as usize).collect(),
-                    _ => Vec::new(),
-                })
-                .collect();
-            need.sort_unstable();
-            need.dedup();
-            let held_sets: std::collections::HashMap<usize, Vec<u64>> = need
-                .par_iter()
-                .map(|i| load(&self.samples[*i]).map(|s| (*i, s)))
+                .enumerate()
+                .filter(|(_, p)| matches!(p, Candidates::Near(_)))
+                .map(|(j, _)| j)
+                .collect::<Vec<usize>>()
+                .into_par_iter()
+                .map(|j| train(base + j).map(|s| (j, s)))
                 .collect::<Result<_, String>>()?;
+            // rounds: the next CONFIRM_FIRST candidates of every sample still unresolved
+            let mut best: Vec<Option<(f64, usize)>> = vec![None; probes.len()];
+            let mut done: Vec<bool> = probes
+                .iter()
+                .map(|p| !matches!(p, Candidates::Near(..)))
+                .collect();
+            let mut round = 0usize;
+            while done.iter().any(|d| !d) {
+                let range =
+                    |n: usize| (round * CONFIRM_FIRST).min(n)..((round + 1) * CONFIRM_FIRST).min(n);
+                let mut need: Vec<usize> = probes
+                    .iter()
+                    .zip(&done)
+                    .filter(|(_, d)| !**d)
+                    .flat_map(|(p, _)| match p {
+                        Candidates::Near(c) => {
+                            c[range(c.len())].iter().map(|x| *x as usize).collect()
+                        }
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                need.sort_unstable();
+                need.dedup();
+                let held_sets: std::collections::HashMap<usize, Vec<u64>> = need
+                    .par_iter()
+                    .map(|i| load(&self.samples[*i]).map(|s| (*i, s)))
+                    .collect::<Result<_, String>>()?;
+                for (j, p) in probes.iter().enumerate() {
+                    let (Candidates::Near(cands), false) = (p, done[j]) else {
+                        continue;
+                    };
+                    let set = &train_sets[&j];
+                    for &c in &cands[range(cands.len())] {
+                        let c = c as usize;
+                        let jac = jaccard(set, &held_sets[&c]);
+                        if jac < self.cfg.threshold {
+                            continue;
+                        }
+                        let better = match best[j] {
+                            None => true,
+                            Some((bj, bc)) => {
+                                jac > bj || (jac == bj && self.samples[c].id < self.samples[bc].id)
+                            }
+                        };
+                        if better {
+                            best[j] = Some((jac, c));
+                        }
+                    }
+                    done[j] = best[j].is_some() || (round + 1) * CONFIRM_FIRST >= cands.len();
+                }
+                round += 1;
+            }
             for (j, p) in probes.into_iter().enumerate() {
-                match p {
-                    Probe::Exact(h) => leaks.push(Leak {
+                match (p, best[j]) {
+                    (Candidates::Exact(h), _) => leaks.push(Leak {
                         index: base + j,
                         held: h,
                         similarity: 1.0,
                         exact: true,
                     }),
-                    Probe::Near(set, cands) => {
-                        let mut best: Option<(f64, &str, usize)> = None;
-                        for c in cands {
-                            let c = c as usize;
-                            let jac = jaccard(&set, &held_sets[&c]);
-                            if jac < self.cfg.threshold {
-                                continue;
-                            }
-                            let id = self.samples[c].id.as_str();
-                            let better = match best {
-                                None => true,
-                                Some((bj, bid, _)) => jac > bj || (jac == bj && id < bid),
-                            };
-                            if better {
-                                best = Some((jac, id, c));
-                            }
-                        }
-                        if let Some((jac, _, c)) = best {
-                            leaks.push(Leak {
-                                index: base + j,
-                                held: c,
-                                similarity: round4(jac),
-                                exact: false,
-                            });
-                        }
-                    }
-                    Probe::None => {}
+                    (Candidates::Near(_), Some((jac, c))) => leaks.push(Leak {
+                        index: base + j,
+                        held: c,
+                        similarity: round4(jac),
+                        exact: false,
+                    }),
+                    _ => {}
                 }
             }
         }
         Ok(leaks)
     }
 }
+
+/// Candidates compared exactly per round of [`HeldOut::check`].
+pub const CONFIRM_FIRST: usize = 8;
 
 /// Every leak of training samples of `tasks` (in-memory samples; tests and tools), ordered by
 /// (task, sample index): `(task, index, leak)`. Returns also the held-out and training counts.
@@ -297,33 +390,42 @@ pub fn find_leaks(
     seed: u64,
 ) -> (Vec<(usize, usize, Leak)>, u64, u64) {
     let mut held = HeldOut::new(cfg.clone(), seed);
-    let mut sets: Vec<SetStore> = Vec::new();
+    let mut sets: Vec<Vec<Vec<u64>>> = Vec::new();
     for (t, ss) in tasks.iter().enumerate() {
-        let batch: Vec<Sample> = ss
+        let mut task_sets = Vec::new();
+        let keys: Vec<HeldKeys> = ss
             .iter()
             .filter(|s| is_held_out(&s.split))
-            .cloned()
+            .map(|s| {
+                task_sets.push(text_shingles(&s.input, cfg.shingle, seed));
+                HeldKeys {
+                    sample: HeldSample {
+                        task: t,
+                        set: task_sets.len() as u32 - 1,
+                        id: s.id.clone(),
+                        split: s.split.clone(),
+                    },
+                    probe: held.probe_text(&s.input),
+                }
+            })
             .collect();
-        let mut store = SetStore::memory();
-        if let Ok(keys) = held.keys(t, &batch, &mut store) {
-            held.add(keys);
-        }
-        sets.push(store);
+        held.add(keys);
+        sets.push(task_sets);
     }
     held.seal();
     let mut out = Vec::new();
     let mut train = 0u64;
     for (t, ss) in tasks.iter().enumerate() {
-        let tr: Vec<(usize, Sample)> = ss
+        let tr: Vec<(usize, &Sample)> = ss
             .iter()
             .enumerate()
             .filter(|(_, s)| s.split == "train")
-            .map(|(i, s)| (i, s.clone()))
             .collect();
         train += tr.len() as u64;
-        let batch: Vec<Sample> = tr.iter().map(|x| x.1.clone()).collect();
-        let load = |h: &HeldSample| sets[h.task].get(h.set);
-        for l in held.check(&batch, &load).unwrap_or_default() {
+        let probes: Vec<InputProbe> = tr.iter().map(|(_, s)| held.probe_text(&s.input)).collect();
+        let load = |h: &HeldSample| Ok(sets[h.task][h.set as usize].clone());
+        let train_set = |j: usize| Ok(text_shingles(&tr[j].1.input, cfg.shingle, seed));
+        for l in held.check(&probes, &load, &train_set).unwrap_or_default() {
             out.push((t, tr[l.index].0, l));
         }
     }
@@ -371,9 +473,19 @@ mod tests {
         assert_eq!((held, train), (2, 4));
         let got: Vec<(usize, usize, &str, bool)> = leaks
             .iter()
-            .map(|(t, i, l)| (*t, *i, [a[0].id.as_str(), a[1].id.as_str()][l.held], l.exact))
+            .map(|(t, i, l)| {
+                (
+                    *t,
+                    *i,
+                    [a[0].id.as_str(), a[1].id.as_str()][l.held],
+                    l.exact,
+                )
+            })
             .collect();
-        assert_eq!(got, [(1, 0, "t1", true), (1, 1, "t1", false), (1, 2, "v1", true)]);
+        assert_eq!(
+            got,
+            [(1, 0, "t1", true), (1, 1, "t1", false), (1, 2, "v1", true)]
+        );
         assert!(leaks[1].2.similarity >= 0.8 && leaks[1].2.similarity < 1.0);
     }
 }

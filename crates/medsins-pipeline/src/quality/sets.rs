@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn sets_round_trip_in_memory_and_on_disk() {
         let tmp = tempfile::tempdir().unwrap();
-        for mut s in [SetStore::memory(), SetStore::file(tmp.path().join("s")).unwrap()] {
+        for mut s in [
+            SetStore::memory(),
+            SetStore::file(tmp.path().join("s")).unwrap(),
+        ] {
             let a = s.push(&[1, 5, u64::MAX]).unwrap();
             let b = s.push(&[]).unwrap();
             let c = s.push(&[7]).unwrap();
