@@ -803,7 +803,7 @@ mod tests {
     #[test]
     fn jaccard_is_exact() {
         assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
-        assert_eq!(jaccard(&[], &[]), 1.0);
+        assert_eq!(jaccard::<u64>(&[], &[]), 1.0);
         assert_eq!(jaccard(&[1], &[]), 0.0);
     }
 
