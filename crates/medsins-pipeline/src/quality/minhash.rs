@@ -342,10 +342,12 @@ pub fn jaccard_at_least<T: Ord>(a: &[T], b: &[T], t: f64) -> bool {
     reach(inter) >= t
 }
 
-/// Candidate pairs `(i, j)`, `i < j`, sorted and unique, from `(band key, item)` entries.
+/// Candidate pairs `(i, j)`, `i < j`, sorted and unique, from `(band key, item)` entries (the
+/// unscreened candidate set of [`NearIndex::find`], for tests).
 /// Band keys are stored in 32 bits: a false candidate from a truncated key is rejected by the
 /// exact Jaccard confirmation like any other.
-pub fn candidate_pairs(mut entries: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+#[cfg(test)]
+fn candidate_pairs(mut entries: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
     entries.par_sort_unstable();
     let mut pairs = bucket_pairs(&entries, |i, j| Some((i, j)));
     pairs.par_sort_unstable();
@@ -359,6 +361,9 @@ pub fn candidate_pairs(mut entries: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
 /// 384K EHR rows of a MIMIC-IV-ED task at scale 1.0 take ≈ 52M.
 pub(crate) const SET_CACHE_SHINGLES: usize = 64 << 20;
 
+/// Reads the `(input, output)` of samples by position, from a task's store.
+pub type TextLoader<'a> = dyn Fn(&[usize]) -> Result<Vec<(String, String)>, String> + Sync + 'a;
+
 /// The shingle sets of the samples a near-dup search compares exactly, loaded from the task's
 /// store on first use and kept up to [`SET_CACHE_SHINGLES`]. Sets hold the high 32 bits of
 /// each shingle hash: half the memory, and a chance collision between two sets of 300
@@ -368,7 +373,7 @@ struct SetCache<'a> {
     held: usize,
     k: usize,
     seed: u64,
-    load: &'a (dyn Fn(&[usize]) -> Result<Vec<(String, String)>, String> + Sync),
+    load: &'a TextLoader<'a>,
 }
 
 impl SetCache<'_> {
@@ -417,7 +422,6 @@ impl SetCache<'_> {
         self.sets[i as usize].as_deref().unwrap_or(&[])
     }
 }
-
 
 /// Union-find with path halving.
 pub struct UnionFind(Vec<u32>);
@@ -573,7 +577,7 @@ impl NearIndex {
     pub fn find<K: Ord>(
         &self,
         ids: &[K],
-        load: &(dyn Fn(&[usize]) -> Result<Vec<(String, String)>, String> + Sync),
+        load: &TextLoader<'_>,
     ) -> Result<Vec<NearDuplicate>, String> {
         let n = self.len();
         if !self.enabled() || n < 2 {
@@ -880,7 +884,11 @@ mod tests {
         for shift in [0u32, 5, 20, 22, 23, 40, 199, 300] {
             let b: Vec<u32> = (shift..200 + shift).collect();
             for t in [0.5, 0.8, 0.81, 0.9] {
-                assert_eq!(jaccard_at_least(&a, &b, t), jaccard(&a, &b) >= t, "{shift} {t}");
+                assert_eq!(
+                    jaccard_at_least(&a, &b, t),
+                    jaccard(&a, &b) >= t,
+                    "{shift} {t}"
+                );
             }
         }
         assert!(jaccard_at_least::<u32>(&[], &[], 0.8));
