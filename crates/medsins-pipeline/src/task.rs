@@ -346,31 +346,35 @@ impl Runner<'_> {
             t.2 += start.elapsed().as_secs_f64();
         }
         // one scan of every input and output gives the near-dedup signature and the leakage
-        // probe of the input
+        // probe of the input (no scan when the task needs neither)
         let start = Instant::now();
         let (k, seed, near_on) = (self.near.cfg.shingle, self.cx.seed, self.near.enabled());
         let held = self.opts.held_out.map(|h| h.1);
-        let scanned: Vec<(Vec<u64>, Option<Vec<u8>>)> = batch
-            .par_iter()
-            .map(|s| {
-                let mut hashes = Vec::new();
-                let exact = scan_into(&mut hashes, &s.input, k, seed, b'i');
-                let probe = held.map(|h| {
-                    let p = if h.cfg.shingle == k {
-                        h.probe(&hashes, exact)
-                    } else {
-                        h.probe_text(&s.input)
-                    };
-                    let mut b = Vec::with_capacity(h.probe_len());
-                    h.encode(&p, &mut b);
-                    b
-                });
-                if near_on {
-                    shingles_into(&mut hashes, &s.output, k, seed, b'o');
-                }
-                (hashes, probe)
-            })
-            .collect();
+        let scanned: Vec<(Vec<u64>, Option<Vec<u8>>)> = if !near_on && held.is_none() {
+            Vec::new()
+        } else {
+            batch
+                .par_iter()
+                .map(|s| {
+                    let mut hashes = Vec::new();
+                    let exact = scan_into(&mut hashes, &s.input, k, seed, b'i');
+                    let probe = held.map(|h| {
+                        let p = if h.cfg.shingle == k {
+                            h.probe(&hashes, exact)
+                        } else {
+                            h.probe_text(&s.input)
+                        };
+                        let mut b = Vec::with_capacity(h.probe_len());
+                        h.encode(&p, &mut b);
+                        b
+                    });
+                    if near_on {
+                        shingles_into(&mut hashes, &s.output, k, seed, b'o');
+                    }
+                    (hashes, probe)
+                })
+                .collect()
+        };
         let mut signed = Vec::with_capacity(scanned.len());
         for (hashes, probe) in scanned {
             if let (Some(f), Some(p)) = (self.probes.as_mut(), probe) {
@@ -384,14 +388,17 @@ impl Runner<'_> {
         self.tally.near += start.elapsed().as_secs_f64();
         let start = Instant::now();
         for s in batch {
-            // a head split is decided when the file's record count is known
-            let split = Split::parse(&s.split).unwrap_or(Split::Train);
-            if !s.split.is_empty() && Split::parse(&s.split).is_none() {
-                return Err(format!(
-                    "{}: split `{}` is not train, validation or test",
-                    f.rel, s.split
-                ));
-            }
+            let split = match Split::parse(&s.split) {
+                Some(split) => split,
+                // a head split is decided when the file's record count is known
+                None if s.split.is_empty() => Split::Train,
+                None => {
+                    return Err(format!(
+                        "{}: split `{}` is not train, validation or test",
+                        f.rel, s.split
+                    ));
+                }
+            };
             self.order.push(s.order.1);
             self.ids.push(
                 u128::from_str_radix(&s.id, 16)

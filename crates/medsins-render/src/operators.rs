@@ -308,12 +308,7 @@ pub(crate) fn apply_record_step(
             };
             let list: Vec<Value> = texts
                 .iter()
-                .map(|(l, t)| {
-                    let mut m = serde_json::Map::new();
-                    m.insert("letter".into(), Value::String(l.clone()));
-                    m.insert("text".into(), Value::String(t.clone()));
-                    Value::Object(m)
-                })
+                .map(|(l, t)| string_object([("letter", l.clone()), ("text", t.clone())]))
                 .collect();
             f.insert(
                 format!("{into}_letter"),
@@ -377,11 +372,8 @@ pub(crate) fn apply_record_step(
                 let _ = key;
                 match index.get(&c).and_then(|i| table.get(*i)) {
                     Some(r) => {
-                        let mut m = serde_json::Map::new();
                         let v = r.fields.get(value).map(value_text).unwrap_or_default();
-                        m.insert("code".into(), Value::String(c));
-                        m.insert("value".into(), Value::String(v));
-                        found.push(Value::Object(m));
+                        found.push(string_object([("code", c), ("value", v)]));
                     }
                     None => missing.push(Value::String(c)),
                 }
@@ -519,6 +511,17 @@ pub(crate) fn apply_record_step(
         }
     }
     Ok(true)
+}
+
+/// A JSON object of string members, in the given order (built directly: `json!` would
+/// serialise the strings again).
+fn string_object<const N: usize>(members: [(&str, String); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v)))
+            .collect(),
+    )
 }
 
 /// A looked-up record's fields, or only the named ones (in the record's order).

@@ -114,7 +114,8 @@ pub fn scan_into(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8) -
     Some(key.digest())
 }
 
-pub fn finish_set(mut v: Vec<u64>) -> Vec<u64> {
+/// A sorted set of hashes, without repeats.
+pub fn finish_set<T: Ord>(mut v: Vec<T>) -> Vec<T> {
     v.sort_unstable();
     v.dedup();
     v
@@ -138,17 +139,28 @@ pub fn text_shingles(text: &str, k: usize, seed: u64) -> Vec<u64> {
 
 /// Shingle set of a sample: input and output (never the instruction).
 pub fn sample_shingles(input: &str, output: &str, k: usize, seed: u64) -> Vec<u64> {
-    let mut v = Vec::new();
-    shingles_into(&mut v, input, k, seed, b'i');
-    shingles_into(&mut v, output, k, seed, b'o');
-    finish_set(v)
+    finish_set(sample_shingle_hashes(input, output, k, seed))
 }
 
 /// Exact Jaccard similarity of two sorted sets.
 pub fn jaccard<T: Ord>(a: &[T], b: &[T]) -> f64 {
-    if a.is_empty() && b.is_empty() {
-        return 1.0;
+    let inter = intersection(a, b, |_| true).unwrap_or_default();
+    ratio(inter, a.len() + b.len())
+}
+
+/// `inter / (total - inter)`: the Jaccard of two sets of `total` members together sharing
+/// `inter` (1 for two empty sets).
+fn ratio(inter: usize, total: usize) -> f64 {
+    if total == 0 {
+        1.0
+    } else {
+        inter as f64 / (total - inter) as f64
     }
+}
+
+/// The intersection size of two sorted sets; `None` as soon as `reachable(largest
+/// intersection still possible)` says it is not worth finishing (checked every 16 steps).
+fn intersection<T: Ord>(a: &[T], b: &[T], reachable: impl Fn(usize) -> bool) -> Option<usize> {
     let (mut i, mut j, mut inter) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
         match a[i].cmp(&b[j]) {
@@ -160,8 +172,12 @@ pub fn jaccard<T: Ord>(a: &[T], b: &[T]) -> f64 {
                 j += 1;
             }
         }
+        // the intersection can grow by at most what is left of the shorter side
+        if (i + j) % 16 == 0 && !reachable(inter + (a.len() - i).min(b.len() - j)) {
+            return None;
+        }
     }
-    inter as f64 / (a.len() + b.len() - inter) as f64
+    Some(inter)
 }
 
 /// Rounded to 4 decimals for the ledger.
@@ -316,30 +332,7 @@ fn rounds(entries: &[(u32, u32)], max: usize) -> Vec<std::ops::Range<usize>> {
 /// `jaccard(a, b) >= t`, stopping as soon as the intersection can no longer get there.
 pub fn jaccard_at_least<T: Ord>(a: &[T], b: &[T], t: f64) -> bool {
     let total = a.len() + b.len();
-    let reach = |inter: usize| {
-        if total == 0 {
-            1.0
-        } else {
-            inter as f64 / (total - inter) as f64
-        }
-    };
-    let (mut i, mut j, mut inter) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                inter += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-        // the intersection can grow by at most what is left of the shorter side
-        if (i + j) % 16 == 0 && reach(inter + (a.len() - i).min(b.len() - j)) < t {
-            return false;
-        }
-    }
-    reach(inter) >= t
+    intersection(a, b, |most| ratio(most, total) >= t).is_some_and(|i| ratio(i, total) >= t)
 }
 
 /// Candidate pairs `(i, j)`, `i < j`, sorted and unique, from `(band key, item)` entries (the
@@ -392,13 +385,11 @@ impl SetCache<'_> {
         let loaded: Vec<Box<[u32]>> = texts
             .par_iter()
             .map(|(a, b)| {
-                let mut set: Vec<u32> = sample_shingle_hashes(a, b, k, seed)
+                let high: Vec<u32> = sample_shingle_hashes(a, b, k, seed)
                     .into_iter()
                     .map(|h| (h >> 32) as u32)
                     .collect();
-                set.sort_unstable();
-                set.dedup();
-                set.into_boxed_slice()
+                finish_set(high).into_boxed_slice()
             })
             .collect();
         let adding: usize = loaded.iter().map(|s| s.len()).sum();
