@@ -4,9 +4,9 @@
 //! and proves a rebuild byte-identical; access and licence profiles keep restricted rows out.
 
 use medsins_e2e::*;
+use medsins_inspect::audit::{AuditError, AuditOptions, AuditReport, audit};
+use medsins_inspect::verify::{VerifyOptions, verify};
 use medsins_manifest::Catalogue;
-use medsins_pipeline::audit::{AuditError, AuditOptions, AuditReport, audit};
-use medsins_pipeline::verify::{VerifyOptions, verify};
 use medsins_pipeline::{BuildOptions, CorpusStatus, build};
 use std::path::{Path, PathBuf};
 
@@ -195,7 +195,7 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     let raw = r.raw_records.as_ref().unwrap();
     assert_eq!(raw.len(), 1);
     assert_eq!(raw[0].fields["q"], "What is aspirin?");
-    let lock = medsins_pipeline::audit::read_lock(&out).unwrap();
+    let lock = medsins_inspect::audit::read_lock(&out).unwrap();
     let locked = lock
         .raw_files
         .iter()

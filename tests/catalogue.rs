@@ -116,7 +116,7 @@ fn checked_in_schema_is_generated_from_the_types() {
 fn catalogue_doc_is_generated_from_the_manifests() {
     let on_disk = std::fs::read_to_string(repo().join("docs/catalogue.md")).unwrap_or_default();
     assert!(
-        on_disk == medsins_pipeline::catalogue_doc(&catalogue()),
+        on_disk == medsins_inspect::catalogue_doc(&catalogue()),
         "docs/catalogue.md is stale: run `cargo run -- catalogue doc -o docs/catalogue.md`"
     );
 }

@@ -69,7 +69,7 @@ pub fn check_real_corpus(shared: &Path, corpus: &str, expected: &[(&str, usize)]
         let removed = tb
             .ledger
             .iter()
-            .filter(|e| !medsins_pipeline::quality::is_flag(&e.reason))
+            .filter(|e| !medsins_quality::is_flag(&e.reason))
             .count() as u64;
         let reshapes = lm
             .manifest

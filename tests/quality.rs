@@ -4,8 +4,8 @@
 
 use medsins_core::{LedgerEntry, sample_id, sha256_hex};
 use medsins_manifest::Catalogue;
-use medsins_pipeline::quality::minhash::{jaccard, round4, sample_shingles, text_shingles};
 use medsins_pipeline::{BuildOptions, build};
+use medsins_quality::minhash::{jaccard, round4, sample_shingles, text_shingles};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -395,7 +395,7 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     assert_eq!(lock["options"]["decontaminate_ngram"], 13);
 
     // checks: the planted multiple-choice answer is reported, as expected
-    let checks: medsins_pipeline::quality::ChecksReport =
+    let checks: medsins_quality::ChecksReport =
         serde_json::from_str(&std::fs::read_to_string(out.join("checks.json")).unwrap()).unwrap();
     assert_eq!(checks.unexpected, 0, "{:?}", checks.results);
     assert_eq!(checks.results.len(), 1);

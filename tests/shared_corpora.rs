@@ -62,7 +62,7 @@ fn check_partial_corpus(shared: &Path, corpus: &str, expected: &[(&str, usize)])
                 let removed = tb
                     .ledger
                     .iter()
-                    .filter(|e| !medsins_pipeline::quality::is_flag(&e.reason))
+                    .filter(|e| !medsins_quality::is_flag(&e.reason))
                     .count() as u64;
                 if tb.samples.len() as u64 + removed != tb.records_read {
                     failures.push(format!(

@@ -110,7 +110,7 @@ fn ade_corpus_sni_1451_1495() {
         let removed = tb
             .ledger
             .iter()
-            .filter(|e| !medsins_pipeline::quality::is_flag(&e.reason))
+            .filter(|e| !medsins_quality::is_flag(&e.reason))
             .count() as u64;
         assert_eq!(
             tb.samples.len() as u64 + removed,

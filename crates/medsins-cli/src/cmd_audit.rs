@@ -1,5 +1,5 @@
 use crate::paths;
-use medsins_pipeline::audit::{AuditError, AuditOptions, audit, render_text};
+use medsins_inspect::audit::{AuditError, AuditOptions, audit, render_text};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

@@ -18,7 +18,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         "schema" => medsins_manifest::json_schema(),
         _ => {
             let cat = paths::valid_catalogue(&paths::manifests_dir(a.manifests))?;
-            medsins_pipeline::catalogue_doc(&cat)
+            medsins_inspect::catalogue_doc(&cat)
         }
     };
     match a.output {

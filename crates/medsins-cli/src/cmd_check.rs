@@ -2,7 +2,7 @@
 
 use crate::paths;
 use anyhow::Context;
-use medsins_pipeline::quality::{ChecksReport, TaskChecker, checks};
+use medsins_quality::{ChecksReport, TaskChecker, checks};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -120,7 +120,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         crate::cmd_validate::diagnostics(std::slice::from_ref(&manifest_path), &manifests);
     if diags.is_empty()
         && fixture_path.exists()
-        && let Ok(previews) = medsins_pipeline::preview(&cat, id, &fixtures, a.n, 1000)
+        && let Ok(previews) = medsins_inspect::preview(&cat, id, &fixtures, a.n, 1000)
     {
         let lines = crate::cmd_preview::expected_rows(&previews);
         if !expected_path.exists() || a.force {

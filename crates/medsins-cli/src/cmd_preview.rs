@@ -51,7 +51,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let mut previews = Vec::new();
     for t in &targets {
         previews.extend(
-            medsins_pipeline::preview(&cat, t, &root, a.n, a.window).map_err(anyhow::Error::msg)?,
+            medsins_inspect::preview(&cat, t, &root, a.n, a.window).map_err(anyhow::Error::msg)?,
         );
     }
     if a.expected {
@@ -159,7 +159,7 @@ fn changed_corpora(dir: &std::path::Path, git_ref: &str) -> anyhow::Result<Vec<S
 }
 
 /// Previewed samples as expected-row JSON Lines (the format of `fixtures/expected/<corpus>.jsonl`).
-pub fn expected_rows(previews: &[medsins_pipeline::preview::TaskPreview]) -> String {
+pub fn expected_rows(previews: &[medsins_inspect::preview::TaskPreview]) -> String {
     let mut lines = String::new();
     for p in previews {
         for s in &p.samples {

@@ -1,5 +1,5 @@
 use crate::paths;
-use medsins_pipeline::verify::{VerifyOptions, verify};
+use medsins_inspect::verify::{VerifyOptions, verify};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

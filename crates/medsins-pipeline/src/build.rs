@@ -4,7 +4,7 @@
 
 use crate::card::dataset_card;
 use crate::corpus::{Resolution, ResolvedCorpus, resolve_corpus};
-use crate::quality::{HeldOut, LeakConfig, leak_entry};
+use crate::removals::leak_entry;
 use crate::report::{BuildReport, CorpusReport, CorpusStatus};
 use crate::spill::{Ledger, SpillFile, Store};
 use crate::stages::TaskContext;
@@ -13,6 +13,7 @@ use crate::{BuildError, BuildOptions};
 use medsins_core::{BUILDER_VERSION, LedgerEntry, Split, TaskMeta};
 use medsins_manifest::{Catalogue, LoadedManifest, Task};
 use medsins_output::{self as output, Lock, LockedFile, LockedManifest, Stats, TaskStats};
+use medsins_quality::{HeldOut, LeakConfig};
 use medsins_readers::InstructionBank;
 use std::collections::BTreeMap;
 
@@ -65,9 +66,10 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         None => None,
     };
     let benchmarks =
-        crate::quality::load_benchmarks(&opts.decontaminate).map_err(BuildError::Invalid)?;
-    let bench_index = (!benchmarks.is_empty())
-        .then(|| crate::quality::BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed));
+        medsins_quality::load_benchmarks(&opts.decontaminate).map_err(BuildError::Invalid)?;
+    let bench_index = (!benchmarks.is_empty()).then(|| {
+        medsins_quality::BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed)
+    });
     let counter = opts
         .tokenizer
         .as_deref()
@@ -311,7 +313,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             .iter()
             .map(|(j, r)| (*j, r.meta.task_id.as_str()))
             .collect();
-        let load = |h: &crate::quality::leakage::HeldSample| -> Result<Vec<u64>, String> {
+        let load = |h: &medsins_quality::leakage::HeldSample| -> Result<Vec<u64>, String> {
             let run = runs
                 .get(&h.task)
                 .ok_or("held-out sample of a failed task")?;
@@ -342,7 +344,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
                         train.iter().map(|i| run.kept[*i].ordinal as u64).collect();
                     let shingle = held.cfg.shingle;
                     probes.for_each(&ordinals, &mut |batch| {
-                        let decoded: Vec<crate::quality::leakage::InputProbe> = batch
+                        let decoded: Vec<medsins_quality::leakage::InputProbe> = batch
                             .iter()
                             .map(|b| held.decode(b).ok_or("a corrupt leakage probe"))
                             .collect::<Result<_, _>>()?;
@@ -350,7 +352,9 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
                         let sample = |j: usize| run.store.get(run.kept[train[base + j]].handle);
                         let train_set = |j: usize| {
                             sample(j).map(|s| {
-                                crate::quality::minhash::text_shingles(&s.input, shingle, opts.seed)
+                                medsins_quality::minhash::text_shingles(
+                                    &s.input, shingle, opts.seed,
+                                )
                             })
                         };
                         for l in held.check(&decoded, &load, &train_set)? {
@@ -398,13 +402,13 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         run.stage("leakage", before, after, 0.0);
     }
     let leakage =
-        crate::quality::leakage_summary(held.len() as u64, train_checked, &leak_counts, &leak_cfg);
+        medsins_quality::leakage_summary(held.len() as u64, train_checked, &leak_counts, &leak_cfg);
     let decontamination = bench_index.as_ref().map(|index| {
-        let tasks: Vec<(&str, &crate::quality::ContaminationCounts)> = built_runs
+        let tasks: Vec<(&str, &medsins_quality::ContaminationCounts)> = built_runs
             .values()
             .map(|r| (r.meta.task_id.as_str(), &r.contamination))
             .collect();
-        crate::quality::decontamination_summary(index, &benchmarks, &tasks)
+        medsins_quality::decontamination_summary(index, &benchmarks, &tasks)
     });
     let t_cross = t_cross.elapsed().as_secs_f64();
 
@@ -533,7 +537,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         }));
     }
     write(&dir.join("stats.json"), &stats.to_json())?;
-    report.checks = crate::quality::checks::report(
+    report.checks = medsins_quality::checks::report(
         written
             .iter()
             .map(|w| (w.checks.clone(), w.samples))
@@ -613,7 +617,7 @@ struct Written {
     input_chars: Vec<u64>,
     output_chars: Vec<u64>,
     tokens: Option<Vec<(u32, u32)>>,
-    checks: Vec<crate::quality::CheckResult>,
+    checks: Vec<medsins_quality::CheckResult>,
     seconds: Vec<(String, f64)>,
 }
 
@@ -638,7 +642,7 @@ fn write_task(
     let mut shards =
         output::TaskShardWriter::create(dir, &run.meta, counter.is_some(), opts.shard_rows)?;
     let mut checker =
-        crate::quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
+        medsins_quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
     let mut w = Written {
         samples: 0,
         per_split: BTreeMap::new(),
@@ -796,7 +800,7 @@ fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
             *s.per_split.entry(split.clone()).or_default() += k;
         }
         for (reason, k) in &t.ledger.by_reason {
-            let flag = crate::quality::is_flag(reason);
+            let flag = medsins_quality::is_flag(reason);
             let (task_map, all) = if flag {
                 (&mut ts.flagged_by_reason, &mut s.flagged_by_reason)
             } else {

@@ -15,27 +15,22 @@
 //! Tasks build in parallel on a rayon pool, largest first; within a task every order is the
 //! raw files' order, so results do not depend on the thread count.
 
-pub mod audit;
 pub mod corpus;
 pub mod options;
-pub mod preview;
-pub mod quality;
+pub mod removals;
 pub mod report;
+pub mod sets;
 pub mod spill;
 pub mod stages;
 pub mod task;
 pub mod tokens;
-pub mod verify;
 
-mod build;
+pub mod build;
 mod card;
-mod catalogue_doc;
 
 pub use build::{build, instruction_set};
-pub use catalogue_doc::catalogue_doc;
 pub use corpus::{Resolution, ResolvedCorpus, resolve_corpus};
 pub use options::{BuildOptions, BuildSelection, Progress};
-pub use preview::preview;
 pub use report::{BuildReport, CorpusStatus};
 pub use task::{TaskBuild, TaskRun, render_task};
 

@@ -69,7 +69,7 @@ impl BuildOptions {
             seed: 0,
             shard_rows: 100_000,
             decontaminate: Vec::new(),
-            decontaminate_ngram: crate::quality::DEFAULT_NGRAM,
+            decontaminate_ngram: medsins_quality::DEFAULT_NGRAM,
             tokenizer: None,
             max_tokens: None,
             timings: false,

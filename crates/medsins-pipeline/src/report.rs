@@ -51,7 +51,7 @@ pub struct BuildReport {
     /// Flagged (kept) samples by ledger reason.
     pub flagged_by_reason: std::collections::BTreeMap<String, u64>,
     /// The semantic checks (as in `checks.json`).
-    pub checks: crate::quality::ChecksReport,
+    pub checks: medsins_quality::ChecksReport,
 }
 
 impl BuildReport {

@@ -13,14 +13,15 @@
 //! exact dedup (16 bytes) and the near-duplicate band keys (64 bytes by default).
 
 use crate::corpus::ResolvedCorpus;
-use crate::quality::leakage::{HeldKeys, HeldOut, HeldSample, is_held_out};
-use crate::quality::minhash::{NearIndex, near_entry, scan_into, shingles_into, text_shingles};
-use crate::quality::sets::SetStore;
-use crate::quality::{BenchIndex, ContaminationCounts, decontamination_entry};
+use crate::removals::{decontamination_entry, near_entry};
+use crate::sets::SetStore;
 use crate::spill::{Ledger, RecordFile, Store};
 use crate::stages::{TaskContext, batch_stages};
 use medsins_core::{LedgerEntry, Sample, Split, TaskMeta};
 use medsins_manifest::{LoadedManifest, SplitPolicy, Task};
+use medsins_quality::leakage::{HeldKeys, HeldOut, HeldSample, is_held_out};
+use medsins_quality::minhash::{NearIndex, scan_into, shingles_into, text_shingles};
+use medsins_quality::{BenchIndex, ContaminationCounts};
 use medsins_readers::{Record, read_file};
 use medsins_render::{LookupFiles, PandasPlan, Pass, Rendered, StepOutput, TaskRenderer};
 use rayon::prelude::*;

@@ -1,9 +1,9 @@
 //! Rendered samples of a corpus or task for review, without writing anything.
 
-use crate::corpus::{Resolution, resolve_corpus};
-use crate::task::render_task;
 use medsins_core::{LedgerEntry, Sample};
 use medsins_manifest::{Catalogue, LoadedManifest};
+use medsins_pipeline::corpus::{Resolution, resolve_corpus};
+use medsins_pipeline::task::render_task;
 use serde::Serialize;
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! `docs/catalogue.md`, generated from the manifests (`medsins catalogue doc`).
 
-use crate::corpus::raw_rel_path;
 use medsins_manifest::Catalogue;
+use medsins_pipeline::corpus::raw_rel_path;
 use std::fmt::Write;
 
 pub fn catalogue_doc(cat: &Catalogue) -> String {

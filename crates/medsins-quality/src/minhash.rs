@@ -12,7 +12,6 @@
 //! confirmed by the exact Jaccard similarity of the two shingle sets. Everything is ordered by
 //! sample position or id, never by hash-map iteration, so results do not depend on threads.
 
-use crate::stages::TaskContext;
 use medsins_core::Sample;
 use medsins_manifest::{NearDedup, NearDedupPolicy};
 use rayon::prelude::*;
@@ -732,29 +731,6 @@ pub fn near_duplicates(
             .collect())
     };
     idx.find(&ids, &load).unwrap_or_default()
-}
-
-/// The ledger entry of a near-duplicate (`near_duplicate` when the policy removes it,
-/// `near_duplicate_flag` when it only flags it).
-pub fn near_entry(
-    cx: &TaskContext,
-    cfg: &NearDedup,
-    s: &Sample,
-    kept: &str,
-    d: &NearDuplicate,
-) -> medsins_core::LedgerEntry {
-    let reason = if cfg.policy == NearDedupPolicy::Remove {
-        "near_duplicate"
-    } else {
-        "near_duplicate_flag"
-    };
-    let detail = format!(
-        "Jaccard {:.4} with {kept} over input+output word {}-shingles (cluster of {}, threshold {})",
-        d.similarity, cfg.shingle, d.cluster_size, cfg.threshold
-    );
-    let mut e = cx.removal(s, "near_dedup", reason, Some(kept), detail);
-    e.similarity = Some(d.similarity);
-    e
 }
 
 #[cfg(test)]

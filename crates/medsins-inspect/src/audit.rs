@@ -8,12 +8,12 @@
 //! manifest's reader and the task is re-run over its files (steps, templates, normalisation,
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
-use crate::build::instruction_set;
-use crate::corpus::{Resolution, raw_rel_path, resolve_corpus};
-use crate::task::render_task;
 use medsins_core::LedgerEntry;
 use medsins_manifest::{LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
+use medsins_pipeline::corpus::{Resolution, raw_rel_path, resolve_corpus};
+use medsins_pipeline::instruction_set;
+use medsins_pipeline::task::render_task;
 use medsins_readers::{InstructionBank, read_all};
 use serde::Serialize;
 use serde_json::{Map, Value};

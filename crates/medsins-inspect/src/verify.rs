@@ -6,10 +6,10 @@
 //!    options, and every file compared byte for byte with the output.
 
 use crate::audit::read_lock;
-use crate::corpus::hash_file;
-use crate::{BuildOptions, build};
 use medsins_manifest::{Catalogue, LoadedManifest};
 use medsins_output::{self as output, ChecksumProblem, Lock};
+use medsins_pipeline::corpus::hash_file;
+use medsins_pipeline::{BuildOptions, build};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,6 @@
-//! Data quality beyond exact deduplication (issue #5; docs/data-quality.md).
+//! The data-quality algorithms of medsins (docs/data-quality.md): what is a near-duplicate, a
+//! leak or a contamination, and which semantic checks a task fails. Algorithms only: the build
+//! (medsins-pipeline) decides when they run and writes their findings to the ledger.
 //!
 //! - [`minhash`]: word-shingle MinHash LSH; the per-task near-duplicate pass that runs after
 //!   the task's last batch (`[tasks.near_dedup]`, policy `flag` by default).
@@ -8,44 +10,24 @@
 //!   near-duplicates a test/validation input of any task are removed (ledger `leak`).
 //! - [`checks`]: semantic checks per task, reported all at once (`checks.json`, `medsins check`).
 //!
-//! Decontamination runs per task after near-dedup; leakage after every task is built; the
-//! checks while the output is written.
+//! In a build, decontamination runs per task after near-dedup, leakage after every task is
+//! built, and the checks while the output is written.
 
 pub mod checks;
 pub mod decontam;
 pub mod leakage;
 pub mod minhash;
-pub mod sets;
 
 pub use checks::{CheckResult, ChecksReport, TaskChecker, TaskView};
 pub use decontam::{BenchIndex, Benchmark, Contamination, load_benchmark};
 pub use leakage::{HeldOut, LeakConfig};
 pub use minhash::NearIndex;
 
-use crate::stages::TaskContext;
-use medsins_core::{LedgerEntry, Sample};
 use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Default n of the decontamination n-grams.
 pub const DEFAULT_NGRAM: usize = 13;
-
-/// The ledger entry of a contaminated sample.
-pub fn decontamination_entry(
-    cx: &TaskContext,
-    s: &Sample,
-    c: &Contamination,
-    n: usize,
-) -> LedgerEntry {
-    let detail = format!(
-        "{} {n}-gram \"{}\" occurs in benchmark {}",
-        c.field, c.ngram, c.benchmark
-    );
-    LedgerEntry {
-        similarity: Some(c.share),
-        ..cx.removal(s, "decontaminate", "contaminated", None, detail)
-    }
-}
 
 /// Contaminated samples of one task, by (benchmark, field).
 pub type ContaminationCounts = BTreeMap<(String, String), u64>;
@@ -75,32 +57,6 @@ pub fn decontamination_summary(
         "removed_by_benchmark": per_bench,
         "removed_per_task": per_task,
     })
-}
-
-/// The ledger entry of a training sample that leaks held-out sample `held` of task `other`.
-pub fn leak_entry(
-    cx: &TaskContext,
-    s: &Sample,
-    l: &leakage::Leak,
-    held: &leakage::HeldSample,
-    other: &str,
-    cfg: &LeakConfig,
-) -> LedgerEntry {
-    let detail = if l.exact {
-        format!(
-            "input equals (lower-cased words) the input of {} sample {} of {other}",
-            held.split, held.id
-        )
-    } else {
-        format!(
-            "input near-duplicates (Jaccard {:.4} over word {}-shingles) the input of {} sample {} of {other}",
-            l.similarity, cfg.shingle, held.split, held.id
-        )
-    };
-    LedgerEntry {
-        similarity: Some(l.similarity),
-        ..cx.removal(s, "leakage", "leak", Some(&held.id), detail)
-    }
 }
 
 /// The `stats.json` summary of the leakage check.
