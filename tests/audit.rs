@@ -176,7 +176,9 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     let t = tiny();
     let out = t.root.join("out");
     assert_eq!(tiny_build(&t, &out, None).exit_code(), 0);
-    let dup = medsins_core::sample_id("task9001_tinypub_qa", "What is aspirin?", "An analgesic.");
+    let dup =
+        medsins_core::SampleId::derive("task9001_tinypub_qa", "What is aspirin?", "An analgesic.")
+            .to_string();
 
     // the kept sample and the duplicate removed in its favour share the id
     let r = audit(&out, &dup, &audit_opts(&t.manifests, Some(&t.raw))).unwrap();
@@ -186,10 +188,10 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     let e = r
         .ledger
         .iter()
-        .find(|e| e.reason == "exact_duplicate")
+        .find(|e| e.reason == medsins_core::LedgerReason::ExactDuplicate)
         .expect("ledger entry of the duplicate");
     assert_eq!(e.stage, "exact_dedup");
-    assert_eq!(e.kept_id.as_deref(), Some(dup.as_str()));
+    assert_eq!(e.kept_id.map(|x| x.to_string()), Some(dup.clone()));
     assert_eq!(e.source_locator, "line 3");
     assert_match(&r, "duplicate").unwrap();
     let raw = r.raw_records.as_ref().unwrap();
@@ -206,7 +208,8 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     assert_eq!(r.manifest.input_template.as_deref(), Some("{{ q }}"));
 
     // an id only in the ledger (empty output after normalisation)
-    let empty = medsins_core::sample_id("task9001_tinypub_qa", "What is nothing?", "");
+    let empty =
+        medsins_core::SampleId::derive("task9001_tinypub_qa", "What is nothing?", "").to_string();
     let r = audit(&out, &empty, &audit_opts(&t.manifests, Some(&t.raw))).unwrap();
     assert_eq!(r.status, "removed");
     assert!(r.sample.is_none());

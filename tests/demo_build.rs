@@ -85,11 +85,12 @@ fn shards_read_back_with_every_column_and_provenance() {
     assert_eq!(r["output"], "Who manufactures loratadine?");
     assert_eq!(
         r["id"],
-        medsins_core::sample_id(
+        medsins_core::SampleId::derive(
             "task114_medqsum_text_summurization",
             r["input"].as_str().unwrap(),
             "Who manufactures loratadine?"
         )
+        .to_string()
     );
     assert_eq!(r["instruction_id"], 0);
     let lock: serde_json::Value =

@@ -46,6 +46,7 @@ pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuil
         .iter()
         .map(|t| {
             medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
+                .map_err(|e| e.to_string())
         })
         .collect()
 }
@@ -66,11 +67,7 @@ pub fn check_real_corpus(shared: &Path, corpus: &str, expected: &[(&str, usize)]
     };
     for tb in &builds {
         // flags (e.g. `near_duplicate_flag`) keep their sample: not removals
-        let removed = tb
-            .ledger
-            .iter()
-            .filter(|e| !medsins_quality::is_flag(&e.reason))
-            .count() as u64;
+        let removed = tb.ledger.iter().filter(|e| !e.reason.is_flag()).count() as u64;
         let reshapes = lm
             .manifest
             .tasks

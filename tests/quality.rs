@@ -2,7 +2,7 @@
 //! (one word changed), cross-task leaks and a fake benchmark file, built from manifests and raw
 //! files written into a temp dir; the ledger entries are asserted exactly.
 
-use medsins_core::{LedgerEntry, sample_id, sha256_hex};
+use medsins_core::{LedgerEntry, SampleId, sha256_hex};
 use medsins_manifest::Catalogue;
 use medsins_pipeline::{BuildOptions, build};
 use medsins_quality::minhash::{jaccard, round4, sample_shingles, text_shingles};
@@ -201,10 +201,10 @@ type Row = (
 fn row(e: &LedgerEntry) -> Row {
     (
         e.task_id.clone(),
-        e.id.clone(),
+        e.id.map(|x| x.to_string()),
         e.stage.clone(),
-        e.reason.clone(),
-        e.kept_id.clone(),
+        e.reason.as_str().to_string(),
+        e.kept_id.map(|x| x.to_string()),
         e.similarity,
         e.detail.clone(),
     )
@@ -221,7 +221,7 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     let t1 = "task901_alpha_qa";
     let t2 = "task902_alpha_flag";
     let t3 = "task903_beta_qa";
-    let id = |t: &str, i: &str, o: &str| sample_id(t, i, o);
+    let id = |t: &str, i: &str, o: &str| SampleId::derive(t, i, o).to_string();
     let (ia, ia2) = (id(t1, &f.a, "ans1"), id(t1, &f.a2, "ans1"));
     let (near_rep, near_gone, gone_text) = if ia < ia2 {
         (&ia, &ia2, &f.a2)
@@ -464,7 +464,7 @@ fn real_corpora_quality_numbers() {
         .filter(|e| ["leak", "near_duplicate_flag", "exact_duplicate"].contains(&e.reason.as_str()))
     {
         let n = shown
-            .entry((e.task_id.clone(), e.reason.clone()))
+            .entry((e.task_id.clone(), e.reason.as_str().to_string()))
             .or_default();
         *n += 1;
         if *n <= 2 {
@@ -474,7 +474,10 @@ fn real_corpora_quality_numbers() {
             );
         }
     }
-    for e in ledger.iter().filter(|e| e.reason == "leak") {
+    for e in ledger
+        .iter()
+        .filter(|e| e.reason == medsins_core::LedgerReason::Leak)
+    {
         assert!(
             e.kept_id.is_some() && e.similarity.is_some_and(|s| s >= 0.8),
             "{e:?}"

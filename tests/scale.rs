@@ -240,7 +240,10 @@ fn tokenizer_adds_token_columns_and_max_tokens_ledgers_too_long() {
         Some(too_long as u64)
     );
     let ledger = medsins_output::read_ledger(&out2.join("ledger.parquet")).unwrap();
-    let l: Vec<_> = ledger.iter().filter(|e| e.reason == "too_long").collect();
+    let l: Vec<_> = ledger
+        .iter()
+        .filter(|e| e.reason == medsins_core::LedgerReason::TooLong)
+        .collect();
     assert_eq!(l.len(), too_long);
     assert!(
         l.iter()

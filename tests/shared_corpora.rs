@@ -59,11 +59,7 @@ fn check_partial_corpus(shared: &Path, corpus: &str, expected: &[(&str, usize)])
             None => failures.push(format!("{corpus}/{task}: not built from the files present")),
             Some(tb) => {
                 // flags (e.g. `near_duplicate_flag`) keep their sample: not removals
-                let removed = tb
-                    .ledger
-                    .iter()
-                    .filter(|e| !medsins_quality::is_flag(&e.reason))
-                    .count() as u64;
+                let removed = tb.ledger.iter().filter(|e| !e.reason.is_flag()).count() as u64;
                 if tb.samples.len() as u64 + removed != tb.records_read {
                     failures.push(format!(
                         "{corpus}/{task}: {} kept + {removed} removed != {} read",

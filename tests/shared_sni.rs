@@ -107,11 +107,7 @@ fn ade_corpus_sni_1451_1495() {
             .expect("expected task");
         assert_eq!(tb.samples.len(), want, "{}", tb.meta.task_id);
         // flags (reasons ending in `_flag`, e.g. near_duplicate_flag) mark kept samples, they remove nothing
-        let removed = tb
-            .ledger
-            .iter()
-            .filter(|e| !medsins_quality::is_flag(&e.reason))
-            .count() as u64;
+        let removed = tb.ledger.iter().filter(|e| !e.reason.is_flag()).count() as u64;
         assert_eq!(
             tb.samples.len() as u64 + removed,
             tb.records_read,

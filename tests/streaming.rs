@@ -52,8 +52,8 @@ fn tasks_sharing_a_file_build_as_they_do_alone() {
                 .iter()
                 .map(|s| {
                     (
-                        s.id.clone(),
-                        s.split.clone(),
+                        s.id.to_string(),
+                        s.split.map_or("", |x| x.as_str()).to_string(),
                         s.instruction_id as i64,
                         s.input.clone(),
                         s.source_locator.clone(),

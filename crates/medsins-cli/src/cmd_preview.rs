@@ -82,7 +82,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         for s in &p.samples {
             println!(
                 "── {} [{}] {} @ {}",
-                s.id, s.split, s.source_file, s.source_locator
+                s.id,
+                s.split.map_or("", |x| x.as_str()),
+                s.source_file,
+                s.source_locator
             );
             println!(
                 "input:\n{}\noutput:\n{}\n",

@@ -98,7 +98,7 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
         ) {
             Ok(tb) => tb,
             Err(e) => {
-                d.0.push(lm.diag(t.id.span().start, e));
+                d.0.push(lm.diag(t.id.span().start, e.to_string()));
                 continue;
             }
         };
@@ -106,7 +106,7 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
         let quarantined: Vec<_> = tb
             .ledger
             .iter()
-            .filter(|e| e.reason == "quarantined")
+            .filter(|e| e.reason == medsins_core::LedgerReason::Quarantined)
             .collect();
         for e in &quarantined {
             let offset = if e.detail.starts_with("template `input`") {
@@ -171,10 +171,15 @@ fn report(lm: &LoadedManifest, raw_root: &Path) -> anyhow::Result<serde_json::Va
     };
     let mut tasks = Vec::new();
     for t in &lm.manifest.tasks {
-        let tb =
-            medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
-                .map_err(anyhow::Error::msg)?;
-        let mut ids: Vec<&str> = tb.samples.iter().map(|s| s.id.as_str()).collect();
+        let tb = medsins_pipeline::render_task(
+            lm,
+            t,
+            &rc,
+            0,
+            std::slice::from_ref(&t.definition),
+            None,
+        )?;
+        let mut ids: Vec<String> = tb.samples.iter().map(|s| s.id.to_string()).collect();
         ids.sort_unstable();
         let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
         for e in &tb.ledger {

@@ -45,26 +45,6 @@ impl std::io::Write for Sha256Writer {
     }
 }
 
-/// The stable id of a sample.
-///
-/// `id = hex(sha256("medsins-sample-v1" 0x00 task_id 0x00 input 0x00 output))[..32]`
-///
-/// It depends only on the task and the sample's normalised content, so it survives re-runs,
-/// thread counts, record order and edits to unrelated manifests; two records that render to the
-/// same sample get the same id, which is what makes exact deduplication a grouping by id.
-/// The instruction is deliberately not part of it: the instruction is chosen *from* the id.
-pub fn sample_id(task_id: &str, input: &str, output: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"medsins-sample-v1\0");
-    h.update(task_id.as_bytes());
-    h.update([0u8]);
-    h.update(input.as_bytes());
-    h.update([0u8]);
-    h.update(output.as_bytes());
-    let d: [u8; 32] = h.finalize().into();
-    hex(&d[..16])
-}
-
 /// A deterministic number in `[0, 1)` from a seed, a purpose and a key (xxh3, stable across
 /// platforms and versions of this crate). Used for hash splits and instruction choice.
 pub fn seeded_unit(seed: u64, purpose: &str, key: &str) -> f64 {
@@ -80,19 +60,6 @@ pub fn seeded_unit(seed: u64, purpose: &str, key: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sample_id_is_content_derived_and_fixed() {
-        let a = sample_id("task114_x", "in", "out");
-        assert_eq!(a.len(), 32);
-        assert_eq!(a, sample_id("task114_x", "in", "out"));
-        assert_ne!(a, sample_id("task114_x", "in", "out "));
-        assert_ne!(a, sample_id("task115_x", "in", "out"));
-        // field boundaries matter: ("ab","c") and ("a","bc") differ
-        assert_ne!(sample_id("t", "ab", "c"), sample_id("t", "a", "bc"));
-        // pinned value: changing the formula is a breaking change for every published id
-        assert_eq!(sample_id("t", "i", "o"), "2e32cb52b20666d553670710a4ef5c5f");
-    }
 
     #[test]
     fn seeded_unit_is_in_range_and_seed_sensitive() {

@@ -6,14 +6,16 @@
 //! choice, and the meaning-preserving text normalisation every sample goes through.
 
 pub mod hash;
+pub mod id;
 pub mod normalize;
 pub mod sample;
 pub mod vocab;
 
-pub use hash::{Sha256Writer, hex, sample_id, seeded_unit, sha256, sha256_hex};
+pub use hash::{Sha256Writer, hex, seeded_unit, sha256, sha256_hex};
+pub use id::{BadSampleId, SampleId};
 pub use normalize::normalize_text;
 pub use sample::{LedgerEntry, Sample, TaskMeta};
-pub use vocab::{Access, Category, Split, TextSource};
+pub use vocab::{Access, Category, LedgerReason, Split, TextSource};
 
 /// Version of the builder, recorded in every row, the lock file and the dataset card.
 pub const BUILDER_VERSION: &str = concat!("medsins ", env!("CARGO_PKG_VERSION"));

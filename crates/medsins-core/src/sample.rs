@@ -1,5 +1,6 @@
 //! The two kinds of row a build writes: samples, and ledger entries for what was removed.
 
+use crate::{LedgerReason, SampleId, Split};
 use serde::{Deserialize, Serialize};
 
 /// Task-level metadata repeated on every row of the task (shared, not copied per row).
@@ -20,12 +21,14 @@ pub struct TaskMeta {
 /// One output sample. Task-level columns come from its [`TaskMeta`].
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Sample {
-    pub id: String,
+    /// [`SampleId::UNDERIVED`] until normalisation derives it.
+    pub id: SampleId,
     pub instruction: String,
     pub instruction_id: u32,
     pub input: String,
     pub output: String,
-    pub split: String,
+    /// `None` until the split is decided (a `head` split waits for the end of its file).
+    pub split: Option<Split>,
     pub source_file: String,
     pub source_locator: String,
     pub raw_sha256: String,
@@ -41,13 +44,13 @@ pub struct Sample {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LedgerEntry {
     /// The sample id, when the record got as far as rendering.
-    pub id: Option<String>,
+    pub id: Option<SampleId>,
     pub task_id: String,
     pub corpus_id: String,
     pub stage: String,
-    pub reason: String,
+    pub reason: LedgerReason,
     /// For duplicates and leaks: the sample kept instead.
-    pub kept_id: Option<String>,
+    pub kept_id: Option<SampleId>,
     pub similarity: Option<f64>,
     pub source_file: String,
     pub source_locator: String,
@@ -60,7 +63,7 @@ impl LedgerEntry {
     pub fn new(
         meta: &TaskMeta,
         stage: &str,
-        reason: &str,
+        reason: LedgerReason,
         source_file: &str,
         source_locator: &str,
     ) -> Self {
@@ -69,7 +72,7 @@ impl LedgerEntry {
             task_id: meta.task_id.clone(),
             corpus_id: meta.corpus_id.clone(),
             stage: stage.into(),
-            reason: reason.into(),
+            reason,
             kept_id: None,
             similarity: None,
             source_file: source_file.into(),
@@ -79,9 +82,9 @@ impl LedgerEntry {
     }
 
     /// An entry for a rendered sample: its id (once it has one) and its source.
-    pub fn for_sample(meta: &TaskMeta, s: &Sample, stage: &str, reason: &str) -> Self {
+    pub fn for_sample(meta: &TaskMeta, s: &Sample, stage: &str, reason: LedgerReason) -> Self {
         LedgerEntry {
-            id: (!s.id.is_empty()).then(|| s.id.clone()),
+            id: s.id.is_derived().then_some(s.id),
             ..LedgerEntry::new(meta, stage, reason, &s.source_file, &s.source_locator)
         }
     }

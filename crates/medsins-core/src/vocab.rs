@@ -81,6 +81,30 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// Why a sample or a raw record is in the ledger. Every reason but the `_flag` ones removes
+    /// what it names.
+    LedgerReason {
+        Filtered => "filtered",
+        Quarantined => "quarantined",
+        EmptyInput => "empty_input",
+        EmptyOutput => "empty_output",
+        ExactDuplicate => "exact_duplicate",
+        NearDuplicate => "near_duplicate",
+        NearDuplicateFlag => "near_duplicate_flag",
+        Contaminated => "contaminated",
+        Leak => "leak",
+        TooLong => "too_long",
+    }
+);
+
+impl LedgerReason {
+    /// Reasons that flag a sample without removing it.
+    pub fn is_flag(self) -> bool {
+        self.as_str().ends_with("_flag")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +119,8 @@ mod tests {
         );
         assert_eq!(Category::parse("NER"), None);
         assert!(Access::Public < Access::Credentialed);
+        assert!(LedgerReason::NearDuplicateFlag.is_flag());
+        assert!(!LedgerReason::NearDuplicate.is_flag());
+        assert_eq!(LedgerReason::parse("too_long"), Some(LedgerReason::TooLong));
     }
 }

@@ -551,7 +551,7 @@ fn rederive_one(
     }
 
     let instructions = instruction_set(task, bank);
-    let tb = render_task(lm, task, &rc, seed, &instructions, None)?;
+    let tb = render_task(lm, task, &rc, seed, &instructions, None).map_err(|e| e.to_string())?;
     let candidates: Vec<&medsins_core::Sample> = tb
         .samples
         .iter()
@@ -562,16 +562,16 @@ fn rederive_one(
         _ => candidates
             .iter()
             .find(|s| Some(s.raw_sha256.as_str()) == record_sha256)
-            .or_else(|| candidates.iter().find(|s| s.id == id))
+            .or_else(|| candidates.iter().find(|s| s.id.to_string() == id))
             .or(candidates.first())
             .copied(),
     };
     let found = if let Some(s) = chosen {
         let mut o = Map::new();
-        o.insert("id".into(), s.id.clone().into());
+        o.insert("id".into(), s.id.to_string().into());
         o.insert("input".into(), s.input.clone().into());
         o.insert("output".into(), s.output.clone().into());
-        o.insert("split".into(), s.split.clone().into());
+        o.insert("split".into(), s.split.map_or("", |x| x.as_str()).into());
         o.insert("instruction_id".into(), s.instruction_id.into());
         o.insert("instruction".into(), s.instruction.clone().into());
         o.insert("source_file".into(), s.source_file.clone().into());
@@ -584,8 +584,9 @@ fn rederive_one(
             .into_iter()
             .filter(|e| e.source_file == source_file && e.source_locator == locator)
             .collect();
-        if removed.iter().any(|e| e.id.as_deref() == Some(id)) {
-            removed.retain(|e| e.id.as_deref() == Some(id));
+        let asked = |e: &LedgerEntry| e.id.is_some_and(|x| x.to_string() == id);
+        if removed.iter().any(asked) {
+            removed.retain(asked);
         }
         if removed.is_empty() {
             Found::Nothing
@@ -718,7 +719,7 @@ fn compare(
         (None, Found::Removed(entries)) => {
             let built: Vec<&LedgerEntry> = ledger
                 .iter()
-                .filter(|e| e.id.as_deref() == Some(id))
+                .filter(|e| e.id.is_some_and(|x| x.to_string() == id))
                 .collect();
             let same = entries.iter().any(|e| {
                 built.iter().any(|b| {
@@ -735,7 +736,7 @@ fn compare(
                     serde_json::to_value(&e.id).unwrap_or(Value::Null),
                 );
                 re.insert("stage".into(), e.stage.clone().into());
-                re.insert("reason".into(), e.reason.clone().into());
+                re.insert("reason".into(), e.reason.as_str().into());
                 re.insert(
                     "kept_id".into(),
                     serde_json::to_value(&e.kept_id).unwrap_or(Value::Null),

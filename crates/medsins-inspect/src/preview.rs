@@ -69,11 +69,11 @@ pub fn preview(
                     p.removed = tb
                         .ledger
                         .into_iter()
-                        .filter(|e| e.reason != "exact_duplicate")
+                        .filter(|e| e.reason != medsins_core::LedgerReason::ExactDuplicate)
                         .take(n)
                         .collect();
                 }
-                Err(e) => p.error = Some(e),
+                Err(e) => p.error = Some(e.to_string()),
             },
             Resolution::Missing(paths) => {
                 p.error = Some(format!("missing raw files: {}", paths.join(", ")))

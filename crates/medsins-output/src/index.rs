@@ -90,14 +90,9 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
     for (fi, f) in files.iter().enumerate() {
         for (row, id) in read_id_column(&dir.join(f))?.into_iter().enumerate() {
             let Some(id) = id else { continue };
-            if id.len() == 32 && id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-                entries.push((
-                    u128::from_str_radix(&id, 16).expect("hex checked"),
-                    fi as u32,
-                    row as u64,
-                ));
-            } else {
-                odd.push((id, fi as u32, row as u64));
+            match id.parse::<medsins_core::SampleId>() {
+                Ok(x) => entries.push((x.as_u128(), fi as u32, row as u64)),
+                Err(_) => odd.push((id, fi as u32, row as u64)),
             }
         }
     }
@@ -304,10 +299,11 @@ pub fn read_sample_row(
 
 /// The given rows of the ledger, in row order.
 pub fn read_ledger_rows(path: &Path, rows: &[u64]) -> Result<Vec<LedgerEntry>, OutputError> {
-    Ok(read_rows(path, rows)?
-        .iter()
-        .flat_map(batch_ledger)
-        .collect())
+    let mut all = Vec::new();
+    for b in read_rows(path, rows)? {
+        all.extend(batch_ledger(&b).map_err(parquet_err(path))?);
+    }
+    Ok(all)
 }
 
 #[cfg(test)]
@@ -317,12 +313,12 @@ mod tests {
 
     fn sample(id: &str) -> Sample {
         Sample {
-            id: id.into(),
+            id: id.parse().unwrap(),
             instruction: "i".into(),
             instruction_id: 0,
             input: format!("in {id}"),
             output: "o".into(),
-            split: "train".into(),
+            split: Some(medsins_core::Split::Train),
             source_file: "c/f.jsonl".into(),
             source_locator: format!("line {id}"),
             raw_sha256: String::new(),
@@ -348,17 +344,17 @@ mod tests {
         };
         // more ids than one index row group holds, so lookups go through the statistics
         let ids: Vec<String> = (0..20_000u32)
-            .map(|i| medsins_core::sample_id("task1_x", &i.to_string(), "o"))
+            .map(|i| medsins_core::SampleId::derive("task1_x", &i.to_string(), "o").to_string())
             .collect();
         let samples: Vec<Sample> = ids.iter().map(|i| sample(i)).collect();
         crate::write_task_shards(tmp.path(), &meta, &samples, 7_000).unwrap();
         let dup = LedgerEntry {
-            id: Some(ids[20].clone()),
+            id: Some(ids[20].parse().unwrap()),
             task_id: "task1_x".into(),
             corpus_id: "c".into(),
             stage: "exact_dedup".into(),
-            reason: "exact_duplicate".into(),
-            kept_id: Some(ids[20].clone()),
+            reason: medsins_core::LedgerReason::ExactDuplicate,
+            kept_id: Some(ids[20].parse().unwrap()),
             similarity: None,
             source_file: "c/f.jsonl".into(),
             source_locator: "line 99".into(),

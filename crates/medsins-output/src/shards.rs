@@ -4,7 +4,7 @@ use crate::{OutputError, io_err};
 use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
-use medsins_core::{LedgerEntry, Sample, TaskMeta};
+use medsins_core::{LedgerEntry, LedgerReason, Sample, SampleId, Split, TaskMeta};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -129,7 +129,9 @@ fn sample_batch(
     };
     let tokens = rows.first().is_some_and(|r| r.1.is_some());
     let mut columns: Vec<ArrayRef> = vec![
-        col(|s| &s.id),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|(s, _)| s.id.to_string()),
+        )),
         repeated(&meta.task_id, n),
         Arc::new(Int32Array::from(vec![meta.task_no as i32; n])),
         repeated(&meta.corpus_id, n),
@@ -142,7 +144,7 @@ fn sample_batch(
         )),
         col(|s| &s.input),
         col(|s| &s.output),
-        col(|s| &s.split),
+        col(|s| s.split.map_or("", |x| x.as_str())),
         repeated_list(&meta.languages, n),
         repeated(&meta.license, n),
         repeated(&meta.access, n),
@@ -192,7 +194,7 @@ const WRITE_BATCH_ROWS: usize = 1024;
 /// The shards of one split being written: `<split>-NNNNN.parquet.partial` files, renamed
 /// to `<split>-NNNNN-of-MMMMM.parquet` when the split's row count is known.
 struct SplitShards {
-    split: &'static str,
+    split: Split,
     writer: Option<ArrowWriter<BufWriter<File>>>,
     rows_in_shard: usize,
     /// (partial path, rows) of every shard so far
@@ -226,8 +228,9 @@ impl TaskShardWriter {
             meta: meta.clone(),
             tokens,
             shard_rows: shard_rows.max(1),
-            splits: ["train", "validation", "test"]
-                .into_iter()
+            splits: Split::ALL
+                .iter()
+                .copied()
                 .map(|split| SplitShards {
                     split,
                     writer: None,
@@ -241,10 +244,10 @@ impl TaskShardWriter {
 
     /// Adds one sample (its `split` picks the shards; `tokens` when the writer has token columns).
     pub fn push(&mut self, s: Sample, tokens: Option<(i32, i32)>) -> Result<(), OutputError> {
-        let Some(k) = self.splits.iter().position(|x| x.split == s.split) else {
+        let Some(k) = self.splits.iter().position(|x| Some(x.split) == s.split) else {
             return Err(OutputError::Refused(format!(
-                "sample {} of {} has split `{}`, not train, validation or test",
-                s.id, self.meta.task_id, s.split
+                "sample {} of {} has no split",
+                s.id, self.meta.task_id
             )));
         };
         self.splits[k].pending.push((s, tokens));
@@ -323,7 +326,7 @@ impl TaskShardWriter {
                 std::fs::rename(partial, &path).map_err(io_err(partial))?;
                 written.push(ShardInfo {
                     path: format!("data/{}/{name}", self.meta.task_id),
-                    split: sp.split.into(),
+                    split: sp.split.as_str().into(),
                     rows: *rows,
                 });
             }
@@ -402,18 +405,22 @@ fn ledger_batch(rows: &[LedgerEntry]) -> Result<RecordBatch, arrow_schema::Arrow
     let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
     };
-    let o = |f: fn(&LedgerEntry) -> Option<&str>| -> ArrayRef {
-        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    let id = |f: fn(&LedgerEntry) -> Option<SampleId>| -> ArrayRef {
+        Arc::new(StringArray::from(
+            rows.iter()
+                .map(|e| f(e).map(|id| id.to_string()))
+                .collect::<Vec<_>>(),
+        ))
     };
     RecordBatch::try_new(
         ledger_schema(),
         vec![
-            o(|e| e.id.as_deref()),
+            id(|e| e.id),
             s(|e| &e.task_id),
             s(|e| &e.corpus_id),
             s(|e| &e.stage),
-            s(|e| &e.reason),
-            o(|e| e.kept_id.as_deref()),
+            s(|e| e.reason.as_str()),
+            id(|e| e.kept_id),
             Arc::new(Float64Array::from(
                 rows.iter().map(|e| e.similarity).collect::<Vec<_>>(),
             )),
@@ -522,11 +529,15 @@ pub(crate) fn batch_rows(b: &RecordBatch) -> Vec<serde_json::Map<String, serde_j
 }
 
 pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, OutputError> {
-    Ok(read_batches(path)?.iter().flat_map(batch_ledger).collect())
+    let mut all = Vec::new();
+    for b in read_batches(path)? {
+        all.extend(batch_ledger(&b).map_err(parquet_err(path))?);
+    }
+    Ok(all)
 }
 
-/// The rows of a ledger batch.
-pub(crate) fn batch_ledger(b: &RecordBatch) -> Vec<LedgerEntry> {
+/// The rows of a ledger batch; an id or reason this builder does not know is an error.
+pub(crate) fn batch_ledger(b: &RecordBatch) -> Result<Vec<LedgerEntry>, String> {
     let mut out = Vec::new();
     let g = |n| strings(b, n);
     let (id, task, corpus, stage, reason, kept, file, loc, detail) = (
@@ -543,14 +554,25 @@ pub(crate) fn batch_ledger(b: &RecordBatch) -> Vec<LedgerEntry> {
     let sim = b
         .column_by_name("similarity")
         .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
+    let sample_id = |v: &Option<String>| -> Result<Option<SampleId>, String> {
+        v.as_deref()
+            .map(|t| {
+                t.parse()
+                    .map_err(|e: medsins_core::BadSampleId| e.to_string())
+            })
+            .transpose()
+    };
     for i in 0..b.num_rows() {
+        let reason = reason[i].as_deref().unwrap_or_default();
         out.push(LedgerEntry {
-            id: id[i].clone(),
+            id: sample_id(&id[i])?,
             task_id: task[i].clone().unwrap_or_default(),
             corpus_id: corpus[i].clone().unwrap_or_default(),
             stage: stage[i].clone().unwrap_or_default(),
-            reason: reason[i].clone().unwrap_or_default(),
-            kept_id: kept[i].clone(),
+            reason: LedgerReason::parse(reason).ok_or_else(|| {
+                format!("ledger reason `{reason}` is not one this builder writes")
+            })?,
+            kept_id: sample_id(&kept[i])?,
             similarity: sim
                 .as_ref()
                 .and_then(|s| (!s.is_null(i)).then(|| s.value(i))),
@@ -559,5 +581,5 @@ pub(crate) fn batch_ledger(b: &RecordBatch) -> Vec<LedgerEntry> {
             detail: detail[i].clone().unwrap_or_default(),
         });
     }
-    out
+    Ok(out)
 }

@@ -16,30 +16,21 @@
 //! raw files' order, so results do not depend on the thread count.
 
 pub mod corpus;
+mod error;
 pub mod options;
 pub mod removals;
 pub mod report;
-pub mod sets;
-pub mod spill;
 pub mod stages;
+pub mod store;
 pub mod task;
 pub mod tokens;
 
-pub mod build;
+mod build;
 mod card;
 
-pub use build::{build, instruction_set};
+pub use build::{Inputs, Job, Plan, PlannedCorpus, build, instruction_set, plan};
 pub use corpus::{Resolution, ResolvedCorpus, resolve_corpus};
+pub use error::{BuildError, TaskError};
 pub use options::{BuildOptions, BuildSelection, Progress};
 pub use report::{BuildReport, CorpusStatus};
 pub use task::{TaskBuild, TaskRun, render_task};
-
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error(transparent)]
-    Output(#[from] medsins_output::OutputError),
-    #[error(transparent)]
-    Read(#[from] medsins_readers::ReadError),
-    #[error("{0}")]
-    Invalid(String),
-}

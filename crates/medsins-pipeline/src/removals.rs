@@ -2,7 +2,7 @@
 //! (medsins-quality) removes or flags a sample.
 
 use crate::stages::TaskContext;
-use medsins_core::{LedgerEntry, Sample};
+use medsins_core::{LedgerEntry, LedgerReason, Sample, SampleId};
 use medsins_manifest::{NearDedup, NearDedupPolicy};
 use medsins_quality::leakage::{HeldSample, Leak};
 use medsins_quality::minhash::NearDuplicate;
@@ -21,7 +21,7 @@ pub fn decontamination_entry(
     );
     LedgerEntry {
         similarity: Some(c.share),
-        ..cx.removal(s, "decontaminate", "contaminated", None, detail)
+        ..cx.removal(s, "decontaminate", LedgerReason::Contaminated, None, detail)
     }
 }
 
@@ -47,7 +47,7 @@ pub fn leak_entry(
     };
     LedgerEntry {
         similarity: Some(l.similarity),
-        ..cx.removal(s, "leakage", "leak", Some(&held.id), detail)
+        ..cx.removal(s, "leakage", LedgerReason::Leak, Some(held.id), detail)
     }
 }
 
@@ -57,13 +57,13 @@ pub fn near_entry(
     cx: &TaskContext,
     cfg: &NearDedup,
     s: &Sample,
-    kept: &str,
+    kept: SampleId,
     d: &NearDuplicate,
 ) -> LedgerEntry {
     let reason = if cfg.policy == NearDedupPolicy::Remove {
-        "near_duplicate"
+        LedgerReason::NearDuplicate
     } else {
-        "near_duplicate_flag"
+        LedgerReason::NearDuplicateFlag
     };
     let detail = format!(
         "Jaccard {:.4} with {kept} over input+output word {}-shingles (cluster of {}, threshold {})",

@@ -4,8 +4,11 @@
 //! and seconds for `stats.json`. The passes that need the whole task (near-duplicates,
 //! decontamination) run after the last batch, over the task's store (`task.rs`).
 
-use crate::spill::Ledger;
-use medsins_core::{LedgerEntry, Sample, TaskMeta, normalize_text, sample_id, seeded_unit};
+use crate::TaskError;
+use crate::store::Ledger;
+use medsins_core::{
+    LedgerEntry, LedgerReason, Sample, SampleId, Split, TaskMeta, normalize_text, seeded_unit,
+};
 use medsins_manifest::SplitPolicy;
 use rayon::prelude::*;
 use std::collections::HashSet;
@@ -24,12 +27,12 @@ impl TaskContext<'_> {
         &self,
         s: &Sample,
         stage: &str,
-        reason: &str,
-        kept: Option<&str>,
+        reason: LedgerReason,
+        kept: Option<SampleId>,
         detail: String,
     ) -> LedgerEntry {
         LedgerEntry {
-            kept_id: kept.map(str::to_string),
+            kept_id: kept,
             detail,
             ..LedgerEntry::for_sample(self.meta, s, stage, reason)
         }
@@ -37,12 +40,13 @@ impl TaskContext<'_> {
 
     /// The instruction of a sample: drawn from the task's instruction set by a seeded hash of
     /// the sample id (index 0 = the original definition).
-    pub fn instruction(&self, id: &str) -> (u32, &str) {
+    pub fn instruction(&self, id: SampleId) -> (u32, &str) {
         let n = self.instructions.len().max(1);
         let i = if n == 1 {
             0
         } else {
-            ((seeded_unit(self.seed, "instruction", id) * n as f64) as usize).min(n - 1)
+            let u = seeded_unit(self.seed, "instruction", &id.to_string());
+            ((u * n as f64) as usize).min(n - 1)
         };
         (
             i as u32,
@@ -58,7 +62,7 @@ pub trait Stage: Send {
         cx: &TaskContext,
         batch: Vec<Sample>,
         ledger: &mut Ledger,
-    ) -> Result<Vec<Sample>, String>;
+    ) -> Result<Vec<Sample>, TaskError>;
 }
 
 /// The per-batch stages every task goes through, in order.
@@ -82,16 +86,16 @@ impl Stage for Normalise {
         cx: &TaskContext,
         batch: Vec<Sample>,
         ledger: &mut Ledger,
-    ) -> Result<Vec<Sample>, String> {
+    ) -> Result<Vec<Sample>, TaskError> {
         let task_id = &cx.meta.task_id;
         let batch: Vec<Sample> = batch
             .into_par_iter()
             .map(|mut s| {
                 s.input = normalize_text(&s.input);
                 s.output = normalize_text(&s.output);
-                s.id = sample_id(task_id, &s.input, &s.output);
+                s.id = SampleId::derive(task_id, &s.input, &s.output);
                 s.group_key = if s.group_key.is_empty() {
-                    s.id.clone()
+                    s.id.to_string()
                 } else {
                     normalize_text(&s.group_key)
                 };
@@ -101,9 +105,9 @@ impl Stage for Normalise {
         let mut out = Vec::with_capacity(batch.len());
         for s in batch {
             let empty = if s.input.is_empty() {
-                Some("empty_input")
+                Some(LedgerReason::EmptyInput)
             } else if s.output.is_empty() {
-                Some("empty_output")
+                Some(LedgerReason::EmptyOutput)
             } else {
                 None
             };
@@ -124,11 +128,7 @@ impl Stage for Normalise {
 /// a kept sample).
 #[derive(Default)]
 pub struct ExactDedup {
-    seen: HashSet<u128>,
-}
-
-fn id_bits(id: &str) -> u128 {
-    u128::from_str_radix(id, 16).unwrap_or_else(|_| xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+    seen: HashSet<SampleId>,
 }
 
 impl Stage for ExactDedup {
@@ -140,17 +140,17 @@ impl Stage for ExactDedup {
         cx: &TaskContext,
         batch: Vec<Sample>,
         ledger: &mut Ledger,
-    ) -> Result<Vec<Sample>, String> {
+    ) -> Result<Vec<Sample>, TaskError> {
         let mut out = Vec::with_capacity(batch.len());
         for s in batch {
-            if self.seen.insert(id_bits(&s.id)) {
+            if self.seen.insert(s.id) {
                 out.push(s);
             } else {
                 ledger.push(cx.removal(
                     &s,
                     self.name(),
-                    "exact_duplicate",
-                    Some(&s.id),
+                    LedgerReason::ExactDuplicate,
+                    Some(s.id),
                     String::new(),
                 ))?;
             }
@@ -172,11 +172,16 @@ impl Stage for AssignSplit {
         cx: &TaskContext,
         mut batch: Vec<Sample>,
         _ledger: &mut Ledger,
-    ) -> Result<Vec<Sample>, String> {
+    ) -> Result<Vec<Sample>, TaskError> {
         for s in &mut batch {
             match cx.split {
                 SplitPolicy::Official | SplitPolicy::Head { .. } => {} // set when rendered
-                SplitPolicy::Fixed { split } => s.split = split.clone(),
+                SplitPolicy::Fixed { split } => {
+                    s.split = Some(
+                        Split::parse(split)
+                            .ok_or_else(|| TaskError::UnknownSplit(split.clone()))?,
+                    )
+                }
                 SplitPolicy::Hash {
                     train, validation, ..
                 } => {
@@ -185,14 +190,13 @@ impl Stage for AssignSplit {
                         "split",
                         &format!("{}\0{}", cx.meta.task_id, s.group_key),
                     );
-                    s.split = if u < *train {
-                        "train"
+                    s.split = Some(if u < *train {
+                        Split::Train
                     } else if u < train + validation {
-                        "validation"
+                        Split::Validation
                     } else {
-                        "test"
-                    }
-                    .into();
+                        Split::Test
+                    });
                 }
             }
         }

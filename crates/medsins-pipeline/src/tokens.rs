@@ -17,15 +17,14 @@ pub struct Counter {
 }
 
 impl Counter {
-    pub fn load(path: &Path) -> Result<Counter, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("--tokenizer {}: {e}", path.display()))?;
-        let tok = Tokenizer::from_bytes(&bytes).map_err(|e| {
-            format!(
-                "--tokenizer {}: not a Hugging Face tokenizer.json: {e}",
-                path.display()
-            )
-        })?;
+    pub fn load(path: &Path) -> Result<Counter, crate::BuildError> {
+        let fail = |message: String| crate::BuildError::Tokenizer {
+            path: path.to_path_buf(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        let tok = Tokenizer::from_bytes(&bytes)
+            .map_err(|e| fail(format!("not a Hugging Face tokenizer.json: {e}")))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -13,10 +13,10 @@
 use super::minhash::words;
 use medsins_core::Sample;
 use medsins_manifest::FileOptions;
-use medsins_readers::{read_file, value_text};
+use medsins_readers::{ReadError, read_file, value_text};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// One loaded benchmark file.
@@ -44,10 +44,37 @@ fn format_of(path: &Path) -> &'static str {
     }
 }
 
-/// Loads a benchmark file. Errors name the file and what to do.
-pub fn load_benchmark(path: &Path) -> Result<Benchmark, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("--decontaminate {}: {e}", path.display()))?;
+/// A `--decontaminate` file that cannot serve as a benchmark. Messages name the file and what
+/// to do.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchmarkError {
+    #[error("--decontaminate {}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--decontaminate {}: {source}", .path.display())]
+    Read { path: PathBuf, source: ReadError },
+    #[error("--decontaminate {}: neither a task JSON with `Instances` ({as_task}) nor a JSON array of records ({as_array})", .path.display())]
+    Unrecognised {
+        path: PathBuf,
+        as_task: ReadError,
+        as_array: ReadError,
+    },
+    #[error("--decontaminate {}: none of its {records} records has an `input`, `output` or `outputs` field ({bad} unreadable); give a task JSON, JSON Lines or Parquet file with those fields", .path.display())]
+    NoTexts {
+        path: PathBuf,
+        records: usize,
+        bad: usize,
+    },
+}
+
+/// Loads a benchmark file.
+pub fn load_benchmark(path: &Path) -> Result<Benchmark, BenchmarkError> {
+    let bytes = std::fs::read(path).map_err(|source| BenchmarkError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -81,20 +108,28 @@ pub fn load_benchmark(path: &Path) -> Result<Benchmark, String> {
     let opts = FileOptions::default();
     let format = format_of(path);
     let first = read_file(path, format, &opts, dir, &mut sink);
-    if let Err(e) = first {
+    if let Err(as_task) = first {
         if format != "sni-task" {
-            return Err(format!("--decontaminate {}: {e}", path.display()));
+            return Err(BenchmarkError::Read {
+                path: path.to_path_buf(),
+                source: as_task,
+            });
         }
         // not a task JSON: a plain JSON array of objects
-        read_file(path, "json", &opts, dir, &mut sink).map_err(|e2| {
-            format!("--decontaminate {}: neither a task JSON with `Instances` ({e}) nor a JSON array of records ({e2})", path.display())
+        read_file(path, "json", &opts, dir, &mut sink).map_err(|as_array| {
+            BenchmarkError::Unrecognised {
+                path: path.to_path_buf(),
+                as_task,
+                as_array,
+            }
         })?;
     }
     if b.inputs.is_empty() && b.outputs.is_empty() {
-        return Err(format!(
-            "--decontaminate {}: none of its {records} records has an `input`, `output` or `outputs` field ({bad} unreadable); give a task JSON, JSON Lines or Parquet file with those fields",
-            path.display()
-        ));
+        return Err(BenchmarkError::NoTexts {
+            path: path.to_path_buf(),
+            records,
+            bad,
+        });
     }
     if bad > 0 {
         log::warn!(
@@ -241,15 +276,16 @@ impl BenchIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use medsins_core::SampleId;
 
     fn s(input: &str, output: &str) -> Sample {
         Sample {
-            id: String::new(),
+            id: SampleId::UNDERIVED,
             instruction: String::new(),
             instruction_id: 0,
             input: input.into(),
             output: output.into(),
-            split: "train".into(),
+            split: Some(medsins_core::Split::Train),
             source_file: String::new(),
             source_locator: String::new(),
             raw_sha256: String::new(),

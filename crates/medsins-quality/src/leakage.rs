@@ -7,7 +7,7 @@ use super::minhash::{
     MinHasher, SCREEN_MARGIN, SCREEN_MIN_SHINGLES, estimate, jaccard, round4, scan_into,
     signature_bytes, text_shingles,
 };
-use medsins_core::Sample;
+use medsins_core::{Sample, SampleId, Split};
 use rayon::prelude::*;
 
 /// Leakage detection parameters (recorded in the lock).
@@ -52,8 +52,8 @@ pub fn exact_key(text: &str, seed: u64) -> Option<u64> {
     scan_into(&mut Vec::new(), text, 1, seed, b'i')
 }
 
-pub fn is_held_out(split: &str) -> bool {
-    split == "test" || split == "validation"
+pub fn is_held_out(split: Option<Split>) -> bool {
+    matches!(split, Some(Split::Test | Split::Validation))
 }
 
 /// One held-out sample: where it is and what the leakage check compares.
@@ -63,8 +63,8 @@ pub struct HeldSample {
     pub task: usize,
     /// The number of its input's shingle set in that task's held-out set store.
     pub set: u32,
-    pub id: String,
-    pub split: String,
+    pub id: SampleId,
+    pub split: Split,
 }
 
 /// What the leakage check compares of one sample's input: its exact key, band keys,
@@ -99,10 +99,6 @@ pub struct HeldOut {
     /// signature bytes (`bins` a sample) and shingle counts, for screening
     sigs: Vec<u8>,
     sizes: Vec<u32>,
-}
-
-fn id128(id: &str) -> u128 {
-    u128::from_str_radix(id, 16).unwrap_or(u128::MAX)
 }
 
 impl HeldOut {
@@ -187,7 +183,7 @@ impl HeldOut {
         for k in keys {
             let i = self.samples.len() as u32;
             if let Some(x) = k.probe.exact {
-                self.exact.push((x, id128(&k.sample.id), i));
+                self.exact.push((x, k.sample.id.as_u128(), i));
             }
             if k.probe.size > 0 {
                 self.bands.extend(k.probe.bands.iter().map(|b| (*b, i)));
@@ -229,12 +225,12 @@ impl HeldOut {
     /// screens, `minhash.rs`): far below the threshold they are dropped; the rest are compared
     /// exactly, most similar estimate first, [`CONFIRM_FIRST`] at a time, until one reaches the
     /// threshold; the leak is the best of the compared ones (highest Jaccard, then smallest id).
-    pub fn check(
+    pub fn check<E: Send>(
         &self,
         batch: &[InputProbe],
-        load: &(dyn Fn(&HeldSample) -> Result<Vec<u64>, String> + Sync),
-        train: &(dyn Fn(usize) -> Result<Vec<u64>, String> + Sync),
-    ) -> Result<Vec<Leak>, String> {
+        load: &(dyn Fn(&HeldSample) -> Result<Vec<u64>, E> + Sync),
+        train: &(dyn Fn(usize) -> Result<Vec<u64>, E> + Sync),
+    ) -> Result<Vec<Leak>, E> {
         if self.samples.is_empty() {
             return Ok(Vec::new());
         }
@@ -304,7 +300,7 @@ impl HeldOut {
                 .collect::<Vec<usize>>()
                 .into_par_iter()
                 .map(|j| train(base + j).map(|s| (j, s)))
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, E>>()?;
             // rounds: the next CONFIRM_FIRST candidates of every sample still unresolved
             let mut best: Vec<Option<(f64, usize)>> = vec![None; probes.len()];
             let mut done: Vec<bool> = probes
@@ -331,7 +327,7 @@ impl HeldOut {
                 let held_sets: std::collections::HashMap<usize, Vec<u64>> = need
                     .par_iter()
                     .map(|i| load(&self.samples[*i]).map(|s| (*i, s)))
-                    .collect::<Result<_, String>>()?;
+                    .collect::<Result<_, E>>()?;
                 for (j, p) in probes.iter().enumerate() {
                     let (Candidates::Near(cands), false) = (p, done[j]) else {
                         continue;
@@ -395,15 +391,15 @@ pub fn find_leaks(
         let mut task_sets = Vec::new();
         let keys: Vec<HeldKeys> = ss
             .iter()
-            .filter(|s| is_held_out(&s.split))
-            .map(|s| {
+            .filter_map(|s| s.split.filter(|x| is_held_out(Some(*x))).map(|x| (s, x)))
+            .map(|(s, split)| {
                 task_sets.push(text_shingles(&s.input, cfg.shingle, seed));
                 HeldKeys {
                     sample: HeldSample {
                         task: t,
                         set: task_sets.len() as u32 - 1,
-                        id: s.id.clone(),
-                        split: s.split.clone(),
+                        id: s.id,
+                        split,
                     },
                     probe: held.probe_text(&s.input),
                 }
@@ -419,13 +415,14 @@ pub fn find_leaks(
         let tr: Vec<(usize, &Sample)> = ss
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.split == "train")
+            .filter(|(_, s)| s.split == Some(Split::Train))
             .collect();
         train += tr.len() as u64;
         let probes: Vec<InputProbe> = tr.iter().map(|(_, s)| held.probe_text(&s.input)).collect();
         let load = |h: &HeldSample| Ok(sets[h.task][h.set as usize].clone());
         let train_set = |j: usize| Ok(text_shingles(&tr[j].1.input, cfg.shingle, seed));
-        for l in held.check(&probes, &load, &train_set).unwrap_or_default() {
+        let Ok(leaks) = held.check::<std::convert::Infallible>(&probes, &load, &train_set);
+        for l in leaks {
             out.push((t, tr[l.index].0, l));
         }
     }
@@ -436,18 +433,18 @@ pub fn find_leaks(
 mod tests {
     use super::*;
 
-    fn s(id: &str, input: &str, split: &str) -> Sample {
+    fn s(id: u128, input: &str, split: &str) -> Sample {
         Sample {
-            id: id.into(),
+            id: SampleId::from_u128(id),
             instruction: String::new(),
             instruction_id: 0,
             input: input.into(),
             output: "o".into(),
-            split: split.into(),
+            split: Split::parse(split),
             source_file: String::new(),
             source_locator: String::new(),
             raw_sha256: String::new(),
-            group_key: id.into(),
+            group_key: id.to_string(),
             order: (0, 0),
         }
     }
@@ -457,30 +454,23 @@ mod tests {
         let long = "aspirin irreversibly inhibits cyclooxygenase in platelets for the whole lifetime of the platelet which is about ten days";
         let a = vec![
             s(
-                "t1",
+                0x71,
                 "Aspirin, irreversibly inhibits cyclooxygenase in platelets for the whole lifetime of the platelet which is about ten days",
                 "test",
             ),
-            s("v1", "short one", "validation"),
+            s(0x76, "short one", "validation"),
         ];
         let b = vec![
-            s("x1", long, "train"),
-            s("x2", &long.replace("days", "weeks"), "train"),
-            s("x3", "SHORT one", "train"),
-            s("x4", "something entirely different about kidneys", "train"),
+            s(0x81, long, "train"),
+            s(0x82, &long.replace("days", "weeks"), "train"),
+            s(0x83, "SHORT one", "train"),
+            s(0x84, "something entirely different about kidneys", "train"),
         ];
         let (leaks, held, train) = find_leaks(&[&a, &b], &LeakConfig::default(), 0);
         assert_eq!((held, train), (2, 4));
         let got: Vec<(usize, usize, &str, bool)> = leaks
             .iter()
-            .map(|(t, i, l)| {
-                (
-                    *t,
-                    *i,
-                    [a[0].id.as_str(), a[1].id.as_str()][l.held],
-                    l.exact,
-                )
-            })
+            .map(|(t, i, l)| (*t, *i, ["t1", "v1"][l.held], l.exact))
             .collect();
         assert_eq!(
             got,

@@ -19,7 +19,7 @@ pub mod leakage;
 pub mod minhash;
 
 pub use checks::{CheckResult, ChecksReport, TaskChecker, TaskView};
-pub use decontam::{BenchIndex, Benchmark, Contamination, load_benchmark};
+pub use decontam::{BenchIndex, Benchmark, BenchmarkError, Contamination, load_benchmark};
 pub use leakage::{HeldOut, LeakConfig};
 pub use minhash::NearIndex;
 
@@ -84,23 +84,24 @@ pub fn leakage_summary(
     })
 }
 
-/// Ledger reasons that flag a sample without removing it.
-pub fn is_flag(reason: &str) -> bool {
-    reason.ends_with("_flag")
-}
+/// Every `--decontaminate` file that could not be loaded, one line each.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct BenchmarksError(pub Vec<BenchmarkError>);
 
 /// Loads every `--decontaminate` file (all errors at once).
-pub fn load_benchmarks(paths: &[std::path::PathBuf]) -> Result<Vec<Benchmark>, String> {
-    let (ok, errs): (Vec<_>, Vec<_>) = paths
-        .iter()
-        .map(|p| load_benchmark(p))
-        .partition(|r| r.is_ok());
-    if !errs.is_empty() {
-        return Err(errs
-            .into_iter()
-            .filter_map(|e| e.err())
-            .collect::<Vec<_>>()
-            .join("\n"));
+pub fn load_benchmarks(paths: &[std::path::PathBuf]) -> Result<Vec<Benchmark>, BenchmarksError> {
+    let mut ok = Vec::new();
+    let mut errs = Vec::new();
+    for p in paths {
+        match load_benchmark(p) {
+            Ok(b) => ok.push(b),
+            Err(e) => errs.push(e),
+        }
     }
-    Ok(ok.into_iter().filter_map(|b| b.ok()).collect())
+    if errs.is_empty() {
+        Ok(ok)
+    } else {
+        Err(BenchmarksError(errs))
+    }
 }

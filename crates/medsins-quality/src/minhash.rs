@@ -12,7 +12,7 @@
 //! confirmed by the exact Jaccard similarity of the two shingle sets. Everything is ordered by
 //! sample position or id, never by hash-map iteration, so results do not depend on threads.
 
-use medsins_core::Sample;
+use medsins_core::{Sample, SampleId};
 use medsins_manifest::{NearDedup, NearDedupPolicy};
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -353,24 +353,25 @@ fn candidate_pairs(mut entries: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
 /// 384K EHR rows of a MIMIC-IV-ED task at scale 1.0 take ≈ 52M.
 pub(crate) const SET_CACHE_SHINGLES: usize = 64 << 20;
 
-/// Reads the `(input, output)` of samples by position, from a task's store.
-pub type TextLoader<'a> = dyn Fn(&[usize]) -> Result<Vec<(String, String)>, String> + Sync + 'a;
+/// Reads the `(input, output)` of samples by position, from a task's store; its error is the
+/// caller's (the search only passes it on).
+pub type TextLoader<'a, E> = dyn Fn(&[usize]) -> Result<Vec<(String, String)>, E> + Sync + 'a;
 
 /// The shingle sets of the samples a near-dup search compares exactly, loaded from the task's
 /// store on first use and kept up to [`SET_CACHE_SHINGLES`]. Sets hold the high 32 bits of
 /// each shingle hash: half the memory, and a chance collision between two sets of 300
 /// shingles (≈ 2e-5 a pair) moves their Jaccard by ≈ 0.002.
-struct SetCache<'a> {
+struct SetCache<'a, E> {
     sets: Vec<Option<Box<[u32]>>>,
     held: usize,
     k: usize,
     seed: u64,
-    load: &'a TextLoader<'a>,
+    load: &'a TextLoader<'a, E>,
 }
 
-impl SetCache<'_> {
+impl<E> SetCache<'_, E> {
     /// Makes sure the sets of `need` (sorted, unique) are loaded.
-    fn ensure(&mut self, need: &[usize]) -> Result<(), String> {
+    fn ensure(&mut self, need: &[usize]) -> Result<(), E> {
         let missing: Vec<usize> = need
             .iter()
             .copied()
@@ -564,11 +565,11 @@ impl NearIndex {
     /// output)` of samples by position (from the task's store) for the exact comparisons of
     /// the pairs the screening leaves. Every member other than the representative of each
     /// cluster is returned, in task order.
-    pub fn find<K: Ord>(
+    pub fn find<K: Ord, E>(
         &self,
         ids: &[K],
-        load: &TextLoader<'_>,
-    ) -> Result<Vec<NearDuplicate>, String> {
+        load: &TextLoader<'_, E>,
+    ) -> Result<Vec<NearDuplicate>, E> {
         let n = self.len();
         if !self.enabled() || n < 2 {
             return Ok(Vec::new());
@@ -708,7 +709,7 @@ impl NearIndex {
 
 /// Near-duplicate clusters among in-memory `(id, input, output)` items (tests and tools).
 pub fn near_duplicates(
-    items: &[(&str, &str, &str)],
+    items: &[(SampleId, &str, &str)],
     cfg: &NearDedup,
     seed: u64,
 ) -> Vec<NearDuplicate> {
@@ -716,21 +717,22 @@ pub fn near_duplicates(
     let samples: Vec<Sample> = items
         .iter()
         .map(|(id, i, o)| Sample {
-            id: id.to_string(),
+            id: *id,
             input: i.to_string(),
             output: o.to_string(),
             ..Sample::default()
         })
         .collect();
-    let ids: Vec<&str> = items.iter().map(|x| x.0).collect();
+    let ids: Vec<SampleId> = items.iter().map(|x| x.0).collect();
     idx.add(&samples);
-    let load = |pos: &[usize]| -> Result<Vec<(String, String)>, String> {
+    let load = |pos: &[usize]| -> Result<Vec<(String, String)>, std::convert::Infallible> {
         Ok(pos
             .iter()
             .map(|p| (items[*p].1.to_string(), items[*p].2.to_string()))
             .collect())
     };
-    idx.find(&ids, &load).unwrap_or_default()
+    let Ok(found) = idx.find(&ids, &load);
+    found
 }
 
 #[cfg(test)]
@@ -801,10 +803,10 @@ mod tests {
         let long = "the patient was admitted with chest pain and shortness of breath after climbing two flights of stairs at home yesterday evening";
         let changed = long.replace("evening", "morning");
         let items = vec![
-            ("b2", long, "angina"),
-            ("a1", changed.as_str(), "angina"),
+            (SampleId::from_u128(0xb2), long, "angina"),
+            (SampleId::from_u128(0xa1), changed.as_str(), "angina"),
             (
-                "c3",
+                SampleId::from_u128(0xc3),
                 "an unrelated question about vaccines for children",
                 "no",
             ),

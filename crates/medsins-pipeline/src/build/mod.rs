@@ -1,0 +1,151 @@
+//! The whole build, as a short sequence of named phases, each a function with typed inputs
+//! and outputs (docs/architecture.md):
+//!
+//! 1. [`plan`]: select corpora and tasks, resolve and checksum their raw files, group the jobs;
+//! 2. [`run`]: run every group on the worker pool (samples spill to scratch files), then the
+//!    error budgets;
+//! 3. [`leakage`]: the cross-task passes (leakage, the decontamination summary);
+//! 4. [`write`]: every task's shards, then the ledger;
+//! 5. [`assemble`]: stats, checks, lock, card, id index, checksums — and the directory is
+//!    committed (renamed into place) only after all of them.
+
+mod assemble;
+mod leakage;
+mod plan;
+mod run;
+mod schedule;
+mod write;
+
+pub use plan::{Job, Plan, PlannedCorpus, plan};
+
+use crate::report::BuildReport;
+use crate::{BuildError, BuildOptions};
+use medsins_manifest::{Catalogue, ExpectedCheck, Task};
+use medsins_output::{self as output, LockedFile};
+use medsins_quality::{BenchIndex, Benchmark, HeldOut, LeakConfig};
+use medsins_readers::InstructionBank;
+use std::collections::BTreeMap;
+
+/// The instruction set of a task: the bank's original and paraphrases when the bank is given
+/// and has the task, else the manifest's definition alone.
+pub fn instruction_set(task: &Task, bank: Option<&InstructionBank>) -> Vec<String> {
+    match bank.and_then(|b| b.tasks.get(task.number.get_ref())) {
+        Some(t) => std::iter::once(t.original.clone())
+            .chain(t.paraphrases.iter().cloned())
+            .collect(),
+        None => vec![task.definition.clone()],
+    }
+}
+
+/// What a build reads besides the raw files: the instruction bank, the benchmarks to
+/// decontaminate against, the tokenizer.
+pub struct Inputs {
+    pub bank: Option<InstructionBank>,
+    /// The bank as the lock records it.
+    pub bank_file: Option<LockedFile>,
+    pub benchmarks: Vec<Benchmark>,
+    pub bench_index: Option<BenchIndex>,
+    pub counter: Option<crate::tokens::Counter>,
+}
+
+impl Inputs {
+    pub fn load(opts: &BuildOptions) -> Result<Inputs, BuildError> {
+        let bank = opts
+            .instructions
+            .as_deref()
+            .map(InstructionBank::load)
+            .transpose()?;
+        let bank_file = bank
+            .as_ref()
+            .zip(opts.instructions.as_ref())
+            .map(|(b, p)| LockedFile {
+                corpus_id: String::new(),
+                file_id: "instruction-bank".into(),
+                path: p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                size: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+                sha256: b.sha256.clone(),
+            });
+        let benchmarks = medsins_quality::load_benchmarks(&opts.decontaminate)?;
+        let bench_index = (!benchmarks.is_empty())
+            .then(|| BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed));
+        let counter = opts
+            .tokenizer
+            .as_deref()
+            .map(crate::tokens::Counter::load)
+            .transpose()?;
+        Ok(Inputs {
+            bank,
+            bank_file,
+            benchmarks,
+            bench_index,
+            counter,
+        })
+    }
+}
+
+pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let inputs = Inputs::load(opts)?;
+    let plan = plan::plan(catalogue, opts);
+    let out_dir = output::OutputDir::create(&opts.out)?;
+    let dir = out_dir.path().to_path_buf();
+    let scratch = tempfile::Builder::new()
+        .prefix(".spill-")
+        .tempdir_in(&dir)
+        .map_err(|source| BuildError::Scratch {
+            path: dir.clone(),
+            source,
+        })?;
+    let leak_cfg = LeakConfig::default();
+    let held_keys = HeldOut::new(leak_cfg.clone(), opts.seed);
+    let mut runs = run::run_groups(&plan, &inputs, scratch.path(), &held_keys, opts);
+    let cross = leakage::cross_task_passes(&mut runs, &plan, &inputs, &leak_cfg, opts)?;
+
+    let write_start = std::time::Instant::now();
+    let expected = expected_checks(&plan);
+    let jobs = plan.jobs();
+    let mut built: Vec<(usize, crate::TaskRun)> =
+        std::mem::take(&mut runs.built).into_iter().collect();
+    built.sort_by_key(|(_, r)| r.meta.task_no);
+    let no_checks = Vec::new();
+    let to_write = built
+        .iter_mut()
+        .map(|(j, run)| write::ToWrite {
+            expected: expected.get(&run.meta.task_id).unwrap_or(&no_checks),
+            task: jobs[*j].task,
+            run,
+        })
+        .collect();
+    let written = write::write_tasks(&dir, to_write, &inputs, opts)?;
+    write::write_ledger(&dir, &mut built)?;
+    drop(scratch);
+    let write_seconds = write_start.elapsed().as_secs_f64();
+
+    let built = assemble::Built {
+        plan: &plan,
+        runs: &built,
+        written: &written,
+        failed: &runs.failed,
+        cross,
+        expected: &expected,
+        run_seconds: runs.seconds,
+        write_seconds,
+    };
+    let report = assemble::assemble(&dir, built, &inputs, opts)?;
+    out_dir.commit()?;
+    Ok(report)
+}
+
+/// The semantic checks each task expects to fail, by task id.
+fn expected_checks(plan: &Plan) -> BTreeMap<String, Vec<ExpectedCheck>> {
+    plan.corpora
+        .iter()
+        .flat_map(|pc| {
+            pc.tasks
+                .iter()
+                .map(|t| (t.id.get_ref().clone(), t.expected_checks.clone()))
+        })
+        .collect()
+}

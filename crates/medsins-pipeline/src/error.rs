@@ -1,0 +1,57 @@
+//! What can go wrong in a build, as types. A [`TaskError`] fails one task (and so its corpus,
+//! which the build report lists as failed while the rest builds); a [`BuildError`] stops the
+//! whole build before anything replaces the previous output.
+
+use crate::store::StoreError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Read(#[from] medsins_readers::ReadError),
+    /// The task's templates or steps do not compile: every problem, as `file:line:col: message`
+    /// lines of its manifest.
+    #[error("{0}")]
+    Manifest(String),
+    #[error("lookup file `{0}` is not available")]
+    LookupMissing(String),
+    #[error("split `{0}` is not train, validation or test")]
+    UnknownSplit(String),
+    #[error("a corrupt leakage probe in the task's scratch file")]
+    CorruptProbe,
+    /// Reading the files this task shares with other tasks of its group failed.
+    #[error("{0}")]
+    SharedRead(String),
+    #[error("the task was not run")]
+    NotRun,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Output(#[from] medsins_output::OutputError),
+    #[error(transparent)]
+    Read(#[from] medsins_readers::ReadError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Benchmarks(#[from] medsins_quality::BenchmarksError),
+    #[error("--tokenizer {}: {message}", .path.display())]
+    Tokenizer { path: PathBuf, message: String },
+    #[error("task {task_id}: {source}")]
+    Task {
+        task_id: String,
+        #[source]
+        source: TaskError,
+    },
+    #[error("{}: {source}", .path.display())]
+    Scratch {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The options of a lock that this builder cannot reproduce (`verify --rebuild`).
+    #[error("{0}")]
+    Unreproducible(String),
+}
