@@ -2,27 +2,30 @@
 //!
 //! A task's manifest entry compiles into a [`TaskRenderer`]: its named operators (steps) run
 //! over the task's records in file order, batch by batch ([`StepRunner`]), then its filter
-//! expression and its input, output and group-key templates run per record. Templates are minijinja in a sandbox: no loader (so no
-//! file access), no environment or network access, strict undefined variables (a misspelt field
-//! is an error naming the fields that exist), a fuel limit and a bounded output size.
+//! expression and its input, output and group-key templates run per record. Templates are
+//! minijinja in a sandbox: no loader (so no file access), no environment or network access,
+//! strict undefined variables (a misspelt field is an error naming the fields that exist), a
+//! fuel limit and a bounded output size.
+//!
+//! Layers, each using only those above it: `types` (what everything shares) and `context`
+//! (lazy template views of a record); `ops/` (one file per operator); `program` (a task's
+//! steps compiled); `runner` (the steps over a file, batch by batch); `templates` (the task's
+//! renderer).
 
 mod context;
-mod operators;
-mod ops_keep;
-mod ops_lookup_records;
-mod ops_pandas;
-mod ops_py_literal;
-mod ops_regex;
-mod ops_select;
+mod ops;
+mod program;
 mod python;
 mod runner;
 mod templates;
+mod types;
 
-pub use operators::{LookupFiles, entities_from_iob};
-pub use ops_pandas::PandasPlan;
+pub use ops::entities_from_iob;
+pub use ops::pandas_values::PandasPlan;
 pub use python::{py_json_dumps, py_repr_str};
 pub use runner::{Pass, StepOutput, StepRunner};
-pub use templates::{MAX_FIELD_BYTES, RenderError, Rendered, TaskRenderer};
+pub use templates::{MAX_FIELD_BYTES, Rendered, TaskRenderer};
+pub use types::{LookupFiles, RenderError};
 
 /// A template context from any serialisable value.
 pub(crate) fn ctx<T: serde::Serialize>(v: &T) -> minijinja::Value {

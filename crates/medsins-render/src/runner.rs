@@ -11,127 +11,18 @@
 //! a step reads the file twice: a learning pass ([`Pass::Learn`]) that runs the steps before
 //! it and only counts what each column holds, then the real pass with the learnt types.
 
-use crate::context::with_context;
-use crate::operators::{LookupFiles, apply_record_step, keyword_labels, lookup_index, step_name};
-use crate::ops_pandas::{PandasInfer, PandasPlan};
-use crate::templates::RenderError;
+use crate::ops::group::Pending;
+use crate::ops::keyword_label::KeywordLabel;
+use crate::ops::pandas_values::{PandasInfer, PandasPlan};
+use crate::ops::{apply_record_step, explode, group, keyword_label};
+use crate::program::StepProgram;
+use crate::types::{LookupFiles, Prepared};
 use medsins_manifest::Step;
-use medsins_readers::{Record, RecordError, value_text};
+use medsins_readers::{Record, RecordError};
 use minijinja::Environment;
 use rayon::prelude::*;
-use regex::Regex;
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-/// What a step needs at run time, compiled once per task: its template (join `on`, `keep`
-/// condition, `group by` key), its lookup index, its regular expressions, its learnt pandas
-/// column types.
-#[derive(Debug, Clone, Default)]
-pub struct Prepared {
-    pub(crate) name: String,
-    pub(crate) template: Option<String>,
-    pub(crate) index: Option<Arc<HashMap<String, usize>>>,
-    pub(crate) regex: Vec<(Regex, String)>,
-    pub(crate) pandas: Option<Arc<PandasPlan>>,
-}
-
-impl Prepared {
-    /// Renders the step's template over a record's fields.
-    pub(crate) fn render(
-        &self,
-        env: &Environment,
-        fields: &mut serde_json::Map<String, Value>,
-    ) -> Result<String, String> {
-        let name = self
-            .template
-            .as_ref()
-            .ok_or("the step has no compiled template")?;
-        let t = env.get_template(name).map_err(|e| e.to_string())?;
-        with_context(fields, |ctx| t.render(ctx)).map_err(|e| e.to_string())
-    }
-}
-
-/// A task's steps, compiled: the steps, what each needs, and the lookup files.
-#[derive(Debug, Default)]
-pub struct StepProgram {
-    pub(crate) steps: Vec<Step>,
-    pub(crate) prepared: Vec<Prepared>,
-    pub(crate) lookups: LookupFiles,
-}
-
-impl StepProgram {
-    /// Compiles the steps' templates into `env` (as `step<N>.<part>`) and builds the lookup
-    /// indexes. `steps` pairs each step with the byte offset of its manifest entry, for errors.
-    pub fn compile(
-        env: &mut Environment<'static>,
-        steps: &[(Step, usize)],
-        lookups: LookupFiles,
-    ) -> Result<StepProgram, Vec<RenderError>> {
-        let mut errors = Vec::new();
-        let mut prepared = Vec::new();
-        for (i, (step, offset)) in steps.iter().enumerate() {
-            let mut p = Prepared {
-                name: step_name(step),
-                ..Prepared::default()
-            };
-            let mut add = |part: &str, src: String| -> Option<String> {
-                let name = format!("step{i}.{part}");
-                match env.add_template_owned(name.clone(), src) {
-                    Ok(()) => Some(name),
-                    Err(e) => {
-                        errors.push(RenderError {
-                            offset: *offset,
-                            message: format!("step {} (`{}`) {part}: {e}", i + 1, p.name),
-                        });
-                        None
-                    }
-                }
-            };
-            let mut key = None;
-            match step {
-                Step::Join { on, key: k, .. } => {
-                    p.template = add("on", on.clone());
-                    key = add("key", k.clone());
-                }
-                Step::Keep { when } => {
-                    p.template = add("when", crate::ops_keep::template_source(when));
-                }
-                Step::Group { by: Some(by), .. } => {
-                    p.template = add("by", by.clone());
-                }
-                Step::RegexReplace { rules, .. } => match crate::ops_regex::compile(rules) {
-                    Ok(r) => p.regex = r,
-                    Err(message) => errors.push(RenderError {
-                        offset: *offset,
-                        message,
-                    }),
-                },
-                _ => {}
-            }
-            p.index = lookup_index(step, key.as_deref(), &lookups, env).map(Arc::new);
-            prepared.push(p);
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(StepProgram {
-            steps: steps.iter().map(|(s, _)| s.clone()).collect(),
-            prepared,
-            lookups,
-        })
-    }
-
-    /// Positions of the steps that need a learning pass over the file (`pandas_values`).
-    pub fn learning_steps(&self) -> Vec<usize> {
-        self.steps
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| matches!(s, Step::PandasValues { .. }))
-            .map(|(i, _)| i)
-            .collect()
-    }
-}
 
 /// Which pass over a file a runner makes.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,13 +46,10 @@ pub struct StepOutput {
     pub dropped: Vec<RecordError>,
 }
 
+/// What a stream step carries from batch to batch.
 enum State {
     Stateless,
-    GroupSize(Vec<Record>),
-    GroupBy {
-        groups: Vec<Vec<Record>>,
-        index: HashMap<String, usize>,
-    },
+    Group(Pending),
     Caps(HashMap<String, usize>),
 }
 
@@ -201,11 +89,13 @@ impl<'a> StepRunner<'a> {
             .steps
             .iter()
             .map(|s| match s {
-                Step::Group { size: Some(n), .. } if *n > 0 => State::GroupSize(Vec::new()),
-                Step::Group { by: Some(_), .. } => State::GroupBy {
+                Step::Group { size: Some(n), .. } if *n > 0 => {
+                    State::Group(Pending::Size(Vec::new()))
+                }
+                Step::Group { by: Some(_), .. } => State::Group(Pending::By {
                     groups: Vec::new(),
                     index: HashMap::new(),
-                },
+                }),
                 Step::KeywordLabel { cap: Some(_), .. } => State::Caps(HashMap::new()),
                 _ => State::Stateless,
             })
@@ -293,40 +183,9 @@ impl<'a> StepRunner<'a> {
         let step = &self.prog.steps[i];
         let prep = &self.prepared[i];
         match (step, &mut self.states[i]) {
-            (Step::Group { size, into, .. }, State::GroupSize(pending)) => {
-                let n = size.unwrap_or(1).max(1);
-                pending.extend(recs);
-                let complete = pending.len() - pending.len() % n;
-                let rest = pending.split_off(complete);
-                let full = std::mem::replace(pending, rest);
-                let mut groups = Vec::with_capacity(full.len() / n);
-                let mut it = full.into_iter();
-                loop {
-                    let g: Vec<Record> = it.by_ref().take(n).collect();
-                    if g.is_empty() {
-                        break;
-                    }
-                    groups.push(group_record(g, into));
-                }
-                groups
-            }
-            (Step::Group { .. }, State::GroupBy { groups, index }) => {
-                for mut r in recs {
-                    match prep.render(self.env, &mut r.fields) {
-                        Ok(k) => {
-                            let g = *index.entry(k).or_insert_with(|| {
-                                groups.push(Vec::new());
-                                groups.len() - 1
-                            });
-                            groups[g].push(r);
-                        }
-                        Err(e) => out.errors.push(RecordError {
-                            locator: r.locator.clone(),
-                            message: format!("group key: {e}"),
-                        }),
-                    }
-                }
-                Vec::new()
+            (Step::Group { size, into, .. }, State::Group(pending)) => {
+                let size = size.unwrap_or(1);
+                group::push(pending, recs, size, into, prep, self.env, &mut out.errors)
             }
             // a group step with neither `size` nor `by` (refused by `validate`) passes nothing
             (Step::Group { .. }, _) => Vec::new(),
@@ -341,41 +200,19 @@ impl<'a> StepRunner<'a> {
                 },
                 state,
             ) => {
-                let mut next = Vec::with_capacity(recs.len());
-                for mut r in recs {
-                    let text = r.fields.get(field).map(value_text).unwrap_or_default();
-                    let labels = keyword_labels(&text, rules, *all, *lowercase);
-                    if labels.is_empty() {
-                        out.dropped.push(RecordError {
-                            locator: r.locator.clone(),
-                            message: format!("no keyword rule matched `{field}`"),
-                        });
-                        continue;
-                    }
-                    if let (Some(cap), State::Caps(counts)) = (cap, &mut *state) {
-                        if labels
-                            .iter()
-                            .any(|l| counts.get(l).copied().unwrap_or(0) >= *cap)
-                        {
-                            out.dropped.push(RecordError {
-                                locator: r.locator.clone(),
-                                message: format!("label cap {cap} reached"),
-                            });
-                            continue;
-                        }
-                        for l in &labels {
-                            *counts.entry(l.clone()).or_default() += 1;
-                        }
-                    }
-                    let v = if *all {
-                        json!(labels)
-                    } else {
-                        Value::String(labels[0].clone())
-                    };
-                    r.fields.insert(into.clone(), v);
-                    next.push(r);
-                }
-                next
+                let s = KeywordLabel {
+                    field,
+                    rules,
+                    into,
+                    all: *all,
+                    cap: *cap,
+                    lowercase: *lowercase,
+                };
+                let counts = match state {
+                    State::Caps(c) => Some(c),
+                    _ => None,
+                };
+                keyword_label::label(&s, recs, counts, &mut out.dropped)
             }
             (step, _) => {
                 let (prog, env) = (self.prog, self.env);
@@ -399,30 +236,9 @@ impl<'a> StepRunner<'a> {
 
     /// What a stream step still holds when the file ends.
     fn flush(&mut self, i: usize, out: &mut StepOutput) -> Vec<Record> {
-        let into = match &self.prog.steps[i] {
-            Step::Group { into, .. } => into.clone(),
-            _ => return Vec::new(),
-        };
-        match &mut self.states[i] {
-            State::GroupSize(pending) => {
-                let n = match &self.prog.steps[i] {
-                    Step::Group { size: Some(n), .. } => *n,
-                    _ => 1,
-                };
-                for r in pending.drain(..) {
-                    out.dropped.push(RecordError {
-                        locator: r.locator,
-                        message: format!("incomplete final group of fewer than {n}"),
-                    });
-                }
-                Vec::new()
-            }
-            State::GroupBy { groups, index } => {
-                index.clear();
-                std::mem::take(groups)
-                    .into_iter()
-                    .map(|g| group_record(g, &into))
-                    .collect()
+        match (&self.prog.steps[i], &mut self.states[i]) {
+            (Step::Group { size, into, .. }, State::Group(pending)) => {
+                group::finish(pending, size.unwrap_or(1), into, &mut out.dropped)
             }
             _ => Vec::new(),
         }
@@ -438,33 +254,9 @@ fn local(
     env: &Environment,
 ) -> Local {
     if let Step::Explode { field, into } = step {
-        return match r.fields.get(field) {
-            Some(Value::Array(items)) => {
-                let items = items.clone();
-                Local::Many(
-                    items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, item)| {
-                            let mut c = r.clone();
-                            c.fields.insert(into.clone(), item);
-                            c.fields.insert(format!("{into}_index"), Value::from(i));
-                            c.locator = format!("{} #{}", r.locator, i + 1);
-                            c
-                        })
-                        .collect(),
-                )
-            }
-            Some(Value::Null) | None => Local::Drop(RecordError {
-                locator: r.locator.clone(),
-                message: format!("`{field}` is empty"),
-            }),
-            Some(other) => {
-                let other = other.clone();
-                r.fields.insert(into.clone(), other);
-                r.fields.insert(format!("{into}_index"), Value::from(0));
-                Local::Keep(r)
-            }
+        return match explode::apply(r, field, into) {
+            Ok(many) => Local::Many(many),
+            Err(e) => Local::Drop(e),
         };
     }
     match apply_record_step(step, prep, &mut r, lookups, env) {
@@ -480,28 +272,11 @@ fn local(
     }
 }
 
-/// One record for a group: the first member's fields plus `into` = every member's fields.
-fn group_record(g: Vec<Record>, into: &str) -> Record {
-    let mut fields = g[0].fields.clone();
-    let locator = if g.len() == 1 {
-        g[0].locator.clone()
-    } else {
-        format!("{} .. {}", g[0].locator, g[g.len() - 1].locator)
-    };
-    let joined: String = g.iter().map(|r| r.raw_sha256.as_str()).collect();
-    let members: Vec<Value> = g.into_iter().map(|r| Value::Object(r.fields)).collect();
-    fields.insert(into.to_string(), Value::Array(members));
-    Record {
-        fields,
-        locator,
-        raw_sha256: medsins_core::sha256_hex(joined.as_bytes()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use medsins_manifest::KeywordRule;
+    use serde_json::{Value, json};
 
     fn rec(v: Value, loc: &str) -> Record {
         Record {

@@ -1,9 +1,10 @@
 //! Compiled task templates and the per-record render.
 
 use crate::context::with_context;
-use crate::operators::LookupFiles;
-use crate::ops_pandas::PandasPlan;
-use crate::runner::{Pass, StepProgram, StepRunner};
+use crate::ops::pandas_values::PandasPlan;
+use crate::program::StepProgram;
+use crate::runner::{Pass, StepRunner};
+use crate::types::{LookupFiles, RenderError};
 use medsins_manifest::Task;
 use medsins_readers::Record;
 use minijinja::{Environment, UndefinedBehavior, Value as JValue};
@@ -13,13 +14,6 @@ use std::sync::Arc;
 /// Largest rendered field accepted (a guard against runaway templates, far above any real text).
 pub const MAX_FIELD_BYTES: usize = 8 << 20;
 const FUEL: u64 = 5_000_000;
-
-/// A template problem located inside the manifest: byte offset of the template's value and text.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenderError {
-    pub offset: usize,
-    pub message: String,
-}
 
 /// What one record became.
 #[derive(Debug, Clone, PartialEq)]

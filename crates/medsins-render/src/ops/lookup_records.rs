@@ -37,10 +37,7 @@ pub fn lookup_records(
                 let mut m = Map::new();
                 m.insert("code".into(), Value::String(code));
                 m.insert("value".into(), value);
-                m.insert(
-                    "record".into(),
-                    Value::Object(crate::operators::pick(&r.fields, only)),
-                );
+                m.insert("record".into(), Value::Object(super::pick(&r.fields, only)));
                 found.push(Value::Object(m));
             }
             None => missing.push(Value::String(full)),

@@ -1,0 +1,112 @@
+//! `lookup`: for each code of a field (a list, or a string split on `separator`), the record
+//! of a table file whose `key` field equals it; writes `into` as a list of `{code, value}` and
+//! the codes without a match as `<into>_missing`. Also the key index that `join`, `lookup` and
+//! `lookup_records` look records up in.
+
+use super::string_object;
+use crate::context::with_context;
+use crate::types::LookupFiles;
+use medsins_manifest::Step;
+use medsins_readers::{Record, value_text};
+use minijinja::Environment;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// For join and lookup steps: the key of every record of the looked-up file -> its position
+/// (first record wins), built once per task. A join key that does not render skips the record.
+pub(crate) fn index(
+    step: &Step,
+    key_template: Option<&str>,
+    lookups: &LookupFiles,
+    env: &Environment,
+) -> Option<HashMap<String, usize>> {
+    let (file, key_of): (&str, Box<dyn Fn(&Record) -> Option<String>>) = match step {
+        Step::Join { file, .. } => {
+            let t = env.get_template(key_template?).ok()?;
+            (
+                file,
+                Box::new(move |r: &Record| {
+                    let mut fields = r.fields.clone();
+                    with_context(&mut fields, |ctx| t.render(ctx)).ok()
+                }),
+            )
+        }
+        Step::Lookup {
+            file,
+            key,
+            key_remove: Some(rm),
+            ..
+        } if !rm.is_empty() => (
+            file,
+            Box::new(move |r: &Record| {
+                r.fields
+                    .get(key)
+                    .map(|v| value_text(v).replace(rm.as_str(), ""))
+            }),
+        ),
+        Step::Lookup { file, key, .. } | Step::LookupRecords { file, key, .. } => (
+            file,
+            Box::new(move |r: &Record| r.fields.get(key).map(value_text)),
+        ),
+        _ => return None,
+    };
+    let mut m = HashMap::new();
+    for (i, r) in lookups
+        .files
+        .get(file)
+        .map(|v| v.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        if let Some(k) = key_of(r) {
+            m.entry(k).or_insert(i);
+        }
+    }
+    Some(m)
+}
+
+/// The step's fields, as the manifest names them.
+pub(crate) struct Lookup<'a> {
+    pub file: &'a str,
+    pub codes: &'a str,
+    pub separator: Option<&'a str>,
+    pub value: &'a str,
+    pub into: &'a str,
+}
+
+pub(crate) fn apply(
+    f: &mut Map<String, Value>,
+    s: Lookup,
+    index: &HashMap<String, usize>,
+    lookups: &LookupFiles,
+) -> Result<(), String> {
+    let codes: Vec<String> = match (f.get(s.codes), s.separator) {
+        (Some(Value::Array(a)), _) => a.iter().map(value_text).collect(),
+        (Some(v), Some(sep)) => value_text(v)
+            .split(sep)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        (Some(v), None) => vec![value_text(v)],
+        (None, _) => return Err(format!("record has no field `{}`", s.codes)),
+    };
+    let table = lookups
+        .files
+        .get(s.file)
+        .ok_or_else(|| format!("lookup file `{}` is not loaded", s.file))?;
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for c in codes {
+        match index.get(&c).and_then(|i| table.get(*i)) {
+            Some(r) => {
+                let v = r.fields.get(s.value).map(value_text).unwrap_or_default();
+                found.push(string_object([("code", c), ("value", v)]));
+            }
+            None => missing.push(Value::String(c)),
+        }
+    }
+    f.insert(s.into.to_string(), Value::Array(found));
+    f.insert(format!("{}_missing", s.into), Value::Array(missing));
+    Ok(())
+}

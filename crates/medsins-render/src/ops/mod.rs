@@ -1,0 +1,392 @@
+//! The named built-in operators (manifest `steps`), one file each. Each is general: it names
+//! fields, never a corpus. One-record operators run through [`apply_record_step`]; the stream
+//! operators (`keyword_label` caps, `group`, `explode`) are driven by the step runner
+//! ([`crate::runner`]), which runs every step over a file's records in file order, so results
+//! are deterministic.
+
+pub(crate) mod explode;
+pub(crate) mod group;
+mod iob_entities;
+mod join;
+pub(crate) mod keep;
+mod key_value;
+pub(crate) mod keyword_label;
+mod lettered_options;
+pub(crate) mod lookup;
+mod lookup_records;
+pub(crate) mod pandas_values;
+mod pubtator_entities;
+pub(crate) mod py_literal;
+pub(crate) mod regex_replace;
+mod section;
+mod select;
+
+pub use iob_entities::entities_from_iob;
+
+use crate::types::{LookupFiles, Prepared, step_name};
+use medsins_manifest::Step;
+use medsins_readers::{Record, value_text};
+use minijinja::Environment;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Applies a one-record operator. `Ok(false)` drops the record on purpose.
+pub(crate) fn apply_record_step(
+    step: &Step,
+    prep: &Prepared,
+    r: &mut Record,
+    lookups: &LookupFiles,
+    env: &Environment,
+) -> Result<bool, String> {
+    let empty = HashMap::new();
+    let index = prep.index.as_deref().unwrap_or(&empty);
+    let f = &mut r.fields;
+    match step {
+        Step::IobEntities {
+            tokens,
+            tags,
+            into,
+            text_into,
+            types,
+            entity_spacing,
+        } => iob_entities::apply(
+            f,
+            iob_entities::IobEntities {
+                tokens,
+                tags,
+                into,
+                text_into: text_into.as_deref(),
+                types: types.as_deref(),
+                entity_spacing: entity_spacing.as_deref(),
+            },
+        )?,
+        Step::PubtatorEntities {
+            entity_type,
+            into,
+            unique,
+        } => pubtator_entities::apply(f, entity_type, into, *unique)?,
+        Step::LetteredOptions {
+            options,
+            answer,
+            answer_is,
+            into,
+        } => lettered_options::apply(f, options, answer, answer_is, into)?,
+        Step::Join {
+            file,
+            into,
+            required,
+            fields,
+            ..
+        } => join::apply(
+            f,
+            join::Join {
+                file,
+                into,
+                required: *required,
+                fields: fields.as_deref(),
+            },
+            prep,
+            env,
+            index,
+            lookups,
+        )?,
+        Step::Lookup {
+            file,
+            codes,
+            separator,
+            value,
+            into,
+            ..
+        } => lookup::apply(
+            f,
+            lookup::Lookup {
+                file,
+                codes,
+                separator: separator.as_deref(),
+                value,
+                into,
+            },
+            index,
+            lookups,
+        )?,
+        Step::Section {
+            field,
+            start,
+            end,
+            skip,
+            into,
+            missing,
+            strip,
+            replace_newlines,
+        } => {
+            let s = section::Section {
+                field,
+                start,
+                end: end.as_deref(),
+                skip: *skip,
+                into,
+                missing,
+                strip: *strip,
+                replace_newlines: replace_newlines.as_deref(),
+            };
+            return section::apply(f, s);
+        }
+        Step::KeyValue {
+            columns,
+            exclude,
+            separator,
+            missing,
+            into,
+        } => key_value::apply(f, columns.as_deref(), exclude, separator, missing, into)?,
+        Step::Keep { .. } => {
+            return prep
+                .render(env, f)
+                .map(|v| v == "1")
+                .map_err(|e| format!("keep `when`: {e}"));
+        }
+        Step::PyLiteral { field, into } => {
+            let text = field_text(f, field)?;
+            let v = py_literal::parse_py_literal(&text).map_err(|e| format!("`{field}`: {e}"))?;
+            f.insert(into.clone(), v);
+        }
+        Step::Select { path, into, list } => {
+            let v = select::select(f, path, *list);
+            f.insert(into.clone(), v);
+        }
+        Step::LookupRecords {
+            file,
+            codes,
+            value_separator,
+            into,
+            fields,
+            ..
+        } => {
+            let table = lookups
+                .files
+                .get(file)
+                .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
+            lookup_records::lookup_records(
+                f,
+                codes,
+                value_separator.as_deref(),
+                into,
+                (table, fields.as_deref()),
+                index,
+            )?;
+        }
+        Step::RegexReplace { field, into, .. } => {
+            let out = regex_replace::apply(&field_text(f, field)?, &prep.regex);
+            f.insert(
+                into.as_deref().unwrap_or(field).to_string(),
+                Value::String(out),
+            );
+        }
+        Step::PandasValues { .. } => {
+            let plan = prep
+                .pandas
+                .as_ref()
+                .ok_or("pandas_values: the column types were not learned (no pre-pass)")?;
+            pandas_values::apply(plan, f);
+        }
+        Step::Group { .. } | Step::Explode { .. } | Step::KeywordLabel { .. } => {
+            return Err(format!(
+                "`{}` runs over the whole stream, not one record",
+                step_name(step)
+            ));
+        }
+    }
+    Ok(true)
+}
+
+/// The text of a field the step needs.
+fn field_text(f: &Map<String, Value>, field: &str) -> Result<String, String> {
+    f.get(field)
+        .map(value_text)
+        .ok_or_else(|| format!("record has no field `{field}`"))
+}
+
+/// The texts of a list field (anything else: none).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a.iter().map(value_text).collect(),
+        _ => vec![],
+    }
+}
+
+/// A JSON object of string members, in the given order (built directly: `json!` would
+/// serialise the strings again).
+fn string_object<const N: usize>(members: [(&str, String); N]) -> Value {
+    Value::Object(
+        members
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v)))
+            .collect(),
+    )
+}
+
+/// A looked-up record's fields, or only the named ones (in the record's order).
+fn pick(fields: &Map<String, Value>, only: Option<&[String]>) -> Map<String, Value> {
+    match only {
+        None => fields.clone(),
+        Some(names) => fields
+            .iter()
+            .filter(|(k, _)| names.contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{LookupFiles, Prepared};
+    use medsins_manifest::OptionsSource;
+    use minijinja::Environment;
+    use serde_json::json;
+
+    fn rec(v: Value) -> Record {
+        Record {
+            fields: v.as_object().unwrap().clone(),
+            locator: "x".into(),
+            raw_sha256: String::new(),
+        }
+    }
+
+    #[test]
+    fn iob_entities_types_and_orphan_i() {
+        let tags: Vec<String> = ["I", "B-Chemical", "I-Chemical", "O", "B-Disease", "B", "I"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let e = entities_from_iob(&tags);
+        assert_eq!(e.len(), 3);
+        assert_eq!(e[0], (Some("Chemical".into()), 1..3));
+        assert_eq!(e[1], (Some("Disease".into()), 4..5));
+        assert_eq!(e[2], (None, 5..7));
+    }
+
+    #[test]
+    fn iob_step_detokenises_entities() {
+        let env = Environment::new();
+        let mut r = rec(
+            json!({"tokens": ["Streptococcus", "ursoris", "sp", ".", "nov", ".", ",", "isolated"], "tags": ["B","I","I","I","I","I","O","O"]}),
+        );
+        let step = Step::IobEntities {
+            tokens: "tokens".into(),
+            tags: "tags".into(),
+            into: "e".into(),
+            text_into: Some("t".into()),
+            types: None,
+            entity_spacing: None,
+        };
+        assert!(
+            apply_record_step(
+                &step,
+                &Prepared::default(),
+                &mut r,
+                &LookupFiles::default(),
+                &env
+            )
+            .unwrap()
+        );
+        assert_eq!(r.fields["e"], json!(["Streptococcus ursoris sp. nov."]));
+        assert_eq!(r.fields["t"], "Streptococcus ursoris sp. nov., isolated");
+        let up = Step::IobEntities {
+            tokens: "tokens".into(),
+            tags: "tags".into(),
+            into: "e".into(),
+            text_into: Some("t".into()),
+            types: None,
+            entity_spacing: Some("upstream".into()),
+        };
+        apply_record_step(
+            &up,
+            &Prepared::default(),
+            &mut r,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(r.fields["e"], json!(["Streptococcus ursoris sp . nov ."]));
+    }
+
+    #[test]
+    fn lettered_options_from_fields_and_answer_not_among_options() {
+        let env = Environment::new();
+        let step = Step::LetteredOptions {
+            options: OptionsSource::Fields(vec!["opa".into(), "opb".into()]),
+            answer: "cop".into(),
+            answer_is: "index1".into(),
+            into: "c".into(),
+        };
+        let mut r = rec(json!({"opa": "x", "opb": "y", "cop": 2}));
+        apply_record_step(
+            &step,
+            &Prepared::default(),
+            &mut r,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(r.fields["c_letter"], "B");
+        assert_eq!(r.fields["c_text"], "y");
+        let mut bad = rec(json!({"opa": "x", "opb": "y", "cop": 5}));
+        assert_eq!(
+            apply_record_step(
+                &step,
+                &Prepared::default(),
+                &mut bad,
+                &LookupFiles::default(),
+                &env
+            )
+            .unwrap_err(),
+            "answer 5 is not among the 2 options"
+        );
+    }
+
+    #[test]
+    fn section_follows_python_slicing() {
+        let env = Environment::new();
+        let step = Step::Section {
+            field: "t".into(),
+            start: "FINDINGS:".into(),
+            end: Some("IMPRESSION:".into()),
+            skip: 1,
+            into: "f".into(),
+            missing: "skip".into(),
+            strip: true,
+            replace_newlines: Some(" ".into()),
+        };
+        let mut r = rec(json!({"t": "EXAM\nFINDINGS: a\n b\nIMPRESSION: c"}));
+        apply_record_step(
+            &step,
+            &Prepared::default(),
+            &mut r,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(r.fields["f"], "a  b");
+        let mut early = rec(json!({"t": "IMPRESSION: c FINDINGS: late"}));
+        apply_record_step(
+            &step,
+            &Prepared::default(),
+            &mut early,
+            &LookupFiles::default(),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(early.fields["f"], "");
+        let mut none = rec(json!({"t": "nothing"}));
+        assert!(
+            !apply_record_step(
+                &step,
+                &Prepared::default(),
+                &mut none,
+                &LookupFiles::default(),
+                &env
+            )
+            .unwrap()
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! The ground types every part of rendering shares: the lookup files a task joins, what a
+//! compiled step carries, and a template problem located in the manifest. They depend on
+//! nothing else in the crate, so the operators, the step runner and the templates can all use
+//! them without importing each other.
+
+use crate::context::with_context;
+use crate::ops::pandas_values::PandasPlan;
+use medsins_manifest::Step;
+use medsins_readers::Record;
+use minijinja::Environment;
+use regex::Regex;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Records of the files a task joins or looks up, by file id (loaded once per build).
+#[derive(Debug, Default, Clone)]
+pub struct LookupFiles {
+    pub files: HashMap<String, Vec<Record>>,
+}
+
+/// A template problem located inside the manifest: byte offset of the template's value and text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// What a step needs at run time, compiled once per task: its template (join `on`, `keep`
+/// condition, `group by` key), its lookup index, its regular expressions, its learnt pandas
+/// column types.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    pub(crate) name: String,
+    pub(crate) template: Option<String>,
+    pub(crate) index: Option<Arc<HashMap<String, usize>>>,
+    pub(crate) regex: Vec<(Regex, String)>,
+    pub(crate) pandas: Option<Arc<PandasPlan>>,
+}
+
+impl Prepared {
+    /// Renders the step's template over a record's fields.
+    pub(crate) fn render(
+        &self,
+        env: &Environment,
+        fields: &mut serde_json::Map<String, Value>,
+    ) -> Result<String, String> {
+        let name = self
+            .template
+            .as_ref()
+            .ok_or("the step has no compiled template")?;
+        let t = env.get_template(name).map_err(|e| e.to_string())?;
+        with_context(fields, |ctx| t.render(ctx)).map_err(|e| e.to_string())
+    }
+}
+
+/// The `op` name of a step, as the manifest writes it.
+pub(crate) fn step_name(step: &Step) -> String {
+    serde_json::to_value(step)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
