@@ -2,7 +2,8 @@
 //! record; writes `into` (entity texts, properly detokenised, in order) and `text_into` (the
 //! sentence, detokenised). `types` keeps only entities of those types.
 
-use super::strings;
+use super::{OpContext, OpResult, not_this_op, strings};
+use medsins_manifest::Step;
 use medsins_readers::detokenize;
 use serde_json::{Map, Value};
 
@@ -52,29 +53,28 @@ fn upstream_join(tokens: &[String]) -> String {
     s
 }
 
-/// The step's fields, as the manifest names them.
-pub(crate) struct IobEntities<'a> {
-    pub tokens: &'a str,
-    pub tags: &'a str,
-    pub into: &'a str,
-    pub text_into: Option<&'a str>,
-    pub types: Option<&'a [String]>,
-    pub entity_spacing: Option<&'a str>,
-}
-
-pub(crate) fn apply(f: &mut Map<String, Value>, s: IobEntities) -> Result<(), String> {
-    let toks = strings(f.get(s.tokens));
-    let tgs = strings(f.get(s.tags));
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> OpResult {
+    let Step::IobEntities {
+        tokens,
+        tags,
+        into,
+        text_into,
+        types,
+        entity_spacing,
+    } = step
+    else {
+        return Err(not_this_op(step));
+    };
+    let toks = strings(f.get(tokens));
+    let tgs = strings(f.get(tags));
     if toks.len() != tgs.len() {
         return Err(format!(
-            "`{}` has {} items but `{}` has {}",
-            s.tokens,
+            "`{tokens}` has {} items but `{tags}` has {}",
             toks.len(),
-            s.tags,
             tgs.len()
         ));
     }
-    let upstream = match s.entity_spacing {
+    let upstream = match entity_spacing.as_deref() {
         None | Some("proper") => false,
         Some("upstream") => true,
         Some(other) => {
@@ -85,7 +85,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, s: IobEntities) -> Result<(), St
     };
     let ents: Vec<Value> = entities_from_iob(&tgs)
         .into_iter()
-        .filter(|(t, _)| match (s.types, t) {
+        .filter(|(t, _)| match (types, t) {
             (Some(ts), Some(t)) => ts.contains(t),
             _ => true,
         })
@@ -98,14 +98,14 @@ pub(crate) fn apply(f: &mut Map<String, Value>, s: IobEntities) -> Result<(), St
             })
         })
         .collect();
-    f.insert(s.into.to_string(), Value::Array(ents));
-    if let Some(t) = s.text_into {
+    f.insert(into.clone(), Value::Array(ents));
+    if let Some(t) = text_into {
         let text = if upstream {
             upstream_join(&toks)
         } else {
             detokenize(&toks)
         };
-        f.insert(t.to_string(), Value::String(text));
+        f.insert(t.clone(), Value::String(text));
     }
-    Ok(())
+    Ok(true)
 }

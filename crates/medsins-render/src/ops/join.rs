@@ -2,40 +2,40 @@
 //! this record's `on` template is stored under `into` (only its `fields`, when given). With
 //! `required = true` a record without a match is quarantined.
 
-use super::pick;
-use crate::types::{LookupFiles, Prepared};
-use minijinja::Environment;
+use super::{OpContext, OpResult, not_this_op, pick};
+use medsins_manifest::Step;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
-/// The step's fields, as the manifest names them.
-pub(crate) struct Join<'a> {
-    pub file: &'a str,
-    pub into: &'a str,
-    pub required: bool,
-    pub fields: Option<&'a [String]>,
-}
-
-pub(crate) fn apply(
-    f: &mut Map<String, Value>,
-    s: Join,
-    prep: &Prepared,
-    env: &Environment,
-    index: &HashMap<String, usize>,
-    lookups: &LookupFiles,
-) -> Result<(), String> {
-    let want = prep.render(env, f).map_err(|e| format!("join `on`: {e}"))?;
-    let found = index
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
+    let Step::Join {
+        file,
+        into,
+        required,
+        fields,
+        ..
+    } = step
+    else {
+        return Err(not_this_op(step));
+    };
+    let want = cx
+        .prep
+        .render(cx.env, f)
+        .map_err(|e| format!("join `on`: {e}"))?;
+    let found = cx
+        .index
         .get(&want)
-        .and_then(|i| lookups.files.get(s.file)?.get(*i));
+        .and_then(|i| cx.lookups.files.get(file)?.get(*i));
     match found {
         Some(o) => {
-            f.insert(s.into.to_string(), Value::Object(pick(&o.fields, s.fields)));
+            f.insert(
+                into.clone(),
+                Value::Object(pick(&o.fields, fields.as_deref())),
+            );
         }
-        None if s.required => return Err(format!("no record of `{}` has key `{want}`", s.file)),
+        None if *required => return Err(format!("no record of `{file}` has key `{want}`")),
         None => {
-            f.insert(s.into.to_string(), Value::Null);
+            f.insert(into.clone(), Value::Null);
         }
     }
-    Ok(())
+    Ok(true)
 }

@@ -1,5 +1,17 @@
 //! The `keep` step: drops the records for which an expression over their fields is false.
 
+use super::{OpContext, OpResult};
+use medsins_manifest::Step;
+use serde_json::{Map, Value};
+
+/// `Ok(false)` drops the record.
+pub(crate) fn apply(f: &mut Map<String, Value>, _: &Step, cx: &OpContext) -> OpResult {
+    cx.prep
+        .render(cx.env, f)
+        .map(|v| v == "1")
+        .map_err(|e| format!("keep `when`: {e}"))
+}
+
 /// The template a `keep` condition compiles to: it renders `1` when the record is kept.
 pub(crate) fn template_source(when: &str) -> String {
     format!("{{% if {when} %}}1{{% endif %}}")

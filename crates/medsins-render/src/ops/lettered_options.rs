@@ -3,8 +3,8 @@
 //! holding the answer as `answer_is` = `letter`, `index0`, `index1` or `text`. Writes
 //! `<into>_list` (list of `{letter, text}`), `<into>_letter` and `<into>_text`.
 
-use super::string_object;
-use medsins_manifest::OptionsSource;
+use super::{OpContext, OpResult, not_this_op, string_object};
+use medsins_manifest::{OptionsSource, Step};
 use medsins_readers::value_text;
 use serde_json::{Map, Value};
 
@@ -39,16 +39,19 @@ fn option_texts(
     })
 }
 
-pub(crate) fn apply(
-    f: &mut Map<String, Value>,
-    options: &OptionsSource,
-    answer: &str,
-    answer_is: &str,
-    into: &str,
-) -> Result<(), String> {
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> OpResult {
+    let Step::LetteredOptions {
+        options,
+        answer,
+        answer_is,
+        into,
+    } = step
+    else {
+        return Err(not_this_op(step));
+    };
     let texts = option_texts(f, options)?;
     let ans = f.get(answer).cloned().unwrap_or(Value::Null);
-    let pos = match answer_is {
+    let pos = match answer_is.as_str() {
         "letter" => texts
             .iter()
             .position(|(l, _)| *l == value_text(&ans).trim()),
@@ -84,5 +87,5 @@ pub(crate) fn apply(
     );
     f.insert(format!("{into}_text"), Value::String(texts[pos].1.clone()));
     f.insert(format!("{into}_list"), Value::Array(list));
-    Ok(())
+    Ok(true)
 }

@@ -3,7 +3,7 @@
 //! the codes without a match as `<into>_missing`. Also the key index that `join`, `lookup` and
 //! `lookup_records` look records up in.
 
-use super::string_object;
+use super::{OpContext, OpResult, not_this_op, string_object};
 use crate::context::with_context;
 use crate::types::LookupFiles;
 use medsins_manifest::Step;
@@ -66,47 +66,46 @@ pub(crate) fn index(
     Some(m)
 }
 
-/// The step's fields, as the manifest names them.
-pub(crate) struct Lookup<'a> {
-    pub file: &'a str,
-    pub codes: &'a str,
-    pub separator: Option<&'a str>,
-    pub value: &'a str,
-    pub into: &'a str,
-}
-
-pub(crate) fn apply(
-    f: &mut Map<String, Value>,
-    s: Lookup,
-    index: &HashMap<String, usize>,
-    lookups: &LookupFiles,
-) -> Result<(), String> {
-    let codes: Vec<String> = match (f.get(s.codes), s.separator) {
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
+    let Step::Lookup {
+        file,
+        codes,
+        separator,
+        value,
+        into,
+        ..
+    } = step
+    else {
+        return Err(not_this_op(step));
+    };
+    let field = codes;
+    let codes: Vec<String> = match (f.get(codes), separator) {
         (Some(Value::Array(a)), _) => a.iter().map(value_text).collect(),
         (Some(v), Some(sep)) => value_text(v)
-            .split(sep)
+            .split(sep.as_str())
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect(),
         (Some(v), None) => vec![value_text(v)],
-        (None, _) => return Err(format!("record has no field `{}`", s.codes)),
+        (None, _) => return Err(format!("record has no field `{field}`")),
     };
-    let table = lookups
+    let table = cx
+        .lookups
         .files
-        .get(s.file)
-        .ok_or_else(|| format!("lookup file `{}` is not loaded", s.file))?;
+        .get(file)
+        .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for c in codes {
-        match index.get(&c).and_then(|i| table.get(*i)) {
+        match cx.index.get(&c).and_then(|i| table.get(*i)) {
             Some(r) => {
-                let v = r.fields.get(s.value).map(value_text).unwrap_or_default();
+                let v = r.fields.get(value).map(value_text).unwrap_or_default();
                 found.push(string_object([("code", c), ("value", v)]));
             }
             None => missing.push(Value::String(c)),
         }
     }
-    f.insert(s.into.to_string(), Value::Array(found));
-    f.insert(format!("{}_missing", s.into), Value::Array(missing));
-    Ok(())
+    f.insert(into.clone(), Value::Array(found));
+    f.insert(format!("{into}_missing"), Value::Array(missing));
+    Ok(true)
 }

@@ -6,9 +6,39 @@
 //! `<into>_missing` = the codes without a match. With `fields`, only those fields of each
 //! matched record are attached.
 
+use super::{OpContext, OpResult, not_this_op};
+use medsins_manifest::Step;
 use medsins_readers::{Record, value_text};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
+    let Step::LookupRecords {
+        file,
+        codes,
+        value_separator,
+        into,
+        fields,
+        ..
+    } = step
+    else {
+        return Err(not_this_op(step));
+    };
+    let table = cx
+        .lookups
+        .files
+        .get(file)
+        .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
+    lookup_records(
+        f,
+        codes,
+        value_separator.as_deref(),
+        into,
+        (table, fields.as_deref()),
+        cx.index,
+    )?;
+    Ok(true)
+}
 
 pub fn lookup_records(
     f: &mut Map<String, Value>,

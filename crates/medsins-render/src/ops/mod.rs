@@ -30,6 +30,20 @@ use minijinja::Environment;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+/// What a one-record operator may use besides the record: its compiled step, the task's
+/// template environment, its lookup index and the lookup files.
+pub(crate) struct OpContext<'a> {
+    pub prep: &'a Prepared,
+    pub env: &'a Environment<'a>,
+    pub index: &'a HashMap<String, usize>,
+    pub lookups: &'a LookupFiles,
+}
+
+/// `Ok(true)` keeps the record, `Ok(false)` drops it on purpose, `Err` quarantines it.
+pub(crate) type OpResult = Result<bool, String>;
+
+type Operator = fn(&mut Map<String, Value>, &Step, &OpContext) -> OpResult;
+
 /// Applies a one-record operator. `Ok(false)` drops the record on purpose.
 pub(crate) fn apply_record_step(
     step: &Step,
@@ -37,165 +51,44 @@ pub(crate) fn apply_record_step(
     r: &mut Record,
     lookups: &LookupFiles,
     env: &Environment,
-) -> Result<bool, String> {
-    let empty = HashMap::new();
-    let index = prep.index.as_deref().unwrap_or(&empty);
-    let f = &mut r.fields;
-    match step {
-        Step::IobEntities {
-            tokens,
-            tags,
-            into,
-            text_into,
-            types,
-            entity_spacing,
-        } => iob_entities::apply(
-            f,
-            iob_entities::IobEntities {
-                tokens,
-                tags,
-                into,
-                text_into: text_into.as_deref(),
-                types: types.as_deref(),
-                entity_spacing: entity_spacing.as_deref(),
-            },
-        )?,
-        Step::PubtatorEntities {
-            entity_type,
-            into,
-            unique,
-        } => pubtator_entities::apply(f, entity_type, into, *unique)?,
-        Step::LetteredOptions {
-            options,
-            answer,
-            answer_is,
-            into,
-        } => lettered_options::apply(f, options, answer, answer_is, into)?,
-        Step::Join {
-            file,
-            into,
-            required,
-            fields,
-            ..
-        } => join::apply(
-            f,
-            join::Join {
-                file,
-                into,
-                required: *required,
-                fields: fields.as_deref(),
-            },
-            prep,
-            env,
-            index,
-            lookups,
-        )?,
-        Step::Lookup {
-            file,
-            codes,
-            separator,
-            value,
-            into,
-            ..
-        } => lookup::apply(
-            f,
-            lookup::Lookup {
-                file,
-                codes,
-                separator: separator.as_deref(),
-                value,
-                into,
-            },
-            index,
-            lookups,
-        )?,
-        Step::Section {
-            field,
-            start,
-            end,
-            skip,
-            into,
-            missing,
-            strip,
-            replace_newlines,
-        } => {
-            let s = section::Section {
-                field,
-                start,
-                end: end.as_deref(),
-                skip: *skip,
-                into,
-                missing,
-                strip: *strip,
-                replace_newlines: replace_newlines.as_deref(),
-            };
-            return section::apply(f, s);
-        }
-        Step::KeyValue {
-            columns,
-            exclude,
-            separator,
-            missing,
-            into,
-        } => key_value::apply(f, columns.as_deref(), exclude, separator, missing, into)?,
-        Step::Keep { .. } => {
-            return prep
-                .render(env, f)
-                .map(|v| v == "1")
-                .map_err(|e| format!("keep `when`: {e}"));
-        }
-        Step::PyLiteral { field, into } => {
-            let text = field_text(f, field)?;
-            let v = py_literal::parse_py_literal(&text).map_err(|e| format!("`{field}`: {e}"))?;
-            f.insert(into.clone(), v);
-        }
-        Step::Select { path, into, list } => {
-            let v = select::select(f, path, *list);
-            f.insert(into.clone(), v);
-        }
-        Step::LookupRecords {
-            file,
-            codes,
-            value_separator,
-            into,
-            fields,
-            ..
-        } => {
-            let table = lookups
-                .files
-                .get(file)
-                .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
-            lookup_records::lookup_records(
-                f,
-                codes,
-                value_separator.as_deref(),
-                into,
-                (table, fields.as_deref()),
-                index,
-            )?;
-        }
-        Step::RegexReplace { field, into, .. } => {
-            let out = regex_replace::apply(&field_text(f, field)?, &prep.regex);
-            f.insert(
-                into.as_deref().unwrap_or(field).to_string(),
-                Value::String(out),
-            );
-        }
-        Step::PandasValues { .. } => {
-            let plan = prep
-                .pandas
-                .as_ref()
-                .ok_or("pandas_values: the column types were not learned (no pre-pass)")?;
-            pandas_values::apply(plan, f);
-        }
+) -> OpResult {
+    let op: Operator = match step {
+        Step::IobEntities { .. } => iob_entities::apply,
+        Step::PubtatorEntities { .. } => pubtator_entities::apply,
+        Step::LetteredOptions { .. } => lettered_options::apply,
+        Step::Join { .. } => join::apply,
+        Step::Lookup { .. } => lookup::apply,
+        Step::Section { .. } => section::apply,
+        Step::KeyValue { .. } => key_value::apply,
+        Step::Keep { .. } => keep::apply,
+        Step::PyLiteral { .. } => py_literal::apply,
+        Step::Select { .. } => select::apply,
+        Step::LookupRecords { .. } => lookup_records::apply,
+        Step::RegexReplace { .. } => regex_replace::apply,
+        Step::PandasValues { .. } => pandas_values::apply,
         Step::Group { .. } | Step::Explode { .. } | Step::KeywordLabel { .. } => {
             return Err(format!(
                 "`{}` runs over the whole stream, not one record",
                 step_name(step)
             ));
         }
-    }
-    Ok(true)
+    };
+    let empty = HashMap::new();
+    let cx = OpContext {
+        prep,
+        env,
+        index: prep.index.as_deref().unwrap_or(&empty),
+        lookups,
+    };
+    op(&mut r.fields, step, &cx)
+}
+
+/// The error of an operator handed another operator's step (a dispatch bug, not bad input).
+fn not_this_op(step: &Step) -> String {
+    format!(
+        "internal: step `{}` sent to the wrong operator",
+        step_name(step)
+    )
 }
 
 /// The text of a field the step needs.

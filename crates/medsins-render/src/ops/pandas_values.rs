@@ -296,8 +296,23 @@ fn for_each_column<'c, C>(
     }
 }
 
+/// Rewrites the record's columns under the types the learning pass found.
+pub(crate) fn apply(
+    f: &mut Map<String, Value>,
+    _: &medsins_manifest::Step,
+    cx: &super::OpContext,
+) -> super::OpResult {
+    let plan = cx
+        .prep
+        .pandas
+        .as_ref()
+        .ok_or("pandas_values: the column types were not learned (no pre-pass)")?;
+    rewrite_record(plan, f);
+    Ok(true)
+}
+
 /// Rewrites a record's columns as pandas would print them under the plan's types.
-pub(crate) fn apply(plan: &PandasPlan, fields: &mut Map<String, Value>) {
+pub(crate) fn rewrite_record(plan: &PandasPlan, fields: &mut Map<String, Value>) {
     let mut missing: Vec<&String> = Vec::new();
     for_each_column(
         &plan.columns,
@@ -400,7 +415,7 @@ mod tests {
         let out: Vec<Map<String, Value>> = recs
             .into_iter()
             .map(|mut r| {
-                apply(&plan, &mut r.fields);
+                rewrite_record(&plan, &mut r.fields);
                 r.fields
             })
             .collect();

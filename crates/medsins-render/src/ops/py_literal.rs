@@ -2,7 +2,18 @@
 //! string, number, bool or None prints it, e.g. DDXPlus `"['E_91', 'E_53_@_V_44']"`) into a
 //! JSON value. Lists and tuples become arrays, dicts objects (keys as text), `None` null.
 
+use super::{OpContext, OpResult, field_text, not_this_op};
+use medsins_manifest::Step;
 use serde_json::{Map, Value};
+
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> OpResult {
+    let Step::PyLiteral { field, into } = step else {
+        return Err(not_this_op(step));
+    };
+    let v = parse_py_literal(&field_text(f, field)?).map_err(|e| format!("`{field}`: {e}"))?;
+    f.insert(into.clone(), v);
+    Ok(true)
+}
 
 /// Parses one Python literal; the whole text must be consumed (surrounding whitespace allowed).
 pub fn parse_py_literal(s: &str) -> Result<Value, String> {

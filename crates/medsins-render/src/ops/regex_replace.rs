@@ -3,7 +3,23 @@
 //! Patterns use the Rust `regex` syntax; in replacements `$1` / `${name}` insert a group and
 //! `$$` is a dollar sign (Python writes `\1`).
 
+use super::{OpContext, OpResult, field_text, not_this_op};
+use medsins_manifest::Step;
 use regex::Regex;
+use serde_json::{Map, Value};
+
+/// Writes `into` (default: the field itself) with the step's rules applied to `field`.
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
+    let Step::RegexReplace { field, into, .. } = step else {
+        return Err(not_this_op(step));
+    };
+    let out = replace_all(&field_text(f, field)?, &cx.prep.regex);
+    f.insert(
+        into.as_deref().unwrap_or(field).to_string(),
+        Value::String(out),
+    );
+    Ok(true)
+}
 
 /// Compiles the rules once; a bad pattern is reported with its position in the list.
 pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, String> {
@@ -19,7 +35,7 @@ pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, Str
 }
 
 /// Applies the rules in order.
-pub fn apply(text: &str, rules: &[(Regex, String)]) -> String {
+pub fn replace_all(text: &str, rules: &[(Regex, String)]) -> String {
     let mut s = text.to_string();
     for (re, rep) in rules {
         if let std::borrow::Cow::Owned(o) = re.replace_all(&s, rep.as_str()) {
@@ -52,19 +68,19 @@ mod tests {
             ("\n([,;:'\"().])", "$1"),
             (":<COLON_NEWLINE>", ":\n"),
         ]);
-        assert_eq!(apply("was\nadmitted", &r), "wasadmitted");
-        assert_eq!(apply("x\n\nbar", &r), "x\nbar");
-        assert_eq!(apply("foo\n  bar", &r), "foo bar");
-        assert_eq!(apply("a\n, b", &r), "a, b");
-        assert_eq!(apply("Plan:\nrest\nA", &r), "Plan:\nrest\nA");
-        assert_eq!(apply("a\n\n\nb", &r), "a b");
+        assert_eq!(replace_all("was\nadmitted", &r), "wasadmitted");
+        assert_eq!(replace_all("x\n\nbar", &r), "x\nbar");
+        assert_eq!(replace_all("foo\n  bar", &r), "foo bar");
+        assert_eq!(replace_all("a\n, b", &r), "a, b");
+        assert_eq!(replace_all("Plan:\nrest\nA", &r), "Plan:\nrest\nA");
+        assert_eq!(replace_all("a\n\n\nb", &r), "a b");
     }
 
     #[test]
     fn crlf_to_lf_like_text_mode() {
         let r = rules(&[("\r\n?", "\n")]);
-        assert_eq!(apply("a\r\nb\rc\n", &r), "a\nb\nc\n");
-        assert_eq!(apply("x$1", &rules(&[("x", "$$")])), "$$1");
+        assert_eq!(replace_all("a\r\nb\rc\n", &r), "a\nb\nc\n");
+        assert_eq!(replace_all("x$1", &rules(&[("x", "$$")])), "$$1");
     }
 
     #[test]

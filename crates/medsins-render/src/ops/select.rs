@@ -3,7 +3,18 @@
 //! With `list = true` the value is always a list: missing or null → `[]`, a single value →
 //! `[value]` (xmltodict-style records hold a lone child as a value and repeated ones as a list).
 
+use super::{OpContext, OpResult, not_this_op};
+use medsins_manifest::Step;
 use serde_json::{Map, Value};
+
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> OpResult {
+    let Step::Select { path, into, list } = step else {
+        return Err(not_this_op(step));
+    };
+    let v = select(f, path, *list);
+    f.insert(into.clone(), v);
+    Ok(true)
+}
 
 pub fn select(fields: &Map<String, Value>, path: &str, list: bool) -> Value {
     let mut parts = path.split('/').filter(|p| !p.is_empty());
