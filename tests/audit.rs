@@ -264,6 +264,36 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
 }
 
 #[test]
+fn an_edited_shard_is_refused_not_shown_under_the_asked_id() {
+    let t = tiny();
+    let out = t.root.join("out");
+    tiny_build(&t, &out, None);
+    let rows = all_rows(&out);
+    let (pub_shard, first) = rows
+        .iter()
+        .find(|(f, _)| f.contains("task9001"))
+        .cloned()
+        .unwrap();
+    let asked = first["id"].as_str().unwrap().to_string();
+    // the shard of another task copied over it: the index still points at row 0
+    let other = rows
+        .iter()
+        .find(|(f, _)| f.contains("task9002"))
+        .map(|(f, r)| (f.clone(), r["id"].as_str().unwrap().to_string()))
+        .unwrap();
+    std::fs::copy(out.join(&other.0), out.join(&pub_shard)).unwrap();
+    let e = audit(&out, &asked, &audit_opts(&t.manifests, Some(&t.raw))).unwrap_err();
+    assert!(matches!(e, AuditError::IndexMismatch { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{pub_shard} row 0 holds id `{}`, not `{asked}` as the index says: the output was modified after the build; run `medsins verify` on it and rebuild",
+            other.1
+        )
+    );
+}
+
+#[test]
 fn access_profiles_keep_restricted_rows_out_and_the_card_warns() {
     let t = tiny();
     let all = t.root.join("all");

@@ -61,7 +61,7 @@ impl std::fmt::Debug for SampleId {
 
 /// A text that is not a sample id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a sample id (32 lower-case hex digits)")]
+#[error("`{0}` is not a sample id (32 hexadecimal characters, lower-case)")]
 pub struct BadSampleId(pub String);
 
 impl std::str::FromStr for SampleId {
@@ -128,7 +128,7 @@ mod tests {
         ] {
             assert_eq!(
                 bad.parse::<SampleId>().unwrap_err().to_string(),
-                format!("`{bad}` is not a sample id (32 lower-case hex digits)")
+                format!("`{bad}` is not a sample id (32 hexadecimal characters, lower-case)")
             );
         }
         assert_eq!(

@@ -8,7 +8,7 @@
 //! manifest's reader and the task is re-run over its files (steps, templates, normalisation,
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
-use medsins_core::LedgerEntry;
+use medsins_core::{BadSampleId, LedgerEntry, SampleId};
 use medsins_manifest::{LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
 use medsins_pipeline::corpus::{Resolution, raw_rel_path, resolve_corpus};
@@ -172,6 +172,17 @@ pub enum AuditError {
     NotAnOutput(String),
     #[error("{0}")]
     UnknownId(String),
+    /// The index points at a row that holds another id: the output was changed after the
+    /// build.
+    #[error(
+        "{file} row {row} holds id `{found}`, not `{id}` as the index says: the output was modified after the build; run `medsins verify` on it and rebuild"
+    )]
+    IndexMismatch {
+        id: SampleId,
+        file: String,
+        row: u64,
+        found: String,
+    },
     #[error(transparent)]
     Output(#[from] medsins_output::OutputError),
 }
@@ -214,33 +225,35 @@ fn str_of(row: &Map<String, Value>, k: &str) -> String {
         .to_string()
 }
 
-/// Audits `id` in the output `out`.
-pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, AuditError> {
-    let lock = read_lock(out)?;
-    let id = id.trim().to_lowercase();
-    let mut notes = Vec::new();
-    let hits = match output::lookup_id(out, &id)? {
+/// Where an id is in an output: its row (when kept) and its ledger entries.
+struct Located {
+    shard: Option<output::IndexHit>,
+    sample: Option<Map<String, Value>>,
+    ledger: Vec<LedgerEntry>,
+}
+
+/// Finds `id` through the output's index (or, without one, by scanning), and checks that the
+/// row found really holds it: an output edited after the build must not show another sample
+/// under the asked id.
+fn locate(out: &Path, id: SampleId, notes: &mut Vec<String>) -> Result<Located, AuditError> {
+    let text = id.to_string();
+    let hits = match output::lookup_id(out, &text)? {
         Some(h) => h,
         None => {
             notes.push(format!(
                 "{} is absent (built by an older medsins): scanned every shard",
                 output::INDEX_FILE
             ));
-            output::scan_for_id(out, &id)?
+            output::scan_for_id(out, &text)?
         }
     };
     if hits.is_empty() {
-        let shape = if id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit()) {
-            String::new()
-        } else {
-            " (a sample id is 32 hexadecimal characters)".to_string()
-        };
         return Err(AuditError::UnknownId(format!(
-            "unknown id `{id}`{shape}: no sample and no removed record of {} has it; check the id and --out",
+            "unknown id `{id}`: no sample and no removed record of {} has it; check the id and --out",
             out.display()
         )));
     }
-    let shard_hit = hits.iter().find(|h| h.file != output::LEDGER_FILE).cloned();
+    let shard = hits.iter().find(|h| h.file != output::LEDGER_FILE).cloned();
     let ledger_rows: Vec<u64> = hits
         .iter()
         .filter(|h| h.file == output::LEDGER_FILE)
@@ -251,13 +264,126 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     } else {
         output::read_ledger_rows(&out.join(output::LEDGER_FILE), &ledger_rows)?
     };
-    let sample = match &shard_hit {
+    let sample = match &shard {
         Some(h) => Some(output::read_sample_row(&out.join(&h.file), h.row)?),
         None => None,
     };
+    let mismatch = |file: &str, row: u64, found: String| AuditError::IndexMismatch {
+        id,
+        file: file.to_string(),
+        row,
+        found,
+    };
+    if let (Some(h), Some(r)) = (&shard, &sample)
+        && str_of(r, "id") != text
+    {
+        return Err(mismatch(&h.file, h.row, str_of(r, "id")));
+    }
+    if let Some(e) = ledger.iter().find(|e| e.id != Some(id)) {
+        let found = e.id.map(|x| x.to_string()).unwrap_or_default();
+        return Err(mismatch(output::LEDGER_FILE, ledger_rows[0], found));
+    }
+    Ok(Located {
+        shard,
+        sample,
+        ledger,
+    })
+}
 
-    // what the output says about the source
-    let (corpus_id, task_id, source_file, locator) = match (&sample, ledger.first()) {
+/// Audits `id` in the output `out`.
+pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, AuditError> {
+    let lock = read_lock(out)?;
+    let id: SampleId = id.trim().to_lowercase().parse().map_err(|e: BadSampleId| {
+        AuditError::UnknownId(format!("{e}: copy it from the `id` column of a shard"))
+    })?;
+    let mut notes = Vec::new();
+    let found = locate(out, id, &mut notes)?;
+    let mut d = describe(&found, &lock, &mut notes);
+    let lm = match load_manifest(&opts.manifests, &d.corpus.id) {
+        Ok(lm) => Some(lm),
+        Err(e) => {
+            notes.push(e);
+            None
+        }
+    };
+    let task = lm
+        .as_ref()
+        .and_then(|lm| describe_manifest(lm, &mut d, &mut notes));
+    let mut raw_records = None;
+    let rederive = match (&opts.raw_root, &lm, task) {
+        (None, _, _) => Rederive::skipped(
+            "pass --raw-root DIR to re-read the raw record and re-derive the sample",
+        ),
+        (Some(_), None, _) | (Some(_), Some(_), None) => {
+            Rederive::skipped("the manifest or task is not available (see notes)")
+        }
+        (Some(raw_root), Some(lm), Some(task)) => {
+            let bank = instruction_bank(&lock, opts, &mut notes);
+            let check_instruction = lock.instruction_bank.is_none() || bank.is_some();
+            let seed = lock
+                .options
+                .get("seed")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0);
+            let target = Target {
+                id,
+                source_file: &d.source.file,
+                locator: &d.source.locator,
+                record_sha256: d.source.record_sha256.as_deref(),
+            };
+            match rederive_one(lm, task, raw_root, &target, seed, bank.as_ref()) {
+                Err(reason) => Rederive::diff(reason),
+                Ok(re) => {
+                    d.source.current_sha256 = re.file_sha256.clone();
+                    if let (Some(now), Some(then)) = (&re.file_sha256, &d.source.raw_sha256)
+                        && now != then
+                    {
+                        notes.push(format!("the raw file changed since the build: {} now has sha256 {now}, the lock says {then}", d.source.file));
+                    }
+                    raw_records = Some(re.raw_records);
+                    let sample = found.sample.as_ref();
+                    compare(id, sample, &found.ledger, re.found, check_instruction)
+                }
+            }
+        }
+    };
+    Ok(AuditReport {
+        status: if found.sample.is_some() {
+            "kept"
+        } else {
+            "removed"
+        }
+        .into(),
+        id: id.to_string(),
+        shard: found.shard.map(|h| ShardRef {
+            file: h.file,
+            row: h.row,
+        }),
+        raw_sha256: d.source.raw_sha256.clone(),
+        sample: found.sample,
+        corpus: d.corpus,
+        task: d.task,
+        instruction: d.instruction,
+        source: d.source,
+        manifest: d.manifest,
+        raw_records,
+        rederive,
+        ledger: found.ledger,
+        notes,
+    })
+}
+
+/// What the output (row, ledger, lock) says about a located id.
+struct Described {
+    corpus: CorpusInfo,
+    task: TaskInfo,
+    instruction: Option<InstructionInfo>,
+    source: SourceInfo,
+    manifest: ManifestInfo,
+}
+
+fn describe(found: &Located, lock: &Lock, notes: &mut Vec<String>) -> Described {
+    let (corpus_id, task_id, source_file, locator) = match (&found.sample, found.ledger.first()) {
         (Some(r), _) => (
             str_of(r, "corpus_id"),
             str_of(r, "task_id"),
@@ -270,10 +396,11 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
             e.source_file.clone(),
             e.source_locator.clone(),
         ),
-        (None, None) => unreachable!("hits are not empty"),
+        // `locate` returns at least one of them
+        (None, None) => Default::default(),
     };
+    let sample = found.sample.as_ref();
     let built_manifest_sha = sample
-        .as_ref()
         .map(|r| str_of(r, "manifest_sha256"))
         .or_else(|| {
             lock.manifests
@@ -283,186 +410,132 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
         })
         .unwrap_or_default();
     let locked_file = lock.raw_files.iter().find(|f| f.path == source_file);
-    let mut source = SourceInfo {
-        file: source_file.clone(),
-        raw_sha256: locked_file.map(|f| f.sha256.clone()),
-        size: locked_file.map(|f| f.size),
-        locator: locator.clone(),
-        record_sha256: sample.as_ref().map(|r| str_of(r, "raw_sha256")),
-        current_sha256: None,
-    };
     if locked_file.is_none() {
         notes.push(format!("{source_file} is not among the lock's raw files"));
     }
-    let mut corpus = CorpusInfo {
-        id: corpus_id.clone(),
-        ..Default::default()
-    };
-    let mut task_info = TaskInfo {
-        id: task_id.clone(),
-        ..Default::default()
-    };
-    if let Some(r) = &sample {
-        corpus.license = Some(str_of(r, "license"));
-        corpus.access = Some(str_of(r, "access"));
-        task_info.number = r.get("task_no").and_then(|v| v.as_u64()).map(|n| n as u32);
-        task_info.category = Some(str_of(r, "category"));
-        task_info.text_source = Some(str_of(r, "text_source"));
+    Described {
+        corpus: CorpusInfo {
+            id: corpus_id.clone(),
+            license: sample.map(|r| str_of(r, "license")),
+            access: sample.map(|r| str_of(r, "access")),
+            ..Default::default()
+        },
+        task: TaskInfo {
+            id: task_id,
+            number: sample
+                .and_then(|r| r.get("task_no").and_then(|v| v.as_u64()))
+                .map(|n| n as u32),
+            category: sample.map(|r| str_of(r, "category")),
+            text_source: sample.map(|r| str_of(r, "text_source")),
+            ..Default::default()
+        },
+        instruction: sample.map(|r| InstructionInfo {
+            id: r
+                .get("instruction_id")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0) as u32,
+            text: str_of(r, "instruction"),
+        }),
+        source: SourceInfo {
+            file: source_file,
+            raw_sha256: locked_file.map(|f| f.sha256.clone()),
+            size: locked_file.map(|f| f.size),
+            locator,
+            record_sha256: sample.map(|r| str_of(r, "raw_sha256")),
+            current_sha256: None,
+        },
+        manifest: ManifestInfo {
+            path: format!("corpora-manifests/{corpus_id}.toml"),
+            sha256: built_manifest_sha,
+            ..Default::default()
+        },
     }
-    let instruction = sample.as_ref().map(|r| InstructionInfo {
-        id: r
-            .get("instruction_id")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0) as u32,
-        text: str_of(r, "instruction"),
-    });
-    let mut manifest = ManifestInfo {
-        path: format!("corpora-manifests/{corpus_id}.toml"),
-        sha256: built_manifest_sha.clone(),
-        ..Default::default()
-    };
+}
 
-    let lm = match load_manifest(&opts.manifests, &corpus_id) {
-        Ok(lm) => Some(lm),
-        Err(e) => {
-            notes.push(e);
+/// Fills in what today's manifest says (corpus, task, operator chain); returns the task.
+fn describe_manifest<'a>(
+    lm: &'a LoadedManifest,
+    d: &mut Described,
+    notes: &mut Vec<String>,
+) -> Option<&'a Task> {
+    let c = &lm.manifest.corpus;
+    d.corpus.name = Some(c.name.clone());
+    d.corpus.version = Some(c.version.clone());
+    d.corpus.homepage = Some(c.homepage.clone());
+    d.corpus.citation = Some(c.citation.trim().to_string());
+    d.corpus.license.get_or_insert_with(|| c.license.clone());
+    d.corpus
+        .access
+        .get_or_insert_with(|| c.access.get_ref().clone());
+    let m = &mut d.manifest;
+    m.current_sha256 = Some(lm.sha256.clone());
+    m.changed = lm.sha256 != m.sha256;
+    if m.changed {
+        notes.push(format!(
+            "the manifest changed since the build: {} has sha256 {}, the build used {}; the chain shown is today's",
+            lm.path.display(),
+            lm.sha256,
+            m.sha256
+        ));
+    }
+    let task_id = &d.task.id;
+    let Some(t) = lm.manifest.tasks.iter().find(|t| t.id.get_ref() == task_id) else {
+        notes.push(format!(
+            "{}: has no task `{task_id}` any more",
+            lm.path.display()
+        ));
+        return None;
+    };
+    d.task.number.get_or_insert(*t.number.get_ref());
+    d.task.name = Some(t.name.clone());
+    d.task
+        .category
+        .get_or_insert_with(|| t.category.get_ref().clone());
+    d.task
+        .text_source
+        .get_or_insert_with(|| t.text_source.get_ref().clone());
+    m.steps = t
+        .steps
+        .iter()
+        .filter_map(|s| serde_json::to_value(s.get_ref()).ok())
+        .collect();
+    m.filter = t.filter.as_ref().map(|f| f.get_ref().clone());
+    m.input_template = Some(t.input.get_ref().clone());
+    m.output_template = Some(t.output.get_ref().clone());
+    m.group_key_template = t.group_key.as_ref().map(|g| g.get_ref().clone());
+    m.split = serde_json::to_value(t.split.get_ref()).ok();
+    Some(t)
+}
+
+/// The instruction bank the build used, when given and the same file (`--instructions`).
+fn instruction_bank(
+    lock: &Lock,
+    opts: &AuditOptions,
+    notes: &mut Vec<String>,
+) -> Option<InstructionBank> {
+    match (&lock.instruction_bank, &opts.instructions) {
+        (Some(_), None) => {
+            notes.push("the build used an instruction bank: pass --instructions FILE to re-derive the instruction too".into());
             None
         }
-    };
-    let task = lm.as_ref().and_then(|lm| {
-        lm.manifest
-            .tasks
-            .iter()
-            .find(|t| *t.id.get_ref() == task_id)
-    });
-    if let Some(lm) = &lm {
-        let c = &lm.manifest.corpus;
-        corpus.name = Some(c.name.clone());
-        corpus.version = Some(c.version.clone());
-        corpus.homepage = Some(c.homepage.clone());
-        corpus.citation = Some(c.citation.trim().to_string());
-        corpus.license.get_or_insert_with(|| c.license.clone());
-        corpus
-            .access
-            .get_or_insert_with(|| c.access.get_ref().clone());
-        manifest.current_sha256 = Some(lm.sha256.clone());
-        manifest.changed = lm.sha256 != built_manifest_sha;
-        if manifest.changed {
-            notes.push(format!(
-                "the manifest changed since the build: {} has sha256 {}, the build used {}; the chain shown is today's",
-                lm.path.display(),
-                lm.sha256,
-                built_manifest_sha
-            ));
-        }
-        match task {
-            Some(t) => {
-                task_info.number.get_or_insert(*t.number.get_ref());
-                task_info.name = Some(t.name.clone());
-                task_info
-                    .category
-                    .get_or_insert_with(|| t.category.get_ref().clone());
-                task_info
-                    .text_source
-                    .get_or_insert_with(|| t.text_source.get_ref().clone());
-                manifest.steps = t
-                    .steps
-                    .iter()
-                    .filter_map(|s| serde_json::to_value(s.get_ref()).ok())
-                    .collect();
-                manifest.filter = t.filter.as_ref().map(|f| f.get_ref().clone());
-                manifest.input_template = Some(t.input.get_ref().clone());
-                manifest.output_template = Some(t.output.get_ref().clone());
-                manifest.group_key_template = t.group_key.as_ref().map(|g| g.get_ref().clone());
-                manifest.split = serde_json::to_value(t.split.get_ref()).ok();
+        (Some(locked), Some(p)) => match InstructionBank::load(p) {
+            Ok(b) if b.sha256 == locked.sha256 => Some(b),
+            Ok(b) => {
+                notes.push(format!(
+                    "{}: sha256 {} is not the bank the build used ({}); instruction not re-derived",
+                    p.display(),
+                    b.sha256,
+                    locked.sha256
+                ));
+                None
             }
-            None => notes.push(format!(
-                "{}: has no task `{task_id}` any more",
-                lm.path.display()
-            )),
-        }
+            Err(e) => {
+                notes.push(format!("{e}; instruction not re-derived"));
+                None
+            }
+        },
+        (None, _) => None,
     }
-
-    let mut raw_records = None;
-    let rederive = match (&opts.raw_root, &lm, task) {
-        (None, _, _) => Rederive::skipped(
-            "pass --raw-root DIR to re-read the raw record and re-derive the sample",
-        ),
-        (Some(_), None, _) | (Some(_), Some(_), None) => {
-            Rederive::skipped("the manifest or task is not available (see notes)")
-        }
-        (Some(raw_root), Some(lm), Some(task)) => {
-            let bank = match (&lock.instruction_bank, &opts.instructions) {
-                (Some(_), None) => {
-                    notes.push("the build used an instruction bank: pass --instructions FILE to re-derive the instruction too".into());
-                    None
-                }
-                (Some(locked), Some(p)) => match InstructionBank::load(p) {
-                    Ok(b) if b.sha256 == locked.sha256 => Some(b),
-                    Ok(b) => {
-                        notes.push(format!("{}: sha256 {} is not the bank the build used ({}); instruction not re-derived", p.display(), b.sha256, locked.sha256));
-                        None
-                    }
-                    Err(e) => {
-                        notes.push(format!("{e}; instruction not re-derived"));
-                        None
-                    }
-                },
-                (None, _) => None,
-            };
-            let check_instruction = lock.instruction_bank.is_none() || bank.is_some();
-            let seed = lock
-                .options
-                .get("seed")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
-            match rederive_one(
-                lm,
-                task,
-                raw_root,
-                &Target {
-                    id: &id,
-                    source_file: &source_file,
-                    locator: &locator,
-                    record_sha256: source.record_sha256.as_deref(),
-                },
-                seed,
-                bank.as_ref(),
-            ) {
-                Err(reason) => Rederive::diff(reason),
-                Ok(d) => {
-                    source.current_sha256 = d.file_sha256.clone();
-                    if let (Some(now), Some(then)) = (&d.file_sha256, &source.raw_sha256)
-                        && now != then
-                    {
-                        notes.push(format!("the raw file changed since the build: {source_file} now has sha256 {now}, the lock says {then}"));
-                    }
-                    raw_records = Some(d.raw_records);
-                    compare(&id, sample.as_ref(), &ledger, d.found, check_instruction)
-                }
-            }
-        }
-    };
-
-    Ok(AuditReport {
-        status: if sample.is_some() { "kept" } else { "removed" }.into(),
-        id,
-        shard: shard_hit.map(|h| ShardRef {
-            file: h.file,
-            row: h.row,
-        }),
-        raw_sha256: source.raw_sha256.clone(),
-        sample,
-        corpus,
-        task: task_info,
-        instruction,
-        source,
-        manifest,
-        raw_records,
-        rederive,
-        ledger,
-        notes,
-    })
 }
 
 /// What the task, re-run, made of the record at the locator.
@@ -480,7 +553,7 @@ struct Rederived {
 
 /// What the output says about the record to re-derive.
 struct Target<'a> {
-    id: &'a str,
+    id: SampleId,
     source_file: &'a str,
     locator: &'a str,
     /// The row's `raw_sha256` (None for ledger-only ids).
@@ -497,10 +570,10 @@ fn rederive_one(
     bank: Option<&InstructionBank>,
 ) -> Result<Rederived, String> {
     let Target {
-        id,
         source_file,
         locator,
         record_sha256,
+        ..
     } = *target;
     let m = &lm.manifest;
     // several file entries may share one path (zip members, XML record paths): try each
@@ -552,6 +625,24 @@ fn rederive_one(
 
     let instructions = instruction_set(task, bank);
     let tb = render_task(lm, task, &rc, seed, &instructions, None).map_err(|e| e.to_string())?;
+    let found = found_at(tb, target);
+    Ok(Rederived {
+        found,
+        raw_records,
+        file_sha256,
+    })
+}
+
+/// What the re-run task made of the record at the target's locator: a sample (the one with
+/// the row's record hash, or the asked id, when several come from one record), or its
+/// ledger entries.
+fn found_at(tb: medsins_pipeline::TaskBuild, target: &Target) -> Found {
+    let Target {
+        id,
+        source_file,
+        locator,
+        record_sha256,
+    } = *target;
     let candidates: Vec<&medsins_core::Sample> = tb
         .samples
         .iter()
@@ -562,11 +653,11 @@ fn rederive_one(
         _ => candidates
             .iter()
             .find(|s| Some(s.raw_sha256.as_str()) == record_sha256)
-            .or_else(|| candidates.iter().find(|s| s.id.to_string() == id))
+            .or_else(|| candidates.iter().find(|s| s.id == id))
             .or(candidates.first())
             .copied(),
     };
-    let found = if let Some(s) = chosen {
+    if let Some(s) = chosen {
         let mut o = Map::new();
         o.insert("id".into(), s.id.to_string().into());
         o.insert("input".into(), s.input.clone().into());
@@ -577,28 +668,22 @@ fn rederive_one(
         o.insert("source_file".into(), s.source_file.clone().into());
         o.insert("source_locator".into(), s.source_locator.clone().into());
         o.insert("raw_sha256".into(), s.raw_sha256.clone().into());
-        Found::Sample(o)
+        return Found::Sample(o);
+    }
+    let mut removed: Vec<LedgerEntry> = tb
+        .ledger
+        .into_iter()
+        .filter(|e| e.source_file == source_file && e.source_locator == locator)
+        .collect();
+    let asked = |e: &LedgerEntry| e.id == Some(id);
+    if removed.iter().any(asked) {
+        removed.retain(asked);
+    }
+    if removed.is_empty() {
+        Found::Nothing
     } else {
-        let mut removed: Vec<LedgerEntry> = tb
-            .ledger
-            .into_iter()
-            .filter(|e| e.source_file == source_file && e.source_locator == locator)
-            .collect();
-        let asked = |e: &LedgerEntry| e.id.is_some_and(|x| x.to_string() == id);
-        if removed.iter().any(asked) {
-            removed.retain(asked);
-        }
-        if removed.is_empty() {
-            Found::Nothing
-        } else {
-            Found::Removed(removed)
-        }
-    };
-    Ok(Rederived {
-        found,
-        raw_records,
-        file_sha256,
-    })
+        Found::Removed(removed)
+    }
 }
 
 /// The raw records behind a (possibly reshaped) locator: `row 3` itself; `row 3 #2` (explode)
@@ -645,40 +730,14 @@ fn raw_records_at(
 }
 
 fn compare(
-    id: &str,
+    id: SampleId,
     sample: Option<&Map<String, Value>>,
     ledger: &[LedgerEntry],
     found: Found,
     check_instruction: bool,
 ) -> Rederive {
     match (sample, found) {
-        (Some(row), Found::Sample(re)) => {
-            let mut differences = Vec::new();
-            for (k, v) in &re {
-                if !check_instruction && (k == "instruction" || k == "instruction_id") {
-                    continue;
-                }
-                let built = row.get(k).cloned().unwrap_or(Value::Null);
-                if built != *v {
-                    differences.push(Difference {
-                        field: k.clone(),
-                        built,
-                        rederived: v.clone(),
-                    });
-                }
-            }
-            let status = if differences.is_empty() {
-                "MATCH"
-            } else {
-                "DIFF"
-            };
-            Rederive {
-                status: status.into(),
-                reason: None,
-                differences,
-                rederived: Some(re),
-            }
-        }
+        (Some(row), Found::Sample(re)) => compare_fields(row, re, check_instruction),
         (Some(_), Found::Removed(entries)) => {
             let e = &entries[0];
             Rederive::diff(format!(
@@ -696,103 +755,142 @@ fn compare(
                 .iter()
                 .map(|e| format!("{} / {}", e.stage, e.reason))
                 .collect();
-            if re.get("id").and_then(|v| v.as_str()) == Some(id) {
+            let (status, reason) = if re.get("id").and_then(|v| v.as_str()) == Some(&id.to_string())
+            {
                 let reason = format!(
                     "the record re-derives to this id; its removal ({}) is decided across tasks and not re-run here",
                     stages.join(", ")
                 );
-                Rederive {
-                    status: "MATCH".into(),
-                    reason: Some(reason),
-                    differences: vec![],
-                    rederived: Some(re),
-                }
+                ("MATCH", reason)
             } else {
-                Rederive {
-                    status: "DIFF".into(),
-                    reason: Some("the record re-derives to a different id".into()),
-                    differences: vec![],
-                    rederived: Some(re),
-                }
+                (
+                    "DIFF",
+                    "the record re-derives to a different id".to_string(),
+                )
+            };
+            Rederive {
+                status: status.into(),
+                reason: Some(reason),
+                differences: vec![],
+                rederived: Some(re),
             }
         }
-        (None, Found::Removed(entries)) => {
-            let built: Vec<&LedgerEntry> = ledger
-                .iter()
-                .filter(|e| e.id.is_some_and(|x| x.to_string() == id))
-                .collect();
-            let same = entries.iter().any(|e| {
-                built.iter().any(|b| {
-                    b.id == e.id
-                        && b.stage == e.stage
-                        && b.reason == e.reason
-                        && b.kept_id == e.kept_id
-                })
+        (None, Found::Removed(entries)) => compare_removals(id, ledger, &entries),
+    }
+}
+
+/// A kept row against what its record re-derives to, field by field.
+fn compare_fields(
+    row: &Map<String, Value>,
+    re: Map<String, Value>,
+    check_instruction: bool,
+) -> Rederive {
+    let mut differences = Vec::new();
+    for (k, v) in &re {
+        if !check_instruction && (k == "instruction" || k == "instruction_id") {
+            continue;
+        }
+        let built = row.get(k).cloned().unwrap_or(Value::Null);
+        if built != *v {
+            differences.push(Difference {
+                field: k.clone(),
+                built,
+                rederived: v.clone(),
             });
-            let mut re = Map::new();
-            if let Some(e) = entries.first() {
-                re.insert(
-                    "id".into(),
-                    serde_json::to_value(&e.id).unwrap_or(Value::Null),
-                );
-                re.insert("stage".into(), e.stage.clone().into());
-                re.insert("reason".into(), e.reason.as_str().into());
-                re.insert(
-                    "kept_id".into(),
-                    serde_json::to_value(&e.kept_id).unwrap_or(Value::Null),
-                );
-            }
-            if same {
-                Rederive {
-                    status: "MATCH".into(),
-                    reason: None,
-                    differences: vec![],
-                    rederived: Some(re),
-                }
-            } else {
-                Rederive {
-                    status: "DIFF".into(),
-                    reason: Some("the re-run task removes the record differently".into()),
-                    differences: vec![],
-                    rederived: Some(re),
-                }
-            }
         }
+    }
+    let status = if differences.is_empty() {
+        "MATCH"
+    } else {
+        "DIFF"
+    };
+    Rederive {
+        status: status.into(),
+        reason: None,
+        differences,
+        rederived: Some(re),
+    }
+}
+
+/// A removed id's ledger entries against the removals the re-run task makes.
+fn compare_removals(id: SampleId, ledger: &[LedgerEntry], entries: &[LedgerEntry]) -> Rederive {
+    let built: Vec<&LedgerEntry> = ledger.iter().filter(|e| e.id == Some(id)).collect();
+    let same = entries.iter().any(|e| {
+        built.iter().any(|b| {
+            b.id == e.id && b.stage == e.stage && b.reason == e.reason && b.kept_id == e.kept_id
+        })
+    });
+    let mut re = Map::new();
+    if let Some(e) = entries.first() {
+        let id_value = |id: Option<SampleId>| id.map_or(Value::Null, |x| x.to_string().into());
+        re.insert("id".into(), id_value(e.id));
+        re.insert("stage".into(), e.stage.clone().into());
+        re.insert("reason".into(), e.reason.as_str().into());
+        re.insert("kept_id".into(), id_value(e.kept_id));
+    }
+    let (status, reason) = if same {
+        ("MATCH", None)
+    } else {
+        (
+            "DIFF",
+            Some("the re-run task removes the record differently".to_string()),
+        )
+    };
+    Rederive {
+        status: status.into(),
+        reason,
+        differences: vec![],
+        rederived: Some(re),
     }
 }
 
 /// The report in words, for the terminal.
 pub fn render_text(r: &AuditReport) -> String {
-    use std::fmt::Write;
     let mut s = String::new();
-    let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "?".into());
+    write_origin(&mut s, r);
+    write_manifest(&mut s, r);
+    write_contents(&mut s, r);
+    write_outcome(&mut s, r);
+    s
+}
+
+fn opt(o: &Option<String>) -> String {
+    o.clone().unwrap_or_else(|| "?".into())
+}
+
+fn opt_number<T: ToString>(o: Option<T>) -> String {
+    o.map(|n| n.to_string()).unwrap_or_else(|| "?".into())
+}
+
+/// Id, shard, corpus, licence, task, instruction, raw file and locator.
+fn write_origin(s: &mut String, r: &AuditReport) {
+    use std::fmt::Write;
     let _ = writeln!(s, "id          {} ({})", r.id, r.status);
     if let Some(sh) = &r.shard {
         let _ = writeln!(s, "shard       {} row {}", sh.file, sh.row);
     }
+    let c = &r.corpus;
     let _ = writeln!(
         s,
         "corpus      {} — {} (version: {})",
-        r.corpus.id,
-        opt(&r.corpus.name),
-        opt(&r.corpus.version)
+        c.id,
+        opt(&c.name),
+        opt(&c.version)
     );
     let _ = writeln!(
         s,
         "licence     {}   access: {}",
-        opt(&r.corpus.license),
-        opt(&r.corpus.access)
+        opt(&c.license),
+        opt(&c.access)
     );
+    let t = &r.task;
     let _ = writeln!(
         s,
         "task        {} (no. {}) {} / {}",
-        r.task.id,
-        r.task
-            .number
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "?".into()),
-        opt(&r.task.category),
-        opt(&r.task.text_source)
+        t.id,
+        opt_number(t.number),
+        opt(&t.category),
+        opt(&t.text_source)
     );
     if let Some(i) = &r.instruction {
         let _ = writeln!(s, "instruction #{}: {}", i.id, i.text.trim());
@@ -802,10 +900,7 @@ pub fn render_text(r: &AuditReport) -> String {
         "raw file    {} (sha256 {}, {} bytes)",
         r.source.file,
         opt(&r.source.raw_sha256),
-        r.source
-            .size
-            .map(|n| n.to_string())
-            .unwrap_or_else(|| "?".into())
+        opt_number(r.source.size)
     );
     let _ = writeln!(
         s,
@@ -813,32 +908,42 @@ pub fn render_text(r: &AuditReport) -> String {
         r.source.locator,
         opt(&r.source.record_sha256)
     );
+}
+
+/// The manifest (changed or not) and its operator chain and templates.
+fn write_manifest(s: &mut String, r: &AuditReport) {
+    use std::fmt::Write;
+    let m = &r.manifest;
+    let changed = if m.changed {
+        format!("; CHANGED since: now {}", opt(&m.current_sha256))
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         s,
-        "manifest    {} (sha256 at build {}{})",
-        r.manifest.path,
-        r.manifest.sha256,
-        if r.manifest.changed {
-            format!("; CHANGED since: now {}", opt(&r.manifest.current_sha256))
-        } else {
-            String::new()
-        }
+        "manifest    {} (sha256 at build {}{changed})",
+        m.path, m.sha256
     );
-    for (i, st) in r.manifest.steps.iter().enumerate() {
+    for (i, st) in m.steps.iter().enumerate() {
         let _ = writeln!(s, "  step {}    {}", i + 1, st);
     }
-    if let Some(f) = &r.manifest.filter {
+    if let Some(f) = &m.filter {
         let _ = writeln!(s, "  filter    {f}");
     }
-    if let Some(t) = &r.manifest.input_template {
-        let _ = writeln!(s, "  input     {}", t.replace('\n', "\\n"));
+    for (label, t) in [
+        ("input    ", &m.input_template),
+        ("output   ", &m.output_template),
+        ("group key", &m.group_key_template),
+    ] {
+        if let Some(t) = t {
+            let _ = writeln!(s, "  {label} {}", t.replace('\n', "\\n"));
+        }
     }
-    if let Some(t) = &r.manifest.output_template {
-        let _ = writeln!(s, "  output    {}", t.replace('\n', "\\n"));
-    }
-    if let Some(t) = &r.manifest.group_key_template {
-        let _ = writeln!(s, "  group key {}", t.replace('\n', "\\n"));
-    }
+}
+
+/// The row's split, input and output, and the raw records re-read.
+fn write_contents(s: &mut String, r: &AuditReport) {
+    use std::fmt::Write;
     if let Some(row) = &r.sample {
         let _ = writeln!(s, "split       {}", str_of(row, "split"));
         let _ = writeln!(s, "input:\n{}", indent(&str_of(row, "input")));
@@ -854,23 +959,22 @@ pub fn render_text(r: &AuditReport) -> String {
             let _ = writeln!(s, "{}", indent(&text));
         }
     }
+}
+
+/// Ledger entries, notes and the re-derivation.
+fn write_outcome(s: &mut String, r: &AuditReport) {
+    use std::fmt::Write;
     for e in &r.ledger {
+        let kept = e.kept_id.map(|k| format!(", kept {k}")).unwrap_or_default();
+        let detail = if e.detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", e.detail)
+        };
         let _ = writeln!(
             s,
-            "ledger      {} / {} at {} {}{}{}",
-            e.stage,
-            e.reason,
-            e.source_file,
-            e.source_locator,
-            e.kept_id
-                .as_ref()
-                .map(|k| format!(", kept {k}"))
-                .unwrap_or_default(),
-            if e.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", e.detail)
-            }
+            "ledger      {} / {} at {} {}{kept}{detail}",
+            e.stage, e.reason, e.source_file, e.source_locator
         );
     }
     for n in &r.notes {
@@ -888,7 +992,6 @@ pub fn render_text(r: &AuditReport) -> String {
             d.field, d.built, d.rederived
         );
     }
-    s
 }
 
 fn indent(t: &str) -> String {
