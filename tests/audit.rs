@@ -408,6 +408,26 @@ fn every_demo_sample_rederives_including_grouped_and_exploded_records() {
 }
 
 #[test]
+fn verify_rebuilds_a_build_of_a_partly_present_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("raw");
+    // only MedQA's US test split: the corpus is built from some of its files (exit 3)
+    let rel = "medqa/data_clean/questions/US/4_options/phrases_no_exclude_test.jsonl";
+    std::fs::create_dir_all(raw.join(rel).parent().unwrap()).unwrap();
+    std::fs::copy(fixtures_root().join(rel), raw.join(rel)).unwrap();
+    std::fs::copy(fixtures_root().join("FIXTURES.md"), raw.join("FIXTURES.md")).unwrap();
+    let out = tmp.path().join("out");
+    let mut opts = BuildOptions::new(raw.clone(), out.clone());
+    opts.selection.only = vec!["medqa".into(), "meqsum".into()];
+    let report = build(&catalogue(), &opts).unwrap();
+    assert_eq!(report.exit_code(), 3, "{:?}", report.corpora);
+    let manifests = repo().join("corpora-manifests");
+    let v = verify(&out, &verify_opts(&manifests, Some(&raw), true)).unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert!(v.rebuilt_files.unwrap() > 3);
+}
+
+#[test]
 fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
     let tmp = tempfile::tempdir().unwrap();
     let raw = tmp.path().join("raw");

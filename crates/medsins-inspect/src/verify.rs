@@ -160,13 +160,59 @@ pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::a
 }
 
 fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) {
+    let Some(raw_root) = rebuild_inputs(lock, opts, r) else {
+        return;
+    };
+    let Some(cat) = locked_catalogue(lock, opts, r) else {
+        r.problem(
+            "rebuild_failed",
+            "",
+            "rebuild skipped: the manifests differ from the lock (see above)",
+        );
+        return;
+    };
+    let tmp = match tempfile::tempdir() {
+        Ok(t) => t,
+        Err(e) => {
+            return r.problem(
+                "rebuild_failed",
+                "",
+                format!("cannot create a temporary directory: {e}"),
+            );
+        }
+    };
+    let dest = tmp.path().join("rebuild");
+    let opts = match BuildOptions::from_locked(
+        &lock.options,
+        raw_root.to_path_buf(),
+        dest.clone(),
+        opts.instructions.clone(),
+    ) {
+        Ok(mut o) => {
+            o.decontaminate = opts.decontaminate.clone();
+            o
+        }
+        Err(e) => return r.problem("rebuild_failed", output::LOCK_FILE, e.to_string()),
+    };
+    if let Err(e) = build(&cat, &opts) {
+        return r.problem("rebuild_failed", "", format!("the rebuild failed: {e}"));
+    }
+    compare_dirs(out, &dest, r);
+}
+
+/// The raw root of a rebuild, once every input the lock names is at hand.
+fn rebuild_inputs<'a>(
+    lock: &Lock,
+    opts: &'a VerifyOptions,
+    r: &mut VerifyReport,
+) -> Option<&'a Path> {
     let Some(raw_root) = &opts.raw_root else {
         r.problem(
             "rebuild_failed",
             "",
             "a rebuild needs the raw root: pass --raw-root DIR",
         );
-        return;
+        return None;
     };
     if r.problems
         .iter()
@@ -177,14 +223,10 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
             "",
             "rebuild skipped: the raw inputs differ from the lock (see above)",
         );
-        return;
+        return None;
     }
-    if lock.instruction_bank.is_some() && opts.instructions.is_none() {
-        let name = lock
-            .instruction_bank
-            .as_ref()
-            .map(|b| b.path.clone())
-            .unwrap_or_default();
+    if let (Some(bank), None) = (&lock.instruction_bank, &opts.instructions) {
+        let name = bank.path.clone();
         r.problem(
             "rebuild_failed",
             name.clone(),
@@ -192,7 +234,7 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
                 "the build used the instruction bank `{name}`: pass --instructions FILE to rebuild"
             ),
         );
-        return;
+        return None;
     }
     if let Some(b) = lock.options.get("decontaminate").and_then(|v| v.as_array())
         && !b.is_empty()
@@ -203,15 +245,23 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
             .filter_map(|x| x.get("name").and_then(|n| n.as_str()))
             .collect();
         r.problem("rebuild_failed", "", format!("the build was decontaminated against {}: pass --decontaminate FILE for each to rebuild", names.join(", ")));
-        return;
+        return None;
     }
-    // the corpora of the build, from today's manifest folder, with the hashes the lock recorded
+    Some(raw_root)
+}
+
+/// The corpora of the build (built, partly present, missing, failed: each once), from today's
+/// manifest folder, checked against the hashes the lock recorded. `None` when one differs.
+fn locked_catalogue(lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) -> Option<Catalogue> {
+    let ids: std::collections::BTreeSet<&String> = lock
+        .manifests
+        .iter()
+        .map(|m| &m.corpus_id)
+        .chain(lock.missing.iter().chain(&lock.failed))
+        .collect();
     let mut manifests: Vec<LoadedManifest> = Vec::new();
-    let mut ids: Vec<&String> = lock.manifests.iter().map(|m| &m.corpus_id).collect();
-    ids.extend(lock.missing.iter().chain(&lock.failed));
     for id in ids {
-        let rel = format!("{id}.toml");
-        let p = opts.manifests.join(&rel);
+        let p = opts.manifests.join(format!("{id}.toml"));
         let text = match std::fs::read_to_string(&p) {
             Ok(t) => t,
             Err(e) => {
@@ -243,42 +293,10 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
         }
     }
     if r.problems.iter().any(|p| p.kind.starts_with("manifest_")) {
-        r.problem(
-            "rebuild_failed",
-            "",
-            "rebuild skipped: the manifests differ from the lock (see above)",
-        );
-        return;
+        return None;
     }
     manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));
-    let cat = Catalogue { manifests };
-    let tmp = match tempfile::tempdir() {
-        Ok(t) => t,
-        Err(e) => {
-            return r.problem(
-                "rebuild_failed",
-                "",
-                format!("cannot create a temporary directory: {e}"),
-            );
-        }
-    };
-    let dest = tmp.path().join("rebuild");
-    let opts = match BuildOptions::from_locked(
-        &lock.options,
-        raw_root.clone(),
-        dest.clone(),
-        opts.instructions.clone(),
-    ) {
-        Ok(mut o) => {
-            o.decontaminate = opts.decontaminate.clone();
-            o
-        }
-        Err(e) => return r.problem("rebuild_failed", output::LOCK_FILE, e),
-    };
-    if let Err(e) = build(&cat, &opts) {
-        return r.problem("rebuild_failed", "", format!("the rebuild failed: {e}"));
-    }
-    compare_dirs(out, &dest, r);
+    Some(Catalogue { manifests })
 }
 
 fn compare_dirs(out: &Path, rebuilt: &Path, r: &mut VerifyReport) {

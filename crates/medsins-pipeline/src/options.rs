@@ -98,7 +98,8 @@ impl BuildOptions {
         raw_root: PathBuf,
         out: PathBuf,
         instructions: Option<PathBuf>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::BuildError> {
+        let unreproducible = |m: String| crate::BuildError::Unreproducible(m);
         let strings = |k: &str| -> Vec<String> {
             locked
                 .get(k)
@@ -114,20 +115,22 @@ impl BuildOptions {
         o.seed = locked
             .get("seed")
             .and_then(|v| v.as_u64())
-            .ok_or("the lock's options have no `seed`")?;
+            .ok_or_else(|| unreproducible("the lock's options have no `seed`".into()))?;
         o.shard_rows = locked
             .get("shard_rows")
             .and_then(|v| v.as_u64())
-            .ok_or("the lock's options have no `shard_rows`")? as usize;
+            .ok_or_else(|| unreproducible("the lock's options have no `shard_rows`".into()))?
+            as usize;
         o.selection.only = strings("only");
         o.selection.exclude_licence = strings("exclude_licence");
-        o.selection.access =
-            match locked.get("access").and_then(|v| v.as_str()) {
-                None => None,
-                Some(a) => Some(Access::parse(a).ok_or_else(|| {
-                    format!("the lock's options have an unknown access class `{a}`")
-                })?),
-            };
+        o.selection.access = match locked.get("access").and_then(|v| v.as_str()) {
+            None => None,
+            Some(a) => Some(Access::parse(a).ok_or_else(|| {
+                unreproducible(format!(
+                    "the lock's options have an unknown access class `{a}`"
+                ))
+            })?),
+        };
         o.instructions = instructions;
         if let Some(n) = locked.get("decontaminate_ngram").and_then(|v| v.as_u64()) {
             o.decontaminate_ngram = n as usize;
@@ -137,10 +140,10 @@ impl BuildOptions {
         let known = o.locked();
         for (k, v) in locked.as_object().into_iter().flatten() {
             if k != "decontaminate" && k != "decontaminate_ngram" && known.get(k) != Some(v) {
-                return Err(format!(
+                return Err(unreproducible(format!(
                     "the lock's option `{k}` = {v} cannot be reproduced by {}; rebuild with the medsins version the lock names",
                     medsins_core::BUILDER_VERSION
-                ));
+                )));
             }
         }
         Ok(o)

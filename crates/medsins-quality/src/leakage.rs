@@ -9,6 +9,7 @@ use super::minhash::{
 };
 use medsins_core::{Sample, SampleId, Split};
 use rayon::prelude::*;
+use std::collections::HashMap;
 
 /// Leakage detection parameters (recorded in the lock).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -234,65 +235,12 @@ impl HeldOut {
         if self.samples.is_empty() {
             return Ok(Vec::new());
         }
-        let lo = self.cfg.threshold - SCREEN_MARGIN;
         let mut leaks = Vec::new();
         // sub-batches bound the sets loaded at once
         for (c, chunk) in batch.chunks(256).enumerate() {
             let base = c * 256;
-            enum Candidates {
-                Exact(usize),
-                /// candidates, most similar estimate first
-                Near(Vec<u32>),
-                None,
-            }
-            let probes: Vec<Candidates> = chunk
-                .par_iter()
-                .map(|p| {
-                    let Some(key) = p.exact else {
-                        return Candidates::None;
-                    };
-                    let at = self.exact.partition_point(|e| e.0 < key);
-                    if let Some(&(k, _, h)) = self.exact.get(at)
-                        && k == key
-                    {
-                        return Candidates::Exact(h as usize);
-                    }
-                    if p.size == 0 {
-                        return Candidates::None;
-                    }
-                    let mut cands: Vec<u32> = Vec::new();
-                    for &bk in &p.bands {
-                        let at = self.bands.partition_point(|e| e.0 < bk);
-                        cands.extend(
-                            self.bands[at..]
-                                .iter()
-                                .take_while(|e| e.0 == bk)
-                                .map(|e| e.1),
-                        );
-                    }
-                    cands.sort_unstable();
-                    cands.dedup();
-                    cands.truncate(self.cfg.max_candidates);
-                    let dense = p.size >= SCREEN_MIN_SHINGLES;
-                    let mut scored: Vec<(std::cmp::Reverse<u32>, u32)> = cands
-                        .into_iter()
-                        .filter_map(|c| {
-                            if !dense || self.sizes[c as usize] < SCREEN_MIN_SHINGLES {
-                                return Some((std::cmp::Reverse(u32::MAX), c));
-                            }
-                            let e = estimate(&p.sig, self.sig(c as usize));
-                            (e >= lo).then_some((std::cmp::Reverse((e * 1e6) as u32), c))
-                        })
-                        .collect();
-                    scored.sort_unstable();
-                    if scored.is_empty() {
-                        Candidates::None
-                    } else {
-                        Candidates::Near(scored.into_iter().map(|x| x.1).collect())
-                    }
-                })
-                .collect();
-            let train_sets: std::collections::HashMap<usize, Vec<u64>> = probes
+            let probes: Vec<Candidates> = chunk.par_iter().map(|p| self.candidates(p)).collect();
+            let train_sets: HashMap<usize, Vec<u64>> = probes
                 .iter()
                 .enumerate()
                 .filter(|(_, p)| matches!(p, Candidates::Near(_)))
@@ -301,58 +249,7 @@ impl HeldOut {
                 .into_par_iter()
                 .map(|j| train(base + j).map(|s| (j, s)))
                 .collect::<Result<_, E>>()?;
-            // rounds: the next CONFIRM_FIRST candidates of every sample still unresolved
-            let mut best: Vec<Option<(f64, usize)>> = vec![None; probes.len()];
-            let mut done: Vec<bool> = probes
-                .iter()
-                .map(|p| !matches!(p, Candidates::Near(..)))
-                .collect();
-            let mut round = 0usize;
-            while done.iter().any(|d| !d) {
-                let range =
-                    |n: usize| (round * CONFIRM_FIRST).min(n)..((round + 1) * CONFIRM_FIRST).min(n);
-                let mut need: Vec<usize> = probes
-                    .iter()
-                    .zip(&done)
-                    .filter(|(_, d)| !**d)
-                    .flat_map(|(p, _)| match p {
-                        Candidates::Near(c) => {
-                            c[range(c.len())].iter().map(|x| *x as usize).collect()
-                        }
-                        _ => Vec::new(),
-                    })
-                    .collect();
-                need.sort_unstable();
-                need.dedup();
-                let held_sets: std::collections::HashMap<usize, Vec<u64>> = need
-                    .par_iter()
-                    .map(|i| load(&self.samples[*i]).map(|s| (*i, s)))
-                    .collect::<Result<_, E>>()?;
-                for (j, p) in probes.iter().enumerate() {
-                    let (Candidates::Near(cands), false) = (p, done[j]) else {
-                        continue;
-                    };
-                    let set = &train_sets[&j];
-                    for &c in &cands[range(cands.len())] {
-                        let c = c as usize;
-                        let jac = jaccard(set, &held_sets[&c]);
-                        if jac < self.cfg.threshold {
-                            continue;
-                        }
-                        let better = match best[j] {
-                            None => true,
-                            Some((bj, bc)) => {
-                                jac > bj || (jac == bj && self.samples[c].id < self.samples[bc].id)
-                            }
-                        };
-                        if better {
-                            best[j] = Some((jac, c));
-                        }
-                    }
-                    done[j] = best[j].is_some() || (round + 1) * CONFIRM_FIRST >= cands.len();
-                }
-                round += 1;
-            }
+            let best = self.confirm(&probes, &train_sets, load)?;
             for (j, p) in probes.into_iter().enumerate() {
                 match (p, best[j]) {
                     (Candidates::Exact(h), _) => leaks.push(Leak {
@@ -373,6 +270,122 @@ impl HeldOut {
         }
         Ok(leaks)
     }
+
+    /// The held-out samples a training probe may leak: an exact match, or the band-sharing
+    /// candidates that survive the screening, most similar estimate first.
+    fn candidates(&self, p: &InputProbe) -> Candidates {
+        let Some(key) = p.exact else {
+            return Candidates::None;
+        };
+        let at = self.exact.partition_point(|e| e.0 < key);
+        if let Some(&(k, _, h)) = self.exact.get(at)
+            && k == key
+        {
+            return Candidates::Exact(h as usize);
+        }
+        if p.size == 0 {
+            return Candidates::None;
+        }
+        let mut cands: Vec<u32> = Vec::new();
+        for &bk in &p.bands {
+            let at = self.bands.partition_point(|e| e.0 < bk);
+            cands.extend(
+                self.bands[at..]
+                    .iter()
+                    .take_while(|e| e.0 == bk)
+                    .map(|e| e.1),
+            );
+        }
+        cands.sort_unstable();
+        cands.dedup();
+        cands.truncate(self.cfg.max_candidates);
+        let lo = self.cfg.threshold - SCREEN_MARGIN;
+        let dense = p.size >= SCREEN_MIN_SHINGLES;
+        let mut scored: Vec<(std::cmp::Reverse<u32>, u32)> = cands
+            .into_iter()
+            .filter_map(|c| {
+                if !dense || self.sizes[c as usize] < SCREEN_MIN_SHINGLES {
+                    return Some((std::cmp::Reverse(u32::MAX), c));
+                }
+                let e = estimate(&p.sig, self.sig(c as usize));
+                (e >= lo).then_some((std::cmp::Reverse((e * 1e6) as u32), c))
+            })
+            .collect();
+        scored.sort_unstable();
+        if scored.is_empty() {
+            Candidates::None
+        } else {
+            Candidates::Near(scored.into_iter().map(|x| x.1).collect())
+        }
+    }
+
+    /// Exact comparisons in rounds: the next [`CONFIRM_FIRST`] candidates of every sample still
+    /// unresolved. Returns each probe's best leak `(Jaccard, held-out sample)`, if any.
+    fn confirm<E: Send>(
+        &self,
+        probes: &[Candidates],
+        train_sets: &HashMap<usize, Vec<u64>>,
+        load: &(dyn Fn(&HeldSample) -> Result<Vec<u64>, E> + Sync),
+    ) -> Result<Vec<Option<(f64, usize)>>, E> {
+        let mut best: Vec<Option<(f64, usize)>> = vec![None; probes.len()];
+        let mut done: Vec<bool> = probes
+            .iter()
+            .map(|p| !matches!(p, Candidates::Near(..)))
+            .collect();
+        let mut round = 0usize;
+        while done.iter().any(|d| !d) {
+            let range =
+                |n: usize| (round * CONFIRM_FIRST).min(n)..((round + 1) * CONFIRM_FIRST).min(n);
+            let mut need: Vec<usize> = probes
+                .iter()
+                .zip(&done)
+                .filter(|(_, d)| !**d)
+                .flat_map(|(p, _)| match p {
+                    Candidates::Near(c) => c[range(c.len())].iter().map(|x| *x as usize).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            need.sort_unstable();
+            need.dedup();
+            let held_sets: HashMap<usize, Vec<u64>> = need
+                .par_iter()
+                .map(|i| load(&self.samples[*i]).map(|s| (*i, s)))
+                .collect::<Result<_, E>>()?;
+            for (j, p) in probes.iter().enumerate() {
+                let (Candidates::Near(cands), false) = (p, done[j]) else {
+                    continue;
+                };
+                let set = &train_sets[&j];
+                for &c in &cands[range(cands.len())] {
+                    let c = c as usize;
+                    let jac = jaccard(set, &held_sets[&c]);
+                    if jac < self.cfg.threshold {
+                        continue;
+                    }
+                    let better = match best[j] {
+                        None => true,
+                        Some((bj, bc)) => {
+                            jac > bj || (jac == bj && self.samples[c].id < self.samples[bc].id)
+                        }
+                    };
+                    if better {
+                        best[j] = Some((jac, c));
+                    }
+                }
+                done[j] = best[j].is_some() || (round + 1) * CONFIRM_FIRST >= cands.len();
+            }
+            round += 1;
+        }
+        Ok(best)
+    }
+}
+
+/// What a training probe may leak.
+enum Candidates {
+    Exact(usize),
+    /// candidates, most similar estimate first
+    Near(Vec<u32>),
+    None,
 }
 
 /// Candidates compared exactly per round of [`HeldOut::check`].
