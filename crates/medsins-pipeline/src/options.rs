@@ -32,7 +32,10 @@ pub struct BuildOptions {
 
 /// Where the build reports its progress: `(phase, done, total)`, e.g. `("tasks", 12, 122)`.
 #[derive(Clone)]
-pub struct Progress(pub std::sync::Arc<dyn Fn(&str, u64, u64) + Send + Sync>);
+pub struct Progress(pub std::sync::Arc<ProgressFn>);
+
+/// `(phase, done, total)`.
+pub type ProgressFn = dyn Fn(&str, u64, u64) + Send + Sync;
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

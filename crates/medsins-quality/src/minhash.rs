@@ -574,8 +574,57 @@ impl NearIndex {
         if !self.enabled() || n < 2 {
             return Ok(Vec::new());
         }
+        let mut cache = SetCache {
+            sets: vec![None; n],
+            held: 0,
+            k: self.cfg.shingle,
+            seed: self.seed,
+            load,
+        };
+        let mut uf = UnionFind::new(n);
+        if self.cluster(&mut uf, &mut cache)? == 0 {
+            return Ok(Vec::new());
+        }
+        // representative and size per root
+        let mut rep: Vec<Option<usize>> = vec![None; n];
+        let mut size = vec![0usize; n];
+        for i in 0..n {
+            let r = uf.find(i as u32) as usize;
+            size[r] += 1;
+            match rep[r] {
+                Some(cur) if ids[cur] <= ids[i] => {}
+                _ => rep[r] = Some(i),
+            }
+        }
+        let mut members: Vec<(usize, usize, usize)> = Vec::new();
+        for i in 0..n {
+            let r = uf.find(i as u32) as usize;
+            let Some(k) = rep[r] else { continue };
+            if size[r] > 1 && k != i {
+                members.push((i, k, size[r]));
+            }
+        }
+        let mut out = Vec::with_capacity(members.len());
+        for chunk in members.chunks(2048) {
+            let mut need: Vec<usize> = chunk.iter().flat_map(|m| [m.0, m.1]).collect();
+            need.sort_unstable();
+            need.dedup();
+            cache.ensure(&need)?;
+            out.extend(chunk.iter().map(|&(i, k, size)| NearDuplicate {
+                index: i,
+                representative: k,
+                similarity: round4(jaccard(cache.get(i as u32), cache.get(k as u32))),
+                cluster_size: size,
+            }));
+        }
+        Ok(out)
+    }
+
+    /// `(band key, sample)` of every band of every non-empty sample, sorted: samples sharing a
+    /// band key are candidates.
+    fn band_entries(&self) -> Vec<(u32, u32)> {
         let (bands, rows) = (self.mh.bands, self.mh.rows);
-        let mut entries: Vec<(u32, u32)> = (0..n)
+        let mut entries: Vec<(u32, u32)> = (0..self.len())
             .into_par_iter()
             .filter(|i| self.sizes[*i] > 0)
             .flat_map_iter(|i| {
@@ -587,30 +636,29 @@ impl NearIndex {
             })
             .collect();
         entries.par_sort_unstable();
+        entries
+    }
+
+    /// Joins the near-duplicate pairs in `uf`; returns how many pairs were confirmed.
+    ///
+    /// Screens by the estimate as the pairs are made (so the pairs far below the threshold
+    /// are never held): far below the threshold, rejected; far above, accepted; in between,
+    /// compared exactly. Pairs are `(u32::MAX - agreeing bytes, a, b)`, 12 bytes: the most
+    /// similar first (so the clusters form early and most later pairs join two samples
+    /// already together: no comparison), unscreened pairs (short texts) last. Buckets are
+    /// taken in rounds of at most ROUND_ENTRIES entries, bounding the pairs held; pairs
+    /// already joined by earlier rounds are not made. Cluster membership depends on neither
+    /// the order nor the rounds, only the work does.
+    fn cluster<E>(&self, uf: &mut UnionFind, cache: &mut SetCache<E>) -> Result<usize, E> {
+        let entries = self.band_entries();
         let t0 = std::time::Instant::now();
         let threshold = self.cfg.threshold;
-        // Screen by the estimate as the pairs are made (so the pairs far below the threshold
-        // are never held): far below the threshold, rejected; far above, accepted; in between,
-        // compared exactly. Pairs are `(u32::MAX - agreeing bytes, a, b)`, 12 bytes: the most
-        // similar first (so the clusters form early and most later pairs join two samples
-        // already together: no comparison), unscreened pairs (short texts) last. Buckets are
-        // taken in rounds of at most ROUND_ENTRIES entries, bounding the pairs held; pairs
-        // already joined by earlier rounds are not made. Cluster membership depends on neither
-        // the order nor the rounds, only the work does.
         let bins = self.mh.bins as f64;
         let (lo, hi) = (
             (threshold - SCREEN_MARGIN) * bins,
             (threshold + SCREEN_MARGIN) * bins,
         );
         let accepted = |key: u32| key != u32::MAX && (u32::MAX - key) as f64 >= hi;
-        let mut cache = SetCache {
-            sets: vec![None; n],
-            held: 0,
-            k: self.cfg.shingle,
-            seed: self.seed,
-            load,
-        };
-        let mut uf = UnionFind::new(n);
         let (mut candidates, mut confirmed, mut compared) = (0usize, 0usize, 0usize);
         for round in rounds(&entries, ROUND_ENTRIES) {
             let mut screened: Vec<(u32, u32, u32)> = bucket_pairs(&entries[round], |a, b| {
@@ -663,47 +711,12 @@ impl NearIndex {
                 }
             }
         }
-        drop(entries);
         log::debug!(
-            "near_dedup: {n} samples, {candidates} candidate pairs after screening, {compared} compared exactly, {confirmed} confirmed ({:.2}s)",
+            "near_dedup: {} samples, {candidates} candidate pairs after screening, {compared} compared exactly, {confirmed} confirmed ({:.2}s)",
+            self.len(),
             t0.elapsed().as_secs_f64()
         );
-        if confirmed == 0 {
-            return Ok(Vec::new());
-        }
-        // representative and size per root
-        let mut rep: Vec<Option<usize>> = vec![None; n];
-        let mut size = vec![0usize; n];
-        for i in 0..n {
-            let r = uf.find(i as u32) as usize;
-            size[r] += 1;
-            match rep[r] {
-                Some(cur) if ids[cur] <= ids[i] => {}
-                _ => rep[r] = Some(i),
-            }
-        }
-        let mut members: Vec<(usize, usize, usize)> = Vec::new();
-        for i in 0..n {
-            let r = uf.find(i as u32) as usize;
-            let Some(k) = rep[r] else { continue };
-            if size[r] > 1 && k != i {
-                members.push((i, k, size[r]));
-            }
-        }
-        let mut out = Vec::with_capacity(members.len());
-        for chunk in members.chunks(2048) {
-            let mut need: Vec<usize> = chunk.iter().flat_map(|m| [m.0, m.1]).collect();
-            need.sort_unstable();
-            need.dedup();
-            cache.ensure(&need)?;
-            out.extend(chunk.iter().map(|&(i, k, size)| NearDuplicate {
-                index: i,
-                representative: k,
-                similarity: round4(jaccard(cache.get(i as u32), cache.get(k as u32))),
-                cluster_size: size,
-            }));
-        }
-        Ok(out)
+        Ok(confirmed)
     }
 }
 

@@ -229,6 +229,9 @@ pub const YIELDS: &[(&str, f64)] = &[
     ("task131_SEER_text_classification_train", 0.9700),     // 3104 / 3200
 ];
 
+/// `(task, records per label at most, [(label, share)])`.
+pub type LabelCaps = (&'static str, u64, &'static [(&'static str, f64)]);
+
 /// Tasks with a per-label cap (`keyword_label … cap`): (task, cap, label sets with their
 /// samples per emitted record). A record is dropped once any of its labels has reached the
 /// cap (the operator counts in file order), so label `l` is full after `cap / Σ share of the
@@ -237,7 +240,7 @@ pub const YIELDS: &[(&str, f64)] = &[
 /// (`fixtures/expected/mimic-iv-radiology.jsonl`, 34 reports), which the synthetic radiology
 /// file keeps: it cycles through the fixture's reports and never varies their upper-case
 /// `EXAMINATION:` lines, the only text the labels are read from.
-pub const CAPS: &[(&str, u64, &[(&str, f64)])] = &[
+pub const CAPS: &[LabelCaps] = &[
     (
         "task95_mimic_modality_classification",
         10_000,
@@ -416,6 +419,9 @@ impl Source {
 }
 
 /// One replicated raw file, zip member or folder.
+/// The planned files written into one output file: `(zip member, plan)`.
+type Members<'a> = Vec<(Option<String>, &'a Planned)>;
+
 struct Planned {
     source: Source,
     count: usize,
@@ -838,14 +844,14 @@ pub fn synth(
             .map_err(io(&fixtures.join(folder)))?;
     }
     // group zip members by archive; every other planned path is one output
-    let mut outputs: BTreeMap<String, Vec<(Option<String>, &Planned)>> = BTreeMap::new();
+    let mut outputs: BTreeMap<String, Members> = BTreeMap::new();
     for ((rel, member), p) in &plan {
         outputs
             .entry(rel.clone())
             .or_default()
             .push((member.clone(), p));
     }
-    let mut jobs: Vec<(&String, &Vec<(Option<String>, &Planned)>)> = outputs.iter().collect();
+    let mut jobs: Vec<(&String, &Members)> = outputs.iter().collect();
     // largest first (records × the lengths their rules grow to), so that long files do not
     // start last
     let size = |rel: &str, p: &Planned| -> usize {

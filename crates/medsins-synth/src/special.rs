@@ -522,10 +522,13 @@ pub struct TextFiles {
     rule: Option<Rule>,
 }
 
+/// A record of a text-file folder: its stem and its files (name, bytes).
+type TextUnit = (String, Vec<(String, Vec<u8>)>);
+
 impl TextFiles {
     pub fn parse(fixtures: &Path, rel: &str, extension: &str, rules: &Rules) -> io::Result<Self> {
         let dir = fixtures.join(rel);
-        let mut units: Vec<(String, Vec<(String, Vec<u8>)>)> = Vec::new();
+        let mut units: Vec<TextUnit> = Vec::new();
         for f in files_under(&dir)? {
             let stem = f
                 .rsplit_once('.')

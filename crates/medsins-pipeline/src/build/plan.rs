@@ -12,8 +12,11 @@ pub struct PlannedCorpus<'a> {
     pub tasks: Vec<&'a Task>,
     pub files: ResolvedCorpus,
     /// Built from some of its files: the missing paths and the tasks skipped for them.
-    pub partial: Option<(Vec<String>, Vec<String>)>,
+    pub partial: Option<Partial>,
 }
+
+/// The missing paths of a partly present corpus, and the tasks skipped for them.
+pub type Partial = (Vec<String>, Vec<String>);
 
 /// One task to run: job numbers index [`Plan::jobs`].
 #[derive(Clone, Copy)]
@@ -151,11 +154,7 @@ fn resolve_tasks<'a>(
     lm: &'a LoadedManifest,
     tasks: Vec<&'a Task>,
     opts: &BuildOptions,
-) -> (
-    Vec<&'a Task>,
-    Resolution,
-    Option<(Vec<String>, Vec<String>)>,
-) {
+) -> (Vec<&'a Task>, Resolution, Option<Partial>) {
     let m = &lm.manifest;
     let file_ids: Vec<String> = tasks.iter().flat_map(|t| m.needed_file_ids(t)).collect();
     let resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids));

@@ -12,6 +12,9 @@ use minijinja::Environment;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
+/// How a record's key is made.
+type KeyOf<'a> = Box<dyn Fn(&Record) -> Option<String> + 'a>;
+
 /// For join and lookup steps: the key of every record of the looked-up file -> its position
 /// (first record wins), built once per task. A join key that does not render skips the record.
 pub(crate) fn index(
@@ -20,7 +23,7 @@ pub(crate) fn index(
     lookups: &LookupFiles,
     env: &Environment,
 ) -> Option<HashMap<String, usize>> {
-    let (file, key_of): (&str, Box<dyn Fn(&Record) -> Option<String>>) = match step {
+    let (file, key_of): (&str, KeyOf) = match step {
         Step::Join { file, .. } => {
             let t = env.get_template(key_template?).ok()?;
             (
