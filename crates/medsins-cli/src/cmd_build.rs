@@ -199,10 +199,16 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             CorpusStatus::Excluded { reason } => println!("excluded  {:<28} {reason}", c.corpus_id),
         }
     }
-    println!(
-        "{} samples in {} tasks written to {}",
-        report.samples, report.tasks, report.out
-    );
+    match &report.not_written {
+        None => println!(
+            "{} samples in {} tasks written to {}",
+            report.samples, report.tasks, report.out
+        ),
+        Some(why) => eprintln!(
+            "error: {why}; {} is unchanged ({} samples in {} tasks were built and discarded)",
+            report.out, report.samples, report.tasks
+        ),
+    }
     let counts = |m: &std::collections::BTreeMap<String, u64>| {
         m.iter()
             .map(|(r, n)| format!("{r} {n}"))
@@ -233,7 +239,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             "partial build: {} corpus(es) missing (exit 3)",
             report.missing().count()
         ),
-        1 => eprintln!("{} corpus(es) failed (exit 1)", report.failed().count()),
+        1 if report.written => {
+            eprintln!("{} corpus(es) failed (exit 1)", report.failed().count())
+        }
         _ => {}
     }
     if strict_fail {

@@ -7,12 +7,14 @@
 
 pub mod hash;
 pub mod id;
+pub mod names;
 pub mod normalize;
 pub mod sample;
 pub mod vocab;
 
 pub use hash::{Sha256Writer, hex, seeded_unit, sha256, sha256_hex};
 pub use id::{BadSampleId, SampleId};
+pub use names::{is_corpus_id, task_id_number};
 pub use normalize::normalize_text;
 pub use sample::{LedgerEntry, Sample, TaskMeta};
 pub use vocab::{Access, Category, LedgerReason, Split, TextSource};

@@ -88,13 +88,6 @@ fn vocab_error(kind: &str, value: &str, all: &[&str]) -> String {
     )
 }
 
-fn is_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-}
-
 /// A path that stays inside its folder: relative, `/`-separated, no `..`, no empty parts.
 pub fn is_contained_path(p: &str) -> bool {
     !p.is_empty()
@@ -129,7 +122,7 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
     let m = &lm.manifest;
     let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
     let id = m.corpus.id.get_ref();
-    if !is_id(id) {
+    if !medsins_core::is_corpus_id(id) {
         d.0.push(at(
             &m.corpus.id.span(),
             format!("corpus id `{id}` must be lower-case letters, digits and `-`"),
@@ -191,7 +184,7 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             ));
         }
         if let Some(r) = &f.root
-            && !is_id(r.get_ref())
+            && !medsins_core::is_corpus_id(r.get_ref())
         {
             d.0.push(at(
                 &r.span(),
@@ -222,8 +215,8 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
         let n = *t.number.get_ref();
         let tid = t.id.get_ref();
         let prefix = format!("task{n}_");
-        if !tid.starts_with(&prefix) || tid.len() == prefix.len() {
-            d.0.push(at(&t.id.span(), format!("task id `{tid}` must start with `{prefix}` (the upstream file stem for task number {n})")));
+        if medsins_core::task_id_number(tid) != Some(n) {
+            d.0.push(at(&t.id.span(), format!("task id `{tid}` must be `{prefix}` followed by letters, digits and `_` (the upstream file stem for task number {n}); it names the task's folder in the output")));
         }
         if t.category().is_none() {
             d.0.push(at(

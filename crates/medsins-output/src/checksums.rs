@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
 
-/// Every file under `dir` (relative, `/`-separated, sorted), except the checksum file itself.
+/// Every file under `dir` (relative, `/`-separated, sorted), except the checksum file itself
+/// and the marker of a build in progress.
 pub fn list_files(dir: &Path) -> Result<Vec<String>, OutputError> {
     fn walk(base: &Path, d: &Path, out: &mut Vec<String>) -> Result<(), OutputError> {
         for e in std::fs::read_dir(d).map_err(io_err(d))? {
@@ -26,7 +27,7 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>, OutputError> {
     }
     let mut v = Vec::new();
     walk(dir, dir, &mut v)?;
-    v.retain(|f| f != CHECKSUMS_FILE);
+    v.retain(|f| f != CHECKSUMS_FILE && f != crate::atomic::PARTIAL_MARKER);
     v.sort();
     Ok(v)
 }

@@ -221,6 +221,13 @@ impl TaskShardWriter {
         tokens: bool,
         shard_rows: usize,
     ) -> Result<TaskShardWriter, OutputError> {
+        // the task id names a folder: it must be one plain name, so nothing lands outside `out`
+        if medsins_core::task_id_number(&meta.task_id).is_none() {
+            return Err(OutputError::Refused(format!(
+                "task id `{}` is not `task<N>_` followed by letters, digits and `_`; nothing was written for it",
+                meta.task_id
+            )));
+        }
         let dir = out.join("data").join(&meta.task_id);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         Ok(TaskShardWriter {

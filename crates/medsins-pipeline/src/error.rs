@@ -51,6 +51,12 @@ pub enum BuildError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A corpus or task id that could name a path outside the raw root or the output.
+    #[error("{0}")]
+    UnsafeName(String),
+    /// The raw root and the output folder overlap.
+    #[error("{0}")]
+    Overlap(String),
     /// The options of a lock that this builder cannot reproduce (`verify --rebuild`).
     #[error("{0}")]
     Unreproducible(String),

@@ -52,9 +52,36 @@ pub struct BuildReport {
     pub flagged_by_reason: std::collections::BTreeMap<String, u64>,
     /// The semantic checks (as in `checks.json`).
     pub checks: medsins_quality::ChecksReport,
+    /// Whether the output folder was replaced by this build. A build that fails (a corpus
+    /// failed, or nothing of what was asked for is present) writes nothing: the previous
+    /// output stays as it was.
+    pub written: bool,
+    /// Why nothing was written, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_written: Option<String>,
 }
 
 impl BuildReport {
+    /// Why this build must not replace the output, if it must not: a corpus failed, or none
+    /// of the requested corpora could be built (e.g. a mistyped `--raw-root`).
+    pub fn refusal(&self) -> Option<String> {
+        let failed: Vec<&str> = self.failed().map(|c| c.corpus_id.as_str()).collect();
+        if !failed.is_empty() {
+            return Some(format!(
+                "{} corpus(es) failed ({}); nothing was written",
+                failed.len(),
+                failed.join(", ")
+            ));
+        }
+        let built = self
+            .corpora
+            .iter()
+            .any(|c| matches!(c.status, CorpusStatus::Built { .. }));
+        (!built).then(|| {
+            "none of the requested corpora is present under the raw root (check --raw-root and --only); nothing was written".to_string()
+        })
+    }
+
     pub fn missing(&self) -> impl Iterator<Item = &CorpusReport> {
         self.corpora.iter().filter(|c| match &c.status {
             CorpusStatus::Missing { .. } => true,
@@ -67,9 +94,10 @@ impl BuildReport {
             .iter()
             .filter(|c| matches!(c.status, CorpusStatus::Failed { .. }))
     }
-    /// 0: everything requested was built; 3: some corpora or files were missing; 1: some failed.
+    /// 0: everything requested was built; 3: some corpora or files were missing; 1: some
+    /// failed, or nothing was written.
     pub fn exit_code(&self) -> i32 {
-        if self.failed().next().is_some() {
+        if self.failed().next().is_some() || !self.written {
             1
         } else if self.missing().next().is_some() {
             3

@@ -86,10 +86,14 @@ impl Inputs {
     }
 }
 
+/// Builds `catalogue` into `opts.out`. The output folder is replaced only when the build
+/// succeeds (see [`BuildReport::refusal`]); otherwise the previous output stays byte for byte.
 pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    plan::check_names(catalogue)?;
+    refuse_overlap(opts)?;
+    let out_dir = output::OutputDir::create(&opts.out)?;
     let inputs = Inputs::load(opts)?;
     let plan = plan::plan(catalogue, opts);
-    let out_dir = output::OutputDir::create(&opts.out)?;
     let dir = out_dir.path().to_path_buf();
     let scratch = tempfile::Builder::new()
         .prefix(".spill-")
@@ -133,9 +137,39 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         run_seconds: runs.seconds,
         write_seconds,
     };
-    let report = assemble::assemble(&dir, built, &inputs, opts)?;
-    out_dir.commit()?;
+    let mut report = assemble::assemble(&dir, built, &inputs, opts)?;
+    report.not_written = report.refusal();
+    if report.not_written.is_none() {
+        out_dir.commit()?;
+        report.written = true;
+    }
     Ok(report)
+}
+
+/// Refuses a raw root inside the output folder (a rebuild would replace the raw files) and an
+/// output folder inside a corpus folder of the raw root.
+fn refuse_overlap(opts: &BuildOptions) -> Result<(), BuildError> {
+    let full = |p: &std::path::Path| {
+        std::path::absolute(p)
+            .map(|a| a.components().collect::<std::path::PathBuf>())
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let (raw, out) = (full(&opts.raw_root), full(&opts.out));
+    if raw.starts_with(&out) {
+        return Err(BuildError::Overlap(format!(
+            "the raw root {} is inside the output folder {}: a build replaces its output folder; keep the raw files elsewhere",
+            opts.raw_root.display(),
+            opts.out.display()
+        )));
+    }
+    if out.starts_with(&raw) && out != raw && out.parent() != Some(raw.as_path()) {
+        return Err(BuildError::Overlap(format!(
+            "the output folder {} is inside a corpus folder of the raw root {}; choose an --out outside it",
+            opts.out.display(),
+            opts.raw_root.display()
+        )));
+    }
+    Ok(())
 }
 
 /// The semantic checks each task expects to fail, by task id.

@@ -1,9 +1,9 @@
 //! Phase 1, plan: which corpora and tasks the build covers, which raw files they read (found
 //! and checksummed), and the jobs (one per task) grouped by the files they share.
 
-use crate::BuildOptions;
 use crate::corpus::{Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus};
 use crate::report::{CorpusReport, CorpusStatus};
+use crate::{BuildError, BuildOptions};
 use medsins_manifest::{Catalogue, LoadedManifest, Task};
 
 /// A corpus the build will read.
@@ -95,6 +95,26 @@ fn selected_tasks<'a>(lm: &'a LoadedManifest, only: &[String]) -> Vec<&'a Task> 
         .iter()
         .filter(|t| only.iter().any(|o| o == t.id.get_ref()))
         .collect()
+}
+
+/// A corpus or task id that is not a plain name (it would name a path outside the raw root
+/// or the output) stops the build before anything is read or written.
+pub fn check_names(catalogue: &Catalogue) -> Result<(), BuildError> {
+    for lm in &catalogue.manifests {
+        let m = &lm.manifest;
+        let bad_task = m
+            .tasks
+            .iter()
+            .find(|t| medsins_core::task_id_number(t.id.get_ref()).is_none());
+        if !medsins_core::is_corpus_id(m.id()) || bad_task.is_some() {
+            let name = bad_task.map_or(m.id(), |t| t.id.get_ref().as_str());
+            return Err(BuildError::UnsafeName(format!(
+                "{}: `{name}` is not a valid id (corpus ids are `[a-z0-9-]+`, task ids `task<N>_[A-Za-z0-9_]+`); ids name folders, so nothing was built; run `medsins validate`",
+                lm.display_path()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Plans the build of `catalogue` under `opts`.
