@@ -538,8 +538,14 @@ fn rederive_one(
             .file(spec.id.get_ref())
             .ok_or_else(|| format!("{source_file}: not resolved"))?;
         file_sha256 = Some(file.sha256.clone());
-        let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir)
-            .map_err(|e| e.to_string())?;
+        let records = read_all(
+            &file.abs,
+            spec.format.get_ref(),
+            &spec.options,
+            &rc.dir,
+            &rc.limits,
+        )
+        .map_err(|e| e.to_string())?;
         raw_records.extend(raw_records_at(&records, locator));
     }
     // the same locator in several members: keep the record whose hash the row recorded

@@ -142,7 +142,10 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             }
         }
         match resolution {
-            Resolution::Ready(rc) => ready.push((lm, tasks, rc)),
+            Resolution::Ready(mut rc) => {
+                rc.limits = opts.limits;
+                ready.push((lm, tasks, rc))
+            }
             Resolution::Missing(paths) => report.corpora.push(CorpusReport {
                 corpus_id: id,
                 status: CorpusStatus::Missing {

@@ -145,6 +145,7 @@ pub fn load_lookups(
             spec.format.get_ref(),
             &spec.options,
             &rc.dir,
+            &rc.limits,
             &mut |r| {
                 if let Ok(r) = r {
                     recs.push(r)
@@ -533,12 +534,14 @@ pub fn run_group(
     for (i, g) in group.into_iter().enumerate() {
         let meta = task_meta(lm, g.task);
         let renderer = load_lookups(lm, g.task, rc).and_then(|lookups| {
-            TaskRenderer::compile(g.task, lookups).map_err(|errs| {
-                errs.iter()
-                    .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
+            TaskRenderer::compile(g.task, lookups)
+                .map(|r| r.with_limits(rc.limits))
+                .map_err(|errs| {
+                    errs.iter()
+                        .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
         });
         match renderer {
             Ok(r) => compiled.push((i, meta, r, g)),
@@ -663,6 +666,7 @@ fn read_group_files(
                 spec.format.get_ref(),
                 &spec.options,
                 &rc.dir,
+                &rc.limits,
                 &mut |rec| {
                     if limit.is_none_or(|l| n < l) {
                         n += 1;

@@ -456,7 +456,7 @@ pub(crate) fn apply_record_step(
                 .get(field)
                 .map(value_text)
                 .ok_or_else(|| format!("record has no field `{field}`"))?;
-            let v = crate::ops_py_literal::parse_py_literal(&text)
+            let v = crate::ops_py_literal::parse_py_literal(&text, &prep.limits)
                 .map_err(|e| format!("`{field}`: {e}"))?;
             f.insert(into.clone(), v);
         }

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 /// What a step needs at run time, compiled once per task: its template (join `on`, `keep`
 /// condition, `group by` key), its lookup index, its regular expressions, its learnt pandas
-/// column types.
+/// column types, the read limits (`py_literal` keeps to the nesting depth).
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub(crate) name: String,
@@ -34,6 +34,7 @@ pub struct Prepared {
     pub(crate) index: Option<Arc<HashMap<String, usize>>>,
     pub(crate) regex: Vec<(Regex, String)>,
     pub(crate) pandas: Option<Arc<PandasPlan>>,
+    pub(crate) limits: medsins_readers::Limits,
 }
 
 impl Prepared {

@@ -13,7 +13,7 @@
 use super::minhash::words;
 use medsins_core::Sample;
 use medsins_manifest::FileOptions;
-use medsins_readers::{read_file, value_text};
+use medsins_readers::{Limits, read_file, value_text};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
@@ -79,14 +79,16 @@ pub fn load_benchmark(path: &Path) -> Result<Benchmark, String> {
         Err(_) => bad += 1,
     };
     let opts = FileOptions::default();
+    // benchmarks are read within the default limits (they are test sets, not raw corpora)
+    let limits = Limits::default();
     let format = format_of(path);
-    let first = read_file(path, format, &opts, dir, &mut sink);
+    let first = read_file(path, format, &opts, dir, &limits, &mut sink);
     if let Err(e) = first {
         if format != "sni-task" {
             return Err(format!("--decontaminate {}: {e}", path.display()));
         }
         // not a task JSON: a plain JSON array of objects
-        read_file(path, "json", &opts, dir, &mut sink).map_err(|e2| {
+        read_file(path, "json", &opts, dir, &limits, &mut sink).map_err(|e2| {
             format!("--decontaminate {}: neither a task JSON with `Instances` ({e}) nor a JSON array of records ({e2})", path.display())
         })?;
     }
