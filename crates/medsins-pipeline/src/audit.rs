@@ -9,7 +9,7 @@
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
 use crate::build::instruction_set;
-use crate::corpus::{Resolution, raw_rel_path, resolve_corpus};
+use crate::corpus::{Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus};
 use crate::task::render_task;
 use medsins_core::LedgerEntry;
 use medsins_manifest::{LoadedManifest, Task};
@@ -416,6 +416,13 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 .get("seed")
                 .and_then(|v| v.as_u64())
                 .unwrap_or(0);
+            // the raw files are read within the limits the build used
+            let limits = medsins_readers::Limits::from_locked(&lock.options).unwrap_or_else(|e| {
+                notes.push(format!(
+                    "{e}; the raw files are read within the default limits"
+                ));
+                medsins_readers::Limits::default()
+            });
             match rederive_one(
                 lm,
                 task,
@@ -428,6 +435,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 },
                 seed,
                 bank.as_ref(),
+                limits,
             ) {
                 Err(reason) => Rederive::diff(reason),
                 Ok(d) => {
@@ -495,6 +503,7 @@ fn rederive_one(
     target: &Target,
     seed: u64,
     bank: Option<&InstructionBank>,
+    limits: medsins_readers::Limits,
 ) -> Result<Rederived, String> {
     let Target {
         id,
@@ -520,7 +529,7 @@ fn rederive_one(
     let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
     let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
-        Resolution::Ready(rc) => rc,
+        Resolution::Ready(rc) => ResolvedCorpus { limits, ..rc },
         Resolution::Missing(paths) => {
             return Err(format!(
                 "raw files not found: {}; {}",

@@ -259,6 +259,23 @@ fn xlsx_naming_the_far_corner_cell_reads_without_allocating_the_rectangle() {
     assert_eq!(r.fields["Input"], "q");
 }
 
+#[test]
+fn an_overlong_cell_reference_is_an_error_not_a_panic() {
+    // calamine's reference arithmetic overflows on it (a panic where overflow is checked)
+    let sheet = "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>Input</t></is></c></row>\
+                 <row r=\"2\"><c r=\"ZZZZZZZZZZZZZZZZ2\" t=\"inlineStr\"><is><t>q</t></is></c></row>";
+    let (dir, p) = file("w.xlsx", &workbook(sheet));
+    let r = read(&p, "xlsx", &FileOptions::default(), &Limits::default());
+    // without overflow checks (release) the arithmetic wraps and the read goes on: no panic
+    // either way, which is the point
+    if cfg!(debug_assertions) {
+        assert_eq!(
+            err_text(r, dir.path()),
+            "raw/w.xlsx: not a readable XLSX workbook: the XLSX reader failed on it (attempt to multiply with overflow)"
+        );
+    }
+}
+
 // ---- record size ------------------------------------------------------------------------------
 
 fn small_records() -> Limits {
@@ -531,5 +548,82 @@ fn may_be_empty_declares_an_empty_file_legitimate() {
     for (name, data) in [("a.csv", &b""[..]), ("b.csv", b"id,text\n")] {
         let (_dir, p) = file(name, data);
         assert_eq!(read(&p, "csv", &opts, &Limits::default()).unwrap().len(), 0);
+    }
+}
+
+// ---- measuring the real files ------------------------------------------------------------------
+
+/// The smallest value of one limit that reads `path` without hitting it (binary search).
+fn smallest_passing(mut read_with: impl FnMut(u64) -> bool, mut hi: u64) -> u64 {
+    let mut lo = 1;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if read_with(mid) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    lo
+}
+
+/// Prints, for every raw file of `../shared/corpora` and of the fixtures that a manifest
+/// reads, its largest record and deepest nesting as the readers see them (docs/safety.md).
+#[test]
+#[ignore = "measurement for docs/safety.md"]
+fn measure_largest_record_and_deepest_nesting() {
+    use medsins_readers::Limit;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (cat, diags) = medsins_manifest::Catalogue::load(&[repo.join("corpora-manifests")]);
+    assert!(diags.is_empty(), "{diags}");
+    for root in [repo.join("../shared/corpora"), repo.join("fixtures/raw")] {
+        for lm in &cat.manifests {
+            for f in &lm.manifest.files {
+                let folder = f
+                    .root
+                    .as_ref()
+                    .map_or(lm.manifest.id(), |r| r.get_ref().as_str());
+                let corpus_dir = root.join(lm.manifest.id());
+                let p = root.join(folder).join(f.path.get_ref());
+                if !p.exists() {
+                    continue;
+                }
+                let hits = |limits: &Limits, which: Limit| {
+                    matches!(
+                        read_all(&p, f.format.get_ref(), &f.options, &corpus_dir, limits),
+                        Err(ReadError::Limit { limit, .. }) if limit == which
+                    )
+                };
+                let record = smallest_passing(
+                    |n| {
+                        !hits(
+                            &Limits {
+                                max_record_bytes: n,
+                                ..Limits::default()
+                            },
+                            Limit::RecordBytes,
+                        )
+                    },
+                    Limits::default().max_record_bytes,
+                );
+                let depth = smallest_passing(
+                    |n| {
+                        !hits(
+                            &Limits {
+                                max_depth: n as usize,
+                                ..Limits::default()
+                            },
+                            Limit::Depth,
+                        )
+                    },
+                    Limits::default().max_depth as u64,
+                );
+                println!(
+                    "{}\t{}\t{record}\t{depth}",
+                    p.strip_prefix(&root).unwrap().display(),
+                    f.format.get_ref()
+                );
+            }
+        }
     }
 }
