@@ -2,8 +2,26 @@ use crate::paths;
 use anyhow::Context;
 use medsins_core::Access;
 use medsins_pipeline::{BuildOptions, CorpusStatus};
+use medsins_readers::Limits;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+
+/// A byte count as the limit flags take and show it: `1048576`, `64MiB`, `16GiB`.
+#[derive(Clone, Copy)]
+struct ByteCount(u64);
+
+impl std::str::FromStr for ByteCount {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        medsins_readers::parse_bytes(s).map(ByteCount)
+    }
+}
+
+impl std::fmt::Display for ByteCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&medsins_readers::show_bytes(self.0))
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -60,6 +78,22 @@ pub struct Args {
     /// byte-identical from run to run (stats.json and SHA256SUMS differ).
     #[arg(long)]
     timings: bool,
+    /// Deepest nesting of XML elements, JSON arrays/objects and Python literals in a raw file
+    /// (at most 1024). Deeper files are refused, naming the file and position.
+    #[arg(long, default_value_t = Limits::default().max_depth)]
+    max_depth: usize,
+    /// Largest raw record (a CSV row, JSON Lines line, XML record element, text file...),
+    /// in bytes or with a unit (KiB, MiB, GiB, TiB).
+    #[arg(long, default_value_t = ByteCount(Limits::default().max_record_bytes))]
+    max_record_bytes: ByteCount,
+    /// Largest decompressed size of a gzip file or zip member (and of an XLSX workbook's
+    /// parts together), in bytes or with a unit.
+    #[arg(long, default_value_t = ByteCount(Limits::default().max_decompressed_bytes))]
+    max_decompressed_bytes: ByteCount,
+    /// Largest expansion of compressed data: decompressed bytes over compressed bytes read,
+    /// checked after the first 64 MiB.
+    #[arg(long, default_value_t = Limits::default().max_decompression_ratio)]
+    max_decompression_ratio: u64,
     /// Print the build report as JSON.
     #[arg(long, value_enum, default_value_t)]
     format: paths::Format,
@@ -94,6 +128,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.tokenizer = a.tokenizer;
     opts.max_tokens = a.max_tokens;
     opts.timings = a.timings;
+    opts.limits = Limits {
+        max_depth: a.max_depth,
+        max_record_bytes: a.max_record_bytes.0,
+        max_decompressed_bytes: a.max_decompressed_bytes.0,
+        max_decompression_ratio: a.max_decompression_ratio,
+    };
+    opts.limits.check().map_err(anyhow::Error::msg)?;
     for o in &opts.selection.only {
         let known = cat
             .manifests

@@ -33,7 +33,14 @@ fn export_task_json_round_trips_and_stats_summarises() {
     let (code, log) = medsins(&["export", out_s, "--to", to.to_str().unwrap()]);
     assert_eq!(code, 0, "{log}");
     let file = to.join("task114_medqsum_text_summurization.json");
-    let recs = medsins_readers::read_all(&file, "sni-task", &Default::default(), &to).unwrap();
+    let recs = medsins_readers::read_all(
+        &file,
+        "sni-task",
+        &Default::default(),
+        &to,
+        &Default::default(),
+    )
+    .unwrap();
     assert_eq!(recs.len(), 3);
     let first = recs[0].as_ref().unwrap();
     assert_eq!(first.fields["output"], "Who manufactures loratadine?");

@@ -11,7 +11,7 @@
 use medsins_core::{BadSampleId, LedgerEntry, SampleId};
 use medsins_manifest::{LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
-use medsins_pipeline::corpus::{Resolution, raw_rel_path, resolve_corpus};
+use medsins_pipeline::corpus::{Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus};
 use medsins_pipeline::instruction_set;
 use medsins_pipeline::task::render_task;
 use medsins_readers::{InstructionBank, read_all};
@@ -325,13 +325,20 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 .get("seed")
                 .and_then(|v| v.as_u64())
                 .unwrap_or(0);
+            // the raw files are read within the limits the build used
+            let limits = medsins_readers::Limits::from_locked(&lock.options).unwrap_or_else(|e| {
+                notes.push(format!(
+                    "{e}; the raw files are read within the default limits"
+                ));
+                medsins_readers::Limits::default()
+            });
             let target = Target {
                 id,
                 source_file: &d.source.file,
                 locator: &d.source.locator,
                 record_sha256: d.source.record_sha256.as_deref(),
             };
-            match rederive_one(lm, task, raw_root, &target, seed, bank.as_ref()) {
+            match rederive_one(lm, task, raw_root, &target, seed, bank.as_ref(), limits) {
                 Err(reason) => Rederive::diff(reason),
                 Ok(re) => {
                     d.source.current_sha256 = re.file_sha256.clone();
@@ -568,6 +575,7 @@ fn rederive_one(
     target: &Target,
     seed: u64,
     bank: Option<&InstructionBank>,
+    limits: medsins_readers::Limits,
 ) -> Result<Rederived, String> {
     let Target {
         source_file,
@@ -593,7 +601,7 @@ fn rederive_one(
     let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
     let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
-        Resolution::Ready(rc) => rc,
+        Resolution::Ready(rc) => ResolvedCorpus { limits, ..rc },
         Resolution::Missing(paths) => {
             return Err(format!(
                 "raw files not found: {}; {}",
@@ -611,8 +619,14 @@ fn rederive_one(
             .file(spec.id.get_ref())
             .ok_or_else(|| format!("{source_file}: not resolved"))?;
         file_sha256 = Some(file.sha256.clone());
-        let records = read_all(&file.abs, spec.format.get_ref(), &spec.options, &rc.dir)
-            .map_err(|e| e.to_string())?;
+        let records = read_all(
+            &file.abs,
+            spec.format.get_ref(),
+            &spec.options,
+            &rc.dir,
+            &rc.limits,
+        )
+        .map_err(|e| e.to_string())?;
         raw_records.extend(raw_records_at(&records, locator));
     }
     // the same locator in several members: keep the record whose hash the row recorded

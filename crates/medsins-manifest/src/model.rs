@@ -122,6 +122,10 @@ pub struct FileOptions {
     /// files to read under the folder (default `.txt` for text-files, every file otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
+    /// Any format: the file (or folder) may legitimately hold no records. Without it, a file
+    /// that yields none (0 bytes, a header only, `[]`, blank lines) fails its corpus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub may_be_empty: Option<bool>,
 }
 
 /// One MedS-Ins task.

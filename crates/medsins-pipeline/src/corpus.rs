@@ -21,6 +21,8 @@ pub struct ResolvedCorpus {
     /// The corpus folder, `<raw-root>/<corpus-id>`.
     pub dir: PathBuf,
     pub files: Vec<ResolvedFile>,
+    /// The bounds its files are read within (the defaults unless the build raised them).
+    pub limits: medsins_readers::Limits,
 }
 
 impl ResolvedCorpus {
@@ -142,5 +144,6 @@ pub fn resolve_corpus(
     Resolution::Ready(ResolvedCorpus {
         dir: raw_root.join(m.id()),
         files,
+        limits: medsins_readers::Limits::default(),
     })
 }

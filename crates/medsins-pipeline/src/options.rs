@@ -26,6 +26,9 @@ pub struct BuildOptions {
     /// Record per-stage seconds in `stats.json` (`--timings`, for benchmarks). Off by default:
     /// timings differ from run to run, and the output would no longer be byte-identical.
     pub timings: bool,
+    /// Bounds on what a raw file may make the readers do (nesting depth, record size,
+    /// decompression); values other than the defaults are recorded in the lock's options.
+    pub limits: medsins_readers::Limits,
     /// Told how far the build is (a progress bar); never changes the output.
     pub progress: Option<Progress>,
 }
@@ -76,20 +79,26 @@ impl BuildOptions {
             tokenizer: None,
             max_tokens: None,
             timings: false,
+            limits: medsins_readers::Limits::default(),
             progress: None,
         }
     }
 
     /// The options recorded in the lock (no paths that differ between machines, no thread count).
     pub fn locked(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut locked = serde_json::json!({
             "seed": self.seed,
             "shard_rows": self.shard_rows,
             "only": self.selection.only,
             "access": self.selection.access.map(|a| a.as_str()),
             "exclude_licence": self.selection.exclude_licence,
             "instructions": self.instructions.as_ref().map(|_| "instruction bank (see instruction_bank)"),
-        })
+        });
+        // raised (or lowered) read limits decide which files build: recorded when not default
+        if let Some(m) = locked.as_object_mut() {
+            m.extend(self.limits.locked());
+        }
+        locked
     }
 
     /// The build options a lock's `options` record, for a rebuild (`medsins verify --rebuild`):
@@ -135,6 +144,7 @@ impl BuildOptions {
             })?),
         };
         o.instructions = instructions;
+        o.limits = medsins_readers::Limits::from_locked(locked).map_err(unreproducible)?;
         if let Some(n) = locked.get("decontaminate_ngram").and_then(|v| v.as_u64()) {
             o.decontaminate_ngram = n as usize;
         }

@@ -13,7 +13,7 @@
 use super::minhash::words;
 use medsins_core::Sample;
 use medsins_manifest::FileOptions;
-use medsins_readers::{ReadError, read_file, value_text};
+use medsins_readers::{Limits, ReadError, read_file, value_text};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -106,8 +106,10 @@ pub fn load_benchmark(path: &Path) -> Result<Benchmark, BenchmarkError> {
         Err(_) => bad += 1,
     };
     let opts = FileOptions::default();
+    // benchmarks are read within the default limits (they are test sets, not raw corpora)
+    let limits = Limits::default();
     let format = format_of(path);
-    let first = read_file(path, format, &opts, dir, &mut sink);
+    let first = read_file(path, format, &opts, dir, &limits, &mut sink);
     if let Err(as_task) = first {
         if format != "sni-task" {
             return Err(BenchmarkError::Read {
@@ -116,7 +118,7 @@ pub fn load_benchmark(path: &Path) -> Result<Benchmark, BenchmarkError> {
             });
         }
         // not a task JSON: a plain JSON array of objects
-        read_file(path, "json", &opts, dir, &mut sink).map_err(|as_array| {
+        read_file(path, "json", &opts, dir, &limits, &mut sink).map_err(|as_array| {
             BenchmarkError::Unrecognised {
                 path: path.to_path_buf(),
                 as_task,

@@ -6,10 +6,13 @@
 //! released: [`RawBytes::release`] hands them back to the page cache, so a reader streaming
 //! through a large file keeps only the pages it is on resident.
 
-use crate::ReadError;
+use crate::limits::{Limit, Limits, RATIO_FREE_BYTES, show_bytes};
+use crate::{ReadError, limit_err};
 use medsins_manifest::FileOptions;
-use std::io::{Read, Write};
+use std::cell::Cell;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::rc::Rc;
 
 /// The bytes of a raw file, memory-mapped when it is stored plain.
 pub enum RawBytes {
@@ -20,15 +23,118 @@ pub enum RawBytes {
 /// Files below this size are not worth releasing page by page.
 const RELEASE_MIN_BYTES: usize = 64 << 20;
 
+/// A reader that counts the bytes it hands out, so decompression can be measured against the
+/// compressed bytes read so far (the count is shared: zip archives own their reader).
+pub(crate) struct Counted<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R> Counted<R> {
+    pub(crate) fn new(inner: R) -> (Self, Rc<Cell<u64>>) {
+        let count = Rc::new(Cell::new(0));
+        (
+            Counted {
+                inner,
+                count: count.clone(),
+            },
+            count,
+        )
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Counted<R> {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+/// Where decompressed bytes come from, for messages: the file, or a member of it.
+fn source(member: Option<&str>) -> String {
+    member.map_or_else(|| "it".to_string(), |m| format!("zip member `{m}`"))
+}
+
+/// Copies decompressed bytes from `from` to `to`, refusing to go past the limits: more than
+/// `max_decompressed_bytes` in all (counting `before`, what earlier members of the same file
+/// gave), or more than `max_decompression_ratio` times the compressed bytes read so far
+/// (`compressed`) once [`RATIO_FREE_BYTES`] have come out. Returns the bytes copied.
+pub(crate) fn bounded_copy(
+    path: &Path,
+    member: Option<&str>,
+    mut from: impl Read,
+    to: &mut impl Write,
+    compressed: &Cell<u64>,
+    before: u64,
+    limits: &Limits,
+) -> Result<u64, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut buf = vec![0u8; 256 << 10];
+    let mut total = before;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        total += n as u64;
+        if total > limits.max_decompressed_bytes {
+            return Err(limit_err(
+                path,
+                Limit::DecompressedBytes,
+                limits,
+                format!(
+                    "{} decompresses to more than {}",
+                    source(member),
+                    show_bytes(limits.max_decompressed_bytes)
+                ),
+            ));
+        }
+        let packed = compressed.get().max(1);
+        if total > RATIO_FREE_BYTES && total > packed.saturating_mul(limits.max_decompression_ratio)
+        {
+            return Err(limit_err(
+                path,
+                Limit::DecompressionRatio,
+                limits,
+                format!(
+                    "{} expands more than {} times its compressed size",
+                    source(member),
+                    limits.max_decompression_ratio
+                ),
+            ));
+        }
+        to.write_all(&buf[..n]).map_err(io)?;
+    }
+    Ok(total - before)
+}
+
 /// Decompresses `from` into an anonymous temporary file and maps it.
-fn decompressed(path: &Path, mut from: impl Read) -> Result<RawBytes, ReadError> {
+fn decompressed(
+    path: &Path,
+    member: Option<&str>,
+    from: impl Read,
+    compressed: &Cell<u64>,
+    limits: &Limits,
+) -> Result<RawBytes, ReadError> {
     let io = |source| ReadError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut tmp = tempfile::tempfile().map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, &mut tmp);
-    let n = std::io::copy(&mut from, &mut w).map_err(io)?;
+    let n = bounded_copy(path, member, from, &mut w, compressed, 0, limits)?;
     w.flush().map_err(io)?;
     drop(w);
     if n == 0 {
@@ -39,8 +145,41 @@ fn decompressed(path: &Path, mut from: impl Read) -> Result<RawBytes, ReadError>
     Ok(RawBytes::Mapped(map))
 }
 
+/// Checks that the members of a zip held in memory (an XLSX workbook) decompress within the
+/// limits, all of them together, before a library inflates them into memory.
+pub(crate) fn check_zip_members(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+) -> Result<(), ReadError> {
+    let (reader, compressed) = Counted::new(std::io::Cursor::new(data));
+    let mut archive = zip::ZipArchive::new(reader)
+        .map_err(|e| crate::format_err(path, format!("not an XLSX workbook (a zip): {e}")))?;
+    let mut total = 0u64;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index(i)
+            .map_err(|e| crate::format_err(path, format!("zip member {i}: {e}")))?;
+        let name = entry.name().to_string();
+        total += bounded_copy(
+            path,
+            Some(&name),
+            entry,
+            &mut std::io::sink(),
+            &compressed,
+            total,
+            limits,
+        )?;
+    }
+    Ok(())
+}
+
 impl RawBytes {
-    pub fn open(path: &Path, options: &FileOptions) -> Result<RawBytes, ReadError> {
+    pub fn open(
+        path: &Path,
+        options: &FileOptions,
+        limits: &Limits,
+    ) -> Result<RawBytes, ReadError> {
         let io = |source| ReadError::Io {
             path: path.to_path_buf(),
             source,
@@ -54,15 +193,18 @@ impl RawBytes {
                 io(e)
             }
         })?;
-        let gz = options.compression.as_deref() == Some("gzip")
-            || (options.compression.is_none() && path.extension().is_some_and(|e| e == "gz"));
-        if gz {
+        if is_gzip(path, options) {
+            let (file, compressed) = Counted::new(file);
             return decompressed(
                 path,
+                None,
                 flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)),
+                &compressed,
+                limits,
             );
         }
         if options.compression.as_deref() == Some("zip") {
+            let (file, compressed) = Counted::new(file);
             let mut archive = zip::ZipArchive::new(file)
                 .map_err(|e| crate::format_err(path, format!("not a zip archive: {e}")))?;
             let member = options
@@ -72,7 +214,7 @@ impl RawBytes {
             let entry = archive
                 .by_name(member)
                 .map_err(|e| crate::format_err(path, format!("zip member `{member}`: {e}")))?;
-            return decompressed(path, entry);
+            return decompressed(path, Some(member), entry, &compressed, limits);
         }
         if let Some(c) = &options.compression
             && c != "none"
@@ -113,6 +255,17 @@ impl RawBytes {
             let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
     }
+}
+
+/// Whether `path` is read through gzip: so declared, or named `.gz` with no compression given.
+fn is_gzip(path: &Path, options: &FileOptions) -> bool {
+    options.compression.as_deref() == Some("gzip")
+        || (options.compression.is_none() && path.extension().is_some_and(|e| e == "gz"))
+}
+
+/// Whether `path` is read through a decompressor (gzip or zip).
+pub(crate) fn is_compressed(path: &Path, options: &FileOptions) -> bool {
+    is_gzip(path, options) || options.compression.as_deref() == Some("zip")
 }
 
 /// Strips a UTF-8 byte-order mark.

@@ -6,9 +6,11 @@
 //! Each record's locator is prefixed with the file's path relative to the folder
 //! (`1_CancerGov_QA/0000001_1.xml /Document[1]/QAPairs[1]/QAPair[2]`). A file that cannot be
 //! read at all is quarantined as one record error (locator = its relative path) and reading goes
-//! on with the next file.
+//! on with the next file — except a file past one of the [`Limits`], which refuses the folder
+//! (a decompression bomb or runaway record is never just skipped).
 
-use crate::{ReadError, RecordError, Sink, read_file};
+use crate::limits::Limits;
+use crate::{ReadError, RecordError, Sink, read_one};
 use medsins_manifest::FileOptions;
 use std::path::{Path, PathBuf};
 
@@ -37,23 +39,27 @@ pub(crate) fn files_under(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>>
     Ok(out)
 }
 
+/// Reads every matching file under `dir`; returns how many files matched.
 pub fn read_folder(
     dir: &Path,
     format: &str,
     opts: &FileOptions,
     corpus_dir: &Path,
+    limits: &Limits,
     sink: &mut Sink,
-) -> Result<(), ReadError> {
+) -> Result<usize, ReadError> {
     let files = files_under(dir).map_err(|source| ReadError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
     let ext = opts.extension.as_deref().unwrap_or("");
+    let mut matched = 0usize;
     for (rel, p) in files {
         if !rel.ends_with(ext) {
             continue;
         }
-        let result = read_file(&p, format, opts, corpus_dir, &mut |r| {
+        matched += 1;
+        let result = read_one(&p, format, opts, corpus_dir, limits, &mut |r| {
             sink(match r {
                 Ok(mut rec) => {
                     rec.locator = format!("{rel} {}", rec.locator);
@@ -65,14 +71,16 @@ pub fn read_folder(
                 }),
             })
         });
-        if let Err(e) = result {
-            sink(Err(RecordError {
+        match result {
+            Err(e @ ReadError::Limit { .. }) => return Err(e),
+            Err(e) => sink(Err(RecordError {
                 locator: rel.clone(),
                 message: e.to_string(),
-            }));
+            })),
+            Ok(_) => {}
         }
     }
-    Ok(())
+    Ok(matched)
 }
 
 #[cfg(test)]
@@ -98,7 +106,15 @@ mod tests {
             ..Default::default()
         };
         let mut v = Vec::new();
-        read_folder(d.path(), "xml", &opts, d.path(), &mut |r| v.push(r)).unwrap();
+        read_folder(
+            d.path(),
+            "xml",
+            &opts,
+            d.path(),
+            &Limits::default(),
+            &mut |r| v.push(r),
+        )
+        .unwrap();
         let ok: Vec<_> = v.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(ok.len(), 3);
         assert_eq!(ok[0].fields["t"], "a1");

@@ -1,7 +1,15 @@
 //! JSON (array, or object keyed by id), JSON Lines, and Super-NaturalInstructions task JSON.
+//!
+//! Before a document (or a JSON Lines line) is parsed, one pass over its bytes checks that its
+//! arrays and objects nest no deeper than `--max-depth`; the parser's own recursion limit is
+//! then lifted, so the bound is ours and the same for every format. A record larger than
+//! `--max-record-bytes` refuses the file.
 
 use crate::bytes::strip_bom;
-use crate::{ReadError, RecordError, Sink, format_err, record};
+use crate::limits::{Limit, Limits, line_column};
+use crate::{
+    ReadError, RecordError, Sink, format_err, limit_err, record, record_too_large, too_large,
+};
 use medsins_manifest::FileOptions;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -37,6 +45,76 @@ fn utf8<'a>(path: &Path, data: &'a [u8]) -> Result<&'a str, ReadError> {
         .map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))
 }
 
+/// The byte offset where `text` first nests arrays and objects deeper than `max_depth`
+/// (brackets inside strings do not count), if it does.
+fn too_deep(text: &[u8], max_depth: usize) -> Option<usize> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, b) in text.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return Some(i);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The depth error for nesting found at `offset` of `data` (a whole file, or one line of a
+/// JSON Lines file, `line` of it).
+fn depth_err(
+    path: &Path,
+    limits: &Limits,
+    data: &[u8],
+    offset: usize,
+    line: Option<usize>,
+) -> ReadError {
+    let (l, column) = line_column(data, offset);
+    limit_err(
+        path,
+        Limit::Depth,
+        limits,
+        format!(
+            "JSON nesting deeper than {} at line {}, column {column}",
+            limits.max_depth,
+            line.unwrap_or(l)
+        ),
+    )
+}
+
+/// Parses JSON whose nesting [`too_deep`] has checked: serde_json's fixed recursion limit
+/// (128) is lifted so `--max-depth` alone decides.
+fn parse<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.disable_recursion_limit();
+    let v = T::deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+/// The text of a whole JSON document, its nesting checked.
+fn document<'a>(path: &Path, data: &'a [u8], limits: &Limits) -> Result<&'a str, ReadError> {
+    let text = utf8(path, data)?;
+    if let Some(at) = too_deep(text.as_bytes(), limits.max_depth) {
+        return Err(depth_err(path, limits, text.as_bytes(), at, None));
+    }
+    Ok(text)
+}
+
 /// Follows a JSON pointer (`/questions`, `/Instances`) through raw values.
 fn pointer<'a>(path: &Path, root: &'a RawValue, ptr: &str) -> Result<&'a RawValue, ReadError> {
     let mut cur = root;
@@ -44,8 +122,8 @@ fn pointer<'a>(path: &Path, root: &'a RawValue, ptr: &str) -> Result<&'a RawValu
         let part = part.replace("~1", "/").replace("~0", "~");
         let text = cur.get().trim_start();
         cur = if text.starts_with('[') {
-            let items: Vec<&RawValue> = serde_json::from_str(cur.get())
-                .map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
+            let items: Vec<&RawValue> =
+                parse(cur.get()).map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
             let i: usize = part.parse().map_err(|_| {
                 format_err(path, format!("`{part}` in `{ptr}` is not an array index"))
             })?;
@@ -53,8 +131,8 @@ fn pointer<'a>(path: &Path, root: &'a RawValue, ptr: &str) -> Result<&'a RawValu
                 .get(i)
                 .ok_or_else(|| format_err(path, format!("`{ptr}`: index {i} out of range")))?
         } else {
-            let members: RawMembers = serde_json::from_str(cur.get())
-                .map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
+            let members: RawMembers =
+                parse(cur.get()).map_err(|e| format_err(path, format!("at `{ptr}`: {e}")))?;
             members
                 .0
                 .into_iter()
@@ -69,7 +147,7 @@ fn pointer<'a>(path: &Path, root: &'a RawValue, ptr: &str) -> Result<&'a RawValu
 }
 
 fn object_fields(raw: &RawValue) -> Result<Map<String, Value>, String> {
-    match serde_json::from_str::<Value>(raw.get()) {
+    match parse::<Value>(raw.get()) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => {
             // A scalar or list record gets one field, `value`.
@@ -85,11 +163,12 @@ pub fn read_json(
     path: &Path,
     data: &[u8],
     opts: &FileOptions,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
-    let text = utf8(path, data)?;
+    let text = document(path, data, limits)?;
     let root: &RawValue =
-        serde_json::from_str(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
+        parse(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
     let ptr = opts.records.as_deref().unwrap_or("");
     let container = pointer(path, root, ptr)?;
     let shown = if ptr.is_empty() {
@@ -100,9 +179,12 @@ pub fn read_json(
     let body = container.get().trim_start();
     if body.starts_with('[') {
         let items: Vec<&RawValue> =
-            serde_json::from_str(container.get()).map_err(|e| format_err(path, e.to_string()))?;
+            parse(container.get()).map_err(|e| format_err(path, e.to_string()))?;
         for (i, item) in items.into_iter().enumerate() {
             let locator = format!("{shown}[{i}]");
+            if too_large(item.get().len(), limits) {
+                return Err(record_too_large(path, limits, &locator));
+            }
             sink(match object_fields(item) {
                 Ok(f) => Ok(record(f, locator, item.get().as_bytes())),
                 Err(message) => Err(RecordError { locator, message }),
@@ -111,9 +193,12 @@ pub fn read_json(
     } else if body.starts_with('{') {
         let key_field = opts.key_field.as_deref().unwrap_or("_key");
         let members: RawMembers =
-            serde_json::from_str(container.get()).map_err(|e| format_err(path, e.to_string()))?;
+            parse(container.get()).map_err(|e| format_err(path, e.to_string()))?;
         for (k, item) in members.0 {
             let locator = format!("{shown}[{}]", serde_json::to_string(&k).unwrap_or_default());
+            if too_large(item.get().len(), limits) {
+                return Err(record_too_large(path, limits, &locator));
+            }
             sink(match object_fields(item) {
                 Ok(f) => {
                     let mut fields = Map::new();
@@ -136,7 +221,12 @@ pub fn read_json(
     Ok(())
 }
 
-pub fn read_jsonl(_path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_jsonl(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let data = strip_bom(data);
     for (i, line) in data.split(|b| *b == b'\n').enumerate() {
         let locator = format!("line {}", i + 1);
@@ -144,11 +234,15 @@ pub fn read_jsonl(_path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), Read
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
+        if too_large(line.len(), limits) {
+            return Err(record_too_large(path, limits, &locator));
+        }
+        if let Some(at) = too_deep(line, limits.max_depth) {
+            return Err(depth_err(path, limits, line, at, Some(i + 1)));
+        }
         let parsed = std::str::from_utf8(line)
             .map_err(|e| format!("not UTF-8: {e}"))
-            .and_then(|s| {
-                serde_json::from_str::<Value>(s.trim()).map_err(|e| format!("invalid JSON: {e}"))
-            });
+            .and_then(|s| parse::<Value>(s.trim()).map_err(|e| format!("invalid JSON: {e}")));
         sink(match parsed {
             Ok(Value::Object(m)) => Ok(record(m, locator, line)),
             Ok(_) => Err(RecordError {
@@ -173,17 +267,25 @@ pub(crate) fn string_list(v: Option<&Value>) -> Vec<String> {
 
 /// Super-NaturalInstructions / MedS-Ins task JSON: one record per entry of `Instances`, with
 /// fields `id`, `input`, `output` (the first acceptable output) and `outputs` (all of them).
-pub fn read_sni_task(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
-    let text = utf8(path, data)?;
+pub fn read_sni_task(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let text = document(path, data, limits)?;
     let root: &RawValue =
-        serde_json::from_str(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
+        parse(text).map_err(|e| format_err(path, format!("invalid JSON: {e}")))?;
     let instances = pointer(path, root, "/Instances")
         .map_err(|_| format_err(path, "not a task JSON file: it has no `Instances` list"))?;
-    let items: Vec<&RawValue> = serde_json::from_str(instances.get())
+    let items: Vec<&RawValue> = parse(instances.get())
         .map_err(|e| format_err(path, format!("`Instances` is not a list: {e}")))?;
     for (i, item) in items.into_iter().enumerate() {
         let locator = format!("$.Instances[{i}]");
-        let parsed = match serde_json::from_str::<Value>(item.get()) {
+        if too_large(item.get().len(), limits) {
+            return Err(record_too_large(path, limits, &locator));
+        }
+        let parsed = match parse::<Value>(item.get()) {
             Ok(Value::Object(m)) => m,
             Ok(_) => {
                 sink(Err(RecordError {
@@ -246,7 +348,15 @@ mod tests {
     #[test]
     fn json_object_keyed_by_id_keeps_order_and_key() {
         let data = br#"{"9": {"a": 1}, "10": {"a": 2}}"#;
-        let recs = collect(|s| read_json(Path::new("x.json"), data, &FileOptions::default(), s));
+        let recs = collect(|s| {
+            read_json(
+                Path::new("x.json"),
+                data,
+                &FileOptions::default(),
+                &Limits::default(),
+                s,
+            )
+        });
         let r: Vec<_> = recs.into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(r[0].fields["_key"], "9");
         assert_eq!(r[1].fields["a"], 2);
@@ -261,7 +371,7 @@ mod tests {
             records: Some("/questions".into()),
             ..Default::default()
         };
-        let recs = collect(|s| read_json(Path::new("x.json"), data, &opts, s));
+        let recs = collect(|s| read_json(Path::new("x.json"), data, &opts, &Limits::default(), s));
         assert_eq!(recs[0].as_ref().unwrap().locator, "$.questions[0]");
         assert_eq!(recs[1].as_ref().unwrap().fields["value"], 3);
     }
@@ -269,7 +379,7 @@ mod tests {
     #[test]
     fn jsonl_bad_line_is_a_record_error_and_reading_goes_on() {
         let data = b"{\"a\":1}\n{oops\n\n{\"a\":3}\r\n";
-        let recs = collect(|s| read_jsonl(Path::new("x.jsonl"), data, s));
+        let recs = collect(|s| read_jsonl(Path::new("x.jsonl"), data, &Limits::default(), s));
         assert_eq!(recs.len(), 3);
         assert_eq!(recs[1].as_ref().unwrap_err().locator, "line 2");
         assert!(
@@ -285,7 +395,7 @@ mod tests {
     #[test]
     fn sni_task_accepts_string_or_list_outputs() {
         let data = br#"{"Definition": ["d"], "Instances": [{"id": "t-1", "input": "i", "output": ["a", "b"]}, {"input": "j", "output": "c"}]}"#;
-        let recs = collect(|s| read_sni_task(Path::new("t.json"), data, s));
+        let recs = collect(|s| read_sni_task(Path::new("t.json"), data, &Limits::default(), s));
         let a = recs[0].as_ref().unwrap();
         assert_eq!(a.fields["output"], "a");
         assert_eq!(a.fields["outputs"], serde_json::json!(["a", "b"]));

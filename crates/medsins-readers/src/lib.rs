@@ -6,11 +6,17 @@
 //! SHA-256 of the record's raw bytes. Records are pushed to a sink one at a time; a record that
 //! cannot be read is pushed as a [`RecordError`] (the pipeline quarantines it) and reading goes
 //! on. Only a file that cannot be opened or parsed at all is a [`ReadError`].
+//!
+//! Every reader keeps to [`Limits`] (nesting depth, record size, decompressed size and
+//! ratio): a file past one is refused with [`ReadError::Limit`], never read into exhausted
+//! memory, disk or stack. A file that yields no records at all is [`ReadError::Empty`] unless
+//! its manifest entry declares `may_be_empty`.
 
 mod bank;
 mod bytes;
 mod folder;
 mod json;
+mod limits;
 mod lines;
 mod obo;
 mod parquet_reader;
@@ -20,6 +26,7 @@ mod xml;
 
 pub use bank::{InstructionBank, TaskInstructions};
 pub use bytes::RawBytes;
+pub use limits::{Limit, Limits, MAX_DEPTH_CEILING, RATIO_FREE_BYTES, parse_bytes, show_bytes};
 pub use lines::detokenize;
 pub use table::read_workbook_info;
 pub use text_files::folder_sha256;
@@ -57,6 +64,19 @@ pub enum ReadError {
     },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
+    /// The file is past one of the [`Limits`]; `what` says where and how far.
+    #[error("{path}: {what} {}", .limit.advice(.limits))]
+    Limit {
+        path: PathBuf,
+        limit: Limit,
+        limits: Limits,
+        what: String,
+    },
+    /// The file yields no records; `what` says what was found instead.
+    #[error(
+        "{path}: {what}; check that it is the file the manifest describes (not truncated, not a placeholder), or declare `may_be_empty = true` in its options if it may legitimately hold no records"
+    )]
+    Empty { path: PathBuf, what: String },
 }
 
 pub type Sink<'a> = dyn FnMut(Result<Record, RecordError>) + 'a;
@@ -71,6 +91,33 @@ pub(crate) fn format_err(path: &Path, message: impl Into<String>) -> ReadError {
     }
 }
 
+pub(crate) fn limit_err(path: &Path, limit: Limit, limits: &Limits, what: String) -> ReadError {
+    ReadError::Limit {
+        path: path.to_path_buf(),
+        limit,
+        limits: *limits,
+        what,
+    }
+}
+
+/// The record-size error, for a record at `locator` found larger than the limit.
+pub(crate) fn record_too_large(path: &Path, limits: &Limits, locator: &str) -> ReadError {
+    limit_err(
+        path,
+        Limit::RecordBytes,
+        limits,
+        format!(
+            "the record at {locator} is larger than {}",
+            show_bytes(limits.max_record_bytes)
+        ),
+    )
+}
+
+/// Whether `len` bytes are past the record-size limit.
+pub(crate) fn too_large(len: usize, limits: &Limits) -> bool {
+    len as u64 > limits.max_record_bytes
+}
+
 pub(crate) fn record(fields: Map<String, Value>, locator: String, raw: &[u8]) -> Record {
     Record {
         fields,
@@ -82,21 +129,137 @@ pub(crate) fn record(fields: Map<String, Value>, locator: String, raw: &[u8]) ->
 /// Reads `path` in `format`, pushing every record to `sink`.
 ///
 /// `corpus_dir` is the corpus folder: formats that open further files (a text folder's reports)
-/// resolve them inside it and never outside.
+/// resolve them inside it and never outside. A file (or folder) that yields no records, or
+/// only records that cannot be read, is [`ReadError::Empty`] unless `options.may_be_empty`.
 pub fn read_file(
     path: &Path,
     format: &str,
     options: &FileOptions,
     corpus_dir: &Path,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
+    let (mut good, mut bad) = (0usize, 0usize);
+    let mut first_bad: Option<RecordError> = None;
+    let found = read_source(path, format, options, corpus_dir, limits, &mut |r| {
+        match &r {
+            Ok(_) => good += 1,
+            Err(e) => {
+                bad += 1;
+                first_bad.get_or_insert_with(|| e.clone());
+            }
+        }
+        sink(r)
+    })?;
+    if good > 0 || options.may_be_empty == Some(true) {
+        return Ok(());
+    }
+    let what = match first_bad {
+        None => found.nothing_read(format, options),
+        Some(e) => format!(
+            "none of its {bad} records could be read (the first, at {}: {})",
+            e.locator, e.message
+        ),
+    };
+    Err(ReadError::Empty {
+        path: path.to_path_buf(),
+        what,
+    })
+}
+
+/// What a read found, to say why it yielded nothing.
+enum Found {
+    /// A file, with its (decompressed) size.
+    File { bytes: usize, compressed: bool },
+    /// A folder, with the number of its files the format reads.
+    Folder { files: usize },
+}
+
+impl Found {
+    fn nothing_read(&self, format: &str, o: &FileOptions) -> String {
+        match self {
+            Found::File {
+                bytes: 0,
+                compressed: true,
+            } => "it decompresses to 0 bytes".into(),
+            Found::File { bytes: 0, .. } => "the file is empty (0 bytes)".into(),
+            Found::File { .. } => file_nothing_read(format, o),
+            Found::Folder { files: 0 } => {
+                let ext = o.extension.as_deref().unwrap_or(if format == "text-files" {
+                    ".txt"
+                } else {
+                    ""
+                });
+                format!("the folder holds no file ending with `{ext}`")
+            }
+            Found::Folder { .. } => "its files hold no records".into(),
+        }
+    }
+}
+
+/// Why a non-empty file of `format` yielded no records.
+fn file_nothing_read(format: &str, o: &FileOptions) -> String {
+    let header = o.header.unwrap_or(true) && o.columns.is_none();
+    match format {
+        "csv" | "tsv" | "text-folder" if header => "it has a header row but no data rows".into(),
+        "csv" | "tsv" | "text-folder" => "it has no rows".into(),
+        "xlsx" => format!(
+            "sheet `{}` has no data rows",
+            o.sheet.as_deref().unwrap_or("(the first)")
+        ),
+        "workbook" => "its `Instances` sheet has no instance rows".into(),
+        "json" => match o.records.as_deref() {
+            Some(p) if !p.is_empty() => format!("the records at `{p}` are an empty list or object"),
+            _ => "it is an empty JSON list or object".into(),
+        },
+        "jsonl" => "it holds only blank lines".into(),
+        "sni-task" => "its `Instances` list is empty".into(),
+        "iob" => "it holds no sentences (only blank and -DOCSTART- lines)".into(),
+        "pubtator" => "it holds no documents (only blank lines)".into(),
+        "xml" => format!(
+            "it has no `{}` element",
+            o.records.as_deref().unwrap_or_default()
+        ),
+        "parquet" => "it has no rows".into(),
+        "obo" => "it has no [Term] stanza".into(),
+        _ => "it holds no records".into(),
+    }
+}
+
+/// Reads a file or folder, reporting what it found; no check that it yielded records.
+fn read_source(
+    path: &Path,
+    format: &str,
+    options: &FileOptions,
+    corpus_dir: &Path,
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<Found, ReadError> {
     if format == "text-files" {
-        return text_files::read_text_files(path, options, sink);
+        let files = text_files::read_text_files(path, options, limits, sink)?;
+        return Ok(Found::Folder { files });
     }
     if path.is_dir() {
-        return folder::read_folder(path, format, options, corpus_dir, sink);
+        let files = folder::read_folder(path, format, options, corpus_dir, limits, sink)?;
+        return Ok(Found::Folder { files });
     }
-    let bytes = RawBytes::open(path, options)?;
+    let bytes = read_one(path, format, options, corpus_dir, limits, sink)?;
+    Ok(Found::File {
+        bytes,
+        compressed: bytes::is_compressed(path, options),
+    })
+}
+
+/// Reads one file (not a folder) in `format`; returns its size, decompressed.
+pub(crate) fn read_one(
+    path: &Path,
+    format: &str,
+    options: &FileOptions,
+    corpus_dir: &Path,
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<usize, ReadError> {
+    let bytes = RawBytes::open(path, options, limits)?;
     let data = bytes.as_slice();
     // Every few thousand records the pages read so far go back to the page cache, so a reader
     // streaming through a multi-gigabyte file holds only the part it is working on.
@@ -109,33 +272,36 @@ pub fn read_file(
         sink(r)
     };
     match format {
-        "json" => json::read_json(path, data, options, sink),
-        "jsonl" => json::read_jsonl(path, data, sink),
-        "sni-task" => json::read_sni_task(path, data, sink),
-        "csv" => table::read_csv(path, data, options, b',', sink),
-        "tsv" => table::read_csv(path, data, options, b'\t', sink),
-        "xlsx" => table::read_xlsx(path, data, options, sink),
-        "workbook" => table::read_workbook_instances(path, data, sink),
-        "text-folder" => table::read_text_folder(path, data, options, corpus_dir, sink),
-        "iob" => lines::read_iob(path, data, options, sink),
-        "pubtator" => lines::read_pubtator(path, data, sink),
-        "xml" => xml::read_xml(path, data, options, sink),
-        "parquet" => parquet_reader::read_parquet(path, data, sink),
-        "brat" => lines::read_brat(path, data, corpus_dir, sink),
-        "obo" => obo::read_obo(path, data, sink),
+        "json" => json::read_json(path, data, options, limits, sink),
+        "jsonl" => json::read_jsonl(path, data, limits, sink),
+        "sni-task" => json::read_sni_task(path, data, limits, sink),
+        "csv" => table::read_csv(path, data, options, b',', limits, sink),
+        "tsv" => table::read_csv(path, data, options, b'\t', limits, sink),
+        "xlsx" => table::read_xlsx(path, data, options, limits, sink),
+        "workbook" => table::read_workbook_instances(path, data, limits, sink),
+        "text-folder" => table::read_text_folder(path, data, options, corpus_dir, limits, sink),
+        "iob" => lines::read_iob(path, data, limits, sink),
+        "pubtator" => lines::read_pubtator(path, data, limits, sink),
+        "xml" => xml::read_xml(path, data, options, limits, sink),
+        "parquet" => parquet_reader::read_parquet(path, data, limits, sink),
+        "brat" => lines::read_brat(path, data, limits, sink),
+        "obo" => obo::read_obo(path, data, limits, sink),
         other => Err(format_err(path, format!("unknown format `{other}`"))),
-    }
+    }?;
+    Ok(data.len())
 }
-
 /// Reads a whole file into a vector (tests, previews, lookups).
 pub fn read_all(
     path: &Path,
     format: &str,
     options: &FileOptions,
     corpus_dir: &Path,
+    limits: &Limits,
 ) -> Result<Vec<Result<Record, RecordError>>, ReadError> {
     let mut out = Vec::new();
-    read_file(path, format, options, corpus_dir, &mut |r| out.push(r))?;
+    read_file(path, format, options, corpus_dir, limits, &mut |r| {
+        out.push(r)
+    })?;
     Ok(out)
 }
 

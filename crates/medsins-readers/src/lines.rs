@@ -1,8 +1,8 @@
 //! Line-oriented annotation formats: IOB/CoNLL, PubTator, brat standoff; and detokenisation.
 
 use crate::bytes::strip_bom;
-use crate::{ReadError, RecordError, Sink, format_err, record};
-use medsins_manifest::FileOptions;
+use crate::limits::Limits;
+use crate::{ReadError, RecordError, Sink, format_err, record, record_too_large, too_large};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
@@ -41,12 +41,12 @@ pub fn detokenize<S: AsRef<str>>(tokens: &[S]) -> String {
 }
 
 /// IOB/CoNLL: one `token<whitespace>…<whitespace>tag` line per token, a blank line between
-/// sentences (`-DOCSTART-` lines are skipped). One record per sentence: `tokens`, `tags`,
-/// and any further columns named by `columns` (lists too).
+/// sentences (`-DOCSTART-` lines are skipped). One record per sentence: `tokens` (the first
+/// column) and `tags` (the last).
 pub fn read_iob(
     path: &Path,
     data: &[u8],
-    opts: &FileOptions,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
     let data = strip_bom(data);
@@ -60,7 +60,6 @@ pub fn read_iob(
     let mut sentence = 0usize;
     let mut offset = 0usize;
     let mut lines = text.split_inclusive('\n').enumerate().peekable();
-    let _ = opts;
     loop {
         let next = lines.next();
         let (is_break, line_no, line) = match next {
@@ -101,6 +100,10 @@ pub fn read_iob(
             start_byte = offset;
         }
         offset += line.len();
+        if too_large(offset - start_byte, limits) {
+            let locator = format!("sentence {} (from line {first_line})", sentence + 1);
+            return Err(record_too_large(path, limits, &locator));
+        }
         let parts: Vec<&str> = line.split_whitespace().collect();
         if parts.len() < 2 {
             bad.get_or_insert_with(|| {
@@ -121,7 +124,12 @@ pub fn read_iob(
 /// annotation lines `PMID<TAB>start<TAB>end<TAB>text<TAB>type<TAB>id` and relation lines
 /// `PMID<TAB>CID<TAB>id1<TAB>id2`. One record per document: `pmid`, `title`, `abstract`,
 /// `text` (title, a space, abstract; the offsets refer to it), `entities`, `relations`.
-pub fn read_pubtator(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_pubtator(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let data = strip_bom(data);
     let text =
         std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
@@ -146,6 +154,10 @@ pub fn read_pubtator(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), Re
             block.push(l.trim_end_matches(['\n', '\r']));
         }
         offset += l.len();
+        if !block.is_empty() && too_large(offset - start, limits) {
+            let locator = format!("the document from line {first_line}");
+            return Err(record_too_large(path, limits, &locator));
+        }
     }
     Ok(())
 }
@@ -204,11 +216,15 @@ fn pubtator_document(block: &[&str], first_line: usize, raw: &[u8], sink: &mut S
 pub fn read_brat(
     path: &Path,
     data: &[u8],
-    _corpus_dir: &Path,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
-    let text = String::from_utf8_lossy(strip_bom(data)).into_owned();
     let ann_path = path.with_extension("ann");
+    let ann_len = std::fs::metadata(&ann_path).map_or(0, |m| m.len());
+    if too_large(data.len().saturating_add(ann_len as usize), limits) {
+        return Err(record_too_large(path, limits, "document"));
+    }
+    let text = String::from_utf8_lossy(strip_bom(data)).into_owned();
     let ann = std::fs::read_to_string(&ann_path).unwrap_or_default();
     let mut entities = Vec::new();
     let mut relations = Vec::new();
@@ -306,12 +322,9 @@ mod tests {
     fn iob_sentences_with_locators() {
         let data = b"-DOCSTART-\tO\n\nA\tB\nb\tI\n.\tO\n\nC\tO\nbad\n\nD\tB-Chemical\n";
         let mut v = Vec::new();
-        read_iob(
-            Path::new("x.tsv"),
-            data,
-            &FileOptions::default(),
-            &mut |r| v.push(r),
-        )
+        read_iob(Path::new("x.tsv"), data, &Limits::default(), &mut |r| {
+            v.push(r)
+        })
         .unwrap();
         assert_eq!(v.len(), 3);
         let s1 = v[0].as_ref().unwrap();
@@ -332,7 +345,10 @@ mod tests {
     fn pubtator_documents() {
         let data = b"1|t|Aspirin works.\n1|a|It helps.\n1\t0\t7\tAspirin\tChemical\tD001241\n1\tCID\tD001241\tD000001\n\n2|t|T\n2|a|A\n";
         let mut v = Vec::new();
-        read_pubtator(Path::new("x.txt"), data, &mut |r| v.push(r)).unwrap();
+        read_pubtator(Path::new("x.txt"), data, &Limits::default(), &mut |r| {
+            v.push(r)
+        })
+        .unwrap();
         assert_eq!(v.len(), 2);
         let d = v[0].as_ref().unwrap();
         assert_eq!(d.fields["text"], "Aspirin works. It helps.");

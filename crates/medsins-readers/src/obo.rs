@@ -15,7 +15,8 @@
 //! `stanza_index` numbers the `[Term]` stanzas from 1 in file order.
 
 use crate::bytes::strip_bom;
-use crate::{ReadError, Sink, format_err, record};
+use crate::limits::Limits;
+use crate::{ReadError, Sink, format_err, record, record_too_large, too_large};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -40,7 +41,12 @@ const MULTI: &[&str] = &[
 /// A stanza being read: its kind (`Term`, `Typedef`, …), first line, byte start and tag lines.
 type Stanza<'a> = (String, usize, usize, Vec<(usize, &'a str)>);
 
-pub fn read_obo(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
+pub fn read_obo(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let data = strip_bom(data);
     let text =
         std::str::from_utf8(data).map_err(|e| format_err(path, format!("not UTF-8 text: {e}")))?;
@@ -68,10 +74,17 @@ pub fn read_obo(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadErr
                 offset,
                 Vec::new(),
             ));
-        } else if let Some((_, _, _, lines)) = current.as_mut()
+        } else if let Some((_, first, start, lines)) = current.as_mut()
             && !t.is_empty()
             && !t.starts_with('!')
         {
+            if too_large(offset + line.len() - *start, limits) {
+                return Err(record_too_large(
+                    path,
+                    limits,
+                    &format!("the stanza from line {first}"),
+                ));
+            }
             lines.push((i + 1, t));
         }
         offset += line.len();
@@ -173,7 +186,13 @@ mod tests {
     #[test]
     fn terms_tags_lists_and_helpers() {
         let mut v = Vec::new();
-        read_obo(Path::new("x.obo"), DATA.as_bytes(), &mut |r| v.push(r)).unwrap();
+        read_obo(
+            Path::new("x.obo"),
+            DATA.as_bytes(),
+            &Limits::default(),
+            &mut |r| v.push(r),
+        )
+        .unwrap();
         assert_eq!(v.len(), 2, "header and Typedef skipped");
         let t = v[0].as_ref().unwrap();
         assert_eq!(t.locator, "[Term] DOID:1 (line 4)");
@@ -208,6 +227,7 @@ mod tests {
         read_obo(
             Path::new("x.obo"),
             b"[Term]\nid: X:1\ncomment: a\ncomment: b\n",
+            &Limits::default(),
             &mut |r| v.push(r),
         )
         .unwrap();

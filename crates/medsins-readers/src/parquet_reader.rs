@@ -1,17 +1,65 @@
 //! Parquet, as the Hugging Face hub serves datasets: each row a record, each column a field
 //! (strings, numbers, booleans, lists and structs become JSON values).
 
-use crate::{ReadError, Sink, format_err, record};
+use crate::limits::{Limit, Limits, show_bytes};
+use crate::{ReadError, Sink, format_err, limit_err, record, record_too_large, too_large};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{Map, Value};
 use std::path::Path;
 
-pub fn read_parquet(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
+/// Refuses a file whose column data, as its metadata declares it, would decompress past the
+/// limits (the reader inflates a row group's pages in memory).
+fn check_declared_size(
+    path: &Path,
+    compressed: usize,
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    limits: &Limits,
+) -> Result<(), ReadError> {
+    let declared: u64 = metadata
+        .row_groups()
+        .iter()
+        .map(|rg| u64::try_from(rg.total_byte_size()).unwrap_or(u64::MAX))
+        .fold(0u64, u64::saturating_add);
+    if declared > limits.max_decompressed_bytes {
+        return Err(limit_err(
+            path,
+            Limit::DecompressedBytes,
+            limits,
+            format!(
+                "its row groups declare {declared} bytes of column data, more than {}",
+                show_bytes(limits.max_decompressed_bytes)
+            ),
+        ));
+    }
+    let packed = (compressed as u64).max(1);
+    if declared > crate::RATIO_FREE_BYTES
+        && declared > packed.saturating_mul(limits.max_decompression_ratio)
+    {
+        return Err(limit_err(
+            path,
+            Limit::DecompressionRatio,
+            limits,
+            format!(
+                "its row groups declare {declared} bytes of column data, more than {} times its {packed} bytes",
+                limits.max_decompression_ratio
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub fn read_parquet(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
     let bytes = parquet::data_type::AsBytes::as_bytes(data).to_vec();
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
         .map_err(|e| format_err(path, format!("not a Parquet file: {e}")))?;
+    check_declared_size(path, data.len(), builder.metadata(), limits)?;
     let reader = builder
         .with_batch_size(4096)
         .build()
@@ -23,7 +71,11 @@ pub fn read_parquet(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), Rea
             row += 1;
             let fields = row_fields(&batch, i);
             let raw = serde_json::to_vec(&fields).unwrap_or_default();
-            sink(Ok(record(fields, format!("row {row}"), &raw)));
+            let locator = format!("row {row}");
+            if too_large(raw.len(), limits) {
+                return Err(record_too_large(path, limits, &locator));
+            }
+            sink(Ok(record(fields, locator, &raw)));
         }
     }
     Ok(())

@@ -2,17 +2,65 @@
 //! one-text-file-per-record folders.
 
 use crate::bytes::strip_bom;
-use crate::{ReadError, Record, RecordError, Sink, format_err, record};
+use crate::limits::Limits;
+use crate::{
+    ReadError, Record, RecordError, Sink, format_err, record, record_too_large, too_large,
+};
 use calamine::{Data, Reader};
 use medsins_manifest::FileOptions;
 use serde_json::{Map, Value};
+use std::cell::Cell;
 use std::path::Path;
+use std::rc::Rc;
+
+/// Bytes handed to the CSV parser past the record-size limit before it is refused: more than
+/// the parser's read-ahead buffer (8 KiB), so a record within the limit is never cut.
+const CSV_READ_AHEAD: usize = 64 << 10;
+
+/// Where the record being parsed starts, and whether the parser asked for bytes beyond the
+/// record-size limit.
+#[derive(Default)]
+struct RecordBound {
+    start: Cell<usize>,
+    tripped: Cell<bool>,
+}
+
+/// The file's bytes, handed to the CSV parser no further than the record-size limit (plus the
+/// read-ahead) past the start of the record being parsed: a runaway record (an unclosed quote
+/// swallowing the rest of the file) stops at the limit instead of being gathered whole.
+struct BoundedRecords<'a> {
+    data: &'a [u8],
+    pos: usize,
+    max: usize,
+    bound: Rc<RecordBound>,
+}
+
+impl std::io::Read for BoundedRecords<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let end = self
+            .bound
+            .start
+            .get()
+            .saturating_add(self.max)
+            .saturating_add(CSV_READ_AHEAD)
+            .min(self.data.len());
+        if self.pos >= end && self.pos < self.data.len() {
+            self.bound.tripped.set(true);
+            return Err(std::io::Error::other("record larger than the limit"));
+        }
+        let n = buf.len().min(end - self.pos);
+        buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
 
 pub fn read_csv(
     path: &Path,
     data: &[u8],
     opts: &FileOptions,
     default_delim: u8,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
     let data = strip_bom(data);
@@ -28,11 +76,17 @@ pub fn read_csv(
         }
     };
     let header = opts.header.unwrap_or(true);
+    let bound = Rc::new(RecordBound::default());
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delim)
         .has_headers(false)
         .flexible(true)
-        .from_reader(data);
+        .from_reader(BoundedRecords {
+            data,
+            pos: 0,
+            max: usize::try_from(limits.max_record_bytes).unwrap_or(usize::MAX),
+            bound: bound.clone(),
+        });
     let mut names: Option<Vec<String>> = opts.columns.clone();
     // With both a header and given column names, the header row is read and ignored.
     let mut skip_header = header && names.is_some();
@@ -53,12 +107,20 @@ pub fn read_csv(
             .count() as u64;
         counted_to = start.min(data.len());
         let line = newlines + 1;
+        bound.start.set(start);
+        let locator = || format!("row {} (line {line})", n + 1);
         match rdr.read_byte_record(&mut row) {
             Ok(false) => break,
             Ok(true) => {}
+            Err(_) if bound.tripped.get() => {
+                return Err(record_too_large(path, limits, &locator()));
+            }
             Err(e) => return Err(format_err(path, format!("line {line}: {e}"))),
         }
         let end = rdr.position().byte() as usize;
+        if too_large(end.saturating_sub(start), limits) {
+            return Err(record_too_large(path, limits, &locator()));
+        }
         if skip_header {
             skip_header = false;
             continue;
@@ -121,12 +183,90 @@ fn cell_value(c: &Data) -> Value {
     }
 }
 
+/// A worksheet: its non-empty cells in (row, column) order, and the columns they span. Rows
+/// are made dense one at a time, as wide as the used columns (calamine's `Range` would
+/// allocate every cell of the used rectangle at once: a two-cell sheet naming `A1` and
+/// `XFD1048576` would ask for 17 billion cells).
+struct Sheet {
+    name: String,
+    cells: Vec<PlacedCell>,
+    col_start: u32,
+    width: usize,
+}
+
+impl Sheet {
+    /// Each row holding a cell, in order: its row index (from 0) and its cells from the first
+    /// used column, empty cells as [`Data::Empty`]; a cell given twice keeps its last value.
+    fn rows(&self) -> impl Iterator<Item = (u32, Vec<Data>)> + '_ {
+        self.cells
+            .chunk_by(|a, b| a.0.0 == b.0.0)
+            .map(move |row_cells| {
+                let mut row = vec![Data::Empty; self.width];
+                for ((_, col), v) in row_cells {
+                    row[(col - self.col_start) as usize] = v.clone();
+                }
+                (row_cells[0].0.0, row)
+            })
+    }
+}
+
 fn open_sheet(
     path: &Path,
     data: &[u8],
     sheet: Option<&str>,
-) -> Result<(String, calamine::Range<Data>), ReadError> {
-    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(data.to_vec()))
+    limits: &Limits,
+) -> Result<Sheet, ReadError> {
+    crate::bytes::check_zip_members(path, data, limits)?;
+    // calamine panics on some malformed sheets (an overlong cell reference overflows its
+    // arithmetic): a panic there is this file's error, not the build's end
+    let (name, mut cells) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        sheet_cells(path, data, sheet)
+    }))
+    .map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format_err(
+            path,
+            format!("not a readable XLSX workbook: the XLSX reader failed on it ({why})"),
+        )
+    })??;
+    cells.sort_by_key(|(pos, _)| *pos);
+    let col_start = cells.iter().map(|((_, c), _)| *c).min().unwrap_or(0);
+    let col_end = cells.iter().map(|((_, c), _)| *c).max().unwrap_or(0);
+    let width = if cells.is_empty() {
+        0
+    } else {
+        (col_end - col_start) as usize + 1
+    };
+    if width > XLSX_MAX_COLUMNS {
+        return Err(format_err(
+            path,
+            format!(
+                "sheet `{name}` spans {width} columns, more than the {XLSX_MAX_COLUMNS} (A to XFD) an XLSX sheet has"
+            ),
+        ));
+    }
+    Ok(Sheet {
+        name,
+        cells,
+        col_start,
+        width,
+    })
+}
+
+/// A cell's (row, column), from 0, and its value.
+type PlacedCell = ((u32, u32), Data);
+
+/// The sheet's name and its non-empty cells, as calamine reads them.
+fn sheet_cells(
+    path: &Path,
+    data: &[u8],
+    sheet: Option<&str>,
+) -> Result<(String, Vec<PlacedCell>), ReadError> {
+    let mut wb = calamine::Xlsx::new(std::io::Cursor::new(data))
         .map_err(|e| format_err(path, format!("not an XLSX workbook: {e}")))?;
     let names = wb.sheet_names();
     let name = match sheet {
@@ -145,21 +285,36 @@ fn open_sheet(
             .cloned()
             .ok_or_else(|| format_err(path, "workbook has no sheet"))?,
     };
-    let range = wb
-        .worksheet_range(&name)
-        .map_err(|e| format_err(path, format!("sheet `{name}`: {e}")))?;
-    Ok((name, range))
+    let sheet_err = |e: calamine::XlsxError| format_err(path, format!("sheet `{name}`: {e}"));
+    let mut cells = Vec::new();
+    match wb.worksheet_cells_reader(&name) {
+        // a chart sheet holds no cells
+        Err(calamine::XlsxError::NotAWorksheet(_)) => {}
+        Err(e) => return Err(sheet_err(e)),
+        Ok(mut reader) => {
+            while let Some(cell) = reader.next_cell().map_err(sheet_err)? {
+                let value = Data::from(cell.get_value().clone());
+                if value != Data::Empty {
+                    cells.push((cell.get_position(), value));
+                }
+            }
+        }
+    }
+    Ok((name, cells))
 }
 
+/// Columns of an XLSX sheet (A to XFD).
+const XLSX_MAX_COLUMNS: usize = 16_384;
+
 fn sheet_records(
-    sheet: &str,
-    range: &calamine::Range<Data>,
+    path: &Path,
+    sheet: &Sheet,
     header: bool,
     columns: Option<&[String]>,
+    limits: &Limits,
     mut f: impl FnMut(Result<Record, RecordError>),
-) {
-    let first_row = range.start().map(|(r, _)| r as usize).unwrap_or(0);
-    let mut rows = range.rows().enumerate();
+) -> Result<(), ReadError> {
+    let mut rows = sheet.rows().peekable();
     let names: Vec<String> = match (columns, header) {
         (Some(c), true) => {
             rows.next();
@@ -171,53 +326,57 @@ fn sheet_records(
                 .iter()
                 .map(|c| crate::value_text(&cell_value(c)))
                 .collect(),
-            None => return,
+            None => return Ok(()),
         },
-        (None, false) => (1..=range.width()).map(|i| format!("column{i}")).collect(),
+        (None, false) => (1..=sheet.width).map(|i| format!("column{i}")).collect(),
     };
-    for (i, row) in rows {
-        if row.iter().all(|c| matches!(c, Data::Empty)) {
-            continue;
-        }
+    for (row_index, row) in rows {
         let values: Vec<Value> = row.iter().map(cell_value).collect();
+        let locator = format!("{}!row {}", sheet.name, u64::from(row_index) + 1);
+        let raw = serde_json::to_vec(&values).unwrap_or_default();
+        if too_large(raw.len(), limits) {
+            return Err(record_too_large(path, limits, &locator));
+        }
         let mut fields = Map::new();
-        for (name, v) in names.iter().zip(&values) {
+        for (name, v) in names.iter().zip(values) {
             if !name.is_empty() {
-                fields.insert(name.clone(), v.clone());
+                fields.insert(name.clone(), v);
             }
         }
-        let raw = serde_json::to_vec(&values).unwrap_or_default();
-        f(Ok(record(
-            fields,
-            format!("{sheet}!row {}", first_row + i + 1),
-            &raw,
-        )));
+        f(Ok(record(fields, locator, &raw)));
     }
+    Ok(())
 }
 
 pub fn read_xlsx(
     path: &Path,
     data: &[u8],
     opts: &FileOptions,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
-    let (name, range) = open_sheet(path, data, opts.sheet.as_deref())?;
+    let sheet = open_sheet(path, data, opts.sheet.as_deref(), limits)?;
     sheet_records(
-        &name,
-        &range,
+        path,
+        &sheet,
         opts.header.unwrap_or(true),
         opts.columns.as_deref(),
+        limits,
         sink,
-    );
-    Ok(())
+    )
 }
 
 /// The MedS-Ins contribution workbook (`Task_Contributor.xlsx`): its "Instances" sheet, one
 /// instance a row under the header `Input`, `Output`; records get fields `input` and `output`,
 /// like task JSON records, so one template serves both.
-pub fn read_workbook_instances(path: &Path, data: &[u8], sink: &mut Sink) -> Result<(), ReadError> {
-    let (name, range) = open_sheet(path, data, Some("Instances"))?;
-    sheet_records(&name, &range, true, None, |r| {
+pub fn read_workbook_instances(
+    path: &Path,
+    data: &[u8],
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let sheet = open_sheet(path, data, Some("Instances"), limits)?;
+    sheet_records(path, &sheet, true, None, limits, |r| {
         sink(r.map(|mut rec| {
             let lower: Map<String, Value> = std::mem::take(&mut rec.fields)
                 .into_iter()
@@ -226,17 +385,17 @@ pub fn read_workbook_instances(path: &Path, data: &[u8], sink: &mut Sink) -> Res
             rec.fields = lower;
             rec
         }))
-    });
-    Ok(())
+    })
 }
 
 /// The "Basic Information" sheet of a contribution workbook as key -> value.
 pub fn read_workbook_info(path: &Path) -> Result<Vec<(String, String)>, ReadError> {
-    let bytes = crate::RawBytes::open(path, &FileOptions::default())?;
-    let (_, range) = open_sheet(path, bytes.as_slice(), Some("Basic Information"))?;
-    Ok(range
+    let limits = Limits::default();
+    let bytes = crate::RawBytes::open(path, &FileOptions::default(), &limits)?;
+    let sheet = open_sheet(path, bytes.as_slice(), Some("Basic Information"), &limits)?;
+    Ok(sheet
         .rows()
-        .filter_map(|r| {
+        .filter_map(|(_, r)| {
             let k = crate::value_text(&cell_value(r.first()?));
             let v = r
                 .get(1)
@@ -255,6 +414,7 @@ pub fn read_text_folder(
     data: &[u8],
     opts: &FileOptions,
     corpus_dir: &Path,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
     let col = opts
@@ -263,7 +423,12 @@ pub fn read_text_folder(
         .ok_or_else(|| format_err(path, "text-folder needs the option `path_column`"))?;
     let text_field = opts.text_field.clone().unwrap_or_else(|| "text".into());
     let mut first_err = None;
-    read_csv(path, data, opts, b',', &mut |r| {
+    // a report file past the record-size limit refuses the index file; the rest is not read
+    let mut too_big: Option<ReadError> = None;
+    read_csv(path, data, opts, b',', limits, &mut |r| {
+        if too_big.is_some() {
+            return;
+        }
         let r = r.and_then(|mut rec| {
             let Some(rel) = rec
                 .fields
@@ -286,6 +451,19 @@ pub fn read_text_folder(
                 });
             }
             let file = corpus_dir.join(&rel);
+            if let Ok(m) = std::fs::metadata(&file)
+                && m.len() > limits.max_record_bytes
+            {
+                too_big = Some(record_too_large(
+                    path,
+                    limits,
+                    &format!("{} -> {rel}", rec.locator),
+                ));
+                return Err(RecordError {
+                    locator: rec.locator,
+                    message: "too large".into(),
+                });
+            }
             match std::fs::read(&file) {
                 Ok(bytes) => {
                     let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -300,9 +478,11 @@ pub fn read_text_folder(
                 }),
             }
         });
-        sink(r)
+        if too_big.is_none() {
+            sink(r)
+        }
     })?;
-    Ok(())
+    too_big.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]
@@ -318,6 +498,7 @@ mod tests {
             data,
             &FileOptions::default(),
             b',',
+            &Limits::default(),
             &mut |r| v.push(r),
         )
         .unwrap();
@@ -341,6 +522,7 @@ mod tests {
             data,
             &FileOptions::default(),
             b',',
+            &Limits::default(),
             &mut |r| v.push(r.unwrap()),
         )
         .unwrap();

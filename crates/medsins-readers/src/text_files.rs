@@ -2,9 +2,11 @@
 //! path order; symbolic links are not followed) whose name ends with `options.extension`
 //! (default `.txt`) is one record: `path` (relative to the folder, `/`-separated), `name`,
 //! `stem` (name without the extension) and the text in `options.text_field` (default `text`),
-//! read as UTF-8 with CR LF and lone CR turned into LF (Python text mode).
+//! read as UTF-8 with CR LF and lone CR turned into LF (Python text mode). A file larger than
+//! `--max-record-bytes` refuses the folder.
 
-use crate::{ReadError, RecordError, Sink, format_err, record};
+use crate::limits::Limits;
+use crate::{ReadError, RecordError, Sink, format_err, record, record_too_large};
 use medsins_manifest::FileOptions;
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -22,7 +24,13 @@ pub fn folder_sha256(dir: &Path) -> std::io::Result<(u64, String)> {
     Ok((size, medsins_core::sha256_hex(listing.as_bytes())))
 }
 
-pub fn read_text_files(dir: &Path, opts: &FileOptions, sink: &mut Sink) -> Result<(), ReadError> {
+/// Reads every matching file under `dir`, one record each; returns how many files matched.
+pub fn read_text_files(
+    dir: &Path,
+    opts: &FileOptions,
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<usize, ReadError> {
     if !dir.is_dir() {
         return Err(format_err(dir, "text-files needs `path` to name a folder"));
     }
@@ -32,11 +40,16 @@ pub fn read_text_files(dir: &Path, opts: &FileOptions, sink: &mut Sink) -> Resul
         path: dir.to_path_buf(),
         source,
     })?;
+    let mut matched = 0usize;
     for (rel, p) in files {
         let name = rel.rsplit('/').next().unwrap_or(&rel).to_string();
         let Some(stem) = name.strip_suffix(ext) else {
             continue;
         };
+        matched += 1;
+        if std::fs::metadata(&p).is_ok_and(|m| m.len() > limits.max_record_bytes) {
+            return Err(record_too_large(dir, limits, &rel));
+        }
         let data = match std::fs::read(&p) {
             Ok(d) => d,
             Err(e) => {
@@ -64,7 +77,7 @@ pub fn read_text_files(dir: &Path, opts: &FileOptions, sink: &mut Sink) -> Resul
         m.insert(text_field.into(), Value::String(text));
         sink(Ok(record(m, rel, &data)));
     }
-    Ok(())
+    Ok(matched)
 }
 
 #[cfg(test)]
@@ -80,9 +93,12 @@ mod tests {
         std::fs::write(d.path().join("batch1/NCT1.txt"), "a").unwrap();
         std::fs::write(d.path().join("batch1/NCT1.ann"), "T1").unwrap();
         let mut v = Vec::new();
-        read_text_files(d.path(), &FileOptions::default(), &mut |r| {
-            v.push(r.unwrap())
-        })
+        read_text_files(
+            d.path(),
+            &FileOptions::default(),
+            &Limits::default(),
+            &mut |r| v.push(r.unwrap()),
+        )
         .unwrap();
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].fields["path"], "batch1/NCT1.txt");

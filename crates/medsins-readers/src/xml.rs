@@ -4,13 +4,32 @@
 //! (entities decoded, line ends normalised, not stripped); otherwise an object with `@attr`
 //! members, `#text` (its own character data) and one member per child name (a list when the
 //! name repeats).
+//!
+//! Events borrow from the file's bytes (nothing outside a record is copied). Element nesting
+//! deeper than `--max-depth` and a record element larger than `--max-record-bytes` refuse the
+//! file: the values built here are freed and printed by recursive code, and one runaway element
+//! would otherwise be held whole.
 
-use crate::{ReadError, Record, RecordError, Sink, format_err, record};
+use crate::limits::{Limit, Limits, line_column};
+use crate::{
+    ReadError, Record, RecordError, Sink, format_err, limit_err, record, record_too_large,
+    too_large,
+};
 use medsins_manifest::FileOptions;
 use quick_xml::events::Event;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Where a record element starts: its position among the records, its first byte, its locator.
+struct RecordRoot {
+    ordinal: u64,
+    start: usize,
+    locator: String,
+}
+
+/// An open element being built: its frame, and its [`RecordRoot`] when it is a record.
+type Open = (Frame, Option<RecordRoot>);
 
 struct Frame {
     name: String,
@@ -63,6 +82,7 @@ pub fn read_xml(
     path: &Path,
     data: &[u8],
     opts: &FileOptions,
+    limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
     let sel = opts
@@ -77,21 +97,38 @@ pub fn read_xml(
     let mut path_stack: Vec<String> = Vec::new();
     // element positions (for locators like /a/b[3]): counts of each child name per open element
     let mut counts: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new()];
-    let mut frames: Vec<(Frame, Option<(u64, usize, String)>)> = Vec::new(); // (frame, Some((ordinal, start byte, locator)) when a record root)
+    let mut frames: Vec<Open> = Vec::new();
     let mut ordinal = 0u64;
     let mut pending: BTreeMap<u64, Record> = BTreeMap::new();
     let mut next_emit = 0u64;
-    let mut buf = Vec::new();
     loop {
         let before = reader.buffer_position() as usize;
-        let ev = reader.read_event_into(&mut buf).map_err(|e| {
+        let ev = reader.read_event().map_err(|e| {
             format_err(
                 path,
                 format!("XML error at byte {}: {e}", reader.error_position()),
             )
         })?;
+        // the record element being built, if any: it may not grow past the record-size limit
+        if let Some((_, Some(root))) = frames.first()
+            && too_large(reader.buffer_position() as usize - root.start, limits)
+        {
+            return Err(record_too_large(path, limits, &root.locator));
+        }
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
+                if path_stack.len() >= limits.max_depth {
+                    let (line, column) = line_column(data, before);
+                    return Err(limit_err(
+                        path,
+                        Limit::Depth,
+                        limits,
+                        format!(
+                            "element nesting deeper than {} at line {line}, column {column}",
+                            limits.max_depth
+                        ),
+                    ));
+                }
                 let empty = matches!(ev, Event::Empty(_));
                 let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                 let idx = {
@@ -123,7 +160,11 @@ pub fn read_xml(
                     }
                     let root = is_record.then(|| {
                         ordinal += 1;
-                        (ordinal - 1, before, format!("/{}", path_stack.join("/")))
+                        RecordRoot {
+                            ordinal: ordinal - 1,
+                            start: before,
+                            locator: format!("/{}", path_stack.join("/")),
+                        }
                     });
                     frames.push((
                         Frame {
@@ -203,7 +244,6 @@ pub fn read_xml(
             sink(Ok(r));
             next_emit += 1;
         }
-        buf.clear();
     }
     if !frames.is_empty() {
         let e = RecordError {
@@ -216,7 +256,7 @@ pub fn read_xml(
 }
 
 fn close(
-    frames: &mut Vec<(Frame, Option<(u64, usize, String)>)>,
+    frames: &mut Vec<Open>,
     path_stack: &mut Vec<String>,
     counts: &mut Vec<BTreeMap<String, usize>>,
     data: &[u8],
@@ -230,7 +270,12 @@ fn close(
     };
     let name = frame.name.clone();
     let value = frame.into_value();
-    if let Some((ord, start, locator)) = root {
+    if let Some(RecordRoot {
+        ordinal: ord,
+        start,
+        locator,
+    }) = root
+    {
         let fields = match &value {
             Value::Object(m) => m.clone(),
             other => {
@@ -256,9 +301,13 @@ mod tests {
             ..Default::default()
         };
         let mut v = Vec::new();
-        read_xml(Path::new("x.xml"), xml.as_bytes(), &opts, &mut |r| {
-            v.push(r.unwrap())
-        })
+        read_xml(
+            Path::new("x.xml"),
+            xml.as_bytes(),
+            &opts,
+            &Limits::default(),
+            &mut |r| v.push(r.unwrap()),
+        )
         .unwrap();
         v
     }
@@ -277,8 +326,8 @@ mod tests {
         assert!(
             r[0].raw_sha256
                 == medsins_core::sha256_hex(
-                    xml[xml.find("<record").unwrap()..xml.find("</record>").unwrap() + 9]
-                        .as_bytes()
+                    &xml.as_bytes()
+                        [xml.find("<record").unwrap()..xml.find("</record>").unwrap() + 9]
                 )
         );
     }

@@ -151,6 +151,15 @@ impl TaskRenderer {
         })
     }
 
+    /// The task with its steps bound by `limits` instead of the defaults (a build that raised
+    /// `--max-depth` lets `py_literal` parse as deep as the readers read).
+    pub fn with_limits(mut self, limits: medsins_readers::Limits) -> Self {
+        for p in &mut self.steps.prepared {
+            p.limits = limits;
+        }
+        self
+    }
+
     /// Positions of the steps that need a learning pass over each file before the real one
     /// (`pandas_values`); see [`crate::runner`].
     pub fn learning_steps(&self) -> Vec<usize> {

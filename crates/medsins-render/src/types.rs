@@ -28,7 +28,7 @@ pub struct RenderError {
 
 /// What a step needs at run time, compiled once per task: its template (join `on`, `keep`
 /// condition, `group by` key), its lookup index, its regular expressions, its learnt pandas
-/// column types.
+/// column types, the read limits (`py_literal` keeps to the nesting depth).
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     pub(crate) name: String,
@@ -36,6 +36,7 @@ pub struct Prepared {
     pub(crate) index: Option<Arc<HashMap<String, usize>>>,
     pub(crate) regex: Vec<(Regex, String)>,
     pub(crate) pandas: Option<Arc<PandasPlan>>,
+    pub(crate) limits: medsins_readers::Limits,
 }
 
 impl Prepared {

@@ -113,6 +113,7 @@ fn cut_xlsx(src: &Path, ins: &Inspection, n: usize, dest: &Path) -> Result<usize
         &ins.format,
         &ins.options,
         src.parent().unwrap_or(Path::new(".")),
+        &medsins_readers::Limits::default(),
     )?;
     let names: Vec<String> = ins.fields.iter().map(|(f, _)| f.clone()).collect();
     let mut rows: Vec<Vec<Option<String>>> = vec![

@@ -186,19 +186,27 @@ pub fn inspect(path: &Path, corpus_dir: &Path) -> Result<Inspection, ScaffoldErr
     let mut records = 0;
     let mut bad = 0;
     let mut fields: Vec<(String, String)> = Vec::new();
-    medsins_readers::read_file(path, &format, &options, corpus_dir, &mut |r| match r {
-        Ok(rec) => {
-            records += 1;
-            for (k, v) in &rec.fields {
-                match fields.iter_mut().find(|(n, _)| n == k) {
-                    Some((_, ex)) if ex.is_empty() => *ex = example(v),
-                    Some(_) => {}
-                    None => fields.push((k.clone(), example(v))),
+    let limits = medsins_readers::Limits::default();
+    medsins_readers::read_file(
+        path,
+        &format,
+        &options,
+        corpus_dir,
+        &limits,
+        &mut |r| match r {
+            Ok(rec) => {
+                records += 1;
+                for (k, v) in &rec.fields {
+                    match fields.iter_mut().find(|(n, _)| n == k) {
+                        Some((_, ex)) if ex.is_empty() => *ex = example(v),
+                        Some(_) => {}
+                        None => fields.push((k.clone(), example(v))),
+                    }
                 }
             }
-        }
-        Err(_) => bad += 1,
-    })?;
+            Err(_) => bad += 1,
+        },
+    )?;
     Ok(Inspection {
         format,
         options,

@@ -118,8 +118,14 @@ mod tests {
             vec![Some("x\ny".into()), Some("z".into())],
         ];
         write_xlsx(&p, &[("Instances".into(), rows)]).unwrap();
-        let recs =
-            medsins_readers::read_all(&p, "workbook", &Default::default(), tmp.path()).unwrap();
+        let recs = medsins_readers::read_all(
+            &p,
+            "workbook",
+            &Default::default(),
+            tmp.path(),
+            &Default::default(),
+        )
+        .unwrap();
         let r: Vec<_> = recs.into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(r[0].fields["input"], "a & <b>");
         assert_eq!(r[0].fields["output"], serde_json::Value::Null);

@@ -139,12 +139,15 @@ pub fn plan<'a>(catalogue: &'a Catalogue, opts: &BuildOptions) -> Plan<'a> {
         let task_ids: Vec<String> = tasks.iter().map(|t| t.id.get_ref().clone()).collect();
         let (tasks, resolution, partial) = resolve_tasks(lm, tasks, opts);
         match resolution {
-            Resolution::Ready(files) => plan.corpora.push(PlannedCorpus {
-                manifest: lm,
-                tasks,
-                files,
-                partial,
-            }),
+            Resolution::Ready(mut files) => {
+                files.limits = opts.limits;
+                plan.corpora.push(PlannedCorpus {
+                    manifest: lm,
+                    tasks,
+                    files,
+                    partial,
+                })
+            }
             Resolution::Missing(paths) => plan.unbuilt.push(CorpusReport {
                 corpus_id: id,
                 status: CorpusStatus::Missing {

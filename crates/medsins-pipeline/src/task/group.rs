@@ -145,14 +145,16 @@ fn compile<'a>(
     for (at, g) in group.into_iter().enumerate() {
         let meta = task_meta(lm, g.task);
         let renderer = load_lookups(lm, g.task, rc).and_then(|lookups| {
-            TaskRenderer::compile(g.task, lookups).map_err(|errs| {
-                TaskError::Manifest(
-                    errs.iter()
-                        .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })
+            TaskRenderer::compile(g.task, lookups)
+                .map(|r| r.with_limits(rc.limits))
+                .map_err(|errs| {
+                    TaskError::Manifest(
+                        errs.iter()
+                            .map(|e| lm.diag(e.offset, e.message.clone()).to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    )
+                })
         });
         match renderer {
             Ok(renderer) => compiled.push(Compiled {
@@ -317,6 +319,7 @@ impl FileReader<'_> {
             self.spec.format.get_ref(),
             &self.spec.options,
             &self.rc.dir,
+            &self.rc.limits,
             &mut |rec| {
                 if self.limit.is_none_or(|l| n < l) {
                     n += 1;

@@ -180,6 +180,7 @@ pub fn load_lookups(
             spec.format.get_ref(),
             &spec.options,
             &rc.dir,
+            &rc.limits,
             &mut |r| {
                 if let Ok(r) = r {
                     recs.push(r)

@@ -1,24 +1,33 @@
 //! `py_literal`: parse a field holding a Python literal (as `str()` of a list, tuple, dict,
 //! string, number, bool or None prints it, e.g. DDXPlus `"['E_91', 'E_53_@_V_44']"`) into a
 //! JSON value. Lists and tuples become arrays, dicts objects (keys as text), `None` null.
+//! Nesting deeper than `--max-depth` is refused (the parser, and everything that later copies
+//! or prints the value, recurses once per level).
 
 use super::{OpContext, OpResult, field_text, not_this_op};
 use medsins_manifest::Step;
+use medsins_readers::{Limit, Limits};
 use serde_json::{Map, Value};
 
-pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> OpResult {
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
     let Step::PyLiteral { field, into } = step else {
         return Err(not_this_op(step));
     };
-    let v = parse_py_literal(&field_text(f, field)?).map_err(|e| format!("`{field}`: {e}"))?;
+    let v = parse_py_literal(&field_text(f, field)?, &cx.prep.limits)
+        .map_err(|e| format!("`{field}`: {e}"))?;
     f.insert(into.clone(), v);
     Ok(true)
 }
 
 /// Parses one Python literal; the whole text must be consumed (surrounding whitespace allowed).
-pub fn parse_py_literal(s: &str) -> Result<Value, String> {
+pub fn parse_py_literal(s: &str, limits: &Limits) -> Result<Value, String> {
     let chars: Vec<char> = s.chars().collect();
-    let mut p = Parser { c: &chars, i: 0 };
+    let mut p = Parser {
+        c: &chars,
+        i: 0,
+        depth: 0,
+        limits,
+    };
     let v = p.value()?;
     p.ws();
     if p.i != chars.len() {
@@ -33,6 +42,9 @@ pub fn parse_py_literal(s: &str) -> Result<Value, String> {
 struct Parser<'a> {
     c: &'a [char],
     i: usize,
+    /// Lists, tuples and dicts open around the current position.
+    depth: usize,
+    limits: &'a Limits,
 }
 
 impl Parser<'_> {
@@ -48,9 +60,9 @@ impl Parser<'_> {
         self.ws();
         match self.peek() {
             None => Err("the Python literal ends too early".into()),
-            Some('[') => self.seq(']'),
-            Some('(') => self.seq(')'),
-            Some('{') => self.dict(),
+            Some('[') => self.nested(|p| p.seq(']')),
+            Some('(') => self.nested(|p| p.seq(')')),
+            Some('{') => self.nested(Self::dict),
             Some(q @ ('\'' | '"')) => self.string(q).map(Value::String),
             Some(c) if c.is_ascii_digit() || c == '-' || c == '+' || c == '.' => self.number(),
             Some(c) if c.is_alphabetic() => {
@@ -72,6 +84,24 @@ impl Parser<'_> {
                 self.i
             )),
         }
+    }
+    /// Parses a list, tuple or dict one level deeper, within the depth limit.
+    fn nested(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<Value, String>,
+    ) -> Result<Value, String> {
+        if self.depth >= self.limits.max_depth {
+            return Err(format!(
+                "the Python literal nests deeper than {} at character {} {}",
+                self.limits.max_depth,
+                self.i,
+                Limit::Depth.advice(self.limits)
+            ));
+        }
+        self.depth += 1;
+        let v = f(self);
+        self.depth -= 1;
+        v
     }
     fn seq(&mut self, close: char) -> Result<Value, String> {
         self.i += 1;
@@ -194,23 +224,86 @@ mod tests {
     #[test]
     fn python_lists_tuples_dicts() {
         assert_eq!(
-            parse_py_literal("['E_91', 'E_53_@_V_44', \"it's\"]").unwrap(),
+            parse_py_literal("['E_91', 'E_53_@_V_44', \"it's\"]", &Limits::default()).unwrap(),
             json!(["E_91", "E_53_@_V_44", "it's"])
         );
         assert_eq!(
-            parse_py_literal("[['Bronchite', 0.19], ('x', -2)]").unwrap(),
+            parse_py_literal("[['Bronchite', 0.19], ('x', -2)]", &Limits::default()).unwrap(),
             json!([["Bronchite", 0.19], ["x", -2]])
         );
         assert_eq!(
-            parse_py_literal(" {'a': None, 1: True} ").unwrap(),
+            parse_py_literal(" {'a': None, 1: True} ", &Limits::default()).unwrap(),
             json!({"a": null, "1": true})
         );
         assert_eq!(
-            parse_py_literal("'a\\'b\\xe9\\n'").unwrap(),
+            parse_py_literal("'a\\'b\\xe9\\n'", &Limits::default()).unwrap(),
             json!("a'b\u{e9}\n")
         );
-        assert_eq!(parse_py_literal("[]").unwrap(), json!([]));
-        assert!(parse_py_literal("['a',").is_err());
-        assert!(parse_py_literal("['a'] x").is_err());
+        assert_eq!(
+            parse_py_literal("[]", &Limits::default()).unwrap(),
+            json!([])
+        );
+        assert!(parse_py_literal("['a',", &Limits::default()).is_err());
+        assert!(parse_py_literal("['a'] x", &Limits::default()).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_on_a_worker_stack() {
+        // 100,000 open lists: recursion without a bound would overflow a 2 MiB stack
+        let cell = format!("{}'x'{}", "[".repeat(100_000), "]".repeat(100_000));
+        let err = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse_py_literal(&cell, &Limits::default()))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "the Python literal nests deeper than 256 at character 256 (limit --max-depth 256); raise it with --max-depth N if the file is genuine"
+        );
+        let at_limit = format!("{}1{}", "(".repeat(256), ")".repeat(256));
+        assert!(parse_py_literal(&at_limit, &Limits::default()).is_ok());
+    }
+
+    /// Cells like DDXPlus's, mutated: parsing never panics nor overflows the stack, and what
+    /// parses prints back (`pyrepr`) to text that parses to the same value.
+    fn fuzz(cases: u32) {
+        let seeds = [
+            "['E_91', 'E_53_@_V_44', \"it's\"]",
+            "[['Bronchite', 0.19], ['Pneumonie', 0.0431], ('x', -2)]",
+            " {'a': None, 1: True, 'b': [1.5e3, -7, +2, .5]} ",
+            "'a\\'b\\xe9\\u00e9\\U0001F600\\n'",
+            "[[[['deep']]], (), {}, [], nan, inf, 1_000]",
+        ];
+        let limits = Limits::default();
+        medsins_fuzz::run(
+            "py_literal",
+            cases,
+            medsins_fuzz::mutated(seeds.iter().map(|s| s.as_bytes().to_vec()).collect()),
+            move |input| {
+                let text = String::from_utf8_lossy(&input.bytes);
+                let Ok(v) = parse_py_literal(&text, &limits) else {
+                    return Ok(());
+                };
+                let printed = crate::python::py_repr(&v);
+                match parse_py_literal(&printed, &limits) {
+                    Ok(again) if again == v => Ok(()),
+                    other => Err(format!("{v} printed as {printed} reads back as {other:?}")),
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn fuzz_py_literal() {
+        fuzz(2_000);
+    }
+
+    /// The long run (`scripts/fuzz.sh`).
+    #[test]
+    #[ignore = "long: run by scripts/fuzz.sh"]
+    fn fuzz_py_literal_long() {
+        fuzz(medsins_fuzz::cases(100_000));
     }
 }
