@@ -36,6 +36,10 @@ pub struct Args {
     /// Maximum rows per Parquet shard.
     #[arg(long, default_value_t = 100_000)]
     shard_rows: usize,
+    /// Bound of a Parquet row group's uncompressed size, in MiB (the Hugging Face dataset
+    /// viewer reads whole row groups).
+    #[arg(long, default_value_t = 128)]
+    row_group_mib: usize,
     /// Manifest folder.
     #[arg(long)]
     manifests: Option<PathBuf>,
@@ -86,6 +90,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.instructions = a.instructions;
     opts.seed = a.seed;
     opts.shard_rows = a.shard_rows;
+    if a.row_group_mib == 0 {
+        anyhow::bail!("--row-group-mib must be at least 1 (default 128)");
+    }
+    opts.row_group_bytes = a.row_group_mib << 20;
     opts.decontaminate = a.decontaminate;
     if a.decontaminate_ngram == 0 {
         anyhow::bail!("--decontaminate-ngram must be at least 1 (default 13)");

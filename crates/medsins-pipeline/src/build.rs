@@ -640,7 +640,8 @@ fn write_task(
         instructions,
     };
     let mut shards =
-        output::TaskShardWriter::create(dir, &run.meta, counter.is_some(), opts.shard_rows)?;
+        output::TaskShardWriter::create(dir, &run.meta, counter.is_some(), opts.shard_rows)?
+            .with_row_group_bytes(opts.row_group_bytes);
     let mut checker =
         medsins_quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
     let mut w = Written {

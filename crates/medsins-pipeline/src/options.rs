@@ -13,6 +13,8 @@ pub struct BuildOptions {
     pub instructions: Option<PathBuf>,
     pub seed: u64,
     pub shard_rows: usize,
+    /// Bound of a Parquet row group's uncompressed bytes (rows are also capped at 16,384).
+    pub row_group_bytes: usize,
     /// Benchmark test sets to decontaminate against (`--decontaminate`); their names and
     /// SHA-256 are recorded in the lock's options.
     pub decontaminate: Vec<PathBuf>,
@@ -68,6 +70,7 @@ impl BuildOptions {
             instructions: None,
             seed: 0,
             shard_rows: 100_000,
+            row_group_bytes: medsins_output::DEFAULT_ROW_GROUP_BYTES,
             decontaminate: Vec::new(),
             decontaminate_ngram: medsins_quality::DEFAULT_NGRAM,
             tokenizer: None,
@@ -82,6 +85,7 @@ impl BuildOptions {
         serde_json::json!({
             "seed": self.seed,
             "shard_rows": self.shard_rows,
+            "row_group_bytes": self.row_group_bytes,
             "only": self.selection.only,
             "access": self.selection.access.map(|a| a.as_str()),
             "exclude_licence": self.selection.exclude_licence,
@@ -119,6 +123,9 @@ impl BuildOptions {
             .get("shard_rows")
             .and_then(|v| v.as_u64())
             .ok_or("the lock's options have no `shard_rows`")? as usize;
+        if let Some(b) = locked.get("row_group_bytes").and_then(|v| v.as_u64()) {
+            o.row_group_bytes = b as usize;
+        }
         o.selection.only = strings("only");
         o.selection.exclude_licence = strings("exclude_licence");
         o.selection.access =
