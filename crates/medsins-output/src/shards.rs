@@ -233,7 +233,8 @@ fn task_row_bytes(meta: &TaskMeta) -> usize {
     .iter()
     .map(|t| 4 + t.len())
     .sum::<usize>()
-        + 4 + medsins_core::BUILDER_VERSION.len()
+        + 4
+        + medsins_core::BUILDER_VERSION.len()
         + 4
         + list(&meta.domains)
         + list(&meta.languages)
@@ -344,8 +345,9 @@ impl TaskShardWriter {
                     sp.shards.len()
                 ));
                 let file = File::create(&path).map_err(io_err(&path))?;
-                let w = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props(None)))
-                    .map_err(|e| parquet_err(&path)(e.to_string()))?;
+                let w =
+                    ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props(None)))
+                        .map_err(|e| parquet_err(&path)(e.to_string()))?;
                 sp.writer = Some(w);
                 sp.shards.push((path, 0));
                 sp.rows_in_shard = 0;
@@ -452,7 +454,7 @@ impl LedgerWriter {
             ledger_schema(),
             Some(props(Some(ROW_GROUP_ROWS))),
         )
-            .map_err(|e| parquet_err(&path)(e.to_string()))?;
+        .map_err(|e| parquet_err(&path)(e.to_string()))?;
         Ok(LedgerWriter {
             path,
             writer,
@@ -703,8 +705,8 @@ mod tests {
     /// (rows, uncompressed bytes) of every row group of a Parquet file, from its footer.
     fn row_groups(path: &Path) -> Vec<(i64, i64)> {
         let file = File::open(path).unwrap();
-        let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap();
+        let b =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
         b.metadata()
             .row_groups()
             .iter()
@@ -730,7 +732,10 @@ mod tests {
         assert_eq!(groups.iter().map(|g| g.0).collect::<Vec<_>>(), vec![5; 12]);
         for (rows, bytes) in &groups {
             assert!(*bytes as usize <= limit, "{rows} rows, {bytes} bytes");
-            assert!(*bytes as usize > limit * 3 / 4, "{rows} rows, {bytes} bytes");
+            assert!(
+                *bytes as usize > limit * 3 / 4,
+                "{rows} rows, {bytes} bytes"
+            );
         }
         // rows come back whole and in order
         let back = read_samples(&tmp.path().join(&shards[0].path)).unwrap();

@@ -2,7 +2,6 @@
 //! spill to disk), check budgets, the cross-task leakage pass, then stream every task into
 //! its shards, and write the rest of the directory atomically.
 
-use crate::card::dataset_card;
 use crate::corpus::{Resolution, ResolvedCorpus, resolve_corpus};
 use crate::removals::leak_entry;
 use crate::report::{BuildReport, CorpusReport, CorpusStatus};
@@ -73,7 +72,15 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     let counter = opts
         .tokenizer
         .as_deref()
-        .map(crate::tokens::Counter::load)
+        .map(|p| {
+            let c = crate::tokens::Counter::load(p)?;
+            Ok(match &opts.chat_template {
+                Some(t) => {
+                    c.with_template(crate::tokens::ChatTemplate::load(t, opts.instruction_in)?)
+                }
+                None => c,
+            })
+        })
         .transpose()
         .map_err(BuildError::Invalid)?;
     let mut report = BuildReport {
@@ -563,6 +570,9 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
     if let Some(c) = &counter {
         options["tokenizer"] = serde_json::json!({"name": c.name, "sha256": c.sha256});
         options["max_tokens"] = serde_json::json!(opts.max_tokens);
+        if let Some(t) = c.template() {
+            options["chat_template"] = serde_json::json!({"name": t.name, "sha256": t.sha256, "instruction_in": t.place.as_str()});
+        }
     }
     let lock = Lock {
         builder_version: BUILDER_VERSION.to_string(),
@@ -594,10 +604,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         .map(|(_, (lm, _, _))| *lm)
         .collect();
     let metas: Vec<&TaskMeta> = runs.iter().map(|(_, r)| &r.meta).collect();
-    write(
-        &dir.join("README.md"),
-        &dataset_card(&built_manifests, &metas, &stats, &lock),
-    )?;
+    crate::card::write_card(&dir, &built_manifests, &metas, &stats, &lock)?;
     output::write_id_index(&dir)?;
     output::write_checksums(&dir)?;
     out_dir.commit()?;
@@ -668,25 +675,28 @@ fn write_task(
                 s.instruction = text.to_string();
             }
             at += batch.len();
-            let counts: Vec<Option<(u32, u32)>> = match counter {
+            let counts: Vec<Option<crate::tokens::SampleTokens>> = match counter {
                 Some(c) => {
                     let t0 = std::time::Instant::now();
-                    let v = c.count_batch(&batch);
+                    let v = c
+                        .count_batch(&batch)
+                        .map_err(|e| format!("{}: {e}", cx.meta.task_id))?;
                     t_tokens += t0.elapsed().as_secs_f64();
                     v.into_iter().map(Some).collect()
                 }
                 None => vec![None; batch.len()],
             };
             for (s, t) in batch.into_iter().zip(counts) {
-                if let (Some((i, o)), Some(max)) = (t, opts.max_tokens)
-                    && (i + o) as usize > max
+                if let (Some(t), Some(max), Some(c)) = (t, opts.max_tokens, counter)
+                    && t.total as usize > max
                 {
                     ledger.push(LedgerEntry {
-                        detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
+                        detail: format!("{} {} > --max-tokens {max}", t.total, c.total_is()),
                         ..LedgerEntry::for_sample(cx.meta, &s, "tokens", "too_long")
                     })?;
                     continue;
                 }
+                let t = t.map(|t| (t.input, t.output));
                 checker.push(&s.id, &s.input, &s.output);
                 w.samples += 1;
                 *w.per_split.entry(s.split.clone()).or_default() += 1;

@@ -23,8 +23,14 @@ pub struct BuildOptions {
     /// A Hugging Face `tokenizer.json` (`--tokenizer`): adds `input_tokens`/`output_tokens`
     /// columns and token histograms; its name and SHA-256 are recorded in the lock's options.
     pub tokenizer: Option<PathBuf>,
-    /// With a tokenizer: samples over this many input + output tokens are removed (`too_long`).
+    /// With a tokenizer: samples over this many instruction + input + output tokens (or, with
+    /// a chat template, tokens of the rendered conversation) are removed (`too_long`).
     pub max_tokens: Option<usize>,
+    /// A `tokenizer_config.json` (or `chat_template.jinja`) whose chat template renders the
+    /// conversation `max_tokens` counts; its name and SHA-256 are recorded in the lock.
+    pub chat_template: Option<PathBuf>,
+    /// Where the conversation puts the instruction (system message or user message).
+    pub instruction_in: crate::tokens::InstructionIn,
     /// Record per-stage seconds in `stats.json` (`--timings`, for benchmarks). Off by default:
     /// timings differ from run to run, and the output would no longer be byte-identical.
     pub timings: bool,
@@ -75,6 +81,8 @@ impl BuildOptions {
             decontaminate_ngram: medsins_quality::DEFAULT_NGRAM,
             tokenizer: None,
             max_tokens: None,
+            chat_template: None,
+            instruction_in: crate::tokens::InstructionIn::System,
             timings: false,
             progress: None,
         }

@@ -83,7 +83,7 @@ pub fn for_each_word(text: &str, f: impl FnMut(&[u8])) {
     for_each_unit(text, CJK_UNIT_CHARS, f)
 }
 
-fn for_each_unit(text: &str, cjk_chars: usize, mut f: impl FnMut(&[u8])) {
+fn for_each_unit(text: &str, cjk_chars: usize, f: impl FnMut(&[u8])) {
     if text.is_ascii() {
         ascii_words(text.as_bytes(), f)
     } else {
@@ -992,7 +992,9 @@ mod tests {
 
     fn units(text: &str, cjk_chars: usize) -> Vec<String> {
         let mut v = Vec::new();
-        for_each_unit(text, cjk_chars, |w| v.push(String::from_utf8(w.to_vec()).unwrap()));
+        for_each_unit(text, cjk_chars, |w| {
+            v.push(String::from_utf8(w.to_vec()).unwrap())
+        });
         v
     }
 
@@ -1003,11 +1005,25 @@ mod tests {
         assert_eq!(
             words("Don't give 1,000 mg/kg (p<0.05), e.g. snake_case; 5-FU: it's 3.5."),
             [
-                "don't", "give", "1,000", "mg", "kg", "p", "0.05", "e.g", "snake_case", "5",
-                "fu", "it's", "3.5"
+                "don't",
+                "give",
+                "1,000",
+                "mg",
+                "kg",
+                "p",
+                "0.05",
+                "e.g",
+                "snake_case",
+                "5",
+                "fu",
+                "it's",
+                "3.5"
             ]
         );
-        assert_eq!(words("Ärzte-Café ÖL x²y"), ["ärzte", "café", "öl", "x", "²", "y"]);
+        assert_eq!(
+            words("Ärzte-Café ÖL x²y"),
+            ["ärzte", "café", "öl", "x", "²", "y"]
+        );
         assert!(words("... -- !!").is_empty());
         assert!(words("___").is_empty(), "no letter or digit: not a word");
     }
@@ -1034,7 +1050,10 @@ mod tests {
 
     #[test]
     fn cjk_runs_are_cut_into_characters() {
-        assert_eq!(words("患者CT检查正常。"), ["患", "者", "ct", "检", "查", "正", "常"]);
+        assert_eq!(
+            words("患者CT检查正常。"),
+            ["患", "者", "ct", "检", "查", "正", "常"]
+        );
         assert_eq!(
             words("テキスト、です"),
             ["テ", "キ", "ス", "ト", "で", "す"],
@@ -1086,16 +1105,88 @@ mod tests {
     }
 
     const ZH: &[&str] = &[
-        "患者", "医生", "治疗", "高血压", "糖尿病", "症状", "检查", "发热", "咳嗽", "头痛",
-        "药物", "剂量", "每日", "两次", "服用", "手术", "术后", "恢复", "良好", "建议",
-        "复查", "血常规", "肝功能", "异常", "心电图", "提示", "诊断", "为", "的", "了",
-        "在", "和", "出现", "持续", "三天", "入院", "出院", "胸痛", "呼吸", "困难",
+        "患者",
+        "医生",
+        "治疗",
+        "高血压",
+        "糖尿病",
+        "症状",
+        "检查",
+        "发热",
+        "咳嗽",
+        "头痛",
+        "药物",
+        "剂量",
+        "每日",
+        "两次",
+        "服用",
+        "手术",
+        "术后",
+        "恢复",
+        "良好",
+        "建议",
+        "复查",
+        "血常规",
+        "肝功能",
+        "异常",
+        "心电图",
+        "提示",
+        "诊断",
+        "为",
+        "的",
+        "了",
+        "在",
+        "和",
+        "出现",
+        "持续",
+        "三天",
+        "入院",
+        "出院",
+        "胸痛",
+        "呼吸",
+        "困难",
     ];
     const JA: &[&str] = &[
-        "患者", "は", "の", "を", "に", "が", "で", "した", "です", "ます", "発熱", "咳",
-        "頭痛", "高血圧", "糖尿病", "治療", "薬", "投与", "検査", "結果", "正常", "異常",
-        "入院", "退院", "手術", "経過", "良好", "診断", "症状", "持続", "三日間", "胸痛",
-        "呼吸困難", "服用", "一日", "二回", "医師", "看護師", "カルテ", "リハビリ",
+        "患者",
+        "は",
+        "の",
+        "を",
+        "に",
+        "が",
+        "で",
+        "した",
+        "です",
+        "ます",
+        "発熱",
+        "咳",
+        "頭痛",
+        "高血圧",
+        "糖尿病",
+        "治療",
+        "薬",
+        "投与",
+        "検査",
+        "結果",
+        "正常",
+        "異常",
+        "入院",
+        "退院",
+        "手術",
+        "経過",
+        "良好",
+        "診断",
+        "症状",
+        "持続",
+        "三日間",
+        "胸痛",
+        "呼吸困難",
+        "服用",
+        "一日",
+        "二回",
+        "医師",
+        "看護師",
+        "カルテ",
+        "リハビリ",
     ];
 
     /// 40 pairs of 60-character sentences differing in one character, and 40 other
@@ -1164,12 +1255,17 @@ mod tests {
                 (round4(pairs), round4(distinct))
             })
             .collect();
-        println!("(smallest pair, largest distinct) Jaccard, shingles of 2..6 characters: {measured:?}");
+        println!(
+            "(smallest pair, largest distinct) Jaccard, shingles of 2..6 characters: {measured:?}"
+        );
         let (pair3, distinct3) = measured[cjk_shingle(5) - 2];
         assert!(pair3 >= 0.89 && distinct3 < 0.1, "{measured:?}");
         assert!(measured[3].0 < 0.85, "{measured:?}");
         // the rule: mostly CJK units → ⌈k/2⌉-unit shingles
-        assert_eq!(text_shingles(&base[0], 5, 0).len(), shingles(&base[0], 3).len());
+        assert_eq!(
+            text_shingles(&base[0], 5, 0).len(),
+            shingles(&base[0], 3).len()
+        );
         assert_eq!(
             text_shingles("the patient 患者 was seen today by a doctor", 5, 0).len(),
             6
