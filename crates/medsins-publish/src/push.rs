@@ -101,7 +101,8 @@ pub fn plan(dir: &BuildDir, opts: &PushOptions) -> Result<PushPlan, PublishError
         )));
     }
     let restricted = dir.restricted_rows();
-    if !restricted.is_empty() && !(opts.private && opts.gated.is_some()) {
+    let shielded = opts.private && opts.gated.is_some();
+    if !restricted.is_empty() && !shielded {
         let rows: Vec<String> = restricted.iter().map(|(a, n)| format!("{n} {a}")).collect();
         return Err(PublishError::Refused(format!(
             "{} holds rows whose terms forbid redistribution ({} rows); nothing was sent. Publish it only to a private, gated repository (--private --gated manual), or rebuild with --access public for a shareable dataset",
