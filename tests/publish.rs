@@ -768,3 +768,16 @@ fn the_html_report_renders_in_chromium() {
         assert!(n > 200, "{name}: {n} pixels");
     }
 }
+
+#[test]
+fn a_folder_that_is_not_a_build_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = BuildDir::open(tmp.path()).err().unwrap();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: No such file or directory (os error 2); give the directory a `medsins build` wrote (it holds stats.json)",
+            tmp.path().join("stats.json").display()
+        )
+    );
+}
