@@ -106,7 +106,7 @@ fn shards_read_back_with_every_column_and_provenance() {
     );
     let card = std::fs::read_to_string(out.join("README.md")).unwrap();
     assert!(card.starts_with("---\n"));
-    assert!(card.contains("- config_name: task114_medqsum_text_summurization\n  data_files:\n  - split: train\n    path: data/task114_medqsum_text_summurization/train-*.parquet"));
+    assert!(card.contains("- config_name: \"task114_medqsum_text_summurization\"\n  data_files:\n  - split: train\n    path: \"data/task114_medqsum_text_summurization/train-*.parquet\""));
 }
 
 #[test]

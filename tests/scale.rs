@@ -226,10 +226,15 @@ fn tokenizer_adds_token_columns_and_max_tokens_ledgers_too_long() {
     let lock = std::fs::read_to_string(out.join("medsins.lock.json")).unwrap();
     assert!(lock.contains("\"tokenizer\""), "{lock}");
 
-    // the shortest sample survives a limit just under the longest
+    // the shortest sample survives a limit just under the longest; --max-tokens counts the
+    // instruction's tokens too
     let totals: Vec<u64> = rows
         .iter()
-        .map(|r| r["input_tokens"].as_u64().unwrap() + r["output_tokens"].as_u64().unwrap())
+        .map(|r| {
+            words(&r["instruction"])
+                + r["input_tokens"].as_u64().unwrap()
+                + r["output_tokens"].as_u64().unwrap()
+        })
         .collect();
     let limit = *totals.iter().max().unwrap() - 1;
     let too_long = totals.iter().filter(|&&t| t > limit).count();

@@ -54,6 +54,10 @@ pub struct Args {
     /// Maximum rows per Parquet shard.
     #[arg(long, default_value_t = 100_000)]
     shard_rows: usize,
+    /// Bound of a Parquet row group's uncompressed size, in MiB (the Hugging Face dataset
+    /// viewer reads whole row groups).
+    #[arg(long, default_value_t = 128)]
+    row_group_mib: usize,
     /// Manifest folder.
     #[arg(long)]
     manifests: Option<PathBuf>,
@@ -68,9 +72,21 @@ pub struct Args {
     /// histograms in stats.json.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// With --tokenizer: remove samples over this many input + output tokens (ledger `too_long`).
+    /// With --tokenizer: remove samples over this many instruction + input + output tokens
+    /// (with --chat-template: tokens of the rendered conversation; ledger `too_long`).
     #[arg(long, requires = "tokenizer")]
     max_tokens: Option<usize>,
+    /// The model's tokenizer_config.json (or chat_template.jinja): --max-tokens counts the
+    /// conversation its chat template renders (recorded in the lock).
+    #[arg(long, requires = "max_tokens")]
+    chat_template: Option<PathBuf>,
+    /// Where the counted conversation puts the instruction: a system message, or before the
+    /// input in the user message.
+    #[arg(long, value_parser = ["system", "user"], default_value = "system")]
+    instruction_in: String,
+    /// Also write the build's HTML report (as `medsins report`) to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
     /// Exit 1 when a semantic check fails that the task does not declare in `expected_checks`.
     #[arg(long)]
     strict: bool,
@@ -120,6 +136,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.instructions = a.instructions;
     opts.seed = a.seed;
     opts.shard_rows = a.shard_rows;
+    if a.row_group_mib == 0 {
+        anyhow::bail!("--row-group-mib must be at least 1 (default 128)");
+    }
+    opts.row_group_bytes = a.row_group_mib << 20;
     opts.decontaminate = a.decontaminate;
     if a.decontaminate_ngram == 0 {
         anyhow::bail!("--decontaminate-ngram must be at least 1 (default 13)");
@@ -127,6 +147,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     opts.decontaminate_ngram = a.decontaminate_ngram;
     opts.tokenizer = a.tokenizer;
     opts.max_tokens = a.max_tokens;
+    opts.chat_template = a.chat_template;
+    opts.instruction_in = medsins_pipeline::tokens::InstructionIn::parse(&a.instruction_in)
+        .context("--instruction-in")?;
     opts.timings = a.timings;
     opts.limits = Limits {
         max_depth: a.max_depth,
@@ -183,6 +206,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     } else {
         report.exit_code()
     };
+    if let Some(file) = &a.report {
+        let dir = medsins_publish::BuildDir::open(&opts.out)?;
+        medsins_publish::report::write(&dir, file)?;
+        eprintln!("report written to {}", file.display());
+    }
     if a.format == paths::Format::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(code);

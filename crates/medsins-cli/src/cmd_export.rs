@@ -1,140 +1,97 @@
 use crate::paths;
 use anyhow::Context;
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use medsins_pipeline::tokens::{ChatTemplate, Counter, InstructionIn};
+use medsins_publish::export::{ExportOptions, Format};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// A build's output directory.
     #[arg(default_value = "out")]
     out: PathBuf,
-    /// Where to write the exported files.
+    /// Where to write the exported files (one per task and split, and EXPORT.json).
     #[arg(long)]
     to: PathBuf,
-    /// `task-json`: one MedS-Ins / Super-NaturalInstructions task JSON per task and split (the
-    /// layout MedS-Ins itself releases); `jsonl`: one JSON object per row, per task and split.
-    #[arg(long, value_parser = ["task-json", "jsonl"], default_value = "task-json")]
+    /// `task-json`: MedS-Ins / Super-NaturalInstructions task JSON (the layout MedS-Ins itself
+    /// releases); `jsonl`: every column of each row; `chat`: `{"messages": [...]}` with system,
+    /// user and assistant turns; `sharegpt`: `{"conversations": [...]}`; `alpaca`:
+    /// `{"instruction", "input", "output"}`.
+    #[arg(long, value_parser = Format::NAMES.to_vec(), default_value = "task-json")]
     format: String,
+    /// Where chat and ShareGPT turns put the instruction: a system message, or before the
+    /// input in the user message (models without a system role).
+    #[arg(long, value_parser = ["system", "user"], default_value = "system")]
+    instruction_in: String,
+    /// The tokenizer.json of the model to train: with --max-tokens, rows longer than the bound
+    /// are left out (listed in EXPORT.json).
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Leave out rows over this many instruction + input + output tokens (with
+    /// --chat-template: tokens of the rendered conversation).
+    #[arg(long, requires = "tokenizer")]
+    max_tokens: Option<usize>,
+    /// The model's tokenizer_config.json (or chat_template.jinja): --max-tokens counts the
+    /// conversation its chat template renders.
+    #[arg(long, requires = "max_tokens")]
+    chat_template: Option<PathBuf>,
     #[arg(long)]
     manifests: Option<PathBuf>,
+    /// Print what was written as JSON.
+    #[arg(long = "output-format", value_enum, default_value_t)]
+    output_format: paths::Format,
 }
 
-fn language_name(code: &str) -> &str {
-    match code {
-        "en" => "English",
-        "zh" => "Chinese",
-        "ja" => "Japanese",
-        "fr" => "French",
-        "ru" => "Russian",
-        "es" => "Spanish",
-        "sv" => "Swedish",
-        "de" => "German",
-        "ca" => "Catalan",
-        other => other,
-    }
+/// Loads `--tokenizer` and `--chat-template`.
+fn counter(
+    tokenizer: Option<&std::path::Path>,
+    chat_template: Option<&std::path::Path>,
+    place: InstructionIn,
+) -> anyhow::Result<Option<Counter>> {
+    let Some(t) = tokenizer else { return Ok(None) };
+    let c = Counter::load(t).map_err(anyhow::Error::msg)?;
+    Ok(Some(match chat_template {
+        Some(p) => c.with_template(ChatTemplate::load(p, place).map_err(anyhow::Error::msg)?),
+        None => c,
+    }))
 }
 
-/// Every shard of the output, grouped by (task id, split), in file-name order.
-fn shards(out: &Path) -> anyhow::Result<BTreeMap<(String, String), Vec<PathBuf>>> {
-    let mut m: BTreeMap<(String, String), Vec<PathBuf>> = BTreeMap::new();
-    let data = out.join("data");
-    for task in std::fs::read_dir(&data)
-        .with_context(|| format!("{}: not a medsins output (no data/)", out.display()))?
-    {
-        let task = task?.path();
-        let tid = task
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        for f in std::fs::read_dir(&task)? {
-            let f = f?.path();
-            let name = f
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if let Some(split) = name
-                .split('-')
-                .next()
-                .filter(|_| name.ends_with(".parquet"))
-            {
-                m.entry((tid.clone(), split.to_string()))
-                    .or_default()
-                    .push(f);
-            }
-        }
-    }
-    for v in m.values_mut() {
-        v.sort();
-    }
-    Ok(m)
-}
-
-/// Exports a build in the formats MedS-Ins users already consume.
+/// Exports a build for training or in the formats MedS-Ins users already consume.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let (cat, _) = paths::load_catalogue(&paths::manifests_dir(a.manifests));
-    std::fs::create_dir_all(&a.to).with_context(|| format!("creating {}", a.to.display()))?;
-    let mut files = 0;
-    for ((tid, split), paths) in shards(&a.out)? {
-        let mut rows = Vec::new();
-        for p in &paths {
-            rows.extend(medsins_output::read_samples(p)?);
-        }
-        let name = if split == "train" {
-            format!("{tid}.json")
-        } else {
-            format!("{tid}_{split}.json")
-        };
-        if a.format == "jsonl" {
-            let mut s = String::new();
-            for r in &rows {
-                s.push_str(&serde_json::to_string(r)?);
-                s.push('\n');
-            }
-            std::fs::write(a.to.join(name.replace(".json", ".jsonl")), s)?;
-        } else {
-            let first = rows.first().cloned().unwrap_or_default();
-            let task = cat
-                .tasks()
-                .into_iter()
-                .find(|(_, t)| *t.id.get_ref() == tid);
-            let definition = task.map(|(_, t)| t.definition.clone()).unwrap_or_default();
-            let (source, url) = task
-                .map(|(m, _)| {
-                    (
-                        m.manifest.corpus.name.clone(),
-                        m.manifest.corpus.homepage.clone(),
-                    )
-                })
-                .unwrap_or_default();
-            let names = |v: &[toml::Spanned<String>]| -> Vec<String> {
-                v.iter()
-                    .map(|l| language_name(l.get_ref()).to_string())
-                    .collect()
-            };
-            let (input_langs, output_langs) = task
-                .map(|(_, t)| (names(&t.input_languages), names(&t.output_languages)))
-                .unwrap_or_default();
-            let doc = json!({
-                "Contributors": ["medsins"],
-                "Source": [source],
-                "URL": [url],
-                "Categories": [first.get("category").cloned().unwrap_or(Value::Null)],
-                "Reasoning": [],
-                "Definition": [definition],
-                "Input_language": input_langs,
-                "Output_language": output_langs,
-                "Instruction_language": ["English"],
-                "Domains": first.get("domains").cloned().unwrap_or(json!([])),
-                "Positive Examples": [],
-                "Negative Examples": [],
-                "Instances": rows.iter().map(|r| json!({"id": r["id"], "input": r["input"], "output": r["output"]})).collect::<Vec<_>>(),
-                "Split Type": if split == "train" { "Train" } else { "Test" },
-            });
-            std::fs::write(a.to.join(&name), serde_json::to_string_pretty(&doc)?)?;
-        }
-        files += 1;
+    let format = Format::parse(&a.format).context("--format")?;
+    let place = InstructionIn::parse(&a.instruction_in).context("--instruction-in")?;
+    let cat = (format == Format::TaskJson)
+        .then(|| paths::load_catalogue(&paths::manifests_dir(a.manifests)).0);
+    let counter = counter(a.tokenizer.as_deref(), a.chat_template.as_deref(), place)?;
+    let dir = medsins_publish::BuildDir::open(&a.out)?;
+    let summary = medsins_publish::export::export(
+        &dir,
+        &a.to,
+        &ExportOptions {
+            format,
+            instruction_in: place,
+            counter: counter.as_ref(),
+            max_tokens: a.max_tokens,
+            catalogue: cat.as_ref(),
+        },
+    )?;
+    if a.output_format == paths::Format::Json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+        return Ok(0);
     }
-    println!("{files} file(s) written to {}", a.to.display());
+    println!(
+        "{} rows in {} file(s) written to {} ({})",
+        summary.rows,
+        summary.files.len(),
+        a.to.display(),
+        summary.format
+    );
+    if let Some(max) = summary.max_tokens {
+        println!(
+            "{} row(s) over --max-tokens {max} ({}) left out; their ids are in {}",
+            summary.too_long.len(),
+            summary.tokens_counted.as_deref().unwrap_or_default(),
+            a.to.join(medsins_publish::export::SUMMARY_FILE).display()
+        );
+    }
     Ok(0)
 }

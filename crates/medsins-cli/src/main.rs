@@ -13,6 +13,8 @@ mod cmd_export;
 mod cmd_list;
 mod cmd_new_corpus;
 mod cmd_preview;
+mod cmd_push;
+mod cmd_report;
 mod cmd_stats;
 mod cmd_synth;
 mod cmd_validate;
@@ -55,8 +57,12 @@ enum Command {
     NewCorpus(cmd_new_corpus::Args),
     /// Summarise a build's stats.json.
     Stats(cmd_stats::Args),
-    /// Export a build as MedS-Ins task JSON files or JSON Lines.
+    /// Export a build for training (chat, ShareGPT, Alpaca, JSON Lines) or as MedS-Ins task JSON.
     Export(cmd_export::Args),
+    /// Write a build's report: one self-contained HTML page with plots.
+    Report(cmd_report::Args),
+    /// Upload a build to a Hugging Face dataset repository (refuses restricted rows unless private and gated).
+    Push(cmd_push::Args),
     /// Trace a sample id to its raw record, manifest and instruction; re-derive it.
     Audit(cmd_audit::Args),
     /// Check an output against its checksums and lock; re-hash raw files; rebuild and compare.
@@ -78,6 +84,8 @@ fn main() {
         Command::NewCorpus(a) => cmd_new_corpus::run(a),
         Command::Stats(a) => cmd_stats::run(a),
         Command::Export(a) => cmd_export::run(a),
+        Command::Report(a) => cmd_report::run(a),
+        Command::Push(a) => cmd_push::run(a),
         Command::Audit(a) => cmd_audit::run(a),
         Command::Verify(a) => cmd_verify::run(a),
         Command::Synth(a) => cmd_synth::run(a),

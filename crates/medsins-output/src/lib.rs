@@ -32,9 +32,9 @@ pub use index::{
 };
 pub use lock::{LOCK_FILE, Lock, LockedFile, LockedManifest};
 pub use shards::{
-    LEDGER_FILE, LedgerWriter, ShardInfo, TaskShardWriter, for_each_row_batch, ledger_schema,
-    read_ledger, read_samples, sample_schema, sample_schema_with_tokens, write_ledger,
-    write_task_shards,
+    DEFAULT_ROW_GROUP_BYTES, LEDGER_FILE, LedgerWriter, ShardInfo, TaskShardWriter,
+    for_each_row_batch, ledger_schema, read_ledger, read_samples, sample_schema,
+    sample_schema_with_tokens, write_ledger, write_task_shards,
 };
 pub use stats::{LengthStats, Stats, TaskStats};
 

@@ -16,6 +16,10 @@ use std::sync::Arc;
 
 pub const LEDGER_FILE: &str = "ledger.parquet";
 const ROW_GROUP_ROWS: usize = 16_384;
+/// Default bound of a sample row group's uncompressed bytes (the row group's
+/// `total_byte_size`): the Hugging Face dataset viewer reads whole row groups, and at full
+/// scale 16,384 rows of full-text articles reach 500 MiB.
+pub const DEFAULT_ROW_GROUP_BYTES: usize = 128 << 20;
 
 fn list_field(name: &str) -> Field {
     Field::new(
@@ -86,12 +90,14 @@ const UNIQUE_COLUMNS: &[&str] = &["id", "input", "output", "source_locator", "ra
 /// Long texts: min/max statistics of a page of clinical notes help no reader.
 const NO_STATISTICS: &[&str] = &["input", "output", "instruction", "source_locator", "detail"];
 
-fn props() -> WriterProperties {
+/// Writer properties; `max_rows` bounds a row group's rows (`None`: the caller closes row
+/// groups itself, as [`TaskShardWriter`] does to bound their bytes too).
+fn props(max_rows: Option<usize>) -> WriterProperties {
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid zstd level"),
         ))
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(max_rows)
         .set_created_by(medsins_core::BUILDER_VERSION.to_string());
     for c in UNIQUE_COLUMNS {
         b = b.set_column_dictionary_enabled(ColumnPath::from(*c), false);
@@ -188,8 +194,54 @@ pub(crate) fn parquet_err(path: &Path) -> impl Fn(String) -> OutputError + '_ {
     }
 }
 
-/// Rows handed to the Parquet writer at a time (row groups stay [`ROW_GROUP_ROWS`] rows).
+/// Rows handed to the Parquet writer at a time (row groups stay within [`ROW_GROUP_ROWS`]
+/// rows and the writer's row-group byte bound).
 const WRITE_BATCH_ROWS: usize = 1024;
+
+/// An upper bound of the uncompressed bytes a sample adds to its row group: every string
+/// value as if plain-encoded (4-byte length + bytes; a dictionary-encoded column is never
+/// larger), 4 bytes a number, and slack for levels and dictionary indices. `task_bytes` is
+/// the same bound for the columns every row of the task repeats.
+fn row_bytes(s: &Sample, task_bytes: usize, tokens: bool) -> usize {
+    // the id (32 hex digits) and the split name are short and fixed: counted as 32 + 10
+    let texts = [
+        &s.instruction,
+        &s.input,
+        &s.output,
+        &s.source_file,
+        &s.source_locator,
+        &s.raw_sha256,
+    ];
+    texts.iter().map(|t| 4 + t.len()).sum::<usize>()
+        + (4 + 32)
+        + (4 + 10)
+        + task_bytes
+        + if tokens { 8 } else { 0 }
+        + 4
+        + 64
+}
+
+/// [`row_bytes`]'s share of the columns that repeat the task's metadata.
+fn task_row_bytes(meta: &TaskMeta) -> usize {
+    let list = |v: &[String]| v.iter().map(|x| 6 + x.len()).sum::<usize>() + 4;
+    [
+        &meta.task_id,
+        &meta.corpus_id,
+        &meta.category,
+        &meta.text_source,
+        &meta.license,
+        &meta.access,
+        &meta.manifest_sha256,
+    ]
+    .iter()
+    .map(|t| 4 + t.len())
+    .sum::<usize>()
+        + 4
+        + medsins_core::BUILDER_VERSION.len()
+        + 4
+        + list(&meta.domains)
+        + list(&meta.languages)
+}
 
 /// The shards of one split being written: `<split>-NNNNN.parquet.partial` files, renamed
 /// to `<split>-NNNNN-of-MMMMM.parquet` when the split's row count is known.
@@ -197,6 +249,9 @@ struct SplitShards {
     split: Split,
     writer: Option<ArrowWriter<BufWriter<File>>>,
     rows_in_shard: usize,
+    /// rows and bound of bytes ([`row_bytes`]) of the open row group
+    group_rows: usize,
+    group_bytes: usize,
     /// (partial path, rows) of every shard so far
     shards: Vec<(PathBuf, usize)>,
     pending: Vec<(Sample, Option<(i32, i32)>)>,
@@ -204,13 +259,16 @@ struct SplitShards {
 
 /// Writes a task's samples as `data/<task_id>/<split>-NNNNN-of-MMMMM.parquet` as they stream
 /// in: splits train, validation, test, samples in the order pushed, at most `shard_rows` per
-/// shard. Only the rows of the current write batch and the Parquet writers' open row groups
-/// are in memory.
+/// shard, row groups of at most [`ROW_GROUP_ROWS`] rows and `row_group_bytes` uncompressed
+/// bytes (a single larger row is a row group of its own). Only the rows of the current write
+/// batch and the Parquet writers' open row groups are in memory.
 pub struct TaskShardWriter {
     dir: PathBuf,
     meta: TaskMeta,
     tokens: bool,
     shard_rows: usize,
+    row_group_bytes: usize,
+    task_bytes: usize,
     splits: Vec<SplitShards>,
 }
 
@@ -235,6 +293,8 @@ impl TaskShardWriter {
             meta: meta.clone(),
             tokens,
             shard_rows: shard_rows.max(1),
+            row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
+            task_bytes: task_row_bytes(meta),
             splits: Split::ALL
                 .iter()
                 .copied()
@@ -242,11 +302,19 @@ impl TaskShardWriter {
                     split,
                     writer: None,
                     rows_in_shard: 0,
+                    group_rows: 0,
+                    group_bytes: 0,
                     shards: Vec::new(),
                     pending: Vec::new(),
                 })
                 .collect(),
         })
+    }
+
+    /// Bounds every row group's uncompressed bytes (default [`DEFAULT_ROW_GROUP_BYTES`]).
+    pub fn with_row_group_bytes(mut self, bytes: usize) -> Self {
+        self.row_group_bytes = bytes.max(1);
+        self
     }
 
     /// Adds one sample (its `split` picks the shards; `tokens` when the writer has token columns).
@@ -273,12 +341,13 @@ impl TaskShardWriter {
         }
     }
 
-    /// Writes the split's pending rows, opening and closing shards at `shard_rows`.
+    /// Writes the split's pending rows, closing row groups at their row and byte bounds and
+    /// shards at `shard_rows`.
     fn flush(&mut self, k: usize) -> Result<(), OutputError> {
         let schema = self.schema();
         let pending = std::mem::take(&mut self.splits[k].pending);
-        let mut rest: &[(Sample, Option<(i32, i32)>)] = &pending;
-        while !rest.is_empty() {
+        let mut at = 0usize;
+        while at < pending.len() {
             let sp = &mut self.splits[k];
             if sp.writer.is_none() {
                 let path = self.dir.join(format!(
@@ -287,31 +356,54 @@ impl TaskShardWriter {
                     sp.shards.len()
                 ));
                 let file = File::create(&path).map_err(io_err(&path))?;
-                let w = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props()))
-                    .map_err(|e| parquet_err(&path)(e.to_string()))?;
+                let w =
+                    ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props(None)))
+                        .map_err(|e| parquet_err(&path)(e.to_string()))?;
                 sp.writer = Some(w);
                 sp.shards.push((path, 0));
                 sp.rows_in_shard = 0;
+                (sp.group_rows, sp.group_bytes) = (0, 0);
             }
-            let n = rest.len().min(self.shard_rows - sp.rows_in_shard);
-            let rows: Vec<(&Sample, Option<(i32, i32)>)> =
-                rest[..n].iter().map(|(s, t)| (s, *t)).collect();
+            // the rows that fit in the open shard and row group
+            let room = self.shard_rows - sp.rows_in_shard;
+            let (mut n, mut close_group) = (0usize, false);
+            while n < room && at + n < pending.len() {
+                let b = row_bytes(&pending[at + n].0, self.task_bytes, self.tokens);
+                if sp.group_rows > 0
+                    && (sp.group_rows >= ROW_GROUP_ROWS
+                        || sp.group_bytes + b > self.row_group_bytes)
+                {
+                    close_group = true;
+                    break;
+                }
+                sp.group_rows += 1;
+                sp.group_bytes += b;
+                n += 1;
+            }
             let path = sp.shards.last().map(|x| x.0.clone()).unwrap_or_default();
             let pe = parquet_err(&path);
-            let batch = sample_batch(&self.meta, &rows).map_err(|e| pe(e.to_string()))?;
-            if let Some(w) = sp.writer.as_mut() {
-                w.write(&batch).map_err(|e| pe(e.to_string()))?;
+            if n > 0 {
+                let rows: Vec<(&Sample, Option<(i32, i32)>)> =
+                    pending[at..at + n].iter().map(|(s, t)| (s, *t)).collect();
+                let batch = sample_batch(&self.meta, &rows).map_err(|e| pe(e.to_string()))?;
+                if let Some(w) = sp.writer.as_mut() {
+                    w.write(&batch).map_err(|e| pe(e.to_string()))?;
+                }
+                sp.rows_in_shard += n;
+                if let Some(last) = sp.shards.last_mut() {
+                    last.1 += n;
+                }
             }
-            sp.rows_in_shard += n;
-            if let Some(last) = sp.shards.last_mut() {
-                last.1 += n;
+            if close_group && let Some(w) = sp.writer.as_mut() {
+                w.flush().map_err(|e| pe(e.to_string()))?;
+                (sp.group_rows, sp.group_bytes) = (0, 0);
             }
             if sp.rows_in_shard == self.shard_rows
                 && let Some(w) = sp.writer.take()
             {
                 w.close().map_err(|e| pe(e.to_string()))?;
             }
-            rest = &rest[n..];
+            at += n;
         }
         Ok(())
     }
@@ -368,8 +460,12 @@ impl LedgerWriter {
     pub fn create(out: &Path) -> Result<LedgerWriter, OutputError> {
         let path = out.join(LEDGER_FILE);
         let file = File::create(&path).map_err(io_err(&path))?;
-        let writer = ArrowWriter::try_new(BufWriter::new(file), ledger_schema(), Some(props()))
-            .map_err(|e| parquet_err(&path)(e.to_string()))?;
+        let writer = ArrowWriter::try_new(
+            BufWriter::new(file),
+            ledger_schema(),
+            Some(props(Some(ROW_GROUP_ROWS))),
+        )
+        .map_err(|e| parquet_err(&path)(e.to_string()))?;
         Ok(LedgerWriter {
             path,
             writer,
@@ -589,4 +685,127 @@ pub(crate) fn batch_ledger(b: &RecordBatch) -> Result<Vec<LedgerEntry>, String> 
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> TaskMeta {
+        TaskMeta {
+            task_id: "task113_plos_text_summarization".into(),
+            task_no: 113,
+            corpus_id: "plos".into(),
+            category: "Text Summarization".into(),
+            text_source: "Academical Papers".into(),
+            domains: vec!["Biomedicine".into()],
+            languages: vec!["en".into()],
+            license: "CC-BY-4.0".into(),
+            access: "public".into(),
+            manifest_sha256: "0".repeat(64),
+        }
+    }
+
+    /// `n` train samples whose inputs are `len` bytes of article-like text (distinct rows).
+    fn large_samples(n: usize, len: usize) -> Vec<Sample> {
+        let para = "The randomised trial enrolled patients with chronic kidney disease; \
+                    outcomes were measured at twelve and twenty-four weeks. ";
+        (0..n)
+            .map(|i| {
+                let mut input = format!("Article {i}. ");
+                while input.len() < len {
+                    input.push_str(para);
+                }
+                input.truncate(len);
+                Sample {
+                    id: SampleId::from_u128(i as u128),
+                    instruction: "Summarise the article.".into(),
+                    input,
+                    output: format!("Summary {i}."),
+                    split: Some(Split::Train),
+                    source_file: "plos/train.jsonl".into(),
+                    source_locator: format!("line {}", i + 1),
+                    raw_sha256: "1".repeat(64),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    /// (rows, uncompressed bytes) of every row group of a Parquet file, from its footer.
+    fn row_groups(path: &Path) -> Vec<(i64, i64)> {
+        let file = File::open(path).unwrap();
+        let b =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        b.metadata()
+            .row_groups()
+            .iter()
+            .map(|g| (g.num_rows(), g.total_byte_size()))
+            .collect()
+    }
+
+    #[test]
+    fn row_groups_are_bounded_by_bytes_as_well_as_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let samples = large_samples(60, 700_000);
+        let limit = 4 << 20;
+        let mut w = TaskShardWriter::create(tmp.path(), &meta(), false, 100_000)
+            .unwrap()
+            .with_row_group_bytes(limit);
+        for s in &samples {
+            w.push(s.clone(), None).unwrap();
+        }
+        let shards = w.finish().unwrap();
+        assert_eq!(shards.len(), 1);
+        let groups = row_groups(&tmp.path().join(&shards[0].path));
+        // 700 kB rows: 5 fit in 4 MiB (5 × ~0.7 MB = 3.5 MB), the 6th would not
+        assert_eq!(groups.iter().map(|g| g.0).collect::<Vec<_>>(), vec![5; 12]);
+        for (rows, bytes) in &groups {
+            assert!(*bytes as usize <= limit, "{rows} rows, {bytes} bytes");
+            assert!(
+                *bytes as usize > limit * 3 / 4,
+                "{rows} rows, {bytes} bytes"
+            );
+        }
+        // rows come back whole and in order
+        let back = read_samples(&tmp.path().join(&shards[0].path)).unwrap();
+        assert_eq!(back.len(), 60);
+        assert_eq!(back[59]["input"], samples[59].input.as_str());
+    }
+
+    #[test]
+    fn default_row_groups_stay_under_128_mib_with_full_text_rows() {
+        // 16,384 rows of 20 kB (a full-text article) would be a 330 MB row group
+        let tmp = tempfile::tempdir().unwrap();
+        let samples = large_samples(9_000, 20_000);
+        let mut w = TaskShardWriter::create(tmp.path(), &meta(), true, 100_000).unwrap();
+        for s in samples {
+            w.push(s, Some((5_000, 200))).unwrap();
+        }
+        let shards = w.finish().unwrap();
+        let groups = row_groups(&tmp.path().join(&shards[0].path));
+        assert!(groups.len() >= 2, "{groups:?}");
+        assert_eq!(groups.iter().map(|g| g.0).sum::<i64>(), 9_000);
+        for (rows, bytes) in &groups {
+            assert!(
+                *bytes as usize <= DEFAULT_ROW_GROUP_BYTES,
+                "{rows} rows, {bytes} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn small_rows_keep_row_groups_of_16384_rows() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = TaskShardWriter::create(tmp.path(), &meta(), false, 100_000).unwrap();
+        for s in large_samples(40_000, 100) {
+            w.push(s, None).unwrap();
+        }
+        let shards = w.finish().unwrap();
+        let groups = row_groups(&tmp.path().join(&shards[0].path));
+        assert_eq!(
+            groups.iter().map(|g| g.0).collect::<Vec<_>>(),
+            [16_384, 16_384, 7_232]
+        );
+    }
 }

@@ -1,21 +1,303 @@
-//! The dataset card (`README.md` of the output): a YAML header a Hugging Face hub user
-//! recognises (one config per task plus a default), then counts, licences and citations.
+//! The dataset card (`README.md` of the output) and `LICENSE.md`: the Hugging Face Hub's
+//! dataset-card metadata (every field that applies: languages, licence with its name and
+//! link, size and task categories, configs per task, `dataset_info` with features and split
+//! sizes read from the written shards, gating terms when restricted rows are present), then
+//! the data fields, how to load, limitations, counts, licences and citations.
 
-use medsins_core::TaskMeta;
+use medsins_core::{Category, TaskMeta};
 use medsins_manifest::LoadedManifest;
-use medsins_output::{Lock, Stats};
-use std::collections::BTreeSet;
+use medsins_output::{Lock, OutputError, Stats};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
+use std::path::Path;
 
+/// A YAML scalar that stays a string whatever it holds (`no`, `1e3`, `null`, `: `): a JSON
+/// string is a YAML double-quoted string.
 fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
-pub fn dataset_card(
+/// The licence file the card's `license_link` names.
+pub const LICENSE_FILE: &str = "LICENSE.md";
+
+/// The Hub's task categories for a MedS-Ins category (every task is also `text-generation`).
+fn hub_task_category(c: Category) -> Option<&'static str> {
+    use Category::*;
+    Some(match c {
+        QuestionAnswering => "question-answering",
+        TextSummarization => "summarization",
+        Translation => "translation",
+        NamedEntityRecognition => "token-classification",
+        TextRetrieval => "text-retrieval",
+        TextClassification
+        | IntentIdentification
+        | NaturalLanguageInference
+        | FactVerification
+        | WordRelationClassification => "text-classification",
+        _ => return None,
+    })
+}
+
+/// The Hub's task ids for a MedS-Ins category.
+fn hub_task_id(c: Category) -> Option<&'static str> {
+    use Category::*;
+    Some(match c {
+        NamedEntityRecognition => "named-entity-recognition",
+        NaturalLanguageInference => "natural-language-inference",
+        FactVerification => "fact-checking",
+        IntentIdentification => "intent-classification",
+        TextClassification => "multi-class-classification",
+        Dialogue => "dialogue-modeling",
+        _ => return None,
+    })
+}
+
+fn size_category(n: u64) -> &'static str {
+    match n {
+        0..1_000 => "n<1K",
+        1_000..10_000 => "1K<n<10K",
+        10_000..100_000 => "10K<n<100K",
+        100_000..1_000_000 => "100K<n<1M",
+        1_000_000..10_000_000 => "1M<n<10M",
+        _ => "10M<n<100M",
+    }
+}
+
+/// What the shards of one config hold, read from their Parquet footers.
+#[derive(Default)]
+struct Sizes {
+    /// split → (rows, uncompressed bytes)
+    splits: BTreeMap<String, (u64, u64)>,
+    /// bytes of the files
+    download: u64,
+}
+
+/// The shards' sizes per task, and the features (column name, `datasets` type) of the first.
+fn shard_sizes(
+    dir: &Path,
+) -> Result<(BTreeMap<String, Sizes>, Vec<(String, String)>), OutputError> {
+    let mut per_task: BTreeMap<String, Sizes> = BTreeMap::new();
+    let mut features = Vec::new();
+    for rel in medsins_output::shard_files(dir)? {
+        let path = dir.join(&rel);
+        let pe = |e: String| OutputError::Parquet {
+            path: path.clone(),
+            message: e,
+        };
+        let mut parts = rel.split('/').skip(1);
+        let (Some(task), Some(file)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let split = file.split('-').next().unwrap_or_default().to_string();
+        let f = std::fs::File::open(&path).map_err(|source| OutputError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let r = SerializedFileReader::new(f).map_err(|e| pe(e.to_string()))?;
+        let meta = r.metadata();
+        if features.is_empty() {
+            let schema = parquet::arrow::parquet_to_arrow_schema(
+                meta.file_metadata().schema_descr(),
+                meta.file_metadata().key_value_metadata(),
+            )
+            .map_err(|e| pe(e.to_string()))?;
+            features = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let t = match f.data_type() {
+                        arrow_schema::DataType::Int32 => "int32",
+                        arrow_schema::DataType::List(_) => "list",
+                        _ => "string",
+                    };
+                    (f.name().clone(), t.to_string())
+                })
+                .collect();
+        }
+        let s = per_task.entry(task.to_string()).or_default();
+        let e = s.splits.entry(split).or_default();
+        e.0 += meta.file_metadata().num_rows() as u64;
+        e.1 += meta
+            .row_groups()
+            .iter()
+            .map(|g| g.total_byte_size() as u64)
+            .sum::<u64>();
+        s.download += size;
+    }
+    Ok((per_task, features))
+}
+
+/// One `dataset_info` entry.
+fn dataset_info(y: &mut String, config: &str, features: &[(String, String)], sizes: &Sizes) {
+    let _ = writeln!(y, "- config_name: {}\n  features:", yaml_str(config));
+    for (name, t) in features {
+        if t == "list" {
+            let _ = writeln!(y, "  - name: {name}\n    list: string");
+        } else {
+            let _ = writeln!(y, "  - name: {name}\n    dtype: {t}");
+        }
+    }
+    let _ = writeln!(y, "  splits:");
+    for split in ["train", "validation", "test"] {
+        if let Some((rows, bytes)) = sizes.splits.get(split) {
+            let _ = writeln!(
+                y,
+                "  - name: {split}\n    num_bytes: {bytes}\n    num_examples: {rows}"
+            );
+        }
+    }
+    let total: u64 = sizes.splits.values().map(|s| s.1).sum();
+    let _ = writeln!(
+        y,
+        "  download_size: {}\n  dataset_size: {total}",
+        sizes.download
+    );
+}
+
+/// What each column holds, for the card's data-fields table.
+const FIELDS: &[(&str, &str, &str)] = &[
+    (
+        "id",
+        "string",
+        "stable content-derived id (32 hex digits of SHA-256 of task, input, output); `medsins audit <id>` traces it",
+    ),
+    ("task_id", "string", "MedS-Ins task (also the config name)"),
+    ("task_no", "int32", "MedS-Ins task number"),
+    ("corpus_id", "string", "source corpus (see Sources)"),
+    (
+        "category",
+        "string",
+        "one of the 19 MedS-Ins task categories",
+    ),
+    (
+        "text_source",
+        "string",
+        "one of the 5 MedS-Ins text sources",
+    ),
+    ("domains", "list of string", "medical domains of the task"),
+    (
+        "instruction",
+        "string",
+        "the task's instruction (its definition, or a paraphrase from the instruction bank)",
+    ),
+    (
+        "instruction_id",
+        "int32",
+        "0 = the original definition, n = the n-th paraphrase",
+    ),
+    ("input", "string", "the model's input"),
+    ("output", "string", "the expected answer"),
+    ("split", "string", "train, validation or test"),
+    (
+        "languages",
+        "list of string",
+        "ISO 639-1 codes of input and output",
+    ),
+    ("license", "string", "licence of the source corpus"),
+    ("access", "string", "public, registration or credentialed"),
+    (
+        "source_file",
+        "string",
+        "raw file the row came from, relative to the corpus folder",
+    ),
+    (
+        "source_locator",
+        "string",
+        "where in that file (line, record, sheet/row, XML path)",
+    ),
+    ("raw_sha256", "string", "SHA-256 of the raw record's bytes"),
+    (
+        "manifest_sha256",
+        "string",
+        "SHA-256 of the corpus manifest that rendered the row",
+    ),
+    (
+        "builder_version",
+        "string",
+        "medsins version that built the row",
+    ),
+    (
+        "input_tokens",
+        "int32",
+        "tokens of the input (builds with `--tokenizer` only)",
+    ),
+    (
+        "output_tokens",
+        "int32",
+        "tokens of the output (builds with `--tokenizer` only)",
+    ),
+];
+
+/// Writes `README.md` (the card) and [`LICENSE_FILE`] into the output directory `dir`, after
+/// its shards.
+pub fn write_card(
+    dir: &Path,
     manifests: &[&LoadedManifest],
     built: &[&TaskMeta],
     stats: &Stats,
     lock: &Lock,
+) -> Result<(), OutputError> {
+    let (sizes, features) = shard_sizes(dir)?;
+    let card = dataset_card(manifests, built, stats, lock, &sizes, &features);
+    for (name, text) in [
+        ("README.md", card),
+        (LICENSE_FILE, licence_file(manifests, stats)),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|source| OutputError::Io { path: p, source })?;
+    }
+    Ok(())
+}
+
+fn restricted<'a>(manifests: &[&'a LoadedManifest]) -> Vec<&'a str> {
+    manifests
+        .iter()
+        .filter(|m| m.manifest.corpus.access.get_ref() != "public")
+        .map(|m| m.manifest.id())
+        .collect()
+}
+
+fn licence_file(manifests: &[&LoadedManifest], stats: &Stats) -> String {
+    let mut b = String::from(
+        "# Licences\n\nThis dataset is a compilation: each row keeps the licence and access class of the corpus it \
+         was built from (columns `license` and `access`). There is no licence for the whole; use of a row is \
+         governed by its corpus's terms, listed below with where to read them.\n\n\
+         | corpus | licence | access | rows | terms |\n|---|---|---|---|---|\n",
+    );
+    for m in manifests {
+        let c = &m.manifest.corpus;
+        let _ = writeln!(
+            b,
+            "| {} | {} | {} | {} | {} |",
+            c.name,
+            c.license,
+            c.access.get_ref(),
+            stats.per_corpus.get(m.manifest.id()).copied().unwrap_or(0),
+            c.homepage
+        );
+    }
+    let r = restricted(manifests);
+    if !r.is_empty() {
+        let _ = writeln!(
+            b,
+            "\nRows of {} come from registration-only or credentialed corpora (e.g. PhysioNet's Credentialed \
+             Health Data Use Agreement): they may not be redistributed. Share such a build only in a private, \
+             gated repository with the same terms, or rebuild with `--access public`.",
+            r.join(", ")
+        );
+    }
+    b
+}
+
+fn dataset_card(
+    manifests: &[&LoadedManifest],
+    built: &[&TaskMeta],
+    stats: &Stats,
+    lock: &Lock,
+    sizes: &BTreeMap<String, Sizes>,
+    features: &[(String, String)],
 ) -> String {
     let mut y = String::new();
     let languages: BTreeSet<&str> = built
@@ -23,6 +305,10 @@ pub fn dataset_card(
         .flat_map(|t| t.languages.iter().map(|s| s.as_str()))
         .collect();
     let categories: BTreeSet<&str> = built.iter().map(|t| t.category.as_str()).collect();
+    let parsed: Vec<Category> = categories
+        .iter()
+        .filter_map(|c| Category::parse(c))
+        .collect();
     let count = |t: &TaskMeta, split: &str| -> u64 {
         stats
             .per_task
@@ -31,18 +317,89 @@ pub fn dataset_card(
             .copied()
             .unwrap_or(0)
     };
+    let with_rows: Vec<&&TaskMeta> = built
+        .iter()
+        .filter(|t| {
+            stats
+                .per_task
+                .get(&t.task_id)
+                .is_some_and(|s| s.samples > 0)
+        })
+        .collect();
+    let restricted = restricted(manifests);
+
     let _ = writeln!(y, "---");
-    let _ = writeln!(y, "pretty_name: MedS-Ins (rebuilt with medsins)");
-    let _ = writeln!(y, "license: other");
+    let _ = writeln!(
+        y,
+        "pretty_name: {}",
+        yaml_str("MedS-Ins (rebuilt with medsins)")
+    );
     let _ = writeln!(y, "language:");
     for l in &languages {
-        let _ = writeln!(y, "- {l}");
+        let _ = writeln!(y, "- {}", yaml_str(l));
     }
-    let _ = writeln!(y, "task_categories:\n- text-generation");
-    let _ = writeln!(y, "tags:\n- medical\n- instruction-tuning");
+    let _ = writeln!(
+        y,
+        "multilinguality:\n- {}",
+        if languages.len() > 1 {
+            "multilingual"
+        } else {
+            "monolingual"
+        }
+    );
+    let _ = writeln!(y, "license: other");
+    let _ = writeln!(y, "license_name: medsins-per-corpus-licences");
+    let _ = writeln!(y, "license_link: {LICENSE_FILE}");
+    let _ = writeln!(y, "annotations_creators:\n- expert-generated\n- found");
+    let _ = writeln!(y, "language_creators:\n- expert-generated\n- found");
+    let _ = writeln!(
+        y,
+        "size_categories:\n- {}",
+        yaml_str(size_category(stats.samples))
+    );
+    let _ = writeln!(y, "source_datasets:");
+    for m in manifests {
+        let _ = writeln!(
+            y,
+            "- {}",
+            yaml_str(&format!("extended|{}", m.manifest.id()))
+        );
+    }
+    let hub_categories: BTreeSet<&str> = std::iter::once("text-generation")
+        .chain(parsed.iter().filter_map(|c| hub_task_category(*c)))
+        .collect();
+    let _ = writeln!(y, "task_categories:");
+    for c in &hub_categories {
+        let _ = writeln!(y, "- {c}");
+    }
+    let task_ids: BTreeSet<&str> = parsed.iter().filter_map(|c| hub_task_id(*c)).collect();
+    if !task_ids.is_empty() {
+        let _ = writeln!(y, "task_ids:");
+        for t in &task_ids {
+            let _ = writeln!(y, "- {t}");
+        }
+    }
+    let _ = writeln!(
+        y,
+        "tags:\n- medical\n- biomedical\n- clinical\n- instruction-tuning\n- meds-ins"
+    );
     let _ = writeln!(y, "meds_ins_categories:");
     for c in &categories {
         let _ = writeln!(y, "- {}", yaml_str(c));
+    }
+    if !restricted.is_empty() {
+        let _ = writeln!(
+            y,
+            "extra_gated_prompt: {}",
+            yaml_str(&format!(
+                "This dataset holds rows of registration-only or credentialed corpora ({}). You may access it only if you hold the same access to those corpora (e.g. a PhysioNet credentialed account and signed Data Use Agreement) and agree not to redistribute their rows.",
+                restricted.join(", ")
+            ))
+        );
+        let _ = writeln!(
+            y,
+            "extra_gated_fields:\n  Name: text\n  Affiliation: text\n  Credentialed access (e.g. PhysioNet user name): text\n  I agree not to redistribute rows of restricted corpora: checkbox"
+        );
     }
     let _ = writeln!(y, "configs:");
     let splits_present = |pred: &dyn Fn(&TaskMeta) -> bool| -> Vec<&'static str> {
@@ -51,27 +408,38 @@ pub fn dataset_card(
             .filter(|s| built.iter().any(|t| pred(t) && count(t, s) > 0))
             .collect()
     };
-    if !built.is_empty() {
+    if !with_rows.is_empty() {
         let _ = writeln!(y, "- config_name: default\n  data_files:");
         for s in splits_present(&|_| true) {
-            let _ = writeln!(y, "  - split: {s}\n    path: data/*/{s}-*.parquet");
+            let _ = writeln!(y, "  - split: {s}\n    path: \"data/*/{s}-*.parquet\"");
         }
     }
-    for t in built {
-        if stats
-            .per_task
-            .get(&t.task_id)
-            .is_none_or(|s| s.samples == 0)
-        {
-            continue;
-        }
-        let _ = writeln!(y, "- config_name: {}\n  data_files:", t.task_id);
+    for t in &with_rows {
+        let _ = writeln!(y, "- config_name: {}\n  data_files:", yaml_str(&t.task_id));
         for s in splits_present(&|x| x.task_id == t.task_id) {
             let _ = writeln!(
                 y,
-                "  - split: {s}\n    path: data/{}/{s}-*.parquet",
-                t.task_id
+                "  - split: {s}\n    path: {}",
+                yaml_str(&format!("data/{}/{s}-*.parquet", t.task_id))
             );
+        }
+    }
+    if !features.is_empty() {
+        let _ = writeln!(y, "dataset_info:");
+        let mut all = Sizes::default();
+        for s in sizes.values() {
+            for (split, (rows, bytes)) in &s.splits {
+                let e = all.splits.entry(split.clone()).or_default();
+                e.0 += rows;
+                e.1 += bytes;
+            }
+            all.download += s.download;
+        }
+        dataset_info(&mut y, "default", features, &all);
+        for t in &with_rows {
+            if let Some(s) = sizes.get(&t.task_id) {
+                dataset_info(&mut y, &t.task_id, features, s);
+            }
         }
     }
     let _ = writeln!(y, "---\n");
@@ -82,7 +450,7 @@ pub fn dataset_card(
         b,
         "Built by `{}` from {} corpora into {} samples over {} tasks. Every row carries its provenance \
          (`source_file`, `source_locator`, `raw_sha256`, `manifest_sha256`); `medsins audit <id>` traces \
-         any row to its raw record. Removed samples are listed in `ledger.parquet`.\n",
+         any row to its raw record. Removed samples are listed in `ledger.parquet`, with stage and reason.\n",
         lock.builder_version, stats.corpora, stats.samples, stats.tasks
     );
     if !lock.complete {
@@ -92,18 +460,14 @@ pub fn dataset_card(
             lock.missing, lock.failed
         );
     }
-    let credentialed: Vec<&str> = manifests
-        .iter()
-        .filter(|m| m.manifest.corpus.access.get_ref() != "public")
-        .map(|m| m.manifest.id())
-        .collect();
-    if !credentialed.is_empty() {
+    if !restricted.is_empty() {
         let _ = writeln!(
             b,
             "> **Warning: restricted data.** Rows from registration-only or credentialed corpora are present \
              ({}). Their terms (e.g. the PhysioNet Credentialed Health Data Use Agreement) forbid redistribution: \
-             do not publish this directory. Rebuild with `--access public` for a shareable subset.\n",
-            credentialed.join(", ")
+             share this directory only in a private, gated repository (`medsins push --private --gated manual`). \
+             Rebuild with `--access public` for a shareable subset.\n",
+            restricted.join(", ")
         );
     }
     let nc: Vec<&str> = manifests
@@ -124,9 +488,38 @@ pub fn dataset_card(
             nc.join(", ")
         );
     }
+
+    let example = with_rows
+        .first()
+        .map(|t| t.task_id.as_str())
+        .unwrap_or("TASK_ID");
     let _ = writeln!(
         b,
-        "## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|"
+        "## How to load\n\nEach task is a config; `default` is every task. Splits are `train`, `validation` and `test`.\n\n\
+         ```python\nfrom datasets import load_dataset\n\nds = load_dataset(\"ORG/NAME\")                      # every task\n\
+         task = load_dataset(\"ORG/NAME\", \"{example}\")  # one task\n```\n\n\
+         ```python\nimport polars as pl\n\ndf = pl.read_parquet(\"hf://datasets/ORG/NAME/data/*/*.parquet\")\n\
+         one = pl.read_parquet(\"hf://datasets/ORG/NAME/data/{example}/*.parquet\")\n```\n\n\
+         ```sql\n-- DuckDB\nSELECT task_id, count(*) FROM 'hf://datasets/ORG/NAME/data/*/*.parquet' GROUP BY task_id;\n```\n\n\
+         Replace `ORG/NAME` with this repository, or use the local directory (`load_dataset(\"out\")`, \
+         `'out/data/*/*.parquet'`). `medsins export` writes chat, ShareGPT, Alpaca or MedS-Ins task JSON files \
+         for training.\n"
+    );
+
+    let _ = writeln!(
+        b,
+        "## Data fields\n\n| field | type | meaning |\n|---|---|---|"
+    );
+    let present: BTreeSet<&str> = features.iter().map(|f| f.0.as_str()).collect();
+    for (name, t, what) in FIELDS {
+        if present.is_empty() || present.contains(name) {
+            let _ = writeln!(b, "| `{name}` | {t} | {what} |");
+        }
+    }
+
+    let _ = writeln!(
+        b,
+        "\n## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|"
     );
     for t in built {
         let _ = writeln!(
@@ -141,9 +534,25 @@ pub fn dataset_card(
             count(t, "test")
         );
     }
+
     let _ = writeln!(
         b,
-        "\n## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|"
+        "\n## Limitations\n\n\
+         - Rows inherit the errors, biases and coverage of their source corpora (mostly English; clinical notes \
+         from a few US hospitals); nothing here is medical advice.\n\
+         - Near-duplicates are flagged (`near_duplicate_flag` in the ledger) and kept unless a task's policy \
+         removes them; exact duplicates are removed within a task only.\n\
+         - Test and validation inputs are kept out of every task's training rows (exact and near matches), \
+         but not out of other datasets: decontaminate against your benchmarks (`medsins build --decontaminate`).\n\
+         - Where the authors' own preparation of a task is unknown, its rendering follows the published task \
+         definition; such tasks can differ from the MedS-Ins release.\n\
+         - Licences differ per corpus (see below and `{LICENSE_FILE}`): check each row's `license` and `access` \
+         before use, in particular for commercial use.\n"
+    );
+
+    let _ = writeln!(
+        b,
+        "## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|"
     );
     for m in manifests {
         let id = m.manifest.id();

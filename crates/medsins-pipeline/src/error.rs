@@ -38,8 +38,10 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Benchmarks(#[from] medsins_quality::BenchmarksError),
-    #[error("--tokenizer {}: {message}", .path.display())]
-    Tokenizer { path: PathBuf, message: String },
+    /// `--tokenizer` or `--chat-template` cannot be used (the message names the file), or a
+    /// sample cannot be counted.
+    #[error("{0}")]
+    Tokens(String),
     #[error("task {task_id}: {source}")]
     Task {
         task_id: String,

@@ -13,6 +13,8 @@ pub struct BuildOptions {
     pub instructions: Option<PathBuf>,
     pub seed: u64,
     pub shard_rows: usize,
+    /// Bound of a Parquet row group's uncompressed bytes (rows are also capped at 16,384).
+    pub row_group_bytes: usize,
     /// Benchmark test sets to decontaminate against (`--decontaminate`); their names and
     /// SHA-256 are recorded in the lock's options.
     pub decontaminate: Vec<PathBuf>,
@@ -21,8 +23,14 @@ pub struct BuildOptions {
     /// A Hugging Face `tokenizer.json` (`--tokenizer`): adds `input_tokens`/`output_tokens`
     /// columns and token histograms; its name and SHA-256 are recorded in the lock's options.
     pub tokenizer: Option<PathBuf>,
-    /// With a tokenizer: samples over this many input + output tokens are removed (`too_long`).
+    /// With a tokenizer: samples over this many instruction + input + output tokens (or, with
+    /// a chat template, tokens of the rendered conversation) are removed (`too_long`).
     pub max_tokens: Option<usize>,
+    /// A `tokenizer_config.json` (or `chat_template.jinja`) whose chat template renders the
+    /// conversation `max_tokens` counts; its name and SHA-256 are recorded in the lock.
+    pub chat_template: Option<PathBuf>,
+    /// Where the conversation puts the instruction (system message or user message).
+    pub instruction_in: crate::tokens::InstructionIn,
     /// Record per-stage seconds in `stats.json` (`--timings`, for benchmarks). Off by default:
     /// timings differ from run to run, and the output would no longer be byte-identical.
     pub timings: bool,
@@ -74,10 +82,13 @@ impl BuildOptions {
             instructions: None,
             seed: 0,
             shard_rows: 100_000,
+            row_group_bytes: medsins_output::DEFAULT_ROW_GROUP_BYTES,
             decontaminate: Vec::new(),
             decontaminate_ngram: medsins_quality::DEFAULT_NGRAM,
             tokenizer: None,
             max_tokens: None,
+            chat_template: None,
+            instruction_in: crate::tokens::InstructionIn::System,
             timings: false,
             limits: medsins_readers::Limits::default(),
             progress: None,
@@ -89,6 +100,7 @@ impl BuildOptions {
         let mut locked = serde_json::json!({
             "seed": self.seed,
             "shard_rows": self.shard_rows,
+            "row_group_bytes": self.row_group_bytes,
             "only": self.selection.only,
             "access": self.selection.access.map(|a| a.as_str()),
             "exclude_licence": self.selection.exclude_licence,
@@ -133,6 +145,9 @@ impl BuildOptions {
             .and_then(|v| v.as_u64())
             .ok_or_else(|| unreproducible("the lock's options have no `shard_rows`".into()))?
             as usize;
+        if let Some(b) = locked.get("row_group_bytes").and_then(|v| v.as_u64()) {
+            o.row_group_bytes = b as usize;
+        }
         o.selection.only = strings("only");
         o.selection.exclude_licence = strings("exclude_licence");
         o.selection.access = match locked.get("access").and_then(|v| v.as_str()) {

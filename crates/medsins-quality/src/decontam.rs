@@ -10,7 +10,7 @@
 //! shorter than n words is not compared at all (labels, letters and short answers would match
 //! everywhere).
 
-use super::minhash::words;
+use super::minhash::{is_cjk, words};
 use medsins_core::Sample;
 use medsins_manifest::FileOptions;
 use medsins_readers::{Limits, ReadError, read_file, value_text};
@@ -152,6 +152,19 @@ fn word_hashes(w: &[String], seed: u64) -> Vec<u64> {
         .collect()
 }
 
+/// Units joined for a reader: by spaces, except between two CJK characters.
+fn join_units(units: &[String]) -> String {
+    let mut out = String::new();
+    for (i, u) in units.iter().enumerate() {
+        let cjk = |s: &str| s.chars().all(is_cjk);
+        if i > 0 && !(cjk(u) && cjk(&units[i - 1])) {
+            out.push(' ');
+        }
+        out.push_str(u);
+    }
+    out
+}
+
 fn gram_key(h: &[u64]) -> u64 {
     let mut buf = Vec::with_capacity(h.len() * 8);
     for x in h {
@@ -232,7 +245,7 @@ impl BenchIndex {
         }
         if h.len() < self.n {
             let bi = short?.get(&gram_key(&h))?;
-            return Some((*bi, w.join(" "), 1.0));
+            return Some((*bi, join_units(&w), 1.0));
         }
         let mut first: Option<(u32, usize)> = None;
         let mut hits = 0usize;
@@ -246,7 +259,7 @@ impl BenchIndex {
         first.map(|(bi, i)| {
             (
                 bi,
-                w[i..i + self.n].join(" "),
+                join_units(&w[i..i + self.n]),
                 super::minhash::round4(hits as f64 / total as f64),
             )
         })
@@ -326,5 +339,41 @@ mod tests {
             ]
         );
         assert_eq!(c[0].share, 0.3333);
+    }
+
+    #[test]
+    fn short_chinese_and_japanese_inputs_are_compared_by_character_ngrams() {
+        let bench = Benchmark {
+            name: "medsbench_zh_ja.json".into(),
+            sha256: String::new(),
+            inputs: vec![
+                "患者男性，六十五岁，因胸痛三小时入院，心电图提示急性心肌梗死。".into(),
+                "高血圧の患者に対して最初に投与すべき薬剤はどれか。".into(),
+            ],
+            outputs: vec!["A".into()],
+        };
+        let ix = BenchIndex::new(&[bench], 13, 0);
+        let samples = vec![
+            // 20 characters sharing 14 with the first benchmark input
+            s("因胸痛三小时入院，心电图提示急性心肌梗死", "A"),
+            // a Japanese input of 19 characters sharing 15
+            s("患者に対して最初に投与すべき薬剤を選べ", "B"),
+            // same topic, no 13-character span in common
+            s("患者女性，因发热咳嗽三天入院，胸片提示肺炎", "C"),
+            // 11 characters and a Latin word: 12 units, shorter than n, and no exact match
+            s("心电图提示急性心肌梗死ECG", "D"),
+        ];
+        let got: Vec<(usize, &str, String)> = ix
+            .contaminated(&samples)
+            .into_iter()
+            .map(|c| (c.index, c.field, c.ngram))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, "input", "因胸痛三小时入院心电图提示".to_string()),
+                (1, "input", "患者に対して最初に投与すべ".to_string()),
+            ]
+        );
     }
 }

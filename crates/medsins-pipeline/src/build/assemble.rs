@@ -6,7 +6,6 @@ use super::Inputs;
 use super::leakage::CrossTask;
 use super::plan::Plan;
 use super::write::Written;
-use crate::card::dataset_card;
 use crate::report::{BuildReport, CorpusReport, CorpusStatus};
 use crate::task::TaskRun;
 use crate::{BuildError, BuildOptions};
@@ -74,10 +73,7 @@ pub fn assemble(
         .map(|(_, pc)| pc.manifest)
         .collect();
     let metas: Vec<&TaskMeta> = b.runs.iter().map(|(_, r)| &r.meta).collect();
-    write(
-        &dir.join("README.md"),
-        &dataset_card(&built_manifests, &metas, &stats, &lock),
-    )?;
+    crate::card::write_card(dir, &built_manifests, &metas, &stats, &lock)?;
     output::write_id_index(dir)?;
     output::write_checksums(dir)?;
     report.samples = stats.samples;
@@ -196,6 +192,9 @@ fn lock(
     if let Some(c) = &inputs.counter {
         options["tokenizer"] = serde_json::json!({"name": c.name, "sha256": c.sha256});
         options["max_tokens"] = serde_json::json!(opts.max_tokens);
+        if let Some(t) = c.template() {
+            options["chat_template"] = serde_json::json!({"name": t.name, "sha256": t.sha256, "instruction_in": t.place.as_str()});
+        }
     }
     Lock {
         builder_version: BUILDER_VERSION.to_string(),

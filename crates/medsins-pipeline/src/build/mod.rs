@@ -74,7 +74,7 @@ impl Inputs {
         let counter = opts
             .tokenizer
             .as_deref()
-            .map(crate::tokens::Counter::load)
+            .map(|p| load_counter(p, opts))
             .transpose()?;
         Ok(Inputs {
             bank,
@@ -170,6 +170,21 @@ fn refuse_overlap(opts: &BuildOptions) -> Result<(), BuildError> {
         )));
     }
     Ok(())
+}
+
+/// The tokenizer (`--tokenizer`), with the chat template its counts go through when given.
+fn load_counter(
+    path: &std::path::Path,
+    opts: &BuildOptions,
+) -> Result<crate::tokens::Counter, BuildError> {
+    let counter = crate::tokens::Counter::load(path).map_err(BuildError::Tokens)?;
+    Ok(match &opts.chat_template {
+        Some(t) => counter.with_template(
+            crate::tokens::ChatTemplate::load(t, opts.instruction_in)
+                .map_err(BuildError::Tokens)?,
+        ),
+        None => counter,
+    })
 }
 
 /// The semantic checks each task expects to fail, by task id.

@@ -96,25 +96,28 @@ fn write_task(
             s.instruction_id = i;
             s.instruction = text.to_string();
         }
-        let counts: Vec<Option<(u32, u32)>> = match counter {
+        let counts: Vec<Option<crate::tokens::SampleTokens>> = match counter {
             Some(c) => {
                 let t0 = std::time::Instant::now();
-                let v = c.count_batch(&batch);
+                let v = c
+                    .count_batch(&batch)
+                    .map_err(|e| BuildError::Tokens(format!("{}: {e}", cx.meta.task_id)))?;
                 t_tokens += t0.elapsed().as_secs_f64();
                 v.into_iter().map(Some).collect()
             }
             None => vec![None; batch.len()],
         };
         for (s, t) in batch.into_iter().zip(counts) {
-            if let (Some((i, o)), Some(max)) = (t, opts.max_tokens)
-                && (i + o) as usize > max
+            if let (Some(t), Some(max), Some(c)) = (t, opts.max_tokens, counter)
+                && t.total as usize > max
             {
                 too_long.push(LedgerEntry {
-                    detail: format!("{i} input + {o} output tokens > --max-tokens {max}"),
+                    detail: format!("{} {} > --max-tokens {max}", t.total, c.total_is()),
                     ..LedgerEntry::for_sample(cx.meta, &s, "tokens", LedgerReason::TooLong)
                 });
                 continue;
             }
+            let t = t.map(|t| (t.input, t.output));
             checker.push(&s.id.to_string(), &s.input, &s.output);
             w.samples += 1;
             if let Some(split) = s.split {

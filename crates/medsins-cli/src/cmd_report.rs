@@ -1,0 +1,19 @@
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A build's output directory.
+    #[arg(default_value = "out")]
+    out: PathBuf,
+    /// Where to write the report: one self-contained HTML page (inline SVG and CSS).
+    #[arg(long)]
+    html: PathBuf,
+}
+
+/// Writes the HTML report of a build.
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    let dir = medsins_publish::BuildDir::open(&a.out)?;
+    medsins_publish::report::write(&dir, &a.html)?;
+    println!("report written to {}", a.html.display());
+    Ok(0)
+}
