@@ -9,9 +9,9 @@
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
 use medsins_core::LedgerEntry;
-use medsins_manifest::{LoadedManifest, Task};
+use medsins_manifest::{CatalogueSource, LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
-use medsins_pipeline::corpus::{Resolution, raw_rel_path, resolve_corpus};
+use medsins_pipeline::corpus::{Checksums, Resolution, raw_rel_path, resolve_corpus};
 use medsins_pipeline::instruction_set;
 use medsins_pipeline::task::render_task;
 use medsins_readers::{InstructionBank, read_all};
@@ -22,10 +22,12 @@ use std::path::{Path, PathBuf};
 /// Where to find what the output does not contain.
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
-    /// The manifest folder (`corpora-manifests`).
-    pub manifests: PathBuf,
+    /// The catalogue holding the build's manifests.
+    pub catalogue: CatalogueSource,
     /// The raw root: when given, the raw record is re-read and the sample re-derived.
     pub raw_root: Option<PathBuf>,
+    /// Whether the raw files must match their manifests' checksums to be re-read.
+    pub checksums: Checksums,
     /// The instruction bank, when the build used one (needed to re-derive the instruction).
     pub instructions: Option<PathBuf>,
 }
@@ -194,19 +196,6 @@ pub fn read_lock(out: &Path) -> Result<Lock, AuditError> {
     })
 }
 
-/// Loads `<manifests>/<corpus>.toml` alone (other manifests being edited do not matter).
-fn load_manifest(manifests: &Path, corpus: &str) -> Result<LoadedManifest, String> {
-    let p = manifests.join(format!("{corpus}.toml"));
-    let text = std::fs::read_to_string(&p).map_err(|e| {
-        format!(
-            "{}: cannot read the manifest ({e}); pass --manifests DIR holding it",
-            p.display()
-        )
-    })?;
-    LoadedManifest::parse(&p, text)
-        .map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
-}
-
 fn str_of(row: &Map<String, Value>, k: &str) -> String {
     row.get(k)
         .and_then(|v| v.as_str())
@@ -322,7 +311,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
         ..Default::default()
     };
 
-    let lm = match load_manifest(&opts.manifests, &corpus_id) {
+    let lm = match opts.catalogue.load_manifest(&corpus_id) {
         Ok(lm) => Some(lm),
         Err(e) => {
             notes.push(e);
@@ -428,6 +417,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 },
                 seed,
                 bank.as_ref(),
+                opts.checksums,
             ) {
                 Err(reason) => Rederive::diff(reason),
                 Ok(d) => {
@@ -495,6 +485,7 @@ fn rederive_one(
     target: &Target,
     seed: u64,
     bank: Option<&InstructionBank>,
+    checksums: Checksums,
 ) -> Result<Rederived, String> {
     let Target {
         id,
@@ -519,7 +510,7 @@ fn rederive_one(
     // only the file the sample came from (and the task's lookups) is needed to re-derive it
     let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
-    let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
+    let rc = match resolve_corpus(lm, raw_root, Some(&ids), checksums) {
         Resolution::Ready(rc) => rc,
         Resolution::Missing(paths) => {
             return Err(format!(

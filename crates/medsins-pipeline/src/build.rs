@@ -78,6 +78,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         .map_err(BuildError::Invalid)?;
     let mut report = BuildReport {
         out: opts.out.display().to_string(),
+        catalogue: catalogue.source.to_string(),
         ..Default::default()
     };
     let mut ready: Vec<(&LoadedManifest, Vec<&Task>, ResolvedCorpus)> = Vec::new();
@@ -101,7 +102,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             .iter()
             .flat_map(|t| lm.manifest.needed_file_ids(t))
             .collect();
-        let mut resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids));
+        let mut resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids), opts.checksums);
         let mut tasks = tasks;
         // Some files present, some missing (e.g. only a corpus's test split at hand): build the
         // tasks whose files are there, report the rest (a partial build, exit 3).
@@ -140,7 +141,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
                     .collect();
                 partial.insert(id.clone(), (paths.clone(), skipped));
                 tasks = buildable;
-                resolution = resolve_corpus(lm, &opts.raw_root, Some(&present));
+                resolution = resolve_corpus(lm, &opts.raw_root, Some(&present), opts.checksums);
             }
         }
         match resolution {
@@ -459,6 +460,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
 
     let mut raw_files: Vec<LockedFile> = Vec::new();
     let mut manifests: Vec<LockedManifest> = Vec::new();
+    let mut checksums_skipped: Vec<String> = Vec::new();
     for (ci, (lm, tasks, rc)) in ready.iter().enumerate() {
         let id = lm.manifest.id().to_string();
         let task_ids: Vec<String> = tasks.iter().map(|t| t.id.get_ref().clone()).collect();
@@ -489,6 +491,7 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             },
         });
         raw_files.extend(rc.locked(&id));
+        checksums_skipped.extend(rc.checksums_skipped().map(str::to_string));
         manifests.push(LockedManifest {
             corpus_id: id,
             path: format!("corpora-manifests/{}.toml", lm.manifest.id()),
@@ -585,6 +588,8 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         raw_files,
         missing: report.missing().map(|c| c.corpus_id.clone()).collect(),
         failed: report.failed().map(|c| c.corpus_id.clone()).collect(),
+        catalogue: catalogue.source.kind().to_string(),
+        checksums_skipped,
     };
     write(&dir.join(output::LOCK_FILE), &lock.to_json())?;
     let built_manifests: Vec<&LoadedManifest> = ready

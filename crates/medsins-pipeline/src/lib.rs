@@ -29,8 +29,8 @@ pub mod build;
 mod card;
 
 pub use build::{build, instruction_set};
-pub use corpus::{Resolution, ResolvedCorpus, resolve_corpus};
-pub use options::{BuildOptions, BuildSelection, Progress};
+pub use corpus::{Checksums, Resolution, ResolvedCorpus, resolve_corpus};
+pub use options::{BuildOptions, BuildSelection, DEFAULT_SEED, DEFAULT_SHARD_ROWS, Progress};
 pub use report::{BuildReport, CorpusStatus};
 pub use task::{TaskBuild, TaskRun, render_task};
 

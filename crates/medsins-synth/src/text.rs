@@ -275,7 +275,7 @@ impl Rng {
     }
     /// Uniform in `0..n` (`n > 0`).
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
     /// Uniform in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
@@ -488,7 +488,7 @@ fn sentence(out: &mut String, style: Style, words: usize, rng: &mut Rng) {
                 } else {
                     (0, VOCAB.len())
                 };
-                let i = (hi * n as u64 >> 32) as usize;
+                let i = ((hi * n as u64) >> 32) as usize;
                 let w: &str = if k > 0 {
                     &t.spaced[list][i]
                 } else if style.lower {
@@ -620,7 +620,8 @@ pub fn content_words(n: usize, rng: &mut Rng) -> String {
         if k > 0 {
             out.push(' ');
         }
-        out.push_str(*rng.pick(VOCAB));
+        let word: &str = rng.pick::<&str>(VOCAB);
+        out.push_str(word);
     }
     out
 }
