@@ -1,4 +1,4 @@
-//! `medsins verify <out>`: is this output what its lock says it is?
+//! `medsins verify --out DIR`: is this output what its lock says it is?
 //!
 //! 1. every file of the output against `SHA256SUMS` (changed, missing or unlisted files);
 //! 2. with a raw root, every raw file of the lock re-hashed (changed or missing files);
