@@ -35,8 +35,9 @@ pub fn valid_catalogue(source: &CatalogueSource) -> anyhow::Result<Catalogue> {
 pub struct RawRoot {
     pub path: PathBuf,
     pub checksums: Checksums,
-    /// Keeps a temporary copy of the bundled fixtures alive while it is read.
-    _fixtures: Option<FixtureRoot>,
+    /// The catalogue's fixtures, when they are the root (a temporary copy of the bundled
+    /// ones lives as long as this value).
+    fixtures: Option<FixtureRoot>,
 }
 
 /// Whether the raw files of `root` must match their manifests: not for the catalogue's own
@@ -64,7 +65,7 @@ impl RawRoot {
             Some(path) => Ok(RawRoot {
                 checksums: checksums_for(&path, skip_checksums, source),
                 path,
-                _fixtures: None,
+                fixtures: None,
             }),
             None => {
                 let f = source.fixture_root().map_err(|e| {
@@ -73,7 +74,7 @@ impl RawRoot {
                 Ok(RawRoot {
                     path: f.path().to_path_buf(),
                     checksums: Checksums::Skip,
-                    _fixtures: Some(f),
+                    fixtures: Some(f),
                 })
             }
         }
@@ -81,7 +82,7 @@ impl RawRoot {
 
     /// How to name the root to a user: the folder, or "the bundled fixtures".
     pub fn describe(&self) -> String {
-        match &self._fixtures {
+        match &self.fixtures {
             Some(f) if f.is_bundled() => "the bundled fixtures".to_string(),
             _ => self.path.display().to_string(),
         }
