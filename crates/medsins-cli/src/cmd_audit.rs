@@ -9,7 +9,7 @@ pub struct Args {
     /// The sample id (the `id` column: 32 hexadecimal characters).
     id: String,
     /// The build's output directory.
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = paths::DEFAULT_OUT)]
     out: PathBuf,
     /// Raw root: re-read the raw record and re-derive the sample from it.
     #[arg(long, value_name = "DIR")]

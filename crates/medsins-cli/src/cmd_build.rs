@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long)]
     skip_checksums: bool,
     /// Output directory (replaced atomically).
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = paths::DEFAULT_OUT)]
     out: PathBuf,
     /// Build only these corpus or task ids (comma-separated).
     #[arg(long, value_delimiter = ',')]

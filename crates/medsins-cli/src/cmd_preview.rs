@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long)]
     skip_checksums: bool,
     /// Records read per file to find the samples.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = medsins_inspect::preview::DEFAULT_WINDOW)]
     window: usize,
     /// Manifest folder (default: `corpora-manifests` in the working directory, else the
     /// catalogue bundled with medsins).

@@ -89,11 +89,14 @@ impl RawRoot {
     }
 }
 
+/// Where a build's output goes, and where the other commands look for it, by default.
+pub const DEFAULT_OUT: &str = "out";
+
 /// A build's output directory: `--out DIR` (default `out`), or the older positional form.
 #[derive(clap::Args, Debug)]
 pub struct OutDir {
     /// The build's output directory.
-    #[arg(long, value_name = "DIR", default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_OUT)]
     out: PathBuf,
     /// Same as --out (the older positional form, still accepted).
     #[arg(value_name = "OUT", hide = true, conflicts_with = "out")]

@@ -191,8 +191,14 @@ pub fn new_corpus(o: &NewCorpusOptions) -> Result<NewCorpus, NewCorpusError> {
     if diags.is_empty()
         && fixture_path.exists()
         && (!expected_path.exists() || o.force)
-        && let Ok(previews) =
-            crate::preview(&cat, id, &o.fixtures, Checksums::Skip, o.records, 1000)
+        && let Ok(previews) = crate::preview(
+            &cat,
+            id,
+            &o.fixtures,
+            Checksums::Skip,
+            o.records,
+            crate::preview::DEFAULT_WINDOW,
+        )
     {
         std::fs::create_dir_all(&expected_dir).map_err(io(&expected_dir))?;
         std::fs::write(&expected_path, crate::preview::expected_rows(&previews))

@@ -7,6 +7,9 @@ use medsins_pipeline::task::render_task;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// Records read per file to find a preview's samples, unless told otherwise.
+pub const DEFAULT_WINDOW: usize = 1000;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskPreview {
     pub corpus_id: String,
