@@ -157,7 +157,7 @@ where
     let code = match result {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             1
         }
     };
