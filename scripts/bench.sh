@@ -58,7 +58,7 @@ for s in "${SCALES[@]}"; do
   for j in $JOBS; do
     out="$BENCH_DIR/out-$s-j$j"
     # exit 1 = a failing semantic check or corpus: still measured, the report says which
-    /usr/bin/time -v -o "$BENCH_DIR/build-$s-j$j.time" "$BIN" build --raw-root "$raw" --out "$out" \
+    /usr/bin/time -v -o "$BENCH_DIR/build-$s-j$j.time" "$BIN" build --raw-root "$raw" --skip-checksums --out "$out" \
       --jobs "$j" --timings --format json > "$BENCH_DIR/build-$s-j$j.json" || true
     echo " build --jobs $j:"
     report "$BENCH_DIR/build-$s-j$j.time" "$out/stats.json" "$raw_mb"
@@ -77,7 +77,7 @@ for s in "${SCALES[@]}"; do
     cargo run --release -q -p medsins-pipeline --example train_tokenizer -- --vocab 16000 --out "$tok" \
       "$BENCH_DIR/tokenizer-text.txt" | tail -1
     out="$BENCH_DIR/out-$s-tok"
-    /usr/bin/time -v -o "$BENCH_DIR/build-$s-tok.time" "$BIN" build --raw-root "$raw" --out "$out" \
+    /usr/bin/time -v -o "$BENCH_DIR/build-$s-tok.time" "$BIN" build --raw-root "$raw" --skip-checksums --out "$out" \
       --jobs 2 --timings --tokenizer "$tok" --format json > "$BENCH_DIR/build-$s-tok.json" || true
     echo " build --jobs 2 --tokenizer:"
     report "$BENCH_DIR/build-$s-tok.time" "$out/stats.json" "$raw_mb"

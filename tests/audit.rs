@@ -6,22 +6,33 @@
 use medsins_e2e::*;
 use medsins_inspect::audit::{AuditError, AuditOptions, AuditReport, audit};
 use medsins_inspect::verify::{VerifyOptions, verify};
-use medsins_manifest::Catalogue;
-use medsins_pipeline::{BuildOptions, CorpusStatus, build};
+use medsins_manifest::{Catalogue, CatalogueSource};
+use medsins_pipeline::{BuildOptions, Checksums, CorpusStatus, build};
 use std::path::{Path, PathBuf};
 
-fn audit_opts(manifests: &Path, raw_root: Option<&Path>) -> AuditOptions {
+fn audit_opts(manifests: &Path, raw_root: Option<&Path>, checksums: Checksums) -> AuditOptions {
     AuditOptions {
-        manifests: manifests.to_path_buf(),
+        catalogue: CatalogueSource::Directory {
+            path: manifests.to_path_buf(),
+        },
         raw_root: raw_root.map(Path::to_path_buf),
+        checksums,
         instructions: None,
     }
 }
 
-fn verify_opts(manifests: &Path, raw_root: Option<&Path>, rebuild: bool) -> VerifyOptions {
+fn verify_opts(
+    manifests: &Path,
+    raw_root: Option<&Path>,
+    rebuild: bool,
+    checksums: Checksums,
+) -> VerifyOptions {
     VerifyOptions {
-        manifests: manifests.to_path_buf(),
+        catalogue: CatalogueSource::Directory {
+            path: manifests.to_path_buf(),
+        },
         raw_root: raw_root.map(Path::to_path_buf),
+        checksums,
         rebuild,
         instructions: None,
         decontaminate: vec![],
@@ -42,9 +53,11 @@ fn all_rows(out: &Path) -> Vec<(String, serde_json::Map<String, serde_json::Valu
         .collect()
 }
 
+/// A build of the fixtures (or a copy of them), which are not the releases.
 fn demo_build(out: &Path, raw_root: &Path) -> medsins_pipeline::BuildReport {
     let mut opts = BuildOptions::new(raw_root.to_path_buf(), out.to_path_buf());
     opts.shard_rows = 2;
+    opts.checksums = Checksums::Skip;
     build(&catalogue(), &opts).expect("demo build")
 }
 
@@ -181,7 +194,12 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
             .to_string();
 
     // the kept sample and the duplicate removed in its favour share the id
-    let r = audit(&out, &dup, &audit_opts(&t.manifests, Some(&t.raw))).unwrap();
+    let r = audit(
+        &out,
+        &dup,
+        &audit_opts(&t.manifests, Some(&t.raw), Checksums::Verify),
+    )
+    .unwrap();
     assert_eq!(r.status, "kept");
     assert_eq!(r.source.locator, "line 1");
     assert_eq!(r.corpus.license.as_deref(), Some("CC-BY-NC-4.0"));
@@ -210,7 +228,12 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     // an id only in the ledger (empty output after normalisation)
     let empty =
         medsins_core::SampleId::derive("task9001_tinypub_qa", "What is nothing?", "").to_string();
-    let r = audit(&out, &empty, &audit_opts(&t.manifests, Some(&t.raw))).unwrap();
+    let r = audit(
+        &out,
+        &empty,
+        &audit_opts(&t.manifests, Some(&t.raw), Checksums::Verify),
+    )
+    .unwrap();
     assert_eq!(r.status, "removed");
     assert!(r.sample.is_none());
     assert_eq!(r.ledger.len(), 1);
@@ -225,7 +248,7 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
     let e = audit(
         &out,
         "0123456789abcdef0123456789abcdef",
-        &audit_opts(&t.manifests, None),
+        &audit_opts(&t.manifests, None, Checksums::Verify),
     )
     .unwrap_err();
     assert!(matches!(e, AuditError::UnknownId(_)), "{e}");
@@ -234,7 +257,12 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
             .contains("unknown id `0123456789abcdef0123456789abcdef`"),
         "{e}"
     );
-    let e = audit(&t.root.join("nope"), &dup, &audit_opts(&t.manifests, None)).unwrap_err();
+    let e = audit(
+        &t.root.join("nope"),
+        &dup,
+        &audit_opts(&t.manifests, None, Checksums::Verify),
+    )
+    .unwrap_err();
     assert!(matches!(e, AuditError::NotAnOutput(_)), "{e}");
 
     // the manifest changes after the build: audit says so, a rebuild refuses
@@ -243,7 +271,12 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
         .unwrap()
         .replace("Answer the question.", "Answer the question briefly.");
     std::fs::write(&p, text).unwrap();
-    let r = audit(&out, &dup, &audit_opts(&t.manifests, None)).unwrap();
+    let r = audit(
+        &out,
+        &dup,
+        &audit_opts(&t.manifests, None, Checksums::Verify),
+    )
+    .unwrap();
     assert!(r.manifest.changed);
     assert!(
         r.notes
@@ -252,7 +285,11 @@ fn duplicate_and_removed_ids_show_their_ledger_entries_and_unknown_ids_are_refus
         "{:?}",
         r.notes
     );
-    let v = verify(&out, &verify_opts(&t.manifests, Some(&t.raw), true)).unwrap();
+    let v = verify(
+        &out,
+        &verify_opts(&t.manifests, Some(&t.raw), true, Checksums::Verify),
+    )
+    .unwrap();
     assert!(!v.ok);
     assert!(
         v.problems
@@ -282,7 +319,8 @@ fn an_edited_shard_is_refused_not_shown_under_the_asked_id() {
         .map(|(f, r)| (f.clone(), r["id"].as_str().unwrap().to_string()))
         .unwrap();
     std::fs::copy(out.join(&other.0), out.join(&pub_shard)).unwrap();
-    let e = audit(&out, &asked, &audit_opts(&t.manifests, Some(&t.raw))).unwrap_err();
+    let opts = audit_opts(&t.manifests, Some(&t.raw), Checksums::Verify);
+    let e = audit(&out, &asked, &opts).unwrap_err();
     assert!(matches!(e, AuditError::IndexMismatch { .. }), "{e}");
     assert_eq!(
         e.to_string(),
@@ -350,7 +388,11 @@ fn access_profiles_keep_restricted_rows_out_and_the_card_warns() {
     );
 
     // a profile build verifies and rebuilds byte for byte from its lock
-    let v = verify(&public, &verify_opts(&t.manifests, Some(&t.raw), true)).unwrap();
+    let v = verify(
+        &public,
+        &verify_opts(&t.manifests, Some(&t.raw), true, Checksums::Verify),
+    )
+    .unwrap();
     assert!(v.ok, "{:?}", v.problems);
 }
 
@@ -369,7 +411,11 @@ fn every_demo_sample_rederives_including_grouped_and_exploded_records() {
     let (mut grouped, mut exploded) = (0, 0);
     for (shard, row) in &rows {
         let id = row["id"].as_str().unwrap();
-        let r = match audit(&out, id, &audit_opts(&manifests, Some(&fixtures_root()))) {
+        let r = match audit(
+            &out,
+            id,
+            &audit_opts(&manifests, Some(&fixtures_root()), Checksums::Skip),
+        ) {
             Ok(r) => r,
             Err(e) => {
                 failures.push(format!("{id}: {e}"));
@@ -415,14 +461,18 @@ fn verify_rebuilds_a_build_of_a_partly_present_corpus() {
     let rel = "medqa/data_clean/questions/US/4_options/phrases_no_exclude_test.jsonl";
     std::fs::create_dir_all(raw.join(rel).parent().unwrap()).unwrap();
     std::fs::copy(fixtures_root().join(rel), raw.join(rel)).unwrap();
-    std::fs::copy(fixtures_root().join("FIXTURES.md"), raw.join("FIXTURES.md")).unwrap();
     let out = tmp.path().join("out");
     let mut opts = BuildOptions::new(raw.clone(), out.clone());
+    opts.checksums = Checksums::Skip;
     opts.selection.only = vec!["medqa".into(), "meqsum".into()];
     let report = build(&catalogue(), &opts).unwrap();
     assert_eq!(report.exit_code(), 3, "{:?}", report.corpora);
     let manifests = repo().join("corpora-manifests");
-    let v = verify(&out, &verify_opts(&manifests, Some(&raw), true)).unwrap();
+    let v = verify(
+        &out,
+        &verify_opts(&manifests, Some(&raw), true, Checksums::Skip),
+    )
+    .unwrap();
     assert!(v.ok, "{:?}", v.problems);
     assert!(v.rebuilt_files.unwrap() > 3);
 }
@@ -436,7 +486,11 @@ fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
     demo_build(&out, &raw);
     let manifests = repo().join("corpora-manifests");
 
-    let v = verify(&out, &verify_opts(&manifests, Some(&raw), true)).unwrap();
+    let v = verify(
+        &out,
+        &verify_opts(&manifests, Some(&raw), true, Checksums::Skip),
+    )
+    .unwrap();
     assert!(v.ok, "{:?}", v.problems);
     assert!(v.rebuilt_files.unwrap() > 3);
     assert!(v.raw_files_checked > 0);
@@ -452,7 +506,7 @@ fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
     let mut bytes = std::fs::read(&p).unwrap();
     bytes[40] ^= 1;
     std::fs::write(&p, &bytes).unwrap();
-    let v = verify(&out, &verify_opts(&manifests, None, false)).unwrap();
+    let v = verify(&out, &verify_opts(&manifests, None, false, Checksums::Skip)).unwrap();
     assert!(!v.ok);
     assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
     assert_eq!(
@@ -469,7 +523,11 @@ fn verify_names_a_changed_shard_or_raw_file_and_rebuilds_byte_identically() {
     let mut bytes = std::fs::read(&p).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&p, &bytes).unwrap();
-    let v = verify(&out, &verify_opts(&manifests, Some(&raw), false)).unwrap();
+    let v = verify(
+        &out,
+        &verify_opts(&manifests, Some(&raw), false, Checksums::Skip),
+    )
+    .unwrap();
     assert!(!v.ok);
     assert_eq!(v.problems.len(), 1, "{:?}", v.problems);
     assert_eq!(
@@ -526,7 +584,11 @@ fn a_sample_of_every_real_corpus_rederives_to_match() {
         let rows = medsins_output::read_samples(&out.join(&shard)).unwrap();
         let row = &rows[0];
         let id = row["id"].as_str().unwrap();
-        match audit(&out, id, &audit_opts(&manifests, Some(&raw))) {
+        match audit(
+            &out,
+            id,
+            &audit_opts(&manifests, Some(&raw), Checksums::Verify),
+        ) {
             Ok(r) => {
                 audited.insert(r.corpus.id.clone());
                 if r.raw_records.as_ref().is_none_or(|v| v.is_empty()) {

@@ -2,7 +2,7 @@
 
 use medsins_manifest::{Catalogue, LoadedManifest};
 use medsins_pipeline::TaskBuild;
-use medsins_pipeline::corpus::{Resolution, resolve_corpus};
+use medsins_pipeline::corpus::{Checksums, Resolution, resolve_corpus};
 use std::path::{Path, PathBuf};
 
 pub fn repo() -> PathBuf {
@@ -14,6 +14,16 @@ pub fn repo() -> PathBuf {
 
 pub fn fixtures_root() -> PathBuf {
     repo().join("fixtures/raw")
+}
+
+/// As the binary decides: the repository's fixtures are not the releases, so their checksums
+/// are not verified; any other raw root's are.
+pub fn checksums_for(raw_root: &Path) -> Checksums {
+    if medsins_manifest::same_folder(raw_root, &fixtures_root()) {
+        Checksums::Skip
+    } else {
+        Checksums::Verify
+    }
 }
 
 /// `../shared` beside the repository, when present (CI and developers have it; a user's clone
@@ -36,7 +46,7 @@ pub fn catalogue() -> Catalogue {
 
 /// Builds every task of a corpus from `raw_root` without writing anything.
 pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuild>, String> {
-    let rc = match resolve_corpus(lm, raw_root, None) {
+    let rc = match resolve_corpus(lm, raw_root, None, checksums_for(raw_root)) {
         Resolution::Ready(rc) => rc,
         Resolution::Missing(p) => return Err(format!("missing: {}", p.join(", "))),
         Resolution::Failed(m) => return Err(m),

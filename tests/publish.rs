@@ -3,6 +3,7 @@
 //! `huggingface_hub`), and the HTML report rendered in headless Chromium.
 
 use medsins_e2e::*;
+use medsins_pipeline::Checksums;
 use medsins_pipeline::tokens::InstructionIn;
 use medsins_pipeline::{BuildOptions, build};
 use medsins_publish::BuildDir;
@@ -20,7 +21,8 @@ fn demo() -> &'static Path {
     static DEMO: OnceLock<tempfile::TempDir> = OnceLock::new();
     DEMO.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();
-        let opts = BuildOptions::new(fixtures_root(), tmp.path().join("out"));
+        let mut opts = BuildOptions::new(fixtures_root(), tmp.path().join("out"));
+        opts.checksums = Checksums::Skip; // the fixtures are not the releases
         let report = build(&catalogue(), &opts).expect("demo build");
         assert_eq!(report.exit_code(), 0, "{:?}", report.corpora);
         tmp
@@ -33,6 +35,7 @@ fn demo() -> &'static Path {
 /// A public build of MeQSum alone.
 fn public_meqsum(out: &Path) {
     let mut opts = BuildOptions::new(fixtures_root(), out.to_path_buf());
+    opts.checksums = Checksums::Skip;
     opts.selection.only = vec!["meqsum".into()];
     build(&catalogue(), &opts).expect("meqsum build");
 }
@@ -394,6 +397,7 @@ fn max_tokens_counts_instruction_input_output_or_the_rendered_conversation() {
 
     let out = tmp.path().join("out");
     let mut b = BuildOptions::new(fixtures_root(), out.clone());
+    b.checksums = Checksums::Skip;
     b.selection.only = vec![MEDQA_ZH.into()];
     build(&catalogue(), &b).unwrap();
     let dir = BuildDir::open(&out).unwrap();
@@ -446,6 +450,7 @@ fn max_tokens_counts_instruction_input_output_or_the_rendered_conversation() {
         // the build bounds the same length and ledgers what it removes
         let bout = tmp.path().join(format!("build-{}", template.is_some()));
         let mut b = BuildOptions::new(fixtures_root(), bout.clone());
+        b.checksums = Checksums::Skip;
         b.selection.only = vec![MEDQA_ZH.into()];
         b.tokenizer = Some(tok_path.clone());
         b.max_tokens = Some(max);

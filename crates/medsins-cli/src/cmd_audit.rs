@@ -1,5 +1,7 @@
+use crate::output::Format;
 use crate::paths;
-use medsins_inspect::audit::{AuditError, AuditOptions, audit, render_text};
+use medsins_inspect::audit::{AuditError, AuditOptions, AuditReport, audit, render_text};
+use medsins_pipeline::Checksums;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -7,50 +9,68 @@ pub struct Args {
     /// The sample id (the `id` column: 32 hexadecimal characters).
     id: String,
     /// The build's output directory.
-    #[arg(long, default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = paths::DEFAULT_OUT)]
     out: PathBuf,
     /// Raw root: re-read the raw record and re-derive the sample from it.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     raw_root: Option<PathBuf>,
+    /// Accept raw files whose SHA-256 differs from their manifest's.
+    #[arg(long)]
+    skip_checksums: bool,
     /// The instruction bank the build used (to re-derive the instruction as well).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     instructions: Option<PathBuf>,
-    /// Manifest folder.
-    #[arg(long)]
+    /// Manifest folder (default: `corpora-manifests` in the working directory, else the
+    /// catalogue bundled with medsins).
+    #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
-    format: paths::Format,
+    format: Format,
+}
+
+/// The audit of the id (the Python module's `audit`).
+pub fn report(a: &Args) -> anyhow::Result<AuditReport> {
+    Ok(audit_id(a)?)
+}
+
+fn audit_id(a: &Args) -> Result<AuditReport, AuditError> {
+    let catalogue = paths::manifests_dir(a.manifests.clone());
+    // without --raw-root nothing is re-derived, so no fixtures are needed
+    let checksums = match &a.raw_root {
+        Some(r) => paths::checksums_for(r, a.skip_checksums, &catalogue),
+        None => Checksums::Verify,
+    };
+    let opts = AuditOptions {
+        catalogue,
+        raw_root: a.raw_root.clone(),
+        checksums,
+        instructions: a.instructions.clone(),
+    };
+    audit(&a.out, &a.id, &opts)
 }
 
 /// Exit codes: 0 found (and, with --raw-root, re-derived to MATCH); 1 unknown id, not an
 /// output, or a re-derivation that differs.
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let opts = AuditOptions {
-        manifests: paths::manifests_dir(a.manifests),
-        raw_root: a.raw_root,
-        instructions: a.instructions,
-    };
-    let report = match audit(&a.out, &a.id, &opts) {
+    let report = match audit_id(&a) {
         Ok(r) => r,
         Err(e @ (AuditError::UnknownId(_) | AuditError::NotAnOutput(_))) => {
-            if a.format == paths::Format::Json {
-                println!(
+            if a.format == Format::Json {
+                outln!(
                     "{}",
                     serde_json::json!({ "id": a.id, "status": "unknown", "error": e.to_string() })
                 );
             }
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return Ok(1);
         }
         Err(e) => return Err(e.into()),
     };
-    let text = if a.format == paths::Format::Json {
-        serde_json::to_string_pretty(&report)? + "\n"
+    if a.format == Format::Json {
+        crate::output::print_json(&report)?;
     } else {
-        render_text(&report)
-    };
-    // a closed pipe (`| head`) is not an error
-    let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+        out!("{}", render_text(&report));
+    }
     Ok(if report.rederive.status == "DIFF" {
         1
     } else {

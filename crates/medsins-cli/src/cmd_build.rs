@@ -1,9 +1,11 @@
-use crate::paths;
+use crate::output::Format;
+use crate::paths::{self, RawRoot};
+use crate::progress::Reporter;
+use crate::{Verbosity, cmd_check};
 use anyhow::Context;
 use medsins_core::Access;
-use medsins_pipeline::{BuildOptions, CorpusStatus};
+use medsins_pipeline::{BuildOptions, BuildReport, CorpusStatus};
 use medsins_readers::Limits;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// A byte count as the limit flags take and show it: `1048576`, `64MiB`, `16GiB`.
@@ -25,12 +27,16 @@ impl std::fmt::Display for ByteCount {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder holding one sub-folder per corpus, in each corpus's upstream layout
-    /// (default: the fixtures bundled with the repository).
-    #[arg(long)]
+    /// Folder holding one sub-folder per corpus, in each corpus's upstream layout (default:
+    /// the catalogue's fixtures — the bundled ones outside a checkout).
+    #[arg(long, value_name = "DIR")]
     raw_root: Option<PathBuf>,
+    /// Accept raw files whose SHA-256 differs from their manifest's (a `medsins synth` root,
+    /// edited files); the lock and the dataset card list every such file.
+    #[arg(long)]
+    skip_checksums: bool,
     /// Output directory (replaced atomically).
-    #[arg(long, default_value = "out")]
+    #[arg(long, value_name = "DIR", default_value = paths::DEFAULT_OUT)]
     out: PathBuf,
     /// Build only these corpus or task ids (comma-separated).
     #[arg(long, value_delimiter = ',')]
@@ -49,24 +55,25 @@ pub struct Args {
     #[arg(long = "exclude-licence")]
     exclude_licence: Vec<String>,
     /// Seed for hash splits and instruction choice.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = medsins_pipeline::DEFAULT_SEED)]
     seed: u64,
     /// Maximum rows per Parquet shard.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = medsins_pipeline::DEFAULT_SHARD_ROWS, value_parser = at_least_one)]
     shard_rows: usize,
     /// Bound of a Parquet row group's uncompressed size, in MiB (the Hugging Face dataset
     /// viewer reads whole row groups).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = at_least_one)]
     row_group_mib: usize,
-    /// Manifest folder.
-    #[arg(long)]
+    /// Manifest folder (default: `corpora-manifests` in the working directory, else the
+    /// catalogue bundled with medsins).
+    #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
     /// Benchmark test sets to decontaminate against: task JSON (MedS-Bench / SNI), JSON Lines or
     /// Parquet with `input` and `output`/`outputs` fields. Matches are removed (ledger `contaminated`).
     #[arg(long, num_args = 1..)]
     decontaminate: Vec<PathBuf>,
     /// Word n-gram length for --decontaminate.
-    #[arg(long, default_value_t = 13)]
+    #[arg(long, default_value_t = medsins_quality::DEFAULT_NGRAM, value_parser = at_least_one)]
     decontaminate_ngram: usize,
     /// A Hugging Face tokenizer.json: adds input_tokens/output_tokens columns and token
     /// histograms in stats.json.
@@ -112,42 +119,41 @@ pub struct Args {
     max_decompression_ratio: u64,
     /// Print the build report as JSON.
     #[arg(long, value_enum, default_value_t)]
-    format: paths::Format,
+    format: Format,
 }
 
-pub fn run(a: Args) -> anyhow::Result<i32> {
-    if let Some(j) = a.jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(j.max(1))
-            .build_global()
-            .context("setting up worker threads")?;
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("must be a whole number, at least 1".to_string()),
     }
-    let dir = paths::manifests_dir(a.manifests);
-    let cat = paths::valid_catalogue(&dir)?;
-    let mut opts = BuildOptions::new(paths::raw_root(a.raw_root), a.out);
-    opts.selection.only = a.only;
-    opts.selection.exclude_licence = a.exclude_licence;
+}
+
+/// Builds as the arguments say and returns the report (progress as `v` allows).
+pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
+    let source = paths::manifests_dir(a.manifests.clone());
+    let cat = paths::valid_catalogue(&source)?;
+    let raw = RawRoot::choose(a.raw_root.clone(), a.skip_checksums, &source)?;
+    let mut opts = BuildOptions::new(raw.path.clone(), a.out.clone());
+    opts.checksums = raw.checksums;
+    opts.selection.only = a.only.clone();
+    opts.selection.exclude_licence = a.exclude_licence.clone();
     opts.selection.access = match a.access.as_deref() {
         None => None,
         Some(s) => Some(Access::parse(s).with_context(|| {
             format!("--access `{s}`: use public, registration or credentialed")
         })?),
     };
-    opts.instructions = a.instructions;
+    opts.selection.check(&cat).map_err(anyhow::Error::msg)?;
+    opts.instructions = a.instructions.clone();
     opts.seed = a.seed;
     opts.shard_rows = a.shard_rows;
-    if a.row_group_mib == 0 {
-        anyhow::bail!("--row-group-mib must be at least 1 (default 128)");
-    }
     opts.row_group_bytes = a.row_group_mib << 20;
-    opts.decontaminate = a.decontaminate;
-    if a.decontaminate_ngram == 0 {
-        anyhow::bail!("--decontaminate-ngram must be at least 1 (default 13)");
-    }
+    opts.decontaminate = a.decontaminate.clone();
     opts.decontaminate_ngram = a.decontaminate_ngram;
-    opts.tokenizer = a.tokenizer;
+    opts.tokenizer = a.tokenizer.clone();
     opts.max_tokens = a.max_tokens;
-    opts.chat_template = a.chat_template;
+    opts.chat_template = a.chat_template.clone();
     opts.instruction_in = medsins_pipeline::tokens::InstructionIn::parse(&a.instruction_in)
         .context("--instruction-in")?;
     opts.timings = a.timings;
@@ -158,63 +164,97 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         max_decompression_ratio: a.max_decompression_ratio,
     };
     opts.limits.check().map_err(anyhow::Error::msg)?;
-    for o in &opts.selection.only {
-        let known = cat
-            .manifests
-            .iter()
-            .any(|m| m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o));
-        if !known {
-            anyhow::bail!(
-                "--only `{o}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them"
-            );
-        }
-    }
-    let spinner = if std::io::stderr().is_terminal() {
-        let p = indicatif::ProgressBar::new(0);
-        p.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        p.set_message(format!("building from {}", opts.raw_root.display()));
-        p.enable_steady_tick(std::time::Duration::from_millis(120));
-        let bar = p.clone();
-        opts.progress = Some(medsins_pipeline::Progress(std::sync::Arc::new(
-            move |phase: &str, done: u64, total: u64| {
-                bar.set_length(total);
-                bar.set_position(done);
-                bar.set_message(match phase {
-                    "tasks" => "tasks built".to_string(),
-                    other => other.to_string(),
-                });
-            },
-        )));
-        Some(p)
-    } else {
-        None
-    };
-    let report = medsins_pipeline::build(&cat, &opts);
-    if let Some(p) = spinner {
-        p.finish_and_clear();
-    }
-    let report = report?;
+    let reporter = Reporter::new(
+        v,
+        &format!("building {} from {}", cat.source, raw.describe()),
+    );
+    opts.progress = reporter.progress();
+    // a pool of its own, so that a library caller can build several times with other --jobs
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.jobs.unwrap_or(0))
+        .build()
+        .context("setting up worker threads")?;
+    let report = pool.install(|| medsins_pipeline::build(&cat, &opts));
+    reporter.finish();
+    Ok(report?)
+}
+
+pub fn run(a: Args, v: Verbosity) -> anyhow::Result<i32> {
+    let report = report(&a, v)?;
     let strict_fail = a.strict && report.checks.unexpected > 0;
     let code = if strict_fail && report.exit_code() == 0 {
         1
     } else {
         report.exit_code()
     };
-    if let Some(file) = &a.report {
-        let dir = medsins_publish::BuildDir::open(&opts.out)?;
+    if let (Some(file), true) = (&a.report, report.written) {
+        let dir = medsins_publish::BuildDir::open(&a.out)?;
         medsins_publish::report::write(&dir, file)?;
-        eprintln!("report written to {}", file.display());
+        errln!("report written to {}", file.display());
     }
-    if a.format == paths::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if a.format == Format::Json {
+        crate::output::print_json(&report)?;
         return Ok(code);
     }
+    print_corpora(&report);
+    match &report.not_written {
+        None => outln!(
+            "{} samples in {} tasks written to {}",
+            report.samples,
+            report.tasks,
+            report.out
+        ),
+        Some(why) => errln!(
+            "error: {why}; {} is unchanged ({} samples in {} tasks were built and discarded)",
+            report.out,
+            report.samples,
+            report.tasks
+        ),
+    }
+    outln!("catalogue: {}", report.catalogue);
+    let counts = |m: &std::collections::BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !report.removed_by_reason.is_empty() {
+        outln!(
+            "removed (ledger.parquet): {}",
+            counts(&report.removed_by_reason)
+        );
+    }
+    if !report.flagged_by_reason.is_empty() {
+        outln!(
+            "flagged, kept (ledger.parquet): {}",
+            counts(&report.flagged_by_reason)
+        );
+    }
+    cmd_check::print_checks(&report.checks);
+    let timing: Vec<String> = report
+        .stage_seconds
+        .iter()
+        .map(|(s, t)| format!("{s} {t:.2}s"))
+        .collect();
+    log::info!("stage time (summed over tasks): {}", timing.join(", "));
+    match report.exit_code() {
+        3 => errln!(
+            "partial build: {} corpus(es) missing (exit 3)",
+            report.missing().count()
+        ),
+        1 if report.written => errln!("{} corpus(es) failed (exit 1)", report.failed().count()),
+        _ => {}
+    }
+    if strict_fail {
+        errln!(
+            "error: {} unexpected failing check(s) (--strict; see checks.json); fix the data or declare them in the task's expected_checks with a reason",
+            report.checks.unexpected
+        );
+    }
+    Ok(code)
+}
+
+fn print_corpora(report: &BuildReport) {
     for c in &report.corpora {
         match &c.status {
             CorpusStatus::Built {
@@ -229,20 +269,20 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 } else {
                     String::new()
                 };
-                println!(
+                outln!(
                     "built     {:<28} {tasks} task(s), {samples} samples{q}",
                     c.corpus_id
                 );
                 if !missing.is_empty() {
-                    eprintln!(
+                    errln!(
                         "partial   {}: built from the files present; not found:",
                         c.corpus_id
                     );
                     for p in missing {
-                        eprintln!("            {p}");
+                        errln!("            {p}");
                     }
                     if !tasks_skipped.is_empty() {
-                        eprintln!("          tasks skipped: {}", tasks_skipped.join(", "));
+                        errln!("          tasks skipped: {}", tasks_skipped.join(", "));
                     }
                 }
             }
@@ -253,71 +293,21 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 obtain,
                 tasks,
             } => {
-                eprintln!("missing   {}: raw files not found:", c.corpus_id);
+                errln!("missing   {}: raw files not found:", c.corpus_id);
                 for p in paths {
-                    eprintln!("            {p}");
+                    errln!("            {p}");
                 }
-                eprintln!("          access: {access}; get it from {homepage}");
-                eprintln!("          {}", obtain.trim().replace('\n', "\n          "));
-                eprintln!("          tasks skipped: {}", tasks.join(", "));
+                errln!("          access: {access}; get it from {homepage}");
+                errln!("          {}", obtain.trim().replace('\n', "\n          "));
+                errln!("          tasks skipped: {}", tasks.join(", "));
             }
             CorpusStatus::Failed { message, tasks } => {
-                eprintln!("FAILED    {}: {message}", c.corpus_id);
-                eprintln!("          tasks skipped: {}", tasks.join(", "));
+                errln!("FAILED    {}: {message}", c.corpus_id);
+                errln!("          tasks skipped: {}", tasks.join(", "));
             }
-            CorpusStatus::Excluded { reason } => println!("excluded  {:<28} {reason}", c.corpus_id),
+            CorpusStatus::Excluded { reason } => {
+                outln!("excluded  {:<28} {reason}", c.corpus_id)
+            }
         }
     }
-    match &report.not_written {
-        None => println!(
-            "{} samples in {} tasks written to {}",
-            report.samples, report.tasks, report.out
-        ),
-        Some(why) => eprintln!(
-            "error: {why}; {} is unchanged ({} samples in {} tasks were built and discarded)",
-            report.out, report.samples, report.tasks
-        ),
-    }
-    let counts = |m: &std::collections::BTreeMap<String, u64>| {
-        m.iter()
-            .map(|(r, n)| format!("{r} {n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !report.removed_by_reason.is_empty() {
-        println!(
-            "removed (ledger.parquet): {}",
-            counts(&report.removed_by_reason)
-        );
-    }
-    if !report.flagged_by_reason.is_empty() {
-        println!(
-            "flagged, kept (ledger.parquet): {}",
-            counts(&report.flagged_by_reason)
-        );
-    }
-    crate::cmd_check::print_checks(&report.checks);
-    let timing: Vec<String> = report
-        .stage_seconds
-        .iter()
-        .map(|(s, t)| format!("{s} {t:.2}s"))
-        .collect();
-    log::info!("stage time (summed over tasks): {}", timing.join(", "));
-    match report.exit_code() {
-        3 => eprintln!(
-            "partial build: {} corpus(es) missing (exit 3)",
-            report.missing().count()
-        ),
-        1 if report.written => {
-            eprintln!("{} corpus(es) failed (exit 1)", report.failed().count())
-        }
-        _ => {}
-    }
-    if strict_fail {
-        eprintln!(
-            "error: {} unexpected failing check(s) (--strict; see checks.json); fix the data or declare them in the task's expected_checks with a reason",
-            report.checks.unexpected
-        );
-    }
-    Ok(code)
 }

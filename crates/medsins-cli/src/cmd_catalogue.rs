@@ -7,9 +7,11 @@ pub struct Args {
     #[arg(value_parser = ["schema", "doc"])]
     what: String,
     /// Write to this file instead of standard output.
-    #[arg(long, short = 'o')]
+    #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
-    #[arg(long)]
+    /// Manifest folder (default: `corpora-manifests` in the working directory, else the
+    /// catalogue bundled with medsins).
+    #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
 }
 
@@ -22,8 +24,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         }
     };
     match a.output {
-        Some(p) => std::fs::write(&p, text)?,
-        None => print!("{text}"),
+        Some(p) => {
+            std::fs::write(&p, text).map_err(|e| anyhow::anyhow!("writing {}: {e}", p.display()))?
+        }
+        None => out!("{text}"),
     }
     Ok(0)
 }

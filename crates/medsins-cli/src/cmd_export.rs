@@ -1,4 +1,5 @@
-use crate::paths;
+use crate::output::Format as OutputFormat;
+use crate::paths::{self, OutDir};
 use anyhow::Context;
 use medsins_pipeline::tokens::{ChatTemplate, Counter, InstructionIn};
 use medsins_publish::export::{ExportOptions, Format};
@@ -6,9 +7,8 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A build's output directory.
-    #[arg(default_value = "out")]
-    out: PathBuf,
+    #[command(flatten)]
+    out: OutDir,
     /// Where to write the exported files (one per task and split, and EXPORT.json).
     #[arg(long)]
     to: PathBuf,
@@ -38,7 +38,7 @@ pub struct Args {
     manifests: Option<PathBuf>,
     /// Print what was written as JSON.
     #[arg(long = "output-format", value_enum, default_value_t)]
-    output_format: paths::Format,
+    output_format: OutputFormat,
 }
 
 /// Loads `--tokenizer` and `--chat-template`.
@@ -62,7 +62,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     let cat = (format == Format::TaskJson)
         .then(|| paths::load_catalogue(&paths::manifests_dir(a.manifests)).0);
     let counter = counter(a.tokenizer.as_deref(), a.chat_template.as_deref(), place)?;
-    let dir = medsins_publish::BuildDir::open(&a.out)?;
+    let dir = medsins_publish::BuildDir::open(a.out.path())?;
     let summary = medsins_publish::export::export(
         &dir,
         &a.to,
@@ -74,11 +74,11 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
             catalogue: cat.as_ref(),
         },
     )?;
-    if a.output_format == paths::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+    if a.output_format == OutputFormat::Json {
+        crate::output::print_json(&summary)?;
         return Ok(0);
     }
-    println!(
+    outln!(
         "{} rows in {} file(s) written to {} ({})",
         summary.rows,
         summary.files.len(),
@@ -86,7 +86,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         summary.format
     );
     if let Some(max) = summary.max_tokens {
-        println!(
+        outln!(
             "{} row(s) over --max-tokens {max} ({}) left out; their ids are in {}",
             summary.too_long.len(),
             summary.tokens_counted.as_deref().unwrap_or_default(),

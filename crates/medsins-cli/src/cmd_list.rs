@@ -1,79 +1,63 @@
+use crate::output::Format;
 use crate::paths;
+use medsins_inspect::listing::{Listing, listing};
 use medsins_readers::InstructionBank;
-use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
     #[arg(long, value_enum, default_value_t)]
-    format: paths::Format,
+    format: Format,
     /// The instruction bank, to count the instructions available per task.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     instructions: Option<PathBuf>,
-    #[arg(long)]
+    /// Manifest folder (default: `corpora-manifests` in the working directory, else the
+    /// catalogue bundled with medsins).
+    #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
 }
 
-pub fn run(a: Args) -> anyhow::Result<i32> {
-    let dir = paths::manifests_dir(a.manifests);
-    let cat = paths::valid_catalogue(&dir)?;
+/// The catalogue's corpora and tasks (the Python module's `list_catalogue`).
+pub fn report(a: &Args) -> anyhow::Result<Listing> {
+    let cat = paths::valid_catalogue(&paths::manifests_dir(a.manifests.clone()))?;
     let bank = a
         .instructions
         .as_deref()
         .map(InstructionBank::load)
         .transpose()?;
-    let corpora: Vec<_> = cat
-        .manifests
-        .iter()
-        .map(|m| {
-            let c = &m.manifest.corpus;
-            json!({
-                "corpus_id": m.manifest.id(), "name": c.name, "homepage": c.homepage, "version": c.version,
-                "license": c.license, "access": c.access.get_ref(),
-                "files": m.manifest.files.iter().map(|f| medsins_pipeline::corpus::raw_rel_path(m.manifest.id(), f)).collect::<Vec<_>>(),
-                "tasks": m.manifest.tasks.iter().map(|t| t.id.get_ref()).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let tasks: Vec<_> = cat
-        .tasks()
-        .into_iter()
-        .map(|(m, t)| {
-            let n = medsins_pipeline::instruction_set(t, bank.as_ref()).len();
-            json!({
-                "task_no": t.number.get_ref(), "task_id": t.id.get_ref(), "corpus_id": m.manifest.id(),
-                "name": t.name, "category": t.category.get_ref(), "text_source": t.text_source.get_ref(),
-                "languages": t.languages(), "confirmed": t.confirmed, "instructions": n,
-                "access": m.manifest.corpus.access.get_ref(),
-            })
-        })
-        .collect();
-    if a.format == paths::Format::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"corpora": corpora, "tasks": tasks}))?
-        );
+    Ok(listing(&cat, bank.as_ref()))
+}
+
+pub fn run(a: Args) -> anyhow::Result<i32> {
+    let l = report(&a)?;
+    if a.format == Format::Json {
+        crate::output::print_json(&l)?;
         return Ok(0);
     }
-    println!(
+    outln!(
         "{:<5} {:<58} {:<24} {:<30} {:<6} certain",
-        "no.", "task", "corpus", "category", "instr."
+        "no.",
+        "task",
+        "corpus",
+        "category",
+        "instr."
     );
-    for t in &tasks {
-        println!(
+    for t in &l.tasks {
+        outln!(
             "{:<5} {:<58} {:<24} {:<30} {:<6} {}",
-            t["task_no"],
-            t["task_id"].as_str().unwrap_or(""),
-            t["corpus_id"].as_str().unwrap_or(""),
-            t["category"].as_str().unwrap_or(""),
-            t["instructions"],
-            if t["confirmed"] == true {
-                "yes"
-            } else {
-                "inferred"
-            }
+            t.task_no,
+            t.task_id,
+            t.corpus_id,
+            t.category,
+            t.instructions,
+            if t.confirmed { "yes" } else { "inferred" }
         );
     }
-    println!("{} corpora, {} tasks", corpora.len(), tasks.len());
+    outln!(
+        "{} corpora, {} tasks ({})",
+        l.corpora.len(),
+        l.tasks.len(),
+        l.catalogue
+    );
     Ok(0)
 }

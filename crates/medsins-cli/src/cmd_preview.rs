@@ -1,4 +1,6 @@
-use crate::paths;
+use crate::output::Format;
+use crate::paths::{self, RawRoot};
+use medsins_inspect::preview::{changed_corpora, expected_rows};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -7,21 +9,26 @@ pub struct Args {
     #[arg(required_unless_present = "changed_since")]
     target: Option<String>,
     /// Preview every corpus whose manifest changed since this git ref (e.g. `origin/main`).
-    #[arg(long)]
+    #[arg(long, value_name = "REF")]
     changed_since: Option<String>,
     /// Samples to show per task.
     #[arg(short = 'n', default_value_t = 3)]
     n: usize,
-    /// Raw root (default: the bundled fixtures).
-    #[arg(long)]
+    /// Raw root (default: the catalogue's fixtures).
+    #[arg(long, value_name = "DIR")]
     raw_root: Option<PathBuf>,
-    /// Records read per file to find the samples.
-    #[arg(long, default_value_t = 1000)]
-    window: usize,
+    /// Accept raw files whose SHA-256 differs from their manifest's.
     #[arg(long)]
+    skip_checksums: bool,
+    /// Records read per file to find the samples.
+    #[arg(long, default_value_t = medsins_inspect::preview::DEFAULT_WINDOW)]
+    window: usize,
+    /// Manifest folder (default: `corpora-manifests` in the working directory, else the
+    /// catalogue bundled with medsins).
+    #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
-    format: paths::Format,
+    format: Format,
     /// Print the samples as expected-row JSON Lines (`task_id`, `source_locator`, `split`,
     /// `input`, `output`): the skeleton of `fixtures/expected/<corpus>.jsonl`. Check every
     /// line by hand against the raw record before committing it.
@@ -30,77 +37,81 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let dir = paths::manifests_dir(a.manifests);
-    let cat = paths::valid_catalogue(&dir)?;
+    let source = paths::manifests_dir(a.manifests);
+    let cat = paths::valid_catalogue(&source)?;
     let targets: Vec<String> = match (&a.target, &a.changed_since) {
         (Some(t), _) => vec![t.clone()],
-        (None, Some(r)) => changed_corpora(&dir, r)?
-            .into_iter()
-            .filter(|id| cat.get(id).is_some())
-            .collect(),
-        (None, None) => unreachable!("clap requires one"),
+        (None, Some(r)) => {
+            let dir = source.dir().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--changed-since compares a manifest folder with git: run it in a checkout (or pass --manifests DIR)"
+                )
+            })?;
+            changed_corpora(dir, r)
+                .map_err(anyhow::Error::msg)?
+                .into_iter()
+                .filter(|id| cat.get(id).is_some())
+                .collect()
+        }
+        (None, None) => anyhow::bail!("give a corpus or task, or --changed-since REF"),
     };
     if targets.is_empty() {
-        println!(
+        outln!(
             "no manifest changed since {}",
             a.changed_since.as_deref().unwrap_or("")
         );
         return Ok(0);
     }
-    let root = paths::raw_root(a.raw_root);
+    let raw = RawRoot::choose(a.raw_root, a.skip_checksums, &source)?;
     let mut previews = Vec::new();
     for t in &targets {
         previews.extend(
-            medsins_inspect::preview(&cat, t, &root, a.n, a.window).map_err(anyhow::Error::msg)?,
+            medsins_inspect::preview(&cat, t, &raw.path, raw.checksums, a.n, a.window)
+                .map_err(anyhow::Error::msg)?,
         );
     }
+    let failed = previews.iter().any(|p| p.error.is_some());
     if a.expected {
-        print!("{}", expected_rows(&previews));
-        return Ok(if previews.iter().any(|p| p.error.is_some()) {
-            1
-        } else {
-            0
-        });
+        out!("{}", expected_rows(&previews));
+        return Ok(if failed { 1 } else { 0 });
     }
-    if a.format == paths::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&previews)?);
-        return Ok(if previews.iter().any(|p| p.error.is_some()) {
-            1
-        } else {
-            0
-        });
+    if a.format == Format::Json {
+        crate::output::print_json(&previews)?;
+        return Ok(if failed { 1 } else { 0 });
     }
-    let mut failed = false;
     for p in &previews {
-        println!("━━ task {} `{}` ({})", p.task_no, p.task_id, p.corpus_id);
-        println!("instruction: {}", p.definition.trim());
+        outln!("━━ task {} `{}` ({})", p.task_no, p.task_id, p.corpus_id);
+        outln!("instruction: {}", p.definition.trim());
         if let Some(e) = &p.error {
-            failed = true;
-            println!("ERROR: {e}\n");
+            outln!("ERROR: {e}\n");
             continue;
         }
         for s in &p.samples {
-            println!(
+            outln!(
                 "── {} [{}] {} @ {}",
                 s.id,
                 s.split.map_or("", |x| x.as_str()),
                 s.source_file,
                 s.source_locator
             );
-            println!(
+            outln!(
                 "input:\n{}\noutput:\n{}\n",
                 indent(&s.input),
                 indent(&s.output)
             );
         }
         for r in &p.removed {
-            println!(
+            outln!(
                 "removed ({}, {}) {} @ {}: {}",
-                r.stage, r.reason, r.source_file, r.source_locator, r.detail
+                r.stage,
+                r.reason,
+                r.source_file,
+                r.source_locator,
+                r.detail
             );
         }
         if p.samples.is_empty() {
-            println!("(no samples in the first records)\n");
+            outln!("(no samples in the first records)\n");
         }
     }
     Ok(if failed { 1 } else { 0 })
@@ -111,67 +122,4 @@ fn indent(s: &str) -> String {
         .map(|l| format!("  │ {l}"))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Corpus ids of the manifests that differ from `git_ref` (added or modified, not deleted).
-fn changed_corpora(dir: &std::path::Path, git_ref: &str) -> anyhow::Result<Vec<String>> {
-    let out = std::process::Command::new("git")
-        .args(["diff", "--name-only", "--diff-filter=AM", git_ref, "--"])
-        .arg(dir)
-        .output()
-        .map_err(|e| anyhow::anyhow!("running git: {e}"))?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "git diff {git_ref}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    // fixtures of a corpus count as a change to it too
-    let fx = std::process::Command::new("git")
-        .args([
-            "diff",
-            "--name-only",
-            "--diff-filter=AM",
-            git_ref,
-            "--",
-            "fixtures",
-        ])
-        .output();
-    let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.ends_with(".toml"))
-        .filter_map(|l| {
-            std::path::Path::new(l)
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-        })
-        .collect();
-    if let Ok(fx) = fx {
-        for l in String::from_utf8_lossy(&fx.stdout).lines() {
-            let parts: Vec<&str> = l.split('/').collect();
-            if parts.len() > 2 && parts[1] == "raw" {
-                ids.push(parts[2].to_string());
-            } else if parts.len() == 3 && parts[1] == "expected" {
-                ids.push(parts[2].trim_end_matches(".jsonl").to_string());
-            }
-        }
-    }
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
-}
-
-/// Previewed samples as expected-row JSON Lines (the format of `fixtures/expected/<corpus>.jsonl`).
-pub fn expected_rows(previews: &[medsins_inspect::preview::TaskPreview]) -> String {
-    let mut lines = String::new();
-    for p in previews {
-        for s in &p.samples {
-            let row = serde_json::json!({
-                "task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split,
-                "input": s.input, "output": s.output,
-            });
-            lines.push_str(&format!("{row}\n"));
-        }
-    }
-    lines
 }

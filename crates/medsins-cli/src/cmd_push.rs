@@ -1,13 +1,12 @@
-use crate::paths;
+use crate::output::Format;
+use crate::paths::OutDir;
 use anyhow::Context;
 use medsins_publish::push::{Gate, PushOptions};
-use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A build's output directory.
-    #[arg(default_value = "out")]
-    out: PathBuf,
+    #[command(flatten)]
+    out: OutDir,
     /// The Hugging Face dataset repository, ORG/NAME (created when missing).
     #[arg(long)]
     repo: String,
@@ -28,12 +27,12 @@ pub struct Args {
     #[arg(long, default_value = "Upload a medsins build")]
     message: String,
     #[arg(long, value_enum, default_value_t)]
-    format: paths::Format,
+    format: Format,
 }
 
 /// Uploads a build to the Hugging Face Hub (docs/publishing.md).
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let dir = medsins_publish::BuildDir::open(&a.out)?;
+    let dir = medsins_publish::BuildDir::open(a.out.path())?;
     let opts = PushOptions {
         repo: a.repo,
         private: a.private,
@@ -47,16 +46,16 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         commit_message: a.message,
     };
     let plan = medsins_publish::push::push(&dir, &opts)?;
-    if a.format == paths::Format::Json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+    if a.format == Format::Json {
+        crate::output::print_json(&plan)?;
         return Ok(0);
     }
     if opts.dry_run {
         for (f, size) in &plan.files {
-            println!("{size:>14}  {f}");
+            outln!("{size:>14}  {f}");
         }
     }
-    println!(
+    outln!(
         "{} {} file(s), {} bytes, to dataset {} ({}{})",
         if plan.uploaded {
             "uploaded"

@@ -1,23 +1,28 @@
-use crate::paths;
+use crate::output::Format;
+use crate::paths::{self, RawRoot};
 use anyhow::Context;
-use medsins_manifest::{Catalogue, Diagnostics, LoadedManifest};
-use medsins_pipeline::corpus::{Resolution, resolve_corpus};
-use medsins_render::{LookupFiles, TaskRenderer};
-use serde_json::json;
-use std::path::{Path, PathBuf};
+use medsins_inspect::validate::{
+    ContributionReport, RenderCheck, TaskComparison, compare_reports, contribution_report, validate,
+};
+use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Manifest files or folders (default: the catalogue). The whole catalogue is always loaded
     /// too, so task numbers are checked against every other manifest.
     paths: Vec<PathBuf>,
-    /// Manifest folder of the catalogue.
-    #[arg(long)]
+    /// Manifest folder of the catalogue (default: `corpora-manifests` in the working
+    /// directory, else the catalogue bundled with medsins).
+    #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
-    /// Also render the first records of every task from this raw root (default: the fixtures,
-    /// when the corpus has one), reporting template errors at the template's line.
-    #[arg(long)]
+    /// Also render the first records of every task from this raw root (default: the
+    /// catalogue's fixtures, for the corpora that have one), reporting template errors at the
+    /// template's line.
+    #[arg(long, value_name = "DIR")]
     raw_root: Option<PathBuf>,
+    /// Accept raw files whose SHA-256 differs from their manifest's.
+    #[arg(long)]
+    skip_checksums: bool,
     /// Records rendered per file by the render check.
     #[arg(long, default_value_t = 200)]
     sample: usize,
@@ -26,258 +31,108 @@ pub struct Args {
     #[arg(long)]
     report: bool,
     /// Compare the build on --raw-root with a report made elsewhere by --report.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     compare: Option<PathBuf>,
+    /// Print the problems (or the --compare result) as JSON.
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
 }
 
-/// Every diagnostic for the given manifests: parse, meaning (against the whole catalogue) and
-/// template compilation.
-pub fn diagnostics(targets: &[PathBuf], catalogue_dir: &Path) -> (Catalogue, Diagnostics) {
-    let (mut cat, mut diags) = Catalogue::load(targets);
-    // check numbers and ids against the rest of the catalogue, reporting only the targets' lines
-    let (all, _) = Catalogue::load(&[catalogue_dir.to_path_buf()]);
-    let target_paths: Vec<PathBuf> = cat.manifests.iter().map(|m| canon(&m.path)).collect();
-    let mut combined = cat.manifests.clone();
-    for m in all.manifests {
-        if !target_paths.contains(&canon(&m.path)) {
-            combined.push(m);
-        }
-    }
-    diags.0.extend(
-        medsins_manifest::check_catalogue(&combined)
-            .0
-            .into_iter()
-            .filter(|d| target_paths.contains(&canon(&d.file))),
-    );
-    for lm in &cat.manifests {
-        for t in &lm.manifest.tasks {
-            if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
-                diags
-                    .0
-                    .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
-            }
-        }
-    }
-    diags.sort();
-    cat.manifests.sort_by(|a, b| a.path.cmp(&b.path));
-    (cat, diags)
+/// What `validate --format json` prints, and the exit code.
+enum Outcome {
+    Validated(medsins_inspect::validate::Validation),
+    Report(ContributionReport),
+    Compared(Vec<TaskComparison>),
 }
 
-fn canon(p: &Path) -> PathBuf {
-    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// Renders the first `sample` records of each task and turns record-level problems into
-/// diagnostics at the template or field they come from (one per distinct problem).
-pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -> Diagnostics {
-    let mut d = Diagnostics::default();
-    let m = &lm.manifest;
-    for t in &m.tasks {
-        let ids = m.needed_file_ids(t);
-        let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
-            Resolution::Ready(rc) => rc,
-            Resolution::Missing(p) => {
-                d.0.push(lm.diag(
-                    t.id.span().start,
-                    format!("cannot render-check: missing {}", p.join(", ")),
-                ));
-                continue;
-            }
-            Resolution::Failed(e) => {
-                d.0.push(lm.diag(t.id.span().start, e));
-                continue;
-            }
-        };
-        let tb = match medsins_pipeline::render_task(
-            lm,
-            t,
-            &rc,
-            0,
-            std::slice::from_ref(&t.definition),
-            Some(sample),
-        ) {
-            Ok(tb) => tb,
-            Err(e) => {
-                d.0.push(lm.diag(t.id.span().start, e.to_string()));
-                continue;
-            }
-        };
-        let mut seen: Vec<(usize, String)> = Vec::new();
-        let quarantined: Vec<_> = tb
-            .ledger
-            .iter()
-            .filter(|e| e.reason == medsins_core::LedgerReason::Quarantined)
-            .collect();
-        for e in &quarantined {
-            let offset = if e.detail.starts_with("template `input`") {
-                t.input.span().start
-            } else if e.detail.starts_with("template `output`") {
-                t.output.span().start
-            } else if e.detail.starts_with("template `group_key`")
-                || e.detail.starts_with("group_key")
-            {
-                t.group_key
-                    .as_ref()
-                    .map(|g| g.span().start)
-                    .unwrap_or(t.id.span().start)
-            } else if e.detail.starts_with("template `filter`") {
-                t.filter
-                    .as_ref()
-                    .map(|g| g.span().start)
-                    .unwrap_or(t.id.span().start)
-            } else {
-                t.id.span().start
-            };
-            let key = e
-                .detail
-                .split("; the record has")
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if seen.iter().any(|(o, k)| *o == offset && *k == key) {
-                continue;
-            }
-            let count = quarantined
-                .iter()
-                .filter(|x| x.detail.split("; the record has").next() == Some(key.as_str()))
-                .count();
-            seen.push((offset, key));
-            d.0.push(lm.diag(
-                offset,
-                format!(
-                    "task `{}`: {} of the first {} records fail ({} @ {}): {}",
-                    t.id.get_ref(),
-                    count,
-                    tb.records_read,
-                    e.source_file,
-                    e.source_locator,
-                    e.detail
-                ),
-            ));
-        }
-    }
-    d
-}
-
-/// The hashed summary of a corpus's full build: enough to prove two people built the same thing
-/// without sharing the data.
-fn report(lm: &LoadedManifest, raw_root: &Path) -> anyhow::Result<serde_json::Value> {
-    let rc = match resolve_corpus(lm, raw_root, None) {
-        Resolution::Ready(rc) => rc,
-        Resolution::Missing(p) => {
-            anyhow::bail!("{}: missing raw files: {}", lm.manifest.id(), p.join(", "))
-        }
-        Resolution::Failed(e) => anyhow::bail!(e),
+fn outcome(a: &Args) -> anyhow::Result<Outcome> {
+    let source = paths::manifests_dir(a.manifests.clone());
+    let raw = RawRoot::choose(a.raw_root.clone(), a.skip_checksums, &source)?;
+    let render = RenderCheck {
+        raw_root: raw.path.clone(),
+        checksums: raw.checksums,
+        all: a.raw_root.is_some(),
+        sample: a.sample,
     };
-    let mut tasks = Vec::new();
-    for t in &lm.manifest.tasks {
-        let tb = medsins_pipeline::render_task(
-            lm,
-            t,
-            &rc,
-            0,
-            std::slice::from_ref(&t.definition),
-            None,
-        )?;
-        let mut ids: Vec<String> = tb.samples.iter().map(|s| s.id.to_string()).collect();
-        ids.sort_unstable();
-        let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
-        for e in &tb.ledger {
-            *reasons.entry(e.reason.as_str()).or_default() += 1;
-        }
-        tasks.push(json!({
-            "task_id": tb.meta.task_id, "records_read": tb.records_read, "samples": tb.samples.len(),
-            "removed_by_reason": reasons, "output_sha256": medsins_core::sha256_hex(ids.join("\n").as_bytes()),
-        }));
+    let (cat, validation) = validate(&a.paths, &source, Some(&render));
+    if !validation.ok || !(a.report || a.compare.is_some()) {
+        return Ok(Outcome::Validated(validation));
     }
-    Ok(json!({
-        "builder_version": medsins_core::BUILDER_VERSION, "corpus_id": lm.manifest.id(), "manifest_sha256": lm.sha256,
-        "raw_files": rc.locked(lm.manifest.id()).iter().map(|f| json!({"path": f.path, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
-        "tasks": tasks,
-    }))
+    if a.raw_root.is_none() {
+        anyhow::bail!("--report and --compare need --raw-root (the real files)");
+    }
+    let mine = contribution_report(&cat, &raw.path, raw.checksums)?;
+    let Some(theirs) = &a.compare else {
+        return Ok(Outcome::Report(mine));
+    };
+    let text =
+        std::fs::read_to_string(theirs).with_context(|| format!("reading {}", theirs.display()))?;
+    let other: ContributionReport = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a report of `medsins validate --report`",
+            theirs.display()
+        )
+    })?;
+    Ok(Outcome::Compared(compare_reports(&mine, &other)))
+}
+
+/// The JSON of `validate --format json` (the Python module's `validate`).
+pub fn report(a: &Args) -> anyhow::Result<serde_json::Value> {
+    Ok(match outcome(a)? {
+        Outcome::Validated(v) => serde_json::to_value(v)?,
+        Outcome::Report(r) => serde_json::to_value(r)?,
+        Outcome::Compared(c) => serde_json::json!({ "tasks": c }),
+    })
 }
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    let dir = paths::manifests_dir(a.manifests);
-    let targets = if a.paths.is_empty() {
-        vec![dir.clone()]
-    } else {
-        a.paths
-    };
-    let (cat, mut diags) = diagnostics(&targets, &dir);
-    if diags.is_empty() {
-        let root = a.raw_root.clone().unwrap_or_else(|| paths::raw_root(None));
-        for lm in &cat.manifests {
-            let has_files = lm.manifest.files.iter().any(|f| {
-                root.join(medsins_pipeline::corpus::raw_rel_path(lm.manifest.id(), f))
-                    .exists()
-            });
-            if a.raw_root.is_some() || has_files {
-                diags.0.extend(render_diagnostics(lm, &root, a.sample).0);
+    let json = a.format == Format::Json;
+    match outcome(&a)? {
+        Outcome::Validated(v) => {
+            if json {
+                crate::output::print_json(&v)?;
+            } else if v.ok {
+                outln!("ok: {} manifest(s), {} task(s) valid", v.manifests, v.tasks);
+            } else {
+                for d in &v.problems {
+                    outln!("{d}");
+                }
+                errln!("{} problem(s) found", v.problems.len());
             }
+            Ok(if v.ok { 0 } else { 1 })
         }
-        diags.sort();
-    }
-    if !diags.is_empty() {
-        println!("{diags}");
-        eprintln!("{} problem(s) found", diags.0.len());
-        return Ok(1);
-    }
-    if a.report || a.compare.is_some() {
-        let root = a
-            .raw_root
-            .context("--report and --compare need --raw-root (the real files)")?;
-        let reports: Vec<_> = cat
-            .manifests
-            .iter()
-            .map(|lm| report(lm, &root))
-            .collect::<anyhow::Result<_>>()?;
-        let mine = json!({ "reports": reports });
-        if let Some(theirs) = a.compare {
-            let text = std::fs::read_to_string(&theirs)
-                .with_context(|| format!("reading {}", theirs.display()))?;
-            let other: serde_json::Value = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a report", theirs.display()))?;
-            return Ok(compare(&mine, &other));
+        Outcome::Report(r) => {
+            crate::output::print_json(&r)?;
+            Ok(0)
         }
-        println!("{}", serde_json::to_string_pretty(&mine)?);
-        return Ok(0);
-    }
-    let tasks: usize = cat.manifests.iter().map(|m| m.manifest.tasks.len()).sum();
-    println!(
-        "ok: {} manifest(s), {tasks} task(s) valid",
-        cat.manifests.len()
-    );
-    Ok(0)
-}
-
-fn compare(mine: &serde_json::Value, theirs: &serde_json::Value) -> i32 {
-    let tasks = |v: &serde_json::Value| -> Vec<serde_json::Value> {
-        v["reports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|r| r["tasks"].as_array().cloned().unwrap_or_default())
-            .collect()
-    };
-    let (a, b) = (tasks(mine), tasks(theirs));
-    let mut bad = 0;
-    for t in &b {
-        let id = t["task_id"].as_str().unwrap_or("");
-        match a.iter().find(|x| x["task_id"] == t["task_id"]) {
-            Some(x) if x == t => println!("MATCH     {id}"),
-            Some(x) => {
-                bad += 1;
-                println!(
-                    "DIFFERENT {id}: here {} samples ({}), report {} samples ({})",
-                    x["samples"], x["output_sha256"], t["samples"], t["output_sha256"]
-                );
+        Outcome::Compared(tasks) => {
+            if json {
+                crate::output::print_json(&serde_json::json!({ "tasks": tasks }))?;
+            } else {
+                for t in &tasks {
+                    match t {
+                        TaskComparison::Match { task_id } => outln!("MATCH     {task_id}"),
+                        TaskComparison::Different {
+                            task_id,
+                            here,
+                            theirs,
+                        } => outln!(
+                            "DIFFERENT {task_id}: here {} samples ({}), report {} samples ({})",
+                            here.samples,
+                            here.output_sha256,
+                            theirs.samples,
+                            theirs.output_sha256
+                        ),
+                        TaskComparison::Missing { task_id } => {
+                            outln!("MISSING   {task_id}: in the report, not built here")
+                        }
+                    }
+                }
             }
-            None => {
-                bad += 1;
-                println!("MISSING   {id}: in the report, not built here");
-            }
+            let same = tasks
+                .iter()
+                .all(|t| matches!(t, TaskComparison::Match { .. }));
+            Ok(if same { 0 } else { 1 })
         }
     }
-    if bad > 0 { 1 } else { 0 }
 }

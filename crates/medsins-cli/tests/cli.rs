@@ -9,9 +9,9 @@ struct Run {
     stderr: String,
 }
 
-fn medsins(args: &[&str]) -> Run {
+fn medsins_in(dir: &Path, args: &[&str]) -> Run {
     let o = Command::new(env!("CARGO_BIN_EXE_medsins"))
-        .current_dir(repo())
+        .current_dir(dir)
         .args(args)
         .output()
         .expect("run medsins");
@@ -33,26 +33,26 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A raw root holding a copy of the MeQSum fixture, and a build of it.
+const MEQSUM_XLSX: &str = "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx";
+
+/// A working copy holding the MeQSum manifest and its fixture (`corpora-manifests/` and
+/// `fixtures/raw/` side by side, as in a checkout), and a build of it made there.
 fn meqsum_build(tmp: &Path) -> (PathBuf, PathBuf) {
-    let raw = tmp.join("raw");
+    std::fs::create_dir_all(tmp.join("corpora-manifests")).unwrap();
+    std::fs::copy(
+        repo().join("corpora-manifests/meqsum.toml"),
+        tmp.join("corpora-manifests/meqsum.toml"),
+    )
+    .unwrap();
+    let raw = tmp.join("fixtures/raw");
     std::fs::create_dir_all(raw.join("meqsum")).unwrap();
-    let fx = repo().join("fixtures/raw");
-    std::fs::copy(fx.join("FIXTURES.md"), raw.join("FIXTURES.md")).unwrap();
-    let xlsx = "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx";
-    std::fs::copy(fx.join(xlsx), raw.join(xlsx)).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/raw").join(MEQSUM_XLSX),
+        raw.join(MEQSUM_XLSX),
+    )
+    .unwrap();
     let out = tmp.join("out");
-    let r = medsins(&[
-        "build",
-        "--only",
-        "meqsum",
-        "--shard-rows",
-        "2",
-        "--raw-root",
-        s(&raw),
-        "--out",
-        s(&out),
-    ]);
+    let r = medsins_in(tmp, &["build", "--shard-rows", "2", "--out", s(&out)]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     (raw, out)
 }
@@ -70,7 +70,10 @@ fn audit_prints_provenance_and_rederives_with_exit_0() {
     let tmp = tempfile::tempdir().unwrap();
     let (raw, out) = meqsum_build(tmp.path());
     let id = first_id(&out);
-    let r = medsins(&["audit", &id, "--out", s(&out), "--raw-root", s(&raw)]);
+    let r = medsins_in(
+        tmp.path(),
+        &["audit", &id, "--out", s(&out), "--raw-root", s(&raw)],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     for want in [
         "corpus      meqsum",
@@ -81,16 +84,19 @@ fn audit_prints_provenance_and_rederives_with_exit_0() {
     ] {
         assert!(r.stdout.contains(want), "`{want}` not in:\n{}", r.stdout);
     }
-    let r = medsins(&[
-        "audit",
-        &id,
-        "--out",
-        s(&out),
-        "--raw-root",
-        s(&raw),
-        "--format",
-        "json",
-    ]);
+    let r = medsins_in(
+        tmp.path(),
+        &[
+            "audit",
+            &id,
+            "--out",
+            s(&out),
+            "--raw-root",
+            s(&raw),
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["id"], id.as_str());
@@ -109,12 +115,15 @@ fn audit_prints_provenance_and_rederives_with_exit_0() {
 fn audit_of_an_unknown_id_exits_1_with_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, out) = meqsum_build(tmp.path());
-    let r = medsins(&[
-        "audit",
-        "ffffffffffffffffffffffffffffffff",
-        "--out",
-        s(&out),
-    ]);
+    let r = medsins_in(
+        tmp.path(),
+        &[
+            "audit",
+            "ffffffffffffffffffffffffffffffff",
+            "--out",
+            s(&out),
+        ],
+    );
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
@@ -122,19 +131,22 @@ fn audit_of_an_unknown_id_exits_1_with_a_clear_message() {
         "{}",
         r.stderr
     );
-    let r = medsins(&["audit", "nope", "--out", s(&out)]);
+    let r = medsins_in(tmp.path(), &["audit", "nope", "--out", s(&out)]);
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("32 hexadecimal characters"),
         "{}",
         r.stderr
     );
-    let r = medsins(&[
-        "audit",
-        "ffffffffffffffffffffffffffffffff",
-        "--out",
-        s(&tmp.path().join("absent")),
-    ]);
+    let r = medsins_in(
+        tmp.path(),
+        &[
+            "audit",
+            "ffffffffffffffffffffffffffffffff",
+            "--out",
+            s(&tmp.path().join("absent")),
+        ],
+    );
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("medsins.lock.json") && r.stderr.contains("--out"),
@@ -147,7 +159,18 @@ fn audit_of_an_unknown_id_exits_1_with_a_clear_message() {
 fn verify_passes_untouched_and_names_a_tampered_shard_or_raw_file() {
     let tmp = tempfile::tempdir().unwrap();
     let (raw, out) = meqsum_build(tmp.path());
-    let r = medsins(&["verify", s(&out), "--raw-root", s(&raw), "--rebuild"]);
+    // the output folder is named by --out, as for every command (the positional form remains)
+    let r = medsins_in(
+        tmp.path(),
+        &[
+            "verify",
+            "--out",
+            s(&out),
+            "--raw-root",
+            s(&raw),
+            "--rebuild",
+        ],
+    );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("OK:") && r.stdout.contains("byte for byte"),
@@ -159,7 +182,7 @@ fn verify_passes_untouched_and_names_a_tampered_shard_or_raw_file() {
     let mut bytes = std::fs::read(out.join(shard)).unwrap();
     bytes[50] ^= 0x20;
     std::fs::write(out.join(shard), &bytes).unwrap();
-    let r = medsins(&["verify", s(&out)]);
+    let r = medsins_in(tmp.path(), &["verify", s(&out)]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(shard) && r.stderr.contains("output_changed"),
@@ -168,21 +191,24 @@ fn verify_passes_untouched_and_names_a_tampered_shard_or_raw_file() {
     );
     bytes[50] ^= 0x20;
     std::fs::write(out.join(shard), &bytes).unwrap();
-    assert_eq!(medsins(&["verify", s(&out)]).code, 0);
+    assert_eq!(medsins_in(tmp.path(), &["verify", s(&out)]).code, 0);
 
     let xlsx = "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx";
     let mut bytes = std::fs::read(raw.join(xlsx)).unwrap();
     let n = bytes.len();
     bytes[n - 10] ^= 1;
     std::fs::write(raw.join(xlsx), &bytes).unwrap();
-    let r = medsins(&["verify", s(&out), "--raw-root", s(&raw)]);
+    let r = medsins_in(tmp.path(), &["verify", s(&out), "--raw-root", s(&raw)]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains(xlsx) && r.stderr.contains("raw_changed"),
         "{}",
         r.stderr
     );
-    let r = medsins(&["verify", s(&out), "--raw-root", s(&raw), "--format", "json"]);
+    let r = medsins_in(
+        tmp.path(),
+        &["verify", s(&out), "--raw-root", s(&raw), "--format", "json"],
+    );
     assert_eq!(r.code, 1);
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["ok"], false);

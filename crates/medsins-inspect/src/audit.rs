@@ -9,9 +9,11 @@
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
 use medsins_core::{BadSampleId, LedgerEntry, SampleId};
-use medsins_manifest::{LoadedManifest, Task};
+use medsins_manifest::{CatalogueSource, LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
-use medsins_pipeline::corpus::{Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus};
+use medsins_pipeline::corpus::{
+    Checksums, Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus,
+};
 use medsins_pipeline::instruction_set;
 use medsins_pipeline::task::render_task;
 use medsins_readers::{InstructionBank, read_all};
@@ -22,10 +24,12 @@ use std::path::{Path, PathBuf};
 /// Where to find what the output does not contain.
 #[derive(Debug, Clone)]
 pub struct AuditOptions {
-    /// The manifest folder (`corpora-manifests`).
-    pub manifests: PathBuf,
+    /// The catalogue holding the build's manifests.
+    pub catalogue: CatalogueSource,
     /// The raw root: when given, the raw record is re-read and the sample re-derived.
     pub raw_root: Option<PathBuf>,
+    /// Whether the raw files must match their manifests' checksums to be re-read.
+    pub checksums: Checksums,
     /// The instruction bank, when the build used one (needed to re-derive the instruction).
     pub instructions: Option<PathBuf>,
 }
@@ -205,19 +209,6 @@ pub fn read_lock(out: &Path) -> Result<Lock, AuditError> {
     })
 }
 
-/// Loads `<manifests>/<corpus>.toml` alone (other manifests being edited do not matter).
-fn load_manifest(manifests: &Path, corpus: &str) -> Result<LoadedManifest, String> {
-    let p = manifests.join(format!("{corpus}.toml"));
-    let text = std::fs::read_to_string(&p).map_err(|e| {
-        format!(
-            "{}: cannot read the manifest ({e}); pass --manifests DIR holding it",
-            p.display()
-        )
-    })?;
-    LoadedManifest::parse(&p, text)
-        .map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
-}
-
 fn str_of(row: &Map<String, Value>, k: &str) -> String {
     row.get(k)
         .and_then(|v| v.as_str())
@@ -299,7 +290,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     let mut notes = Vec::new();
     let found = locate(out, id, &mut notes)?;
     let mut d = describe(&found, &lock, &mut notes);
-    let lm = match load_manifest(&opts.manifests, &d.corpus.id) {
+    let lm = match opts.catalogue.load_manifest(&d.corpus.id) {
         Ok(lm) => Some(lm),
         Err(e) => {
             notes.push(e);
@@ -338,7 +329,11 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 locator: &d.source.locator,
                 record_sha256: d.source.record_sha256.as_deref(),
             };
-            match rederive_one(lm, task, raw_root, &target, seed, bank.as_ref(), limits) {
+            let read = Reading {
+                limits,
+                checksums: opts.checksums,
+            };
+            match rederive_one(lm, task, raw_root, &target, seed, bank.as_ref(), read) {
                 Err(reason) => Rederive::diff(reason),
                 Ok(re) => {
                     d.source.current_sha256 = re.file_sha256.clone();
@@ -558,6 +553,12 @@ struct Rederived {
     file_sha256: Option<String>,
 }
 
+/// How the raw files are read again: within the build's limits, checksums as the caller says.
+struct Reading {
+    limits: medsins_readers::Limits,
+    checksums: Checksums,
+}
+
 /// What the output says about the record to re-derive.
 struct Target<'a> {
     id: SampleId,
@@ -575,7 +576,7 @@ fn rederive_one(
     target: &Target,
     seed: u64,
     bank: Option<&InstructionBank>,
-    limits: medsins_readers::Limits,
+    read: Reading,
 ) -> Result<Rederived, String> {
     let Target {
         source_file,
@@ -600,8 +601,11 @@ fn rederive_one(
     // only the file the sample came from (and the task's lookups) is needed to re-derive it
     let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
-    let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
-        Resolution::Ready(rc) => ResolvedCorpus { limits, ..rc },
+    let rc = match resolve_corpus(lm, raw_root, Some(&ids), read.checksums) {
+        Resolution::Ready(rc) => ResolvedCorpus {
+            limits: read.limits,
+            ..rc
+        },
         Resolution::Missing(paths) => {
             return Err(format!(
                 "raw files not found: {}; {}",

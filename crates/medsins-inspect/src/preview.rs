@@ -2,10 +2,13 @@
 
 use medsins_core::{LedgerEntry, Sample};
 use medsins_manifest::{Catalogue, LoadedManifest};
-use medsins_pipeline::corpus::{Resolution, resolve_corpus};
+use medsins_pipeline::corpus::{Checksums, Resolution, resolve_corpus};
 use medsins_pipeline::task::render_task;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Records read per file to find a preview's samples, unless told otherwise.
+pub const DEFAULT_WINDOW: usize = 1000;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskPreview {
@@ -26,6 +29,7 @@ pub fn preview(
     catalogue: &Catalogue,
     target: &str,
     raw_root: &Path,
+    checksums: Checksums,
     n: usize,
     window: usize,
 ) -> Result<Vec<TaskPreview>, String> {
@@ -55,7 +59,7 @@ pub fn preview(
             error: None,
         };
         let ids = lm.manifest.needed_file_ids(task);
-        match resolve_corpus(lm, raw_root, Some(&ids)) {
+        match resolve_corpus(lm, raw_root, Some(&ids), checksums) {
             Resolution::Ready(rc) => match render_task(
                 lm,
                 task,
@@ -83,4 +87,65 @@ pub fn preview(
         out.push(p);
     }
     Ok(out)
+}
+
+/// Previewed samples as expected-row JSON Lines (the format of `fixtures/expected/<corpus>.jsonl`).
+pub fn expected_rows(previews: &[TaskPreview]) -> String {
+    let mut lines = String::new();
+    for p in previews {
+        for s in &p.samples {
+            let row = serde_json::json!({
+                "task_id": p.task_id, "source_file": s.source_file, "source_locator": s.source_locator, "split": s.split,
+                "input": s.input, "output": s.output,
+            });
+            lines.push_str(&format!("{row}\n"));
+        }
+    }
+    lines
+}
+
+/// Corpus ids whose manifest in `manifests` (a folder under git), or whose fixtures or
+/// expected rows beside it, were added or modified since `git_ref`.
+pub fn changed_corpora(manifests: &Path, git_ref: &str) -> Result<Vec<String>, String> {
+    let diff = |path: &Path| -> Result<String, String> {
+        let out = std::process::Command::new("git")
+            .args(["diff", "--name-only", "--diff-filter=AM", git_ref, "--"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("running git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "git diff {git_ref}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let mut ids: Vec<String> = diff(manifests)?
+        .lines()
+        .filter(|l| l.ends_with(".toml"))
+        .filter_map(|l| {
+            Path::new(l)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+        })
+        .collect();
+    // fixtures of a corpus count as a change to it too
+    let fixtures = match manifests.parent() {
+        Some(p) => p.join("fixtures"),
+        None => PathBuf::from("fixtures"),
+    };
+    if fixtures.is_dir() {
+        for l in diff(&fixtures)?.lines() {
+            let parts: Vec<&str> = l.split('/').collect();
+            if parts.len() > 2 && parts[1] == "raw" {
+                ids.push(parts[2].to_string());
+            } else if parts.len() == 3 && parts[1] == "expected" {
+                ids.push(parts[2].trim_end_matches(".jsonl").to_string());
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
 }

@@ -1,4 +1,4 @@
-//! `medsins verify <out>`: is this output what its lock says it is?
+//! `medsins verify --out DIR`: is this output what its lock says it is?
 //!
 //! 1. every file of the output against `SHA256SUMS` (changed, missing or unlisted files);
 //! 2. with a raw root, every raw file of the lock re-hashed (changed or missing files);
@@ -6,19 +6,22 @@
 //!    options, and every file compared byte for byte with the output.
 
 use crate::audit::read_lock;
-use medsins_manifest::{Catalogue, LoadedManifest};
+use medsins_manifest::{Catalogue, CatalogueSource, LoadedManifest};
 use medsins_output::{self as output, ChecksumProblem, Lock};
-use medsins_pipeline::corpus::hash_file;
+use medsins_pipeline::corpus::{Checksums, hash_file};
 use medsins_pipeline::{BuildOptions, build};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// The manifest folder (for `rebuild`).
-    pub manifests: PathBuf,
+    /// The catalogue holding the build's manifests (for `rebuild`).
+    pub catalogue: CatalogueSource,
     /// Re-hash the lock's raw files under this root (and rebuild from it).
     pub raw_root: Option<PathBuf>,
+    /// Whether the rebuild verifies the raw files' checksums against the manifests (the
+    /// re-hash against the lock always compares).
+    pub checksums: Checksums,
     pub rebuild: bool,
     /// The instruction bank, when the build used one (for `rebuild`).
     pub instructions: Option<PathBuf>,
@@ -190,6 +193,7 @@ fn rebuild_and_compare(out: &Path, lock: &Lock, opts: &VerifyOptions, r: &mut Ve
     ) {
         Ok(mut o) => {
             o.decontaminate = opts.decontaminate.clone();
+            o.checksums = opts.checksums;
             o
         }
         Err(e) => return r.problem("rebuild_failed", output::LOCK_FILE, e.to_string()),
@@ -261,42 +265,37 @@ fn locked_catalogue(lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) -> 
         .collect();
     let mut manifests: Vec<LoadedManifest> = Vec::new();
     for id in ids {
-        let p = opts.manifests.join(format!("{id}.toml"));
-        let text = match std::fs::read_to_string(&p) {
-            Ok(t) => t,
-            Err(e) => {
-                r.problem(
-                    "manifest_missing",
-                    p.display().to_string(),
-                    format!(
-                        "{}: cannot read ({e}); pass --manifests DIR holding the build's manifests",
-                        p.display()
-                    ),
-                );
-                continue;
-            }
-        };
-        match LoadedManifest::parse(&p, text) {
+        match opts.catalogue.load_manifest(id) {
             Ok(lm) => {
                 if let Some(locked) = lock.manifests.iter().find(|m| m.corpus_id == *id)
                     && locked.sha256 != lm.sha256
                 {
+                    let p = lm.path.display();
                     r.problem(
                         "manifest_changed",
-                        p.display().to_string(),
-                        format!("{}: sha256 {} differs from the lock's {}; the manifest changed since the build: restore that version (e.g. from version control) to rebuild", p.display(), lm.sha256, locked.sha256),
+                        p.to_string(),
+                        format!("{p}: sha256 {} differs from the lock's {}; the manifest changed since the build: restore that version (e.g. from version control) to rebuild", lm.sha256, locked.sha256),
                     );
                 }
                 manifests.push(lm);
             }
-            Err(d) => r.problem("manifest_changed", p.display().to_string(), format!("{d}")),
+            Err(e) => r.problem("manifest_missing", format!("{id}.toml"), e),
         }
     }
     if r.problems.iter().any(|p| p.kind.starts_with("manifest_")) {
         return None;
     }
     manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));
-    Some(Catalogue { manifests })
+    // the manifests are the lock's (same hashes): the rebuild records the lock's kind of
+    // catalogue, so that a build is not reported different for being verified from a folder
+    let source = if lock.catalogue == CatalogueSource::Bundled.kind() {
+        CatalogueSource::Bundled
+    } else {
+        CatalogueSource::Directory {
+            path: opts.catalogue.dir().unwrap_or(Path::new("")).to_path_buf(),
+        }
+    };
+    Some(Catalogue { manifests, source })
 }
 
 fn compare_dirs(out: &Path, rebuilt: &Path, r: &mut VerifyReport) {

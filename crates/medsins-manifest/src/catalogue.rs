@@ -1,5 +1,6 @@
 //! Loading manifests from files and directories.
 
+use crate::bundled::CatalogueSource;
 use crate::error::{Diagnostic, Diagnostics, LineIndex};
 use crate::model::Manifest;
 use std::path::{Path, PathBuf};
@@ -47,9 +48,11 @@ impl LoadedManifest {
 }
 
 /// Every manifest of a catalogue directory, sorted by corpus id.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Catalogue {
     pub manifests: Vec<LoadedManifest>,
+    /// Where the manifests came from (the build report and lock say it).
+    pub source: CatalogueSource,
 }
 
 impl Catalogue {
@@ -96,7 +99,10 @@ impl Catalogue {
             }
         }
         manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));
-        (Catalogue { manifests }, diags)
+        let source = CatalogueSource::Directory {
+            path: paths.first().cloned().unwrap_or_default(),
+        };
+        (Catalogue { manifests, source }, diags)
     }
 
     pub fn get(&self, corpus_id: &str) -> Option<&LoadedManifest> {

@@ -88,6 +88,32 @@ fn vocab_error(kind: &str, value: &str, all: &[&str]) -> String {
     )
 }
 
+/// Why `code` is not an ISO 639 language code, naming the code probably meant. Accepted: an
+/// ISO 639-1 code (`en`), or an ISO 639-3 code for a language ISO 639-1 does not cover (`yue`).
+fn language_problem(code: &str) -> Option<String> {
+    use isolang::Language;
+    if Language::from_639_1(code).is_some()
+        || Language::from_639_3(code).is_some_and(|l| l.to_639_1().is_none())
+    {
+        return None;
+    }
+    // what a manifest author may have written instead: `EN`, `en-US`, `zh_CN`, `eng`, `German`
+    let lower = code.trim().to_ascii_lowercase();
+    let base = lower.split(['-', '_']).next().unwrap_or_default();
+    let meant = Language::from_639_1(base)
+        .or_else(|| Language::from_639_3(base))
+        .or_else(|| Language::from_name_lowercase(&lower));
+    let hint = meant
+        .map(|l| {
+            let code = l.to_639_1().unwrap_or_else(|| l.to_639_3());
+            format!(" (did you mean `{code}`, {}?)", l.to_name())
+        })
+        .unwrap_or_default();
+    Some(format!(
+        "language `{code}` is not an ISO 639-1 code{hint}; use a two-letter code such as `en`, `zh`, `ja` (or ISO 639-3 for a language without one)"
+    ))
+}
+
 /// A path that stays inside its folder: relative, `/`-separated, no `..`, no empty parts.
 pub fn is_contained_path(p: &str) -> bool {
     !p.is_empty()
@@ -231,12 +257,8 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             ));
         }
         for l in t.input_languages.iter().chain(&t.output_languages) {
-            let s = l.get_ref();
-            if s.len() != 2 || !s.chars().all(|c| c.is_ascii_lowercase()) {
-                d.0.push(at(
-                    &l.span(),
-                    format!("language `{s}` must be an ISO 639-1 code such as `en`, `zh`, `ja`"),
-                ));
+            if let Some(problem) = language_problem(l.get_ref()) {
+                d.0.push(at(&l.span(), problem));
             }
         }
         if t.input_languages.is_empty() || t.output_languages.is_empty() {
@@ -415,4 +437,71 @@ fn check_todos(lm: &LoadedManifest, d: &mut Diagnostics) -> Vec<usize> {
         offset += line.len();
     }
     todo_lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest_with_languages(input: &str, output: &str) -> LoadedManifest {
+        let text = format!(
+            r#"[corpus]
+id = "tiny"
+name = "Tiny"
+homepage = "https://example.invalid"
+version = "1"
+license = "CC0-1.0"
+access = "public"
+citation = "none"
+obtain = "test"
+
+[[files]]
+id = "q"
+path = "q.jsonl"
+format = "jsonl"
+
+[[tasks]]
+id = "task950_tiny"
+number = 950
+name = "tiny"
+category = "Question Answering"
+text_source = "Exam"
+input_languages = [{input}]
+output_languages = [{output}]
+definition = "Answer."
+input = "{{{{ q }}}}"
+output = "{{{{ a }}}}"
+split = {{ policy = "fixed", split = "train" }}
+"#
+        );
+        LoadedManifest::parse(std::path::Path::new("tiny.toml"), text).unwrap()
+    }
+
+    #[test]
+    fn language_codes_are_checked_against_iso_639_with_the_code_meant() {
+        let lm = manifest_with_languages(r#""zz", "EN", "eng""#, r#""de-DE", "German", "yue""#);
+        let d = check_catalogue(std::slice::from_ref(&lm));
+        let lines: Vec<String> = d.0.iter().map(|d| d.to_string()).collect();
+        let tail = "; use a two-letter code such as `en`, `zh`, `ja` (or ISO 639-3 for a language without one)";
+        assert_eq!(
+            lines,
+            vec![
+                format!("tiny.toml:22:20: language `zz` is not an ISO 639-1 code{tail}"),
+                format!(
+                    "tiny.toml:22:26: language `EN` is not an ISO 639-1 code (did you mean `en`, English?){tail}"
+                ),
+                format!(
+                    "tiny.toml:22:32: language `eng` is not an ISO 639-1 code (did you mean `en`, English?){tail}"
+                ),
+                format!(
+                    "tiny.toml:23:21: language `de-DE` is not an ISO 639-1 code (did you mean `de`, German?){tail}"
+                ),
+                format!(
+                    "tiny.toml:23:30: language `German` is not an ISO 639-1 code (did you mean `de`, German?){tail}"
+                ),
+            ]
+        );
+        let ok = manifest_with_languages(r#""en", "zh""#, r#""ca", "yue""#);
+        assert!(check_catalogue(std::slice::from_ref(&ok)).is_empty());
+    }
 }

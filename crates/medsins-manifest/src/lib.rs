@@ -7,11 +7,16 @@
 //! meaning (every problem at once), loads a whole catalogue, and generates the JSON Schema that
 //! editors use (`schemas/manifest.schema.json`).
 
+mod bundled;
 mod catalogue;
 mod check;
 mod error;
 mod model;
 
+pub use bundled::{
+    CatalogueSource, FixtureRoot, WORKING_CATALOGUE, bundled_fixtures, extract_fixtures,
+    same_folder,
+};
 pub use catalogue::{Catalogue, LoadedManifest};
 pub use check::{check_catalogue, is_contained_path};
 pub use error::{Diagnostic, Diagnostics};

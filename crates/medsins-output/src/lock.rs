@@ -19,6 +19,14 @@ pub struct Lock {
     pub missing: Vec<String>,
     /// Corpora requested but not built because of an error.
     pub failed: Vec<String>,
+    /// Where the manifests came from: `bundled` (compiled into medsins) or `directory`.
+    #[serde(default)]
+    pub catalogue: String,
+    /// Raw files (relative to the raw root) whose SHA-256 differs from the manifest's and was
+    /// accepted, because the build was told not to verify checksums (the bundled fixtures, a
+    /// synthetic root). Empty for a build of real releases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checksums_skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -460,6 +460,15 @@ fn dataset_card(
             lock.missing, lock.failed
         );
     }
+    if !lock.checksums_skipped.is_empty() {
+        let _ = writeln!(
+            b,
+            "> **Not the releases.** {} raw file(s) differ from the checksums their manifests declare, and the \
+             build was told not to verify them (the bundled fixtures, or a synthetic raw root): see \
+             `checksums_skipped` in `medsins.lock.json`. Do not publish this directory as MedS-Ins.\n",
+            lock.checksums_skipped.len()
+        );
+    }
     if !restricted.is_empty() {
         let _ = writeln!(
             b,

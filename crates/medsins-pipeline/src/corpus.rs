@@ -14,6 +14,8 @@ pub struct ResolvedFile {
     pub rel: String,
     pub size: u64,
     pub sha256: String,
+    /// The file differs from the `sha256` its manifest declares, accepted by [`Checksums::Skip`].
+    pub checksum_skipped: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,13 @@ impl ResolvedCorpus {
             })
             .collect()
     }
+    /// Paths (relative to the raw root) of the files accepted despite a checksum difference.
+    pub fn checksums_skipped(&self) -> impl Iterator<Item = &str> {
+        self.files
+            .iter()
+            .filter(|f| f.checksum_skipped)
+            .map(|f| f.rel.as_str())
+    }
 }
 
 pub enum Resolution {
@@ -51,8 +60,17 @@ pub enum Resolution {
     Failed(String),
 }
 
-/// A raw root holding this file is a fixture root: checksum differences are reported, not fatal.
-pub const FIXTURE_MARKER: &str = "FIXTURES.md";
+/// Whether raw files must have the `sha256` their manifest declares. Only the caller decides
+/// (a front end, for the fixture root it chose itself; a test): nothing in a raw root does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checksums {
+    /// A file that differs from its release fails its corpus.
+    #[default]
+    Verify,
+    /// Differences are accepted and recorded (`ResolvedFile::checksum_skipped`; the lock and
+    /// the dataset card list them): for fixtures and synthetic roots, which are not releases.
+    Skip,
+}
 
 /// Where a raw file lives: `<raw-root>/<root or corpus-id>/<path>`.
 pub fn raw_rel_path(corpus_id: &str, f: &RawFile) -> String {
@@ -84,6 +102,7 @@ pub fn resolve_corpus(
     lm: &LoadedManifest,
     raw_root: &Path,
     file_ids: Option<&[String]>,
+    checksums: Checksums,
 ) -> Resolution {
     let m = &lm.manifest;
     let wanted: Vec<&RawFile> = m
@@ -113,17 +132,17 @@ pub fn resolve_corpus(
             Ok(x) => x,
             Err(e) => return Resolution::Failed(format!("{}: cannot read: {e}", abs.display())),
         };
-        let fixture_root = raw_root.join(FIXTURE_MARKER).is_file();
-        if let Some(expected) = &f.sha256
-            && *expected != sha256
-            && fixture_root
-        {
+        let differs = f
+            .sha256
+            .as_ref()
+            .is_some_and(|expected| *expected != sha256);
+        if differs && checksums == Checksums::Skip {
             log::info!(
-                "{}: fixture differs from the release checksum (expected for fixtures)",
+                "{}: differs from the release checksum (accepted: checksums are not verified for this raw root)",
                 abs.display()
             );
         } else if let Some(expected) = &f.sha256
-            && *expected != sha256
+            && differs
         {
             return Resolution::Failed(format!(
                 "{}: checksum mismatch: the manifest {} expects sha256 {expected} but the file has {sha256}; \
@@ -139,6 +158,7 @@ pub fn resolve_corpus(
             rel,
             size,
             sha256,
+            checksum_skipped: differs,
         });
     }
     Resolution::Ready(ResolvedCorpus {

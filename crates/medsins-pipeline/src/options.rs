@@ -1,8 +1,14 @@
 //! Build options. Everything here that shapes the output is recorded in the lock file.
 
+use crate::corpus::Checksums;
 use medsins_core::Access;
 use serde::Serialize;
 use std::path::PathBuf;
+
+/// Rows per Parquet shard unless told otherwise.
+pub const DEFAULT_SHARD_ROWS: usize = 100_000;
+/// Seed of hash splits and instruction choice unless told otherwise.
+pub const DEFAULT_SEED: u64 = 0;
 
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -39,6 +45,9 @@ pub struct BuildOptions {
     pub limits: medsins_readers::Limits,
     /// Told how far the build is (a progress bar); never changes the output.
     pub progress: Option<Progress>,
+    /// Whether raw files must match their manifests' checksums (skipped ones are listed in the
+    /// lock and the card). Set by the caller only, never by anything in the raw root.
+    pub checksums: Checksums,
 }
 
 /// Where the build reports its progress: `(phase, done, total)`, e.g. `("tasks", 12, 122)`.
@@ -73,6 +82,24 @@ pub struct BuildSelection {
     pub exclude_licence: Vec<String>,
 }
 
+impl BuildSelection {
+    /// An `only` entry that is neither a corpus id nor a task id of the catalogue, as an error
+    /// message naming it.
+    pub fn check(&self, catalogue: &medsins_manifest::Catalogue) -> Result<(), String> {
+        for o in &self.only {
+            let known = catalogue.manifests.iter().any(|m| {
+                m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o)
+            });
+            if !known {
+                return Err(format!(
+                    "--only `{o}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 impl BuildOptions {
     pub fn new(raw_root: PathBuf, out: PathBuf) -> Self {
         BuildOptions {
@@ -80,8 +107,8 @@ impl BuildOptions {
             out,
             selection: BuildSelection::default(),
             instructions: None,
-            seed: 0,
-            shard_rows: 100_000,
+            seed: DEFAULT_SEED,
+            shard_rows: DEFAULT_SHARD_ROWS,
             row_group_bytes: medsins_output::DEFAULT_ROW_GROUP_BYTES,
             decontaminate: Vec::new(),
             decontaminate_ngram: medsins_quality::DEFAULT_NGRAM,
@@ -92,6 +119,7 @@ impl BuildOptions {
             timings: false,
             limits: medsins_readers::Limits::default(),
             progress: None,
+            checksums: Checksums::Verify,
         }
     }
 

@@ -41,6 +41,8 @@ pub struct CorpusReport {
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct BuildReport {
     pub out: String,
+    /// The catalogue built: its folder, or the one bundled with medsins.
+    pub catalogue: String,
     pub corpora: Vec<CorpusReport>,
     pub samples: u64,
     pub tasks: usize,

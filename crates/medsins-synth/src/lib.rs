@@ -7,8 +7,10 @@
 //! JSON members, XML elements and attributes, OBO tags, IOB columns, zip members, folders of
 //! text files behind an index — by replicating the corpus's fixture (`fixtures/raw/...`), so
 //! that `medsins build` of the root yields about `scale ×` MedS-Ins's per-corpus instance
-//! counts ([`TARGETS`], ≈ 5.13M at `scale = 1.0`). Same options → same bytes; the root gets a
-//! `FIXTURES.md` marker, so release checksums are reported, not fatal.
+//! counts ([`TARGETS`], ≈ 5.13M at `scale = 1.0`). Same options → same bytes. The root gets a
+//! [`SYNTH_MARKER`] file of its own: `synth` refuses any other non-empty folder (it never
+//! overwrites real releases), and its files are not the releases, so it is built with
+//! `--skip-checksums` (`Checksums::Skip`), a choice the lock and the card record.
 //!
 //! - **Records.** Fixture record `k` in replica round `r` (round 0 = the fixture itself,
 //!   unchanged) is varied by a seeded variant ([`formats`]): prose gets same-length word
@@ -294,6 +296,40 @@ fn yield_of(task: &str) -> f64 {
         .find(|(t, _)| *t == task)
         .map(|(_, y)| *y)
         .unwrap_or(1.0)
+}
+
+/// The file `synth` writes at the top of every root it makes; its first line is
+/// [`SYNTH_SIGNATURE`]. `synth` writes only into an empty folder or one holding it, so it can
+/// never overwrite a raw root of real releases.
+pub const SYNTH_MARKER: &str = "SYNTHETIC.md";
+pub const SYNTH_SIGNATURE: &str =
+    "<!-- medsins-synth raw root: written by `medsins synth`, never real data -->";
+
+/// Makes sure `out` may be written: it is new, empty, or an earlier synth output; the marker
+/// is written first, so that an interrupted run can be redone.
+fn claim_root(out: &Path) -> Result<(), String> {
+    let marker = out.join(SYNTH_MARKER);
+    let ours =
+        std::fs::read_to_string(&marker).is_ok_and(|t| t.lines().next() == Some(SYNTH_SIGNATURE));
+    let empty = match std::fs::read_dir(out) {
+        Ok(mut rd) => rd.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(format!("{}: {e}", out.display())),
+    };
+    if !ours && !empty {
+        return Err(format!(
+            "{}: refusing to write a synthetic raw root into a folder that is not empty and was not \
+             written by `medsins synth` (no {SYNTH_MARKER} of its own): it may hold real releases. \
+             Give a new or empty folder to --out",
+            out.display()
+        ));
+    }
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if !ours {
+        std::fs::write(&marker, format!("{SYNTH_SIGNATURE}\n\n(being written)\n"))
+            .map_err(|e| format!("{}: {e}", marker.display()))?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone)]
@@ -617,7 +653,7 @@ pub fn synth(
     fn io(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
         move |e| format!("{}: {e}", p.display())
     }
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    claim_root(out)?;
     let links: HashMap<&str, &str> = rules::LINKS.iter().copied().collect();
     let mut plan: BTreeMap<Key, Planned> = BTreeMap::new();
     let mut copies: BTreeMap<String, String> = BTreeMap::new();
@@ -879,10 +915,12 @@ pub fn synth(
     }
     report.records = report.files.iter().map(|f| f.records as u64).sum();
     std::fs::write(
-        out.join("FIXTURES.md"),
+        out.join(SYNTH_MARKER),
         format!(
-            "Synthetic raw root written by `medsins synth --scale {} --seed {} --dup-rate {}`: fixture records\n\
-             replicated and varied, never real data. This marker makes release checksum differences non-fatal.\n",
+            "{SYNTH_SIGNATURE}\n\nSynthetic raw root written by `medsins synth --scale {} --seed {} --dup-rate {}`: fixture\n\
+             records replicated and varied, never real data. Its files are not the releases, so build it with\n\
+             `medsins build --raw-root <this folder> --skip-checksums`. `medsins synth` writes into this folder\n\
+             again only because of this file.\n",
             o.scale, o.seed, o.dup_rate
         ),
     )
@@ -988,4 +1026,61 @@ fn write_output(
     };
     files.push(entry(rel.to_string(), p));
     Ok((bytes, files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medsins_manifest::CatalogueSource;
+
+    fn tiny() -> SynthOptions {
+        SynthOptions {
+            scale: 0.0001,
+            seed: 0,
+            dup_rate: 0.0,
+        }
+    }
+
+    #[test]
+    fn synth_refuses_a_folder_it_did_not_write_and_leaves_it_untouched() {
+        let (cat, _) = CatalogueSource::Bundled.load();
+        let fixtures = tempfile::tempdir().unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().join("raw");
+        let release = real.join("meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx");
+        std::fs::create_dir_all(release.parent().unwrap()).unwrap();
+        std::fs::write(&release, b"the real release").unwrap();
+        // a marker someone else wrote (or an older FIXTURES.md) is no synth output either
+        std::fs::write(real.join(SYNTH_MARKER), "# my notes\n").unwrap();
+        std::fs::write(real.join("FIXTURES.md"), "# fixtures\n").unwrap();
+        let e = synth(&cat, fixtures.path(), &real, &tiny()).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "{}: refusing to write a synthetic raw root into a folder that is not empty and was not written by `medsins synth` (no {SYNTH_MARKER} of its own): it may hold real releases. Give a new or empty folder to --out",
+                real.display()
+            )
+        );
+        assert_eq!(std::fs::read(&release).unwrap(), b"the real release");
+        assert_eq!(
+            std::fs::read_to_string(real.join(SYNTH_MARKER)).unwrap(),
+            "# my notes\n"
+        );
+    }
+
+    #[test]
+    fn synth_writes_into_a_new_empty_or_earlier_synth_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fresh = tmp.path().join("new");
+        claim_root(&fresh).unwrap();
+        let marker = std::fs::read_to_string(fresh.join(SYNTH_MARKER)).unwrap();
+        assert_eq!(marker.lines().next(), Some(SYNTH_SIGNATURE));
+        // an earlier (here: interrupted) synth output is ours to replace
+        std::fs::write(fresh.join("partial.csv"), "a,b\n").unwrap();
+        claim_root(&fresh).unwrap();
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        claim_root(&empty).unwrap();
+        assert!(empty.join(SYNTH_MARKER).is_file());
+    }
 }

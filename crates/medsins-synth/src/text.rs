@@ -620,7 +620,7 @@ pub fn content_words(n: usize, rng: &mut Rng) -> String {
         if k > 0 {
             out.push(' ');
         }
-        let word: &&str = rng.pick(VOCAB);
+        let word: &str = rng.pick::<&str>(VOCAB);
         out.push_str(word);
     }
     out

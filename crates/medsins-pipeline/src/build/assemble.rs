@@ -39,7 +39,8 @@ pub fn assemble(
         out: opts.out.display().to_string(),
         ..Default::default()
     };
-    let (raw_files, manifests) = corpus_reports(&b, &mut report);
+    report.catalogue = b.plan.catalogue.to_string();
+    let locked = corpus_reports(&b, &mut report);
     let mut stats = stats(b.runs, b.written);
     stats.decontamination = b.cross.decontamination.clone();
     stats.leakage = Some(b.cross.leakage.clone());
@@ -62,7 +63,7 @@ pub fn assemble(
             .collect(),
     );
     write(&dir.join("checks.json"), &report.checks.to_json())?;
-    let lock = lock(&report, raw_files, manifests, inputs, opts);
+    let lock = lock(&report, locked, b.plan.catalogue, inputs, opts);
     write(&dir.join(output::LOCK_FILE), &lock.to_json())?;
     let built_manifests: Vec<&LoadedManifest> = b
         .plan
@@ -84,12 +85,23 @@ pub fn assemble(
     Ok(report)
 }
 
+/// What the lock records of the built corpora.
+struct LockedInputs {
+    raw_files: Vec<LockedFile>,
+    manifests: Vec<LockedManifest>,
+    /// Raw files whose checksum the build was told not to verify.
+    checksums_skipped: Vec<String>,
+}
+
 /// One report line per corpus (built, failed, and the ones the plan left out), sorted by id;
-/// returns the raw files and manifests of the built corpora, for the lock.
-fn corpus_reports(b: &Built, report: &mut BuildReport) -> (Vec<LockedFile>, Vec<LockedManifest>) {
+/// returns what the lock records of the built corpora.
+fn corpus_reports(b: &Built, report: &mut BuildReport) -> LockedInputs {
     let jobs = b.plan.jobs();
-    let mut raw_files = Vec::new();
-    let mut manifests = Vec::new();
+    let mut locked = LockedInputs {
+        raw_files: Vec::new(),
+        manifests: Vec::new(),
+        checksums_skipped: Vec::new(),
+    };
     report.corpora = b.plan.unbuilt.clone();
     for (ci, pc) in b.plan.corpora.iter().enumerate() {
         let id = pc.manifest.manifest.id().to_string();
@@ -122,15 +134,18 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> (Vec<LockedFile>, Vec<
                 tasks_skipped,
             },
         });
-        raw_files.extend(pc.files.locked(&id));
-        manifests.push(LockedManifest {
+        locked.raw_files.extend(pc.files.locked(&id));
+        locked
+            .checksums_skipped
+            .extend(pc.files.checksums_skipped().map(str::to_string));
+        locked.manifests.push(LockedManifest {
             path: format!("corpora-manifests/{id}.toml"),
             corpus_id: id,
             sha256: pc.manifest.sha256.clone(),
         });
     }
     report.corpora.sort_by(|a, b| a.corpus_id.cmp(&b.corpus_id));
-    (raw_files, manifests)
+    locked
 }
 
 /// Seconds per stage, summed over tasks, then the wall-clock seconds of the build's phases.
@@ -173,8 +188,8 @@ fn timings(b: &Built, stage_seconds: &[(String, f64)]) -> serde_json::Value {
 
 fn lock(
     report: &BuildReport,
-    raw_files: Vec<LockedFile>,
-    manifests: Vec<LockedManifest>,
+    locked: LockedInputs,
+    catalogue: &medsins_manifest::CatalogueSource,
     inputs: &Inputs,
     opts: &BuildOptions,
 ) -> Lock {
@@ -201,10 +216,12 @@ fn lock(
         complete: report.missing().next().is_none() && report.failed().next().is_none(),
         options,
         instruction_bank: inputs.bank_file.clone(),
-        manifests,
-        raw_files,
+        manifests: locked.manifests,
+        raw_files: locked.raw_files,
         missing: report.missing().map(|c| c.corpus_id.clone()).collect(),
         failed: report.failed().map(|c| c.corpus_id.clone()).collect(),
+        catalogue: catalogue.kind().to_string(),
+        checksums_skipped: locked.checksums_skipped,
     }
 }
 

@@ -29,6 +29,8 @@ pub struct Job<'a> {
 }
 
 pub struct Plan<'a> {
+    /// Where the catalogue came from (a folder, or the one bundled with medsins).
+    pub catalogue: &'a medsins_manifest::CatalogueSource,
     pub corpora: Vec<PlannedCorpus<'a>>,
     /// Corpora left out (excluded, missing, failed to resolve), already reported.
     pub unbuilt: Vec<CorpusReport>,
@@ -120,6 +122,7 @@ pub fn check_names(catalogue: &Catalogue) -> Result<(), BuildError> {
 /// Plans the build of `catalogue` under `opts`.
 pub fn plan<'a>(catalogue: &'a Catalogue, opts: &BuildOptions) -> Plan<'a> {
     let mut plan = Plan {
+        catalogue: &catalogue.source,
         corpora: Vec::new(),
         unbuilt: Vec::new(),
     };
@@ -180,7 +183,7 @@ fn resolve_tasks<'a>(
 ) -> (Vec<&'a Task>, Resolution, Option<Partial>) {
     let m = &lm.manifest;
     let file_ids: Vec<String> = tasks.iter().flat_map(|t| m.needed_file_ids(t)).collect();
-    let resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids));
+    let resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids), opts.checksums);
     let Resolution::Missing(paths) = &resolution else {
         return (tasks, resolution, None);
     };
@@ -205,6 +208,6 @@ fn resolve_tasks<'a>(
     }
     let skipped = skipped.iter().map(|t| t.id.get_ref().clone()).collect();
     let partial = Some((paths.clone(), skipped));
-    let resolution = resolve_corpus(lm, &opts.raw_root, Some(&present));
+    let resolution = resolve_corpus(lm, &opts.raw_root, Some(&present), opts.checksums);
     (buildable, resolution, partial)
 }

@@ -1,0 +1,305 @@
+//! The catalogue compiled into medsins — its manifests and the fixtures that are its demo raw
+//! root — and the choice between it and a manifest folder on disk.
+//!
+//! An installed `medsins` has no checkout beside it: it builds from the catalogue it was
+//! compiled with, unless the user names a folder (`--manifests`) or works in a folder holding
+//! `corpora-manifests/` (a checkout, or a contributor's working copy), which then wins.
+
+use crate::catalogue::{Catalogue, LoadedManifest};
+use crate::error::Diagnostics;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+mod data {
+    include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+}
+
+/// The manifest folder looked for in the working directory.
+pub const WORKING_CATALOGUE: &str = "corpora-manifests";
+
+/// Where the fixtures of a manifest folder live, relative to the folder holding it.
+const FIXTURES_BESIDE: &str = "fixtures/raw";
+
+/// How bundled manifests are named in diagnostics and provenance (no such file on disk).
+const BUNDLED_PREFIX: &str = "<bundled>/corpora-manifests";
+
+/// `(path relative to the fixture root, bytes)` of every bundled fixture file.
+pub fn bundled_fixtures() -> &'static [(&'static str, &'static [u8])] {
+    data::FIXTURES
+}
+
+/// Where a catalogue's manifests come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CatalogueSource {
+    /// The manifests compiled into this medsins (those of its release).
+    Bundled,
+    /// A folder of manifests (`--manifests`, or `corpora-manifests` in the working directory),
+    /// or the manifest files given.
+    Directory { path: PathBuf },
+}
+
+impl std::fmt::Display for CatalogueSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatalogueSource::Bundled => write!(
+                f,
+                "the catalogue bundled with medsins {}",
+                medsins_core::BUILDER_VERSION
+            ),
+            CatalogueSource::Directory { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+impl CatalogueSource {
+    /// The folder given; else `corpora-manifests` in the working directory when there is one;
+    /// else the bundled catalogue.
+    pub fn choose(given: Option<PathBuf>) -> Self {
+        match given {
+            Some(path) => CatalogueSource::Directory { path },
+            None if Path::new(WORKING_CATALOGUE).is_dir() => CatalogueSource::Directory {
+                path: PathBuf::from(WORKING_CATALOGUE),
+            },
+            None => CatalogueSource::Bundled,
+        }
+    }
+
+    /// `bundled` or `directory`: what the lock records (no machine-specific path).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CatalogueSource::Bundled => "bundled",
+            CatalogueSource::Directory { .. } => "directory",
+        }
+    }
+
+    /// The folder of a directory catalogue.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            CatalogueSource::Bundled => None,
+            CatalogueSource::Directory { path } => Some(path),
+        }
+    }
+
+    /// Every manifest, parsed (parse errors of all files together; files that parse are
+    /// still returned).
+    pub fn load(&self) -> (Catalogue, Diagnostics) {
+        match self {
+            CatalogueSource::Directory { path } => Catalogue::load(std::slice::from_ref(path)),
+            CatalogueSource::Bundled => {
+                let mut diags = Diagnostics::default();
+                let mut manifests = Vec::new();
+                for (name, text) in data::MANIFESTS {
+                    match LoadedManifest::parse(&bundled_path(name), text.to_string()) {
+                        Ok(m) => manifests.push(m),
+                        Err(d) => diags.0.push(d),
+                    }
+                }
+                manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));
+                let cat = Catalogue {
+                    manifests,
+                    source: CatalogueSource::Bundled,
+                };
+                (cat, diags)
+            }
+        }
+    }
+
+    /// Every manifest, parsed and checked (meaning across the whole catalogue): the
+    /// diagnostics are every problem, sorted.
+    pub fn load_checked(&self) -> (Catalogue, Diagnostics) {
+        let (cat, mut diags) = self.load();
+        diags.0.extend(crate::check_catalogue(&cat.manifests).0);
+        diags.sort();
+        (cat, diags)
+    }
+
+    /// One corpus's manifest alone (other manifests being edited do not matter).
+    pub fn load_manifest(&self, corpus_id: &str) -> Result<LoadedManifest, String> {
+        let name = format!("{corpus_id}.toml");
+        let (path, text) = match self {
+            CatalogueSource::Directory { path } => {
+                let p = path.join(&name);
+                let text = std::fs::read_to_string(&p).map_err(|e| {
+                    format!(
+                        "{}: cannot read the manifest ({e}); pass --manifests DIR holding it",
+                        p.display()
+                    )
+                })?;
+                (p, text)
+            }
+            CatalogueSource::Bundled => {
+                let text = data::MANIFESTS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t.to_string())
+                    .ok_or_else(|| {
+                        format!(
+                            "the bundled catalogue has no corpus `{corpus_id}`; pass --manifests DIR holding {name}"
+                        )
+                    })?;
+                (bundled_path(&name), text)
+            }
+        };
+        LoadedManifest::parse(&path, text)
+            .map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
+    }
+
+    /// The fixture folder that goes with this catalogue: `fixtures/raw` beside a manifest
+    /// folder when there is one (a checkout or a contributor's working copy), else the bundled
+    /// fixtures, written to a temporary folder that lives as long as the returned value.
+    pub fn fixture_root(&self) -> std::io::Result<FixtureRoot> {
+        if let Some(dir) = self.fixture_dir() {
+            return Ok(FixtureRoot {
+                path: dir,
+                extracted: None,
+            });
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("medsins-fixtures-")
+            .tempdir()?;
+        extract_fixtures(tmp.path())?;
+        Ok(FixtureRoot {
+            path: tmp.path().to_path_buf(),
+            extracted: Some(tmp),
+        })
+    }
+
+    /// `fixtures/raw` beside a manifest folder, when it exists (nothing is extracted).
+    pub fn fixture_dir(&self) -> Option<PathBuf> {
+        let dir = self.dir()?;
+        let parent = match dir.canonicalize() {
+            Ok(abs) => abs.parent()?.to_path_buf(),
+            Err(_) => dir.parent()?.to_path_buf(),
+        };
+        let fixtures = parent.join(FIXTURES_BESIDE);
+        fixtures.is_dir().then_some(fixtures)
+    }
+
+    /// Where a contributor's new fixtures go: `fixtures/raw` beside the manifest folder
+    /// (created when needed); None for the bundled catalogue.
+    pub fn fixture_dir_for_new_corpora(&self) -> Option<PathBuf> {
+        let dir = self.dir()?;
+        Some(match dir.parent() {
+            Some(p) => p.join(FIXTURES_BESIDE),
+            None => PathBuf::from(FIXTURES_BESIDE),
+        })
+    }
+}
+
+fn bundled_path(name: &str) -> PathBuf {
+    PathBuf::from(format!("{BUNDLED_PREFIX}/{name}"))
+}
+
+/// Writes every bundled fixture file under `dest` (the layout of `fixtures/raw`).
+pub fn extract_fixtures(dest: &Path) -> std::io::Result<()> {
+    for (rel, bytes) in data::FIXTURES {
+        let p = dest.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, bytes)?;
+    }
+    Ok(())
+}
+
+/// A catalogue's fixture folder: a raw root of small files in each corpus's exact layout,
+/// which are not the releases (their checksums differ from the manifests').
+#[derive(Debug)]
+pub struct FixtureRoot {
+    path: PathBuf,
+    /// The temporary copy of the bundled fixtures, removed on drop.
+    extracted: Option<tempfile::TempDir>,
+}
+
+impl FixtureRoot {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether these are the bundled fixtures (written to a temporary folder).
+    pub fn is_bundled(&self) -> bool {
+        self.extracted.is_some()
+    }
+
+    /// Whether `raw_root` is this fixture folder.
+    pub fn is(&self, raw_root: &Path) -> bool {
+        same_folder(&self.path, raw_root)
+    }
+}
+
+/// Whether two paths name the same existing folder, however they are written.
+pub fn same_folder(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_catalogue_is_the_checkouts() {
+        let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../corpora-manifests");
+        let (disk, d1) = CatalogueSource::Directory { path: here }.load_checked();
+        let (bundled, d2) = CatalogueSource::Bundled.load_checked();
+        assert!(d1.is_empty() && d2.is_empty(), "{d1}\n{d2}");
+        assert_eq!(bundled.manifests.len(), 58);
+        assert_eq!(bundled.tasks().len(), 122);
+        let hashes = |c: &Catalogue| -> Vec<(String, String)> {
+            c.manifests
+                .iter()
+                .map(|m| (m.manifest.id().to_string(), m.sha256.clone()))
+                .collect()
+        };
+        assert_eq!(hashes(&disk), hashes(&bundled));
+        assert_eq!(bundled.source, CatalogueSource::Bundled);
+        assert_eq!(
+            bundled.manifests[0].path,
+            PathBuf::from("<bundled>/corpora-manifests/ade-corpus.toml")
+        );
+    }
+
+    #[test]
+    fn bundled_fixtures_extract_to_the_checkouts_bytes() {
+        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/raw");
+        let root = CatalogueSource::Bundled.fixture_root().unwrap();
+        assert!(root.is_bundled());
+        let xlsx = "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx";
+        assert_eq!(
+            std::fs::read(root.path().join(xlsx)).unwrap(),
+            std::fs::read(fixtures.join(xlsx)).unwrap()
+        );
+        assert!(root.is(root.path()));
+        assert!(!root.is(&fixtures));
+        assert!(bundled_fixtures().len() > 100);
+        let tmp = root.path().to_path_buf();
+        drop(root);
+        assert!(!tmp.exists(), "the temporary copy is removed");
+    }
+
+    #[test]
+    fn a_folder_beside_fixtures_uses_them_and_unknown_corpora_are_named() {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let src = CatalogueSource::Directory {
+            path: repo.join("corpora-manifests"),
+        };
+        let root = src.fixture_root().unwrap();
+        assert!(!root.is_bundled());
+        assert!(root.is(&repo.join("fixtures/raw")));
+        assert_eq!(
+            CatalogueSource::Bundled.load_manifest("nope").unwrap_err(),
+            "the bundled catalogue has no corpus `nope`; pass --manifests DIR holding nope.toml"
+        );
+        assert_eq!(
+            CatalogueSource::Bundled
+                .load_manifest("meqsum")
+                .unwrap()
+                .manifest
+                .id(),
+            "meqsum"
+        );
+    }
+}

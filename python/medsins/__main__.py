@@ -1,0 +1,5 @@
+"""`python -m medsins ...` is the `medsins` command."""
+
+from medsins import main
+
+main()
