@@ -41,11 +41,12 @@ pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuil
         Resolution::Missing(p) => return Err(format!("missing: {}", p.join(", "))),
         Resolution::Failed(m) => return Err(m),
     };
-    lm.manifest
+    rc.manifest
+        .manifest
         .tasks
         .iter()
         .map(|t| {
-            medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
+            rc.render_task(t.id.get_ref(), 0, std::slice::from_ref(&t.definition), None)
                 .map_err(|e| e.to_string())
         })
         .collect()

@@ -190,6 +190,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     for c in &report.corpora {
         match &c.status {
             CorpusStatus::Built {
+                source_variant,
+                variant_name,
                 tasks,
                 samples,
                 quarantined,
@@ -201,8 +203,13 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 } else {
                     String::new()
                 };
+                let from = if source_variant == medsins_manifest::DEFAULT_VARIANT {
+                    String::new()
+                } else {
+                    format!(" (from {variant_name}, variant `{source_variant}`)")
+                };
                 println!(
-                    "built     {:<28} {tasks} task(s), {samples} samples{q}",
+                    "built     {:<28} {tasks} task(s), {samples} samples{q}{from}",
                     c.corpus_id
                 );
                 if !missing.is_empty() {
@@ -223,14 +230,30 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 homepage,
                 access,
                 obtain,
+                alternatives,
                 tasks,
             } => {
                 eprintln!("missing   {}: raw files not found:", c.corpus_id);
-                for p in paths {
-                    eprintln!("            {p}");
+                if alternatives.is_empty() {
+                    for p in paths {
+                        eprintln!("            {p}");
+                    }
                 }
                 eprintln!("          access: {access}; get it from {homepage}");
                 eprintln!("          {}", obtain.trim().replace('\n', "\n          "));
+                if !alternatives.is_empty() {
+                    eprintln!("          any one of these distributions is enough:");
+                }
+                for v in alternatives {
+                    eprintln!("          - {} (variant `{}`):", v.name, v.variant);
+                    for p in &v.paths {
+                        eprintln!("              {p}");
+                    }
+                    eprintln!(
+                        "            {}",
+                        v.obtain.trim().replace('\n', "\n            ")
+                    );
+                }
                 eprintln!("          tasks skipped: {}", tasks.join(", "));
             }
             CorpusStatus::Failed { message, tasks } => {

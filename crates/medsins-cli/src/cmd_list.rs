@@ -31,6 +31,10 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 "corpus_id": m.manifest.id(), "name": c.name, "homepage": c.homepage, "version": c.version,
                 "license": c.license, "access": c.access.get_ref(),
                 "files": m.manifest.files.iter().map(|f| medsins_pipeline::corpus::raw_rel_path(m.manifest.id(), f)).collect::<Vec<_>>(),
+                "variants": m.manifest.variants.iter().map(|v| json!({
+                    "id": v.id.get_ref(), "name": v.name,
+                    "files": v.files.iter().map(|f| medsins_pipeline::corpus::raw_rel_path(m.manifest.id(), f)).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
                 "tasks": m.manifest.tasks.iter().map(|t| t.id.get_ref()).collect::<Vec<_>>(),
             })
         })

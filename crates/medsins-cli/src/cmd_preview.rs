@@ -72,7 +72,16 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     }
     let mut failed = false;
     for p in &previews {
-        println!("━━ task {} `{}` ({})", p.task_no, p.task_id, p.corpus_id);
+        let from = p
+            .source_variant
+            .as_deref()
+            .filter(|v| *v != medsins_manifest::DEFAULT_VARIANT)
+            .map(|v| format!(", variant `{v}`"))
+            .unwrap_or_default();
+        println!(
+            "━━ task {} `{}` ({}{from})",
+            p.task_no, p.task_id, p.corpus_id
+        );
         println!("instruction: {}", p.definition.trim());
         if let Some(e) = &p.error {
             failed = true;

@@ -49,12 +49,16 @@ pub fn diagnostics(targets: &[PathBuf], catalogue_dir: &Path) -> (Catalogue, Dia
             .into_iter()
             .filter(|d| target_paths.contains(&canon(&d.file))),
     );
+    // every task as each distribution builds it (its variant steps first)
     for lm in &cat.manifests {
-        for t in &lm.manifest.tasks {
-            if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
-                diags
-                    .0
-                    .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
+        let views = lm.manifest.variant_ids().into_iter();
+        for view in views.filter_map(|v| lm.manifest.for_variant(v)) {
+            for t in &view.tasks {
+                if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
+                    diags
+                        .0
+                        .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
+                }
             }
         }
     }
@@ -73,8 +77,7 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
     let mut d = Diagnostics::default();
     let m = &lm.manifest;
     for t in &m.tasks {
-        let ids = m.needed_file_ids(t);
-        let rc = match resolve_corpus(lm, raw_root, Some(&ids)) {
+        let rc = match resolve_corpus(lm, raw_root, Some(std::slice::from_ref(t.id.get_ref()))) {
             Resolution::Ready(rc) => rc,
             Resolution::Missing(p) => {
                 d.0.push(lm.diag(
@@ -88,10 +91,12 @@ pub fn render_diagnostics(lm: &LoadedManifest, raw_root: &Path, sample: usize) -
                 continue;
             }
         };
-        let tb = match medsins_pipeline::render_task(
-            lm,
-            t,
-            &rc,
+        // the task as the distribution found builds it (its steps included)
+        let Some(t) = rc.task(t.id.get_ref()) else {
+            continue;
+        };
+        let tb = match rc.render_task(
+            t.id.get_ref(),
             0,
             std::slice::from_ref(&t.definition),
             Some(sample),
@@ -170,15 +175,8 @@ fn report(lm: &LoadedManifest, raw_root: &Path) -> anyhow::Result<serde_json::Va
         Resolution::Failed(e) => anyhow::bail!(e),
     };
     let mut tasks = Vec::new();
-    for t in &lm.manifest.tasks {
-        let tb = medsins_pipeline::render_task(
-            lm,
-            t,
-            &rc,
-            0,
-            std::slice::from_ref(&t.definition),
-            None,
-        )?;
+    for t in &rc.manifest.manifest.tasks {
+        let tb = rc.render_task(t.id.get_ref(), 0, std::slice::from_ref(&t.definition), None)?;
         let mut ids: Vec<String> = tb.samples.iter().map(|s| s.id.to_string()).collect();
         ids.sort_unstable();
         let mut reasons: std::collections::BTreeMap<&str, u64> = Default::default();
@@ -191,7 +189,7 @@ fn report(lm: &LoadedManifest, raw_root: &Path) -> anyhow::Result<serde_json::Va
         }));
     }
     Ok(json!({
-        "builder_version": medsins_core::BUILDER_VERSION, "corpus_id": lm.manifest.id(), "manifest_sha256": lm.sha256,
+        "builder_version": medsins_core::BUILDER_VERSION, "corpus_id": lm.manifest.id(), "manifest_sha256": lm.sha256, "source_variant": rc.variant(),
         "raw_files": rc.locked(lm.manifest.id()).iter().map(|f| json!({"path": f.path, "size": f.size, "sha256": f.sha256})).collect::<Vec<_>>(),
         "tasks": tasks,
     }))
@@ -208,10 +206,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     if diags.is_empty() {
         let root = a.raw_root.clone().unwrap_or_else(|| paths::raw_root(None));
         for lm in &cat.manifests {
-            let has_files = lm.manifest.files.iter().any(|f| {
-                root.join(medsins_pipeline::corpus::raw_rel_path(lm.manifest.id(), f))
-                    .exists()
-            });
+            let has_files = medsins_pipeline::corpus::any_present(lm, &root);
             if a.raw_root.is_some() || has_files {
                 diags.0.extend(render_diagnostics(lm, &root, a.sample).0);
             }

@@ -4,15 +4,17 @@
 use medsins_core::TaskMeta;
 use medsins_manifest::LoadedManifest;
 use medsins_output::{Lock, Stats};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
+/// `sources`: corpus id → (variant id, its name), the distribution each corpus was read from.
 pub fn dataset_card(
     manifests: &[&LoadedManifest],
+    sources: &BTreeMap<String, (String, String)>,
     built: &[&TaskMeta],
     stats: &Stats,
     lock: &Lock,
@@ -81,7 +83,7 @@ pub fn dataset_card(
     let _ = writeln!(
         b,
         "Built by `{}` from {} corpora into {} samples over {} tasks. Every row carries its provenance \
-         (`source_file`, `source_locator`, `raw_sha256`, `manifest_sha256`); `medsins audit <id>` traces \
+         (`source_variant`, `source_file`, `source_locator`, `raw_sha256`, `manifest_sha256`); `medsins audit <id>` traces \
          any row to its raw record. Removed samples are listed in `ledger.parquet`.\n",
         lock.builder_version, stats.corpora, stats.samples, stats.tasks
     );
@@ -143,13 +145,17 @@ pub fn dataset_card(
     }
     let _ = writeln!(
         b,
-        "\n## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|"
+        "\n## Sources, licences and citations\n\n| corpus | built from | licence | access | samples |\n|---|---|---|---|---|"
     );
     for m in manifests {
         let id = m.manifest.id();
+        let from = match sources.get(id) {
+            Some((v, name)) => format!("{name} (`{v}`)"),
+            None => String::new(),
+        };
         let _ = writeln!(
             b,
-            "| [{}]({}) | {} | {} | {} |",
+            "| [{}]({}) | {from} | {} | {} | {} |",
             m.manifest.corpus.name,
             m.manifest.corpus.homepage,
             m.manifest.corpus.license,

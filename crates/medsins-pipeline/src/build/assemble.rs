@@ -18,7 +18,7 @@ use std::path::Path;
 
 /// Everything the earlier phases produced that the rest of the directory is made of.
 pub struct Built<'a> {
-    pub plan: &'a Plan<'a>,
+    pub plan: &'a Plan,
     /// The built tasks by job number, in task-number order, and what writing each gave.
     pub runs: &'a [(usize, TaskRun)],
     pub written: &'a [Written],
@@ -65,18 +65,29 @@ pub fn assemble(
     write(&dir.join("checks.json"), &report.checks.to_json())?;
     let lock = lock(&report, raw_files, manifests, inputs, opts);
     write(&dir.join(output::LOCK_FILE), &lock.to_json())?;
-    let built_manifests: Vec<&LoadedManifest> = b
+    let built: Vec<&crate::build::PlannedCorpus> = b
         .plan
         .corpora
         .iter()
         .enumerate()
         .filter(|(ci, _)| !b.failed.contains_key(ci))
-        .map(|(_, pc)| pc.manifest)
+        .map(|(_, pc)| pc)
+        .collect();
+    let built_manifests: Vec<&LoadedManifest> = built.iter().map(|pc| pc.manifest()).collect();
+    let sources: BTreeMap<String, (String, String)> = built
+        .iter()
+        .map(|pc| {
+            let from = (
+                pc.files.variant().to_string(),
+                pc.files.variant_name.clone(),
+            );
+            (pc.manifest().manifest.id().to_string(), from)
+        })
         .collect();
     let metas: Vec<&TaskMeta> = b.runs.iter().map(|(_, r)| &r.meta).collect();
     write(
         &dir.join("README.md"),
-        &dataset_card(&built_manifests, &metas, &stats, &lock),
+        &dataset_card(&built_manifests, &sources, &metas, &stats, &lock),
     )?;
     output::write_id_index(dir)?;
     output::write_checksums(dir)?;
@@ -96,8 +107,8 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> (Vec<LockedFile>, Vec<
     let mut manifests = Vec::new();
     report.corpora = b.plan.unbuilt.clone();
     for (ci, pc) in b.plan.corpora.iter().enumerate() {
-        let id = pc.manifest.manifest.id().to_string();
-        let task_ids: Vec<String> = pc.tasks.iter().map(|t| t.id.get_ref().clone()).collect();
+        let id = pc.manifest().manifest.id().to_string();
+        let task_ids: Vec<String> = pc.tasks().iter().map(|t| t.id.get_ref().clone()).collect();
         if let Some(message) = b.failed.get(&ci) {
             report.corpora.push(CorpusReport {
                 corpus_id: id,
@@ -119,6 +130,8 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> (Vec<LockedFile>, Vec<
         report.corpora.push(CorpusReport {
             corpus_id: id.clone(),
             status: CorpusStatus::Built {
+                source_variant: pc.files.variant().to_string(),
+                variant_name: pc.files.variant_name.clone(),
                 tasks: of_corpus.len(),
                 samples: of_corpus.iter().map(|(_, w)| w.samples).sum(),
                 quarantined: of_corpus.iter().map(|(r, _)| r.quarantined()).sum(),
@@ -130,7 +143,8 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> (Vec<LockedFile>, Vec<
         manifests.push(LockedManifest {
             path: format!("corpora-manifests/{id}.toml"),
             corpus_id: id,
-            sha256: pc.manifest.sha256.clone(),
+            sha256: pc.manifest().sha256.clone(),
+            source_variant: pc.files.variant().to_string(),
         });
     }
     report.corpora.sort_by(|a, b| a.corpus_id.cmp(&b.corpus_id));
@@ -216,6 +230,8 @@ fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
     for ((_, t), w) in runs.iter().zip(written) {
         let n = w.samples;
         corpora.insert(t.meta.corpus_id.clone());
+        s.source_variants
+            .insert(t.meta.corpus_id.clone(), t.meta.source_variant.clone());
         s.samples += n;
         s.tasks += 1;
         *s.per_corpus.entry(t.meta.corpus_id.clone()).or_default() += n;
