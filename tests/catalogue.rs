@@ -10,9 +10,13 @@ fn every_manifest_validates_and_compiles() {
     let diags = medsins_manifest::check_catalogue(&cat.manifests);
     assert!(diags.is_empty(), "{diags}");
     for lm in &cat.manifests {
-        for t in &lm.manifest.tasks {
-            if let Err(errs) = medsins_render::TaskRenderer::compile(t, Default::default()) {
-                panic!("{}: {:?}", t.id.get_ref(), errs);
+        // every task as each distribution builds it (its variant's steps first)
+        for v in lm.manifest.variant_ids() {
+            let view = lm.manifest.for_variant(v).expect("declared variant");
+            for t in &view.tasks {
+                if let Err(errs) = medsins_render::TaskRenderer::compile(t, Default::default()) {
+                    panic!("{} ({v}): {:?}", t.id.get_ref(), errs);
+                }
             }
         }
     }

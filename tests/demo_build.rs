@@ -69,6 +69,7 @@ fn shards_read_back_with_every_column_and_provenance() {
             "languages",
             "license",
             "access",
+            "source_variant",
             "source_file",
             "source_locator",
             "raw_sha256",
@@ -79,6 +80,7 @@ fn shards_read_back_with_every_column_and_provenance() {
     let r = &rows[0];
     assert_eq!(r["task_no"], 114);
     assert_eq!(r["source_locator"], "QS!row 2");
+    assert_eq!(r["source_variant"], "default");
     assert_eq!(
         r["source_file"],
         "meqsum/MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx"

@@ -16,10 +16,12 @@ pub fn fixtures_root() -> PathBuf {
     repo().join("fixtures/raw")
 }
 
-/// As the binary decides: the repository's fixtures are not the releases, so their checksums
-/// are not verified; any other raw root's are.
+/// The repository's fixtures (the demo raw root, and each variant's under `fixtures/variants`)
+/// are not the releases, so their checksums are not verified; any other raw root's are.
 pub fn checksums_for(raw_root: &Path) -> Checksums {
-    if medsins_manifest::same_folder(raw_root, &fixtures_root()) {
+    let fixtures = repo().join("fixtures");
+    let under = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if under(raw_root).starts_with(under(&fixtures)) {
         Checksums::Skip
     } else {
         Checksums::Verify
@@ -51,11 +53,12 @@ pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuil
         Resolution::Missing(p) => return Err(format!("missing: {}", p.join(", "))),
         Resolution::Failed(m) => return Err(m),
     };
-    lm.manifest
+    rc.manifest
+        .manifest
         .tasks
         .iter()
         .map(|t| {
-            medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
+            rc.render_task(t.id.get_ref(), 0, std::slice::from_ref(&t.definition), None)
                 .map_err(|e| e.to_string())
         })
         .collect()

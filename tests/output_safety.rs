@@ -78,7 +78,7 @@ fn write_manifest(t: &Tiny, text: &str) {
 }
 
 fn catalogue(t: &Tiny) -> Catalogue {
-    let (cat, diags) = Catalogue::load(&[t.manifests.clone()]);
+    let (cat, diags) = Catalogue::load(std::slice::from_ref(&t.manifests));
     assert!(diags.is_empty(), "{diags}");
     cat
 }
@@ -111,7 +111,7 @@ fn a_task_id_with_path_parts_is_refused_before_anything_is_written() {
     let evil = "task137_../../../../x";
     write_manifest(&t, &manifest(evil, "{{ q }}", None));
     // validation names the field
-    let (cat, diags) = Catalogue::load(&[t.manifests.clone()]);
+    let (cat, diags) = Catalogue::load(std::slice::from_ref(&t.manifests));
     let all = medsins_manifest::check_catalogue(&cat.manifests);
     let text = format!("{diags}{all}");
     assert!(

@@ -258,6 +258,8 @@ fn print_corpora(report: &BuildReport) {
     for c in &report.corpora {
         match &c.status {
             CorpusStatus::Built {
+                source_variant,
+                variant_name,
                 tasks,
                 samples,
                 quarantined,
@@ -269,8 +271,13 @@ fn print_corpora(report: &BuildReport) {
                 } else {
                     String::new()
                 };
+                let from = if source_variant == medsins_manifest::DEFAULT_VARIANT {
+                    String::new()
+                } else {
+                    format!(" (from {variant_name}, variant `{source_variant}`)")
+                };
                 outln!(
-                    "built     {:<28} {tasks} task(s), {samples} samples{q}",
+                    "built     {:<28} {tasks} task(s), {samples} samples{q}{from}",
                     c.corpus_id
                 );
                 if !missing.is_empty() {
@@ -291,14 +298,30 @@ fn print_corpora(report: &BuildReport) {
                 homepage,
                 access,
                 obtain,
+                alternatives,
                 tasks,
             } => {
                 errln!("missing   {}: raw files not found:", c.corpus_id);
-                for p in paths {
-                    errln!("            {p}");
+                if alternatives.is_empty() {
+                    for p in paths {
+                        errln!("            {p}");
+                    }
                 }
                 errln!("          access: {access}; get it from {homepage}");
                 errln!("          {}", obtain.trim().replace('\n', "\n          "));
+                if !alternatives.is_empty() {
+                    errln!("          any one of these distributions is enough:");
+                }
+                for v in alternatives {
+                    errln!("          - {} (variant `{}`):", v.name, v.variant);
+                    for p in &v.paths {
+                        errln!("              {p}");
+                    }
+                    errln!(
+                        "            {}",
+                        v.obtain.trim().replace('\n', "\n            ")
+                    );
+                }
                 errln!("          tasks skipped: {}", tasks.join(", "));
             }
             CorpusStatus::Failed { message, tasks } => {

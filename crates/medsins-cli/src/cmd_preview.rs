@@ -80,7 +80,18 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         return Ok(if failed { 1 } else { 0 });
     }
     for p in &previews {
-        outln!("━━ task {} `{}` ({})", p.task_no, p.task_id, p.corpus_id);
+        let from = p
+            .source_variant
+            .as_deref()
+            .filter(|v| *v != medsins_manifest::DEFAULT_VARIANT)
+            .map(|v| format!(", variant `{v}`"))
+            .unwrap_or_default();
+        outln!(
+            "━━ task {} `{}` ({}{from})",
+            p.task_no,
+            p.task_id,
+            p.corpus_id
+        );
         outln!("instruction: {}", p.definition.trim());
         if let Some(e) = &p.error {
             outln!("ERROR: {e}\n");

@@ -33,7 +33,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> anyhow::Result<i32> {
-    if a.scale.is_nan() || a.scale <= 0.0 || !(0.0..1.0).contains(&a.dup_rate) {
+    // NaN is refused too: it compares to nothing
+    let positive = a.scale.partial_cmp(&0.0) == Some(std::cmp::Ordering::Greater);
+    if !positive || !(0.0..1.0).contains(&a.dup_rate) {
         anyhow::bail!("--scale must be > 0 and --dup-rate in [0, 1)");
     }
     let source = paths::manifests_dir(a.manifests);

@@ -15,6 +15,9 @@ pub struct TaskMeta {
     pub languages: Vec<String>,
     pub license: String,
     pub access: String,
+    /// The distribution of the corpus the task was built from (a manifest `[[variants]]` id,
+    /// or `default`).
+    pub source_variant: String,
     pub manifest_sha256: String,
 }
 

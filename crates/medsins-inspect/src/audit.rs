@@ -11,12 +11,9 @@
 use medsins_core::{BadSampleId, LedgerEntry, SampleId};
 use medsins_manifest::{CatalogueSource, LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
-use medsins_pipeline::corpus::{
-    Checksums, Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus,
-};
+use medsins_pipeline::corpus::{Checksums, Found as FoundFile, Resolution, ResolvedCorpus, Survey};
 use medsins_pipeline::instruction_set;
-use medsins_pipeline::task::render_task;
-use medsins_readers::{InstructionBank, read_all};
+use medsins_readers::InstructionBank;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -114,6 +111,9 @@ pub struct ManifestInfo {
     pub current_sha256: Option<String>,
     /// True when the manifest changed since the build (the chain below is today's).
     pub changed: bool,
+    /// The distribution the build read (the row's `source_variant`, or the lock's); the
+    /// chain below is the task as built from it, its variant's steps first.
+    pub source_variant: String,
     /// The operator chain, in order.
     pub steps: Vec<Value>,
     pub filter: Option<String>,
@@ -290,8 +290,20 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     let mut notes = Vec::new();
     let found = locate(out, id, &mut notes)?;
     let mut d = describe(&found, &lock, &mut notes);
+    // the manifest as the recorded distribution sees it: the build's files and steps
+    let variant = d.manifest.source_variant.clone();
     let lm = match opts.catalogue.load_manifest(&d.corpus.id) {
-        Ok(lm) => Some(lm),
+        Ok(lm) => match lm.for_variant(&variant) {
+            Some(view) => Some(view),
+            None => {
+                notes.push(format!(
+                    "{}: declares no variant `{variant}` any more (it has: {}); the build read that distribution",
+                    lm.path.display(),
+                    lm.manifest.variant_ids().join(", ")
+                ));
+                None
+            }
+        },
         Err(e) => {
             notes.push(e);
             None
@@ -449,6 +461,16 @@ fn describe(found: &Located, lock: &Lock, notes: &mut Vec<String>) -> Described 
         manifest: ManifestInfo {
             path: format!("corpora-manifests/{corpus_id}.toml"),
             sha256: built_manifest_sha,
+            source_variant: sample
+                .map(|r| str_of(r, "source_variant"))
+                .filter(|v| !v.is_empty())
+                .or_else(|| {
+                    lock.manifests
+                        .iter()
+                        .find(|m| m.corpus_id == corpus_id)
+                        .map(|m| m.source_variant.clone())
+                })
+                .unwrap_or_else(|| medsins_manifest::DEFAULT_VARIANT.to_string()),
             ..Default::default()
         },
     }
@@ -585,26 +607,45 @@ fn rederive_one(
         ..
     } = *target;
     let m = &lm.manifest;
-    // several file entries may share one path (zip members, XML record paths): try each
+    // find the task's files as the build did, and keep the entries that resolved to the row's
+    // source file (several entries may share one path: zip members, XML record paths)
+    let survey = Survey::of(lm.clone(), raw_root, Some(&m.needed_file_ids(task)));
+    if let Some(problem) = survey.problem() {
+        return Err(problem);
+    }
     let specs: Vec<_> = m
         .task_files(task)
         .into_iter()
-        .filter(|f| raw_rel_path(m.id(), f) == source_file)
+        .filter(|f| {
+            survey.files.iter().any(|(id, found)| {
+                id == f.id.get_ref()
+                    && matches!(found, FoundFile::Here(l) if l.rel_under(raw_root) == source_file)
+            })
+        })
         .collect();
     if specs.is_empty() {
-        return Err(format!(
-            "task `{}` of {} no longer reads {source_file}: the manifest changed since the build",
-            task.id.get_ref(),
-            lm.path.display()
-        ));
+        let missing = survey.missing();
+        return Err(if missing.is_empty() {
+            format!(
+                "task `{}` of {} no longer reads {source_file}: the manifest or the raw files changed since the build",
+                task.id.get_ref(),
+                lm.path.display()
+            )
+        } else {
+            format!(
+                "raw files not found: {}; {}",
+                missing.join(", "),
+                m.corpus.obtain.trim()
+            )
+        });
     }
     // only the file the sample came from (and the task's lookups) is needed to re-derive it
     let mut ids: Vec<String> = specs.iter().map(|f| f.id.get_ref().clone()).collect();
     ids.extend(m.lookup_file_ids(task).into_iter().map(str::to_string));
-    let rc = match resolve_corpus(lm, raw_root, Some(&ids), read.checksums) {
+    let rc = match survey.resolve(raw_root, Some(&ids), read.checksums) {
         Resolution::Ready(rc) => ResolvedCorpus {
             limits: read.limits,
-            ..rc
+            ..*rc
         },
         Resolution::Missing(paths) => {
             return Err(format!(
@@ -623,14 +664,7 @@ fn rederive_one(
             .file(spec.id.get_ref())
             .ok_or_else(|| format!("{source_file}: not resolved"))?;
         file_sha256 = Some(file.sha256.clone());
-        let records = read_all(
-            &file.abs,
-            spec.format.get_ref(),
-            &spec.options,
-            &rc.dir,
-            &rc.limits,
-        )
-        .map_err(|e| e.to_string())?;
+        let records = file.read_all(spec, &rc.limits).map_err(|e| e.to_string())?;
         raw_records.extend(raw_records_at(&records, locator));
     }
     // the same locator in several members: keep the record whose hash the row recorded
@@ -642,7 +676,9 @@ fn rederive_one(
     }
 
     let instructions = instruction_set(task, bank);
-    let tb = render_task(lm, task, &rc, seed, &instructions, None).map_err(|e| e.to_string())?;
+    let tb = rc
+        .render_task(task.id.get_ref(), seed, &instructions, None)
+        .map_err(|e| e.to_string())?;
     let found = found_at(tb, target);
     Ok(Rederived {
         found,
@@ -939,8 +975,8 @@ fn write_manifest(s: &mut String, r: &AuditReport) {
     };
     let _ = writeln!(
         s,
-        "manifest    {} (sha256 at build {}{changed})",
-        m.path, m.sha256
+        "manifest    {} (sha256 at build {}{changed}), variant `{}`",
+        m.path, m.sha256, m.source_variant
     );
     for (i, st) in m.steps.iter().enumerate() {
         let _ = writeln!(s, "  step {}    {}", i + 1, st);

@@ -23,9 +23,19 @@ pub struct CorpusEntry {
     pub version: String,
     pub license: String,
     pub access: String,
-    /// Expected paths under the raw root.
+    /// Expected paths under the raw root (a manifest with one distribution).
     pub files: Vec<String>,
+    /// Every accepted distribution, in the order the build looks for them.
+    pub variants: Vec<VariantEntry>,
     pub tasks: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VariantEntry {
+    pub id: String,
+    pub name: String,
+    /// Expected paths (or patterns) under the raw root.
+    pub files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,6 +72,20 @@ pub fn listing(cat: &Catalogue, bank: Option<&InstructionBank>) -> Listing {
                     .files
                     .iter()
                     .map(|f| raw_rel_path(m.manifest.id(), f))
+                    .collect(),
+                variants: m
+                    .manifest
+                    .variants
+                    .iter()
+                    .map(|v| VariantEntry {
+                        id: v.id.get_ref().clone(),
+                        name: v.name.clone(),
+                        files: v
+                            .files
+                            .iter()
+                            .map(|f| raw_rel_path(m.manifest.id(), f))
+                            .collect(),
+                    })
                     .collect(),
                 tasks: m
                     .manifest

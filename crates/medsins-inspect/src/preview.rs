@@ -3,7 +3,6 @@
 use medsins_core::{LedgerEntry, Sample};
 use medsins_manifest::{Catalogue, LoadedManifest};
 use medsins_pipeline::corpus::{Checksums, Resolution, resolve_corpus};
-use medsins_pipeline::task::render_task;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +15,8 @@ pub struct TaskPreview {
     pub task_id: String,
     pub task_no: u32,
     pub definition: String,
+    /// The distribution the samples come from (None when no file was found).
+    pub source_variant: Option<String>,
     pub samples: Vec<Sample>,
     /// Records of the previewed window that were quarantined or filtered, with reasons.
     pub removed: Vec<LedgerEntry>,
@@ -54,31 +55,29 @@ pub fn preview(
             task_id: task.id.get_ref().clone(),
             task_no: *task.number.get_ref(),
             definition: task.definition.clone(),
+            source_variant: None,
             samples: vec![],
             removed: vec![],
             error: None,
         };
-        let ids = lm.manifest.needed_file_ids(task);
-        match resolve_corpus(lm, raw_root, Some(&ids), checksums) {
-            Resolution::Ready(rc) => match render_task(
-                lm,
-                task,
-                &rc,
-                0,
-                std::slice::from_ref(&task.definition),
-                Some(window),
-            ) {
-                Ok(tb) => {
-                    p.samples = tb.samples.into_iter().take(n).collect();
-                    p.removed = tb
-                        .ledger
-                        .into_iter()
-                        .filter(|e| e.reason != medsins_core::LedgerReason::ExactDuplicate)
-                        .take(n)
-                        .collect();
+        let task_ids = std::slice::from_ref(&p.task_id);
+        match resolve_corpus(lm, raw_root, Some(task_ids), checksums) {
+            Resolution::Ready(rc) => {
+                p.source_variant = Some(rc.variant().to_string());
+                let instructions = std::slice::from_ref(&task.definition);
+                match rc.render_task(&p.task_id, 0, instructions, Some(window)) {
+                    Ok(tb) => {
+                        p.samples = tb.samples.into_iter().take(n).collect();
+                        p.removed = tb
+                            .ledger
+                            .into_iter()
+                            .filter(|e| e.reason != medsins_core::LedgerReason::ExactDuplicate)
+                            .take(n)
+                            .collect();
+                    }
+                    Err(e) => p.error = Some(e.to_string()),
                 }
-                Err(e) => p.error = Some(e.to_string()),
-            },
+            }
             Resolution::Missing(paths) => {
                 p.error = Some(format!("missing raw files: {}", paths.join(", ")))
             }

@@ -4,7 +4,7 @@
 //! and the hashed build summary a credentialed contributor sends instead of the data.
 
 use medsins_manifest::{Catalogue, CatalogueSource, Diagnostic, Diagnostics, LoadedManifest};
-use medsins_pipeline::corpus::{Checksums, Resolution, raw_rel_path, resolve_corpus};
+use medsins_pipeline::corpus::{Checksums, Resolution, any_present, resolve_corpus};
 use medsins_render::{LookupFiles, TaskRenderer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -43,12 +43,7 @@ pub fn validate(
         && let Some(r) = render
     {
         for lm in &cat.manifests {
-            let has_files = lm
-                .manifest
-                .files
-                .iter()
-                .any(|f| r.raw_root.join(raw_rel_path(lm.manifest.id(), f)).exists());
-            if r.all || has_files {
+            if r.all || any_present(lm, &r.raw_root) {
                 diags
                     .0
                     .extend(render_diagnostics(lm, &r.raw_root, r.checksums, r.sample).0);
@@ -88,12 +83,16 @@ pub fn diagnostics(paths: &[PathBuf], catalogue: &CatalogueSource) -> (Catalogue
             .into_iter()
             .filter(|d| target_paths.contains(&canon(&d.file))),
     );
+    // every task as each distribution builds it (its variant steps first)
     for lm in &cat.manifests {
-        for t in &lm.manifest.tasks {
-            if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
-                diags
-                    .0
-                    .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
+        let views = lm.manifest.variant_ids().into_iter();
+        for view in views.filter_map(|v| lm.manifest.for_variant(v)) {
+            for t in &view.tasks {
+                if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
+                    diags
+                        .0
+                        .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
+                }
             }
         }
     }
@@ -117,8 +116,8 @@ pub fn render_diagnostics(
     let mut d = Diagnostics::default();
     let m = &lm.manifest;
     for t in &m.tasks {
-        let ids = m.needed_file_ids(t);
-        let rc = match resolve_corpus(lm, raw_root, Some(&ids), checksums) {
+        let task_ids = std::slice::from_ref(t.id.get_ref());
+        let rc = match resolve_corpus(lm, raw_root, Some(task_ids), checksums) {
             Resolution::Ready(rc) => rc,
             Resolution::Missing(p) => {
                 d.0.push(lm.diag(
@@ -132,10 +131,12 @@ pub fn render_diagnostics(
                 continue;
             }
         };
-        let tb = match medsins_pipeline::render_task(
-            lm,
-            t,
-            &rc,
+        // the task as the distribution found builds it (its steps included)
+        let Some(t) = rc.task(t.id.get_ref()) else {
+            continue;
+        };
+        let tb = match rc.render_task(
+            t.id.get_ref(),
             0,
             std::slice::from_ref(&t.definition),
             Some(sample),
@@ -218,6 +219,8 @@ pub struct CorpusReport {
     pub builder_version: String,
     pub corpus_id: String,
     pub manifest_sha256: String,
+    /// The distribution the report was built from.
+    pub source_variant: String,
     pub raw_files: Vec<RawFileReport>,
     pub tasks: Vec<TaskReport>,
 }
@@ -274,10 +277,10 @@ fn corpus_report(
         Resolution::Failed(e) => return Err(ReportError(e)),
     };
     let mut tasks = Vec::new();
-    for t in &lm.manifest.tasks {
-        let tb =
-            medsins_pipeline::render_task(lm, t, &rc, 0, std::slice::from_ref(&t.definition), None)
-                .map_err(|e| ReportError(e.to_string()))?;
+    for t in &rc.manifest.manifest.tasks {
+        let tb = rc
+            .render_task(t.id.get_ref(), 0, std::slice::from_ref(&t.definition), None)
+            .map_err(|e| ReportError(e.to_string()))?;
         let mut ids: Vec<String> = tb.samples.iter().map(|s| s.id.to_string()).collect();
         ids.sort_unstable();
         let mut removed_by_reason: BTreeMap<String, u64> = BTreeMap::new();
@@ -298,6 +301,7 @@ fn corpus_report(
         builder_version: medsins_core::BUILDER_VERSION.to_string(),
         corpus_id: lm.manifest.id().to_string(),
         manifest_sha256: lm.sha256.clone(),
+        source_variant: rc.variant().to_string(),
         raw_files: rc
             .locked(lm.manifest.id())
             .into_iter()

@@ -8,7 +8,7 @@
 use crate::audit::read_lock;
 use medsins_manifest::{Catalogue, CatalogueSource, LoadedManifest};
 use medsins_output::{self as output, ChecksumProblem, Lock};
-use medsins_pipeline::corpus::{Checksums, hash_file};
+use medsins_pipeline::corpus::{Checksums, hash_file, hash_path, set_sha256};
 use medsins_pipeline::{BuildOptions, build};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -61,12 +61,18 @@ impl VerifyReport {
     }
 }
 
-fn hash_path(p: &Path) -> std::io::Result<(u64, String)> {
-    if p.is_dir() {
-        medsins_readers::folder_sha256(p)
-    } else {
-        hash_file(p)
+/// The size and SHA-256 a locked raw file has now: a file or folder's own, or for a file set
+/// the hash of its members' listing (members re-hashed one by one).
+fn hash_locked(abs: &Path, f: &output::LockedFile) -> std::io::Result<(u64, String)> {
+    if f.members.is_empty() {
+        return hash_path(abs);
     }
+    let now = f
+        .members
+        .iter()
+        .map(|m| hash_path(&abs.join(&m.path)).map(|(n, s)| (m.path.as_str(), n, s)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    Ok(set_sha256(now.iter().map(|(p, n, s)| (*p, *n, s.as_str()))))
 }
 
 pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::audit::AuditError> {
@@ -131,7 +137,7 @@ pub fn verify(out: &Path, opts: &VerifyOptions) -> Result<VerifyReport, crate::a
                 );
                 continue;
             }
-            match hash_path(&abs) {
+            match hash_locked(&abs, f) {
                 Ok((_, sha)) if sha == f.sha256 => {}
                 Ok((_, sha)) => r.problem(
                     "raw_changed",

@@ -12,6 +12,9 @@ pub struct LoadedManifest {
     pub text: String,
     pub sha256: String,
     pub manifest: Manifest,
+    /// `Some(id)` when `manifest` is the view of one distribution ([`Self::for_variant`]);
+    /// `None` as loaded.
+    pub variant: Option<String>,
 }
 
 impl LoadedManifest {
@@ -23,6 +26,7 @@ impl LoadedManifest {
                 sha256: medsins_core::sha256_hex(text.as_bytes()),
                 manifest,
                 text,
+                variant: None,
             }),
             Err(e) => {
                 let offset = e.span().map(|s| s.start).unwrap_or(0);
@@ -30,6 +34,25 @@ impl LoadedManifest {
                 Err(index.at(offset, message))
             }
         }
+    }
+
+    /// This manifest as one of its distributions sees it (see [`Manifest::for_variant`]): same
+    /// file, text and hash, so diagnostics and provenance still point at the manifest.
+    pub fn for_variant(&self, id: &str) -> Option<LoadedManifest> {
+        Some(LoadedManifest {
+            path: self.path.clone(),
+            text: self.text.clone(),
+            sha256: self.sha256.clone(),
+            manifest: self.manifest.for_variant(id)?,
+            variant: Some(id.to_string()),
+        })
+    }
+
+    /// The distribution this view is of (`default` for a manifest without variants).
+    pub fn variant_id(&self) -> &str {
+        self.variant
+            .as_deref()
+            .unwrap_or(crate::model::DEFAULT_VARIANT)
     }
 
     /// A diagnostic at a byte offset of this manifest's text.

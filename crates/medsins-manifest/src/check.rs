@@ -3,6 +3,7 @@
 use crate::catalogue::LoadedManifest;
 use crate::error::Diagnostics;
 use crate::model::{FORMATS, SplitPolicy, Step};
+use crate::pattern::PathPattern;
 use medsins_core::{Access, Category, Split, TextSource};
 use std::collections::HashMap;
 use toml::Spanned;
@@ -174,65 +175,61 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             format!("error_budget {b} must be a fraction between 0 and 1"),
         ));
     }
-    let mut file_ids: HashMap<&str, ()> = HashMap::new();
     let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
-    for f in &m.files {
-        if file_ids.insert(f.id.get_ref(), ()).is_some() {
+    check_files(lm, &m.files, None, d);
+    if let (Some(v), false) = (m.variants.first(), m.files.is_empty()) {
+        d.0.push(at(
+            &v.id.span(),
+            "declare the raw files either at the top level (`[[files]]`, one distribution) or in every `[[variants]]`, not both".to_string(),
+        ));
+    }
+    let mut variant_ids: HashMap<&str, ()> = HashMap::new();
+    for v in &m.variants {
+        let vid = v.id.get_ref();
+        if !medsins_core::is_corpus_id(vid) {
             d.0.push(at(
-                &f.id.span(),
-                format!(
-                    "file id `{}` is declared twice in this manifest",
-                    f.id.get_ref()
-                ),
+                &v.id.span(),
+                format!("variant id `{vid}` must be lower-case letters, digits and `-`"),
             ));
         }
-        if !is_contained_path(f.path.get_ref()) {
+        if variant_ids.insert(vid, ()).is_some() {
             d.0.push(at(
-                &f.path.span(),
-                format!(
-                    "path `{}` leaves the corpus folder; write it relative to `<raw-root>/{id}/`, `/`-separated, without `..`",
-                    f.path.get_ref()
-                ),
+                &v.id.span(),
+                format!("variant id `{vid}` is declared twice in this manifest"),
             ));
         }
-        if !FORMATS.contains(&f.format.get_ref().as_str()) {
+        if v.files.is_empty() {
             d.0.push(at(
-                &f.format.span(),
-                vocab_error("format", f.format.get_ref(), FORMATS),
+                &v.id.span(),
+                format!("variant `{vid}` declares no raw file; add its `[[variants.files]]`"),
             ));
         }
-        if let Some(s) = &f.split
-            && Split::parse(s.get_ref()).is_none()
-        {
+        if v.obtain.trim().is_empty() {
             d.0.push(at(
-                &s.span(),
-                vocab_error("split", s.get_ref(), &split_names),
+                &v.id.span(),
+                format!("variant `{vid}` needs `obtain`: how a user gets these files and where to put them"),
             ));
         }
-        if let Some(r) = &f.root
-            && !medsins_core::is_corpus_id(r.get_ref())
-        {
-            d.0.push(at(
-                &r.span(),
-                format!(
-                    "root `{}` must name one folder under the raw root (lower-case, no `/`)",
-                    r.get_ref()
-                ),
-            ));
+        check_files(lm, &v.files, Some(vid), d);
+        let override_steps = v.tasks.iter().flat_map(|o| o.steps.iter().flatten());
+        for step in v.steps.iter().chain(override_steps) {
+            check_step(lm, step, d);
         }
-        if let Some(h) = &f.sha256
-            && (h.len() != 64
-                || !h
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
-        {
-            d.0.push(at(
-                &f.id.span(),
-                format!(
-                    "sha256 of file `{}` must be 64 lower-case hex digits",
-                    f.id.get_ref()
-                ),
-            ));
+        let mut overridden: HashMap<&str, ()> = HashMap::new();
+        for o in &v.tasks {
+            let oid = o.id.get_ref();
+            if !m.tasks.iter().any(|t| t.id.get_ref() == oid) {
+                d.0.push(at(
+                    &o.id.span(),
+                    format!("variant `{vid}` overrides task `{oid}`, which this manifest does not declare"),
+                ));
+            }
+            if overridden.insert(oid, ()).is_some() {
+                d.0.push(at(
+                    &o.id.span(),
+                    format!("variant `{vid}` overrides task `{oid}` twice"),
+                ));
+            }
         }
     }
     let cat_names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
@@ -279,39 +276,8 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
                 format!("task `{tid}` is marked confirmed = false and must give its evidence"),
             ));
         }
-        let known = |f: &Spanned<String>| m.file(f.get_ref()).is_some();
-        if let Some(files) = &t.files {
-            for f in files {
-                if !known(f) {
-                    d.0.push(at(
-                        &f.span(),
-                        format!(
-                            "task `{tid}` reads file `{}`, which is not declared in [[files]]",
-                            f.get_ref()
-                        ),
-                    ));
-                }
-            }
-        }
-        for s in &t.steps {
-            if let Step::Join { file, .. }
-            | Step::Lookup { file, .. }
-            | Step::LookupRecords { file, .. } = s.get_ref()
-                && m.file(file).is_none()
-            {
-                d.0.push(at(
-                    &s.span(),
-                    format!("step refers to file `{file}`, which is not declared in [[files]]"),
-                ));
-            }
-            if let Step::Group { size, by, .. } = s.get_ref()
-                && size.is_some() == by.is_some()
-            {
-                d.0.push(at(
-                    &s.span(),
-                    "group step needs exactly one of `size` and `by`".to_string(),
-                ));
-            }
+        for step in &t.steps {
+            check_step(lm, step, d);
         }
         if let Some(nd) = &t.near_dedup {
             if nd.shingle == 0
@@ -351,24 +317,8 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
                 ));
             }
         }
-        let files = m.task_files(t);
-        if files.is_empty() {
-            d.0.push(at(&t.id.span(), format!("task `{tid}` reads no raw file")));
-        }
         match t.split.get_ref() {
-            SplitPolicy::Official => {
-                for f in &files {
-                    if f.split.is_none() {
-                        d.0.push(at(
-                            &t.split.span(),
-                            format!(
-                                "split policy `official` needs every file the task reads to declare its split; file `{}` has none",
-                                f.id.get_ref()
-                            ),
-                        ));
-                    }
-                }
-            }
+            SplitPolicy::Official => {}
             SplitPolicy::Fixed { split } => {
                 if Split::parse(split).is_none() {
                     d.0.push(at(
@@ -409,6 +359,186 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
                         &t.split.span(),
                         format!(
                             "task `{tid}` uses a hash split and must declare a group_key template"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for vid in m.variant_ids() {
+        if let Some(view) = m.for_variant(vid) {
+            check_task_files(lm, &view, (!m.variants.is_empty()).then_some(vid), d);
+        }
+    }
+}
+
+/// The per-file checks of one list of raw files (top level, or one variant's).
+fn check_files(
+    lm: &LoadedManifest,
+    files: &[crate::model::RawFile],
+    variant: Option<&str>,
+    d: &mut Diagnostics,
+) {
+    let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
+    let id = lm.manifest.id();
+    let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
+    let mut file_ids: HashMap<&str, ()> = HashMap::new();
+    for f in files {
+        if file_ids.insert(f.id.get_ref(), ()).is_some() {
+            let place = variant
+                .map(|v| format!("variant `{v}`"))
+                .unwrap_or_else(|| "this manifest".into());
+            d.0.push(at(
+                &f.id.span(),
+                format!("file id `{}` is declared twice in {place}", f.id.get_ref()),
+            ));
+        }
+        if !is_contained_path(f.path.get_ref()) {
+            d.0.push(at(
+                &f.path.span(),
+                format!(
+                    "path `{}` leaves the corpus folder; write it relative to `<raw-root>/{id}/`, `/`-separated, without `..`",
+                    f.path.get_ref()
+                ),
+            ));
+        } else if let Err(e) = PathPattern::parse(f.path.get_ref()) {
+            d.0.push(at(&f.path.span(), format!("path pattern: {e}")));
+        }
+        if let Some(o) = &f.order_by {
+            if !f.many {
+                d.0.push(at(
+                    &f.path.span(),
+                    format!(
+                        "file `{}`: `order_by` orders the files of a set; add `many = true` or remove it",
+                        f.id.get_ref()
+                    ),
+                ));
+            }
+            if let Err(e) = regex::Regex::new(o) {
+                d.0.push(at(
+                    &f.path.span(),
+                    format!(
+                        "file `{}`: `order_by` is not a regular expression: {e}",
+                        f.id.get_ref()
+                    ),
+                ));
+            }
+        }
+        if !FORMATS.contains(&f.format.get_ref().as_str()) {
+            d.0.push(at(
+                &f.format.span(),
+                vocab_error("format", f.format.get_ref(), FORMATS),
+            ));
+        }
+        if let Some(s) = &f.split
+            && Split::parse(s.get_ref()).is_none()
+        {
+            d.0.push(at(
+                &s.span(),
+                vocab_error("split", s.get_ref(), &split_names),
+            ));
+        }
+        if let Some(r) = &f.root
+            && !medsins_core::is_corpus_id(r.get_ref())
+        {
+            d.0.push(at(
+                &r.span(),
+                format!(
+                    "root `{}` must name one folder under the raw root (lower-case, no `/`)",
+                    r.get_ref()
+                ),
+            ));
+        }
+        if let Some(h) = &f.sha256
+            && (h.len() != 64
+                || !h
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+        {
+            d.0.push(at(
+                &f.id.span(),
+                format!(
+                    "sha256 of file `{}` must be 64 lower-case hex digits",
+                    f.id.get_ref()
+                ),
+            ));
+        }
+    }
+}
+
+/// Checks of one step that do not depend on the files.
+fn check_step(lm: &LoadedManifest, s: &Spanned<Step>, d: &mut Diagnostics) {
+    if let Step::Group { size, by, .. } = s.get_ref()
+        && size.is_some() == by.is_some()
+    {
+        d.0.push(lm.diag(
+            s.span().start,
+            "group step needs exactly one of `size` and `by`".to_string(),
+        ));
+    }
+}
+
+/// The checks that need a task's files, on one distribution's view of the manifest: every file
+/// a task (or a step) names is declared there, the task reads at least one, and an official
+/// split has a split on every file.
+fn check_task_files(
+    lm: &LoadedManifest,
+    view: &crate::model::Manifest,
+    variant: Option<&str>,
+    d: &mut Diagnostics,
+) {
+    let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
+    let undeclared = |what: String, name: &str| match variant {
+        None => format!("{what} `{name}`, which is not declared in [[files]]"),
+        Some(v) => format!(
+            "{what} `{name}`, which variant `{v}` does not declare in its [[variants.files]]"
+        ),
+    };
+    for t in &view.tasks {
+        let tid = t.id.get_ref();
+        let mut undeclared_files = false;
+        if let Some(files) = &t.files {
+            for f in files {
+                if view.file(f.get_ref()).is_none() {
+                    undeclared_files = true;
+                    d.0.push(at(
+                        &f.span(),
+                        undeclared(format!("task `{tid}` reads file"), f.get_ref()),
+                    ));
+                }
+            }
+        }
+        for s in &t.steps {
+            if let Step::Join { file, .. }
+            | Step::Lookup { file, .. }
+            | Step::LookupRecords { file, .. } = s.get_ref()
+                && view.file(file).is_none()
+            {
+                d.0.push(at(
+                    &s.span(),
+                    undeclared("step refers to file".into(), file),
+                ));
+            }
+        }
+        let files = view.task_files(t);
+        // a task whose every file is undeclared has already been told so
+        if files.is_empty() && !undeclared_files {
+            let whence = variant
+                .map(|v| format!(" from variant `{v}`"))
+                .unwrap_or_default();
+            d.0.push(at(
+                &t.id.span(),
+                format!("task `{tid}` reads no raw file{whence}"),
+            ));
+        }
+        if *t.split.get_ref() == SplitPolicy::Official {
+            for f in &files {
+                if f.split.is_none() {
+                    d.0.push(at(
+                        &t.split.span(),
+                        format!(
+                            "split policy `official` needs every file the task reads to declare its split; file `{}` has none",
+                            f.id.get_ref()
                         ),
                     ));
                 }

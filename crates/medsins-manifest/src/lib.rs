@@ -12,6 +12,7 @@ mod catalogue;
 mod check;
 mod error;
 mod model;
+mod pattern;
 
 pub use bundled::{
     CatalogueSource, FixtureRoot, WORKING_CATALOGUE, bundled_fixtures, extract_fixtures,
@@ -21,6 +22,11 @@ pub use catalogue::{Catalogue, LoadedManifest};
 pub use check::{check_catalogue, is_contained_path};
 pub use error::{Diagnostic, Diagnostics};
 pub use model::*;
+pub use pattern::{
+    PathPattern, Segment, is_pattern, listing, natural_cmp, release_cmp, release_key,
+};
+/// A value with its byte span in the manifest text (the type diagnostics point with).
+pub use toml::Spanned;
 
 /// The JSON Schema of a manifest, as checked into `schemas/manifest.schema.json`.
 pub fn json_schema() -> String {

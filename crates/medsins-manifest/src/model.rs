@@ -11,9 +11,16 @@ use toml::Spanned;
 pub struct Manifest {
     /// Who made the corpus, where to get it, under which terms.
     pub corpus: Corpus,
-    /// The raw files, as the corpus's authors distribute them.
+    /// The raw files, as the corpus's authors distribute them, when the corpus is read from one
+    /// distribution. A corpus distributed in several ways declares `[[variants]]` instead.
     #[serde(default)]
     pub files: Vec<RawFile>,
+    /// The ways the corpus is distributed (the authors' release, and redistributions such as
+    /// MMedBench, Hugging Face copies, BigBIO-style files), in order of preference: the build
+    /// reads the first whose files are present. Each brings its records to the shape the
+    /// tasks' templates expect.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
     /// The tasks this corpus feeds.
     #[serde(default)]
     pub tasks: Vec<Task>,
@@ -49,18 +56,94 @@ pub struct Corpus {
     pub error_budget: Option<f64>,
 }
 
+/// One way the corpus is distributed, with its own files and the steps that bring its records
+/// to the shape the tasks expect.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Lower-case id, `[a-z0-9-]+`, unique in the manifest; recorded in every row's
+    /// `source_variant`, the lock, `stats.json` and the dataset card.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Human-readable name (e.g. `the authors' release (GitHub jungokasai/IgakuQA)`).
+    pub name: String,
+    /// How a user obtains this distribution and where to put it (shown when nothing is found).
+    pub obtain: String,
+    /// Free-text notes for reviewers (evidence for the layout, differences from the others).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Named operators run on every record of this distribution before each task's own steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<Step>")]
+    pub steps: Vec<Spanned<Step>>,
+    /// The raw files of this distribution. Every file id a task reads must be declared here.
+    #[serde(default)]
+    pub files: Vec<RawFile>,
+    /// Per-task changes for this distribution, only where its steps cannot reach the shape the
+    /// task expects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tasks: Vec<TaskOverride>,
+}
+
+/// What one task does differently when built from one variant. Every field given replaces the
+/// task's own; the variant's `steps` still run first.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskOverride {
+    /// The task's id.
+    #[schemars(with = "String")]
+    pub id: Spanned<String>,
+    /// Ids of the raw files the task reads from this variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub files: Option<Vec<Spanned<String>>>,
+    /// The task's own steps for this variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<Step>>")]
+    pub steps: Option<Vec<Spanned<Step>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub filter: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub input: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub output: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub group_key: Option<Spanned<String>>,
+}
+
+/// The id of the one distribution of a manifest that declares top-level `[[files]]`.
+pub const DEFAULT_VARIANT: &str = "default";
+
 /// A raw file of the corpus. Paths are relative to the corpus folder `<raw-root>/<corpus-id>/`
 /// (or to `<raw-root>/<root>/` when `root` names a shared source such as `natural-instructions`)
-/// and may not leave it.
+/// and may not leave it. A path is found directly under that folder or one folder deeper (the
+/// top folder of a clone or an archive, e.g. `MedQuAD/1_CancerGov_QA`).
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFile {
     /// Short name that tasks use to refer to this file.
     #[schemars(with = "String")]
     pub id: Spanned<String>,
-    /// Path relative to the corpus folder, `/`-separated, as the authors distribute it.
+    /// Path relative to the corpus folder, `/`-separated, as the authors distribute it. A
+    /// segment may be a pattern for a name that changes between releases: `*`, `?`, `[a-z]`,
+    /// `{a,b}`; a segment `**` stands for any number of folders.
     #[schemars(with = "String")]
     pub path: Spanned<String>,
+    /// The path (a pattern) names a set of files read one after the other as one input: in
+    /// natural order of their paths (`2018/…` before `2019/…`, `9B1` before `10B1`), or by
+    /// `order_by`. Without it, a pattern must match exactly one file.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub many: bool,
+    /// With `many`: a regular expression over each file's name whose capture groups, compared
+    /// in natural order, give the release order (e.g. `(\d+)[bB](\d*)` orders BioASQ's
+    /// `training11b.json` < `11B1_golden.json` < `training12b.json`); files it does not match
+    /// come first, ties fall back to the path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<String>,
     /// json | jsonl | csv | tsv | xlsx | iob | pubtator | xml | sni-task | workbook | text-folder | brat | parquet | obo | text-files (a folder)
     #[schemars(with = "String")]
     pub format: Spanned<String>,
@@ -345,8 +428,14 @@ pub enum Step {
         all: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cap: Option<usize>,
+        /// Lower-case the field's text before matching (keywords written in lower case).
         #[serde(default)]
         lowercase: bool,
+        /// Compare text and keywords after normalising them: `whitespace` (every run of
+        /// whitespace is one space, so `<  Resisting` matches `< Resisting`) and/or `case`
+        /// (both lower-cased).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        normalize: Vec<MatchNormalize>,
     },
     /// Serialise fields as `name: value` lines (`columns`, or every field except `exclude`).
     KeyValue {
@@ -383,14 +472,27 @@ pub enum Step {
     /// Text that is not a Python literal quarantines the record.
     PyLiteral { field: String, into: String },
     /// Copy a nested value to a top-level field: `path` is `/`-separated member names or list
-    /// positions (`answer/snip`). With `list = true` the result is always a list (missing or null
-    /// → `[]`, a single value → `[value]`), as xmltodict-style records need for repeatable children.
+    /// positions (`answer/snip`); a segment `*` stands for every element of a list (a single
+    /// value counts as a list of one). `path` may be a list of paths. Without `list`, the first
+    /// value found is copied (null when none). With `list = true` the result is always a list of
+    /// every value found, lists spliced (missing or null → `[]`, a single value → `[value]`), as
+    /// xmltodict-style records need for repeatable children.
     Select {
-        path: String,
+        #[schemars(with = "OneOrMany")]
+        path: OneOrMany,
         into: String,
         #[serde(default)]
         list: bool,
     },
+    /// Store the value of a minijinja expression over the record's fields under `into`: a
+    /// string, number, list or object (`problem_text`, `choices|lettered`,
+    /// `answer|map('upper')|list`). An expression that fails quarantines the record.
+    Set { into: String, value: String },
+    /// Of the records whose `by` template renders the same, keep only the one read last; the
+    /// earlier ones are dropped (ledgered, naming the record kept). Records are held until the
+    /// input ends (for a `many` file set: its last file), then emitted in read order. For a
+    /// corpus whose later files revise earlier ones (BioASQ's yearly training sets).
+    KeepLast { by: String },
     /// Decode each code of the list field `codes` (or a single code) through the records of a
     /// table `file` keyed by their field `key` (e.g. `_key` of a JSON object keyed by code),
     /// attaching the whole record. With `value_separator` (e.g. `_@_`) a code `E_53_@_V_44` is
@@ -432,6 +534,33 @@ pub enum Step {
         #[serde(default)]
         exclude: Vec<String>,
     },
+}
+
+/// How `keyword_label` compares text and keywords.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchNormalize {
+    /// Every run of whitespace counts as one space.
+    Whitespace,
+    /// Upper and lower case count as the same.
+    Case,
+}
+
+/// One string or a list of strings.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn items(&self) -> &[String] {
+        match self {
+            OneOrMany::One(s) => std::slice::from_ref(s),
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -523,6 +652,66 @@ impl Manifest {
             .collect();
         ids.extend(self.lookup_file_ids(task).into_iter().map(str::to_string));
         ids
+    }
+    /// The ids of the corpus's distributions, in order of preference (`default` for a manifest
+    /// with top-level `[[files]]`).
+    pub fn variant_ids(&self) -> Vec<&str> {
+        if self.variants.is_empty() {
+            vec![DEFAULT_VARIANT]
+        } else {
+            self.variants
+                .iter()
+                .map(|v| v.id.get_ref().as_str())
+                .collect()
+        }
+    }
+    pub fn variant(&self, id: &str) -> Option<&Variant> {
+        self.variants.iter().find(|v| v.id.get_ref() == id)
+    }
+    /// The manifest as one distribution sees it: that variant's files as `files`, its steps
+    /// before each task's own, its task overrides applied, no `variants`. `None` for an id the
+    /// manifest does not declare. A manifest without variants is its own `default` variant.
+    pub fn for_variant(&self, id: &str) -> Option<Manifest> {
+        if self.variants.is_empty() {
+            return (id == DEFAULT_VARIANT).then(|| self.clone());
+        }
+        let v = self.variant(id)?;
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                let o = v.tasks.iter().find(|o| o.id.get_ref() == t.id.get_ref());
+                if let Some(o) = o {
+                    if o.files.is_some() {
+                        t.files = o.files.clone();
+                    }
+                    if let Some(steps) = &o.steps {
+                        t.steps = steps.clone();
+                    }
+                    if o.filter.is_some() {
+                        t.filter = o.filter.clone();
+                    }
+                    if let Some(x) = &o.input {
+                        t.input = x.clone();
+                    }
+                    if let Some(x) = &o.output {
+                        t.output = x.clone();
+                    }
+                    if o.group_key.is_some() {
+                        t.group_key = o.group_key.clone();
+                    }
+                }
+                t.steps = v.steps.iter().cloned().chain(t.steps).collect();
+                t
+            })
+            .collect();
+        Some(Manifest {
+            corpus: self.corpus.clone(),
+            files: v.files.clone(),
+            variants: Vec::new(),
+            tasks,
+        })
     }
     /// Files a task uses as joined or looked-up tables rather than as records.
     pub fn lookup_file_ids<'a>(&self, task: &'a Task) -> Vec<&'a str> {

@@ -340,6 +340,7 @@ mod tests {
             languages: vec!["en".into()],
             license: "MIT".into(),
             access: "public".into(),
+            source_variant: "default".into(),
             manifest_sha256: "m".into(),
         };
         // more ids than one index row group holds, so lookups go through the statistics

@@ -30,7 +30,7 @@ pub use index::{
     INDEX_FILE, IndexHit, lookup_id, read_ledger_rows, read_sample_row, scan_for_id, shard_files,
     write_id_index,
 };
-pub use lock::{LOCK_FILE, Lock, LockedFile, LockedManifest};
+pub use lock::{LOCK_FILE, Lock, LockedFile, LockedManifest, LockedMember};
 pub use shards::{
     DEFAULT_ROW_GROUP_BYTES, LEDGER_FILE, LedgerWriter, ShardInfo, TaskShardWriter,
     for_each_row_batch, ledger_schema, read_ledger, read_samples, sample_schema,

@@ -34,6 +34,13 @@ pub struct LockedManifest {
     pub corpus_id: String,
     pub path: String,
     pub sha256: String,
+    /// The distribution of the corpus the build read (a `[[variants]]` id, or `default`).
+    #[serde(default = "default_variant")]
+    pub source_variant: String,
+}
+
+fn default_variant() -> String {
+    "default".into()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -41,6 +48,18 @@ pub struct LockedFile {
     pub corpus_id: String,
     pub file_id: String,
     /// Relative to the raw root, `/`-separated.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    /// For a file set (`many`): each file read, relative to `path`, in reading order; the
+    /// set's `sha256` is that of the lines `<member path>\0<member sha256>\n`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<LockedMember>,
+}
+
+/// One file of a file set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LockedMember {
     pub path: String,
     pub size: u64,
     pub sha256: String,

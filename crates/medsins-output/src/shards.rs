@@ -48,6 +48,7 @@ pub fn sample_schema() -> Arc<Schema> {
         list_field("languages"),
         s("license"),
         s("access"),
+        s("source_variant"),
         s("source_file"),
         s("source_locator"),
         s("raw_sha256"),
@@ -154,6 +155,7 @@ fn sample_batch(
         repeated_list(&meta.languages, n),
         repeated(&meta.license, n),
         repeated(&meta.access, n),
+        repeated(&meta.source_variant, n),
         col(|s| &s.source_file),
         col(|s| &s.source_locator),
         col(|s| &s.raw_sha256),
@@ -703,6 +705,7 @@ mod tests {
             license: "CC-BY-4.0".into(),
             access: "public".into(),
             manifest_sha256: "0".repeat(64),
+            source_variant: "default".into(),
         }
     }
 

@@ -19,6 +19,9 @@ pub struct Stats {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub flagged_by_reason: BTreeMap<String, u64>,
     pub per_corpus: BTreeMap<String, u64>,
+    /// The distribution each corpus was read from (a manifest `[[variants]]` id, or `default`).
+    #[serde(default)]
+    pub source_variants: BTreeMap<String, String>,
     pub per_task: BTreeMap<String, TaskStats>,
     /// Cross-task leakage check (docs/data-quality.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -73,10 +73,11 @@ struct Sizes {
     download: u64,
 }
 
-/// The shards' sizes per task, and the features (column name, `datasets` type) of the first.
-fn shard_sizes(
-    dir: &Path,
-) -> Result<(BTreeMap<String, Sizes>, Vec<(String, String)>), OutputError> {
+/// The features of a config: (column name, `datasets` type).
+type Features = Vec<(String, String)>;
+
+/// The shards' sizes per task, and the features of the first.
+fn shard_sizes(dir: &Path) -> Result<(BTreeMap<String, Sizes>, Features), OutputError> {
     let mut per_task: BTreeMap<String, Sizes> = BTreeMap::new();
     let mut features = Vec::new();
     for rel in medsins_output::shard_files(dir)? {
@@ -207,6 +208,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "string",
         "where in that file (line, record, sheet/row, XML path)",
     ),
+    (
+        "source_variant",
+        "string",
+        "the distribution of the corpus the row was read from (its variant id; `default` for a corpus with one)",
+    ),
     ("raw_sha256", "string", "SHA-256 of the raw record's bytes"),
     (
         "manifest_sha256",
@@ -230,20 +236,25 @@ const FIELDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// What a card is written from.
+pub struct CardInputs<'a> {
+    /// The manifests of the corpora built.
+    pub manifests: &'a [&'a LoadedManifest],
+    /// Corpus id → (variant id, its name): the distribution each corpus was read from.
+    pub sources: &'a BTreeMap<String, (String, String)>,
+    pub built: &'a [&'a TaskMeta],
+    pub stats: &'a Stats,
+    pub lock: &'a Lock,
+}
+
 /// Writes `README.md` (the card) and [`LICENSE_FILE`] into the output directory `dir`, after
 /// its shards.
-pub fn write_card(
-    dir: &Path,
-    manifests: &[&LoadedManifest],
-    built: &[&TaskMeta],
-    stats: &Stats,
-    lock: &Lock,
-) -> Result<(), OutputError> {
+pub fn write_card(dir: &Path, c: &CardInputs) -> Result<(), OutputError> {
     let (sizes, features) = shard_sizes(dir)?;
-    let card = dataset_card(manifests, built, stats, lock, &sizes, &features);
+    let card = dataset_card(c, &sizes, &features);
     for (name, text) in [
         ("README.md", card),
-        (LICENSE_FILE, licence_file(manifests, stats)),
+        (LICENSE_FILE, licence_file(c.manifests, c.stats)),
     ] {
         let p = dir.join(name);
         std::fs::write(&p, text).map_err(|source| OutputError::Io { path: p, source })?;
@@ -292,13 +303,11 @@ fn licence_file(manifests: &[&LoadedManifest], stats: &Stats) -> String {
 }
 
 fn dataset_card(
-    manifests: &[&LoadedManifest],
-    built: &[&TaskMeta],
-    stats: &Stats,
-    lock: &Lock,
+    c: &CardInputs,
     sizes: &BTreeMap<String, Sizes>,
     features: &[(String, String)],
 ) -> String {
+    let (manifests, built, stats, lock) = (c.manifests, c.built, c.stats, c.lock);
     let mut y = String::new();
     let languages: BTreeSet<&str> = built
         .iter()
@@ -449,7 +458,7 @@ fn dataset_card(
     let _ = writeln!(
         b,
         "Built by `{}` from {} corpora into {} samples over {} tasks. Every row carries its provenance \
-         (`source_file`, `source_locator`, `raw_sha256`, `manifest_sha256`); `medsins audit <id>` traces \
+         (`source_variant`, `source_file`, `source_locator`, `raw_sha256`, `manifest_sha256`); `medsins audit <id>` traces \
          any row to its raw record. Removed samples are listed in `ledger.parquet`, with stage and reason.\n",
         lock.builder_version, stats.corpora, stats.samples, stats.tasks
     );
@@ -561,13 +570,17 @@ fn dataset_card(
 
     let _ = writeln!(
         b,
-        "## Sources, licences and citations\n\n| corpus | licence | access | samples |\n|---|---|---|---|"
+        "## Sources, licences and citations\n\n| corpus | built from | licence | access | samples |\n|---|---|---|---|---|"
     );
     for m in manifests {
         let id = m.manifest.id();
+        let from = match c.sources.get(id) {
+            Some((v, name)) => format!("{name} (`{v}`)"),
+            None => String::new(),
+        };
         let _ = writeln!(
             b,
-            "| [{}]({}) | {} | {} | {} |",
+            "| [{}]({}) | {from} | {} | {} | {} |",
             m.manifest.corpus.name,
             m.manifest.corpus.homepage,
             m.manifest.corpus.license,

@@ -15,6 +15,8 @@ pub enum TaskError {
     /// lines of its manifest.
     #[error("{0}")]
     Manifest(String),
+    #[error("{manifest} has no task `{task}`")]
+    UnknownTask { manifest: String, task: String },
     #[error("lookup file `{0}` is not available")]
     LookupMissing(String),
     #[error("split `{0}` is not train, validation or test")]

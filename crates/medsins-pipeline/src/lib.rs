@@ -32,5 +32,5 @@ pub use build::{Inputs, Job, Plan, PlannedCorpus, build, instruction_set, plan};
 pub use corpus::{Checksums, Resolution, ResolvedCorpus, resolve_corpus};
 pub use error::{BuildError, TaskError};
 pub use options::{BuildOptions, BuildSelection, DEFAULT_SEED, DEFAULT_SHARD_ROWS, Progress};
-pub use report::{BuildReport, CorpusStatus};
+pub use report::{BuildReport, CorpusStatus, MissingVariant};
 pub use task::{TaskBuild, TaskRun, render_task};

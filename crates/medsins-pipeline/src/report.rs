@@ -7,6 +7,9 @@ use serde::Serialize;
 pub enum CorpusStatus {
     /// Built; with `missing` files, only from the files present (`tasks_skipped` had none).
     Built {
+        /// The distribution read (`default` for a corpus with one), and its name.
+        source_variant: String,
+        variant_name: String,
         tasks: usize,
         samples: u64,
         quarantined: u64,
@@ -20,6 +23,10 @@ pub enum CorpusStatus {
         homepage: String,
         access: String,
         obtain: String,
+        /// For a corpus distributed in several ways: each accepted distribution (any one is
+        /// enough), with the paths it needs and how to obtain it.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        alternatives: Vec<MissingVariant>,
         tasks: Vec<String>,
     },
     Failed {
@@ -29,6 +36,15 @@ pub enum CorpusStatus {
     Excluded {
         reason: String,
     },
+}
+
+/// One distribution of a missing corpus.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MissingVariant {
+    pub variant: String,
+    pub name: String,
+    pub paths: Vec<String>,
+    pub obtain: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -105,15 +105,18 @@ impl Stage for Normalise {
         let mut out = Vec::with_capacity(batch.len());
         for s in batch {
             let empty = if s.input.is_empty() {
-                Some(LedgerReason::EmptyInput)
+                Some((LedgerReason::EmptyInput, "input"))
             } else if s.output.is_empty() {
-                Some(LedgerReason::EmptyOutput)
+                Some((LedgerReason::EmptyOutput, "output"))
             } else {
                 None
             };
             match empty {
-                Some(reason) => {
-                    ledger.push(cx.removal(&s, self.name(), reason, None, String::new()))?
+                Some((reason, what)) => {
+                    let detail = format!(
+                        "the {what} is empty once normalised (an empty, missing or whitespace-only field in the raw record)"
+                    );
+                    ledger.push(cx.removal(&s, self.name(), reason, None, detail))?
                 }
                 None => out.push(s),
             }

@@ -58,8 +58,9 @@ pub enum BenchmarkError {
     #[error("--decontaminate {}: neither a task JSON with `Instances` ({as_task}) nor a JSON array of records ({as_array})", .path.display())]
     Unrecognised {
         path: PathBuf,
-        as_task: ReadError,
-        as_array: ReadError,
+        // boxed: two read errors would make every Result of this type large
+        as_task: Box<ReadError>,
+        as_array: Box<ReadError>,
     },
     #[error("--decontaminate {}: none of its {records} records has an `input`, `output` or `outputs` field ({bad} unreadable); give a task JSON, JSON Lines or Parquet file with those fields", .path.display())]
     NoTexts {
@@ -121,8 +122,8 @@ pub fn load_benchmark(path: &Path) -> Result<Benchmark, BenchmarkError> {
         read_file(path, "json", &opts, dir, &limits, &mut sink).map_err(|as_array| {
             BenchmarkError::Unrecognised {
                 path: path.to_path_buf(),
-                as_task,
-                as_array,
+                as_task: Box::new(as_task),
+                as_array: Box::new(as_array),
             }
         })?;
     }

@@ -7,10 +7,11 @@
 //! (`1_CancerGov_QA/0000001_1.xml /Document[1]/QAPairs[1]/QAPair[2]`). A file that cannot be
 //! read at all is quarantined as one record error (locator = its relative path) and reading goes
 //! on with the next file — except a file past one of the [`Limits`], which refuses the folder
-//! (a decompression bomb or runaway record is never just skipped).
+//! (a decompression bomb or runaway record is never just skipped). A file set (a `many` raw
+//! file) is read the same way, from its list of files.
 
 use crate::limits::Limits;
-use crate::{ReadError, RecordError, Sink, read_one};
+use crate::{ReadError, RecordError, Sink, read_source};
 use medsins_manifest::FileOptions;
 use std::path::{Path, PathBuf};
 
@@ -55,32 +56,81 @@ pub fn read_folder(
     let ext = opts.extension.as_deref().unwrap_or("");
     let mut matched = 0usize;
     for (rel, p) in files {
-        if !rel.ends_with(ext) {
-            continue;
-        }
-        matched += 1;
-        let result = read_one(&p, format, opts, corpus_dir, limits, &mut |r| {
-            sink(match r {
-                Ok(mut rec) => {
-                    rec.locator = format!("{rel} {}", rec.locator);
-                    Ok(rec)
-                }
-                Err(e) => Err(RecordError {
-                    locator: format!("{rel} {}", e.locator),
-                    message: e.message,
-                }),
-            })
-        });
-        match result {
-            Err(e @ ReadError::Limit { .. }) => return Err(e),
-            Err(e) => sink(Err(RecordError {
-                locator: rel.clone(),
-                message: e.to_string(),
-            })),
-            Ok(_) => {}
+        if rel.ends_with(ext) {
+            matched += 1;
+            read_prefixed(
+                &format!("{rel} "),
+                &p,
+                format,
+                opts,
+                corpus_dir,
+                limits,
+                sink,
+            )?;
         }
     }
     Ok(matched)
+}
+
+/// Reads the files of a file set (a `many` raw file) one after the other, as one input. Each
+/// part is `(its path relative to the set's folder, where it is)`; a record's locator is
+/// prefixed with that path (`data/2018/112-A.jsonl line 3`). A part that is a folder is read
+/// like a folder path, its files' paths joined on (`1_CancerGov_QA/0000001_1.xml /Document[1]/…`).
+/// A part that cannot be read is quarantined whole and reading goes on with the next, except a
+/// part past one of the [`Limits`], which refuses the set.
+pub(crate) fn read_parts(
+    parts: &[(String, PathBuf)],
+    format: &str,
+    opts: &FileOptions,
+    corpus_dir: &Path,
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    for (rel, p) in parts {
+        let prefix = if p.is_dir() {
+            format!("{rel}/")
+        } else {
+            format!("{rel} ")
+        };
+        read_prefixed(&prefix, p, format, opts, corpus_dir, limits, sink)?;
+    }
+    Ok(())
+}
+
+/// Reads one file (or folder) with `prefix` before every locator; one that cannot be read
+/// becomes one record error, except one past the limits.
+fn read_prefixed(
+    prefix: &str,
+    path: &Path,
+    format: &str,
+    opts: &FileOptions,
+    corpus_dir: &Path,
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    let result = read_source(path, format, opts, corpus_dir, limits, &mut |r| {
+        sink(match r {
+            Ok(mut rec) => {
+                rec.locator = format!("{prefix}{}", rec.locator);
+                Ok(rec)
+            }
+            Err(e) => Err(RecordError {
+                locator: format!("{prefix}{}", e.locator),
+                message: e.message,
+            }),
+        })
+    });
+    match result {
+        Err(e @ ReadError::Limit { .. }) => Err(e),
+        Err(e) => {
+            sink(Err(RecordError {
+                locator: prefix.trim_end_matches([' ', '/']).to_string(),
+                message: e.to_string(),
+            }));
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -132,5 +182,43 @@ mod tests {
             "{}",
             bad[0].locator
         );
+    }
+
+    #[test]
+    fn a_file_set_reads_its_parts_in_the_given_order_with_their_paths() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("2018")).unwrap();
+        std::fs::create_dir_all(d.path().join("QA")).unwrap();
+        std::fs::write(d.path().join("2018/a.jsonl"), "{\"x\": 1}\n{\"x\": 2}\n").unwrap();
+        std::fs::write(d.path().join("b.jsonl"), "{\"x\": 3}\nnot json\n").unwrap();
+        std::fs::write(d.path().join("QA/c.jsonl"), "{\"x\": 4}\n").unwrap();
+        let parts = vec![
+            ("b.jsonl".to_string(), d.path().join("b.jsonl")),
+            ("2018/a.jsonl".to_string(), d.path().join("2018/a.jsonl")),
+            ("QA".to_string(), d.path().join("QA")),
+            ("gone.jsonl".to_string(), d.path().join("gone.jsonl")),
+        ];
+        let mut v = Vec::new();
+        read_parts(
+            &parts,
+            "jsonl",
+            &FileOptions::default(),
+            d.path(),
+            &Limits::default(),
+            &mut |r| {
+                v.push(match r {
+                    Ok(r) => format!("{} = {}", r.locator, r.fields["x"]),
+                    Err(e) => format!("{} ! {}", e.locator, e.message),
+                })
+            },
+        )
+        .unwrap();
+        assert_eq!(v.len(), 6, "{v:?}");
+        assert_eq!(v[0], "b.jsonl line 1 = 3");
+        assert!(v[1].starts_with("b.jsonl line 2 ! "), "{}", v[1]);
+        assert_eq!(v[2], "2018/a.jsonl line 1 = 1");
+        assert_eq!(v[3], "2018/a.jsonl line 2 = 2");
+        assert_eq!(v[4], "QA/c.jsonl line 1 = 4");
+        assert!(v[5].starts_with("gone.jsonl ! "), "{}", v[5]);
     }
 }

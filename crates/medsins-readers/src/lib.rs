@@ -139,9 +139,42 @@ pub fn read_file(
     limits: &Limits,
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
+    read_counted(path, format, options, sink, &mut |sink| {
+        read_source(path, format, options, corpus_dir, limits, sink)
+    })
+}
+
+/// Reads a file set (a `many` raw file): its parts, `(path relative to the set's folder,
+/// where)`, one after the other as one input, each record's locator prefixed with its part's
+/// path (see `folder::read_parts`). Like [`read_file`], a set that yields no records is
+/// [`ReadError::Empty`] unless `options.may_be_empty`.
+pub fn read_file_set(
+    folder: &Path,
+    parts: &[(String, PathBuf)],
+    format: &str,
+    options: &FileOptions,
+    corpus_dir: &Path,
+    limits: &Limits,
+    sink: &mut Sink,
+) -> Result<(), ReadError> {
+    read_counted(folder, format, options, sink, &mut |sink| {
+        folder::read_parts(parts, format, options, corpus_dir, limits, sink)?;
+        Ok(Found::Folder { files: parts.len() })
+    })
+}
+
+/// Runs a read, counting what it yields: nothing readable is [`ReadError::Empty`] unless
+/// `options.may_be_empty`.
+fn read_counted(
+    path: &Path,
+    format: &str,
+    options: &FileOptions,
+    sink: &mut Sink,
+    read: &mut dyn FnMut(&mut Sink) -> Result<Found, ReadError>,
+) -> Result<(), ReadError> {
     let (mut good, mut bad) = (0usize, 0usize);
     let mut first_bad: Option<RecordError> = None;
-    let found = read_source(path, format, options, corpus_dir, limits, &mut |r| {
+    let found = read(&mut |r| {
         match &r {
             Ok(_) => good += 1,
             Err(e) => {

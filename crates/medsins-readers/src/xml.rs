@@ -252,6 +252,10 @@ pub fn read_xml(
         };
         sink(Err(e));
     }
+    // records that closed after one left open (they waited for it, to keep document order)
+    for r in pending.into_values() {
+        sink(Ok(r));
+    }
     Ok(())
 }
 
@@ -330,6 +334,29 @@ mod tests {
                         [xml.find("<record").unwrap()..xml.find("</record>").unwrap() + 9]
                 )
         );
+    }
+
+    #[test]
+    fn records_after_an_unclosed_one_are_still_read() {
+        let xml = "<D><QAPairs><QAPair pid=\"1\"><Question>a</Question><QAPair pid=\"2\"><Question>b</Question></QAPair>";
+        let opts = FileOptions {
+            records: Some("//QAPair".into()),
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        read_xml(
+            Path::new("x.xml"),
+            xml.as_bytes(),
+            &opts,
+            &Limits::default(),
+            &mut |r| v.push(r),
+        )
+        .unwrap();
+        assert_eq!(v.len(), 2, "{v:?}");
+        let e = v[0].as_ref().unwrap_err();
+        assert_eq!(e.locator, "/D[1]/QAPairs[1]/QAPair[1]");
+        assert_eq!(e.message, "element not closed before end of file");
+        assert_eq!(v[1].as_ref().unwrap().fields["Question"], "b");
     }
 
     #[test]

@@ -206,14 +206,32 @@ fn targets() -> Vec<Target> {
     // (format, options, path) of every fixture file or folder the manifests name
     let mut fixture: Vec<(String, FileOptions, PathBuf)> = Vec::new();
     for lm in &cat.manifests {
-        for f in &lm.manifest.files {
-            let root = f
-                .root
-                .as_ref()
-                .map_or(lm.manifest.id(), |r| r.get_ref().as_str());
-            let p = fixtures().join(root).join(f.path.get_ref());
-            if p.exists() {
-                fixture.push((f.format.get_ref().clone(), f.options.clone(), p));
+        // the files of every distribution; a path pattern stands for the fixtures it matches
+        let m = &lm.manifest;
+        let variants = m.variants.iter().flat_map(|v| &v.files);
+        for f in m.files.iter().chain(variants) {
+            let root = f.root.as_ref().map_or(m.id(), |r| r.get_ref().as_str());
+            let Ok(pattern) = medsins_manifest::PathPattern::parse(f.path.get_ref()) else {
+                continue;
+            };
+            // found in the corpus folder or one folder deeper, as the build looks; a file set
+            // counts as the folder holding it (MedQuAD's source folders: `medquad/MedQuAD`)
+            let dir = fixtures().join(root);
+            let bases = std::iter::once(dir.clone()).chain(
+                medsins_manifest::listing(&dir)
+                    .into_iter()
+                    .filter(|e| e.2)
+                    .map(|e| e.1),
+            );
+            for base in bases {
+                let found = pattern.find(&base);
+                if f.many && !found.is_empty() {
+                    fixture.push((f.format.get_ref().clone(), f.options.clone(), base));
+                    break;
+                }
+                for (_, p) in found {
+                    fixture.push((f.format.get_ref().clone(), f.options.clone(), p));
+                }
             }
         }
     }

@@ -51,8 +51,11 @@ impl StepProgram {
                 Step::Keep { when } => {
                     p.template = add("when", crate::ops::keep::template_source(when));
                 }
-                Step::Group { by: Some(by), .. } => {
+                Step::Group { by: Some(by), .. } | Step::KeepLast { by } => {
                     p.template = add("by", by.clone());
+                }
+                Step::Set { value, .. } => {
+                    p.template = add("value", crate::ops::set::template_source(value));
                 }
                 Step::RegexReplace { rules, .. } => match crate::ops::regex_replace::compile(rules)
                 {

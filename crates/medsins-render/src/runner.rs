@@ -12,6 +12,7 @@
 //! it and only counts what each column holds, then the real pass with the learnt types.
 
 use crate::ops::group::Pending;
+use crate::ops::keep_last::KeepLast;
 use crate::ops::keyword_label::KeywordLabel;
 use crate::ops::pandas_values::{PandasInfer, PandasPlan};
 use crate::ops::{apply_record_step, explode, group, keyword_label};
@@ -51,6 +52,7 @@ enum State {
     Stateless,
     Group(Pending),
     Caps(HashMap<String, usize>),
+    KeepLast(KeepLast),
 }
 
 enum Local {
@@ -97,6 +99,7 @@ impl<'a> StepRunner<'a> {
                     index: HashMap::new(),
                 }),
                 Step::KeywordLabel { cap: Some(_), .. } => State::Caps(HashMap::new()),
+                Step::KeepLast { .. } => State::KeepLast(KeepLast::default()),
                 _ => State::Stateless,
             })
             .collect();
@@ -189,6 +192,10 @@ impl<'a> StepRunner<'a> {
             }
             // a group step with neither `size` nor `by` (refused by `validate`) passes nothing
             (Step::Group { .. }, _) => Vec::new(),
+            (Step::KeepLast { .. }, State::KeepLast(held)) => {
+                held.push_batch(recs, prep, self.env, &mut out.errors);
+                Vec::new()
+            }
             (
                 Step::KeywordLabel {
                     field,
@@ -197,6 +204,7 @@ impl<'a> StepRunner<'a> {
                     all,
                     cap,
                     lowercase,
+                    normalize,
                 },
                 state,
             ) => {
@@ -207,6 +215,7 @@ impl<'a> StepRunner<'a> {
                     all: *all,
                     cap: *cap,
                     lowercase: *lowercase,
+                    normalize,
                 };
                 let counts = match state {
                     State::Caps(c) => Some(c),
@@ -239,6 +248,11 @@ impl<'a> StepRunner<'a> {
         match (&self.prog.steps[i], &mut self.states[i]) {
             (Step::Group { size, into, .. }, State::Group(pending)) => {
                 group::finish(pending, size.unwrap_or(1), into, &mut out.dropped)
+            }
+            (Step::KeepLast { .. }, State::KeepLast(held)) => {
+                let (kept, dropped) = held.finish();
+                out.dropped.extend(dropped);
+                kept
             }
             _ => Vec::new(),
         }
@@ -275,7 +289,7 @@ fn local(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use medsins_manifest::KeywordRule;
+    use medsins_manifest::{KeywordRule, MatchNormalize};
     use serde_json::{Value, json};
 
     fn rec(v: Value, loc: &str) -> Record {
@@ -314,6 +328,151 @@ mod tests {
         all
     }
 
+    /// A program compiled in the templates' environment (with the project's filters).
+    fn program_with_filters(steps: Vec<Step>) -> (Environment<'static>, StepProgram) {
+        let mut env = crate::templates::environment();
+        let steps: Vec<(Step, usize)> = steps.into_iter().map(|s| (s, 0)).collect();
+        let p = StepProgram::compile(&mut env, &steps, LookupFiles::default()).unwrap();
+        (env, p)
+    }
+
+    #[test]
+    fn keyword_labels_on_normalised_whitespace_find_every_hoc_hallmark() {
+        let hallmark = |name: &str| KeywordRule {
+            any: vec![
+                format!("<{name}"),
+                format!("< {name}"),
+                format!("AND{name}"),
+                format!("AND {name}"),
+            ],
+            label: name.into(),
+            token: false,
+        };
+        let rules = vec![
+            hallmark("Sustaining proliferative signaling"),
+            hallmark("Resisting cell death"),
+            hallmark("Avoiding immune destruction"),
+        ];
+        let step = |normalize| Step::KeywordLabel {
+            field: "labels".into(),
+            rules: rules.clone(),
+            into: "h".into(),
+            all: true,
+            cap: None,
+            lowercase: false,
+            normalize,
+        };
+        let text = "< <  Resisting cell death--Apoptosis AND  Sustaining proliferative\tsignaling--Receptors< <\u{3000}Avoiding immune destruction";
+        let recs = vec![rec(json!({ "labels": text }), "1")];
+        let (env, p) = program(vec![step(vec![MatchNormalize::Whitespace])]);
+        let out = run(&env, &p, recs.clone(), 1);
+        assert_eq!(
+            out.records[0].fields["h"],
+            json!([
+                "Sustaining proliferative signaling",
+                "Resisting cell death",
+                "Avoiding immune destruction"
+            ])
+        );
+        // without normalising, the doubled spaces hide every hallmark
+        let (env, p) = program(vec![step(vec![])]);
+        let out = run(&env, &p, recs, 1);
+        assert!(out.records.is_empty());
+        assert_eq!(out.dropped[0].message, "no keyword rule matched `labels`");
+    }
+
+    #[test]
+    fn keyword_labels_ignore_case_when_asked() {
+        let (env, p) = program(vec![Step::KeywordLabel {
+            field: "e".into(),
+            rules: vec![KeywordRule {
+                any: vec!["Chest  X-ray".into()],
+                label: "CXR".into(),
+                token: false,
+            }],
+            into: "l".into(),
+            all: false,
+            cap: None,
+            lowercase: false,
+            normalize: vec![MatchNormalize::Case, MatchNormalize::Whitespace],
+        }]);
+        let out = run(&env, &p, vec![rec(json!({"e": "PA CHEST\nX-RAY"}), "1")], 1);
+        assert_eq!(out.records[0].fields["l"], json!("CXR"));
+    }
+
+    #[test]
+    fn set_stores_the_value_of_an_expression() {
+        let (env, p) = program_with_filters(vec![
+            Step::Set {
+                into: "question".into(),
+                value: "problem_text".into(),
+            },
+            Step::Set {
+                into: "options".into(),
+                value: "choices|lettered".into(),
+            },
+            Step::Set {
+                into: "answer_idx".into(),
+                value: "answer|map('upper')|list".into(),
+            },
+            Step::Set {
+                into: "bad".into(),
+                value: "missing_field".into(),
+            },
+        ]);
+        let r = rec(
+            json!({"problem_text": "Q?", "choices": ["x", "y", "z"], "answer": ["c", "a"]}),
+            "line 1",
+        );
+        let out = run(&env, &p, vec![r], 1);
+        assert!(out.records.is_empty());
+        assert_eq!(out.errors.len(), 1);
+        assert!(
+            out.errors[0].message.starts_with("set `bad`: "),
+            "{}",
+            out.errors[0].message
+        );
+        let (env, p) = program_with_filters(vec![
+            Step::Set {
+                into: "options".into(),
+                value: "choices|lettered".into(),
+            },
+            Step::Set {
+                into: "answer_idx".into(),
+                value: "answer|map('upper')|list".into(),
+            },
+        ]);
+        let r = rec(
+            json!({"choices": ["x", "y", "z"], "answer": ["c", "a"]}),
+            "line 1",
+        );
+        let out = run(&env, &p, vec![r], 1);
+        assert_eq!(
+            serde_json::to_string(&out.records[0].fields["options"]).unwrap(),
+            r#"{"A":"x","B":"y","C":"z"}"#
+        );
+        assert_eq!(out.records[0].fields["answer_idx"], json!(["C", "A"]));
+    }
+
+    #[test]
+    fn keep_last_waits_for_the_end_and_keeps_the_latest() {
+        let (env, p) = program(vec![Step::KeepLast {
+            by: "{{ id }}".into(),
+        }]);
+        let recs = vec![
+            rec(json!({"id": "q1", "v": 1}), "a.json $[0]"),
+            rec(json!({"id": "q2", "v": 2}), "a.json $[1]"),
+            rec(json!({"id": "q1", "v": 3}), "b.json $[0]"),
+        ];
+        for batch in [1, 3] {
+            let out = run(&env, &p, recs.clone(), batch);
+            let kept: Vec<&Value> = out.records.iter().map(|r| &r.fields["v"]).collect();
+            assert_eq!(kept, [&json!(2), &json!(3)]);
+            assert_eq!(out.dropped.len(), 1);
+            assert_eq!(out.dropped[0].locator, "a.json $[0]");
+        }
+    }
+
     #[test]
     fn keyword_caps_count_in_file_order_across_batches() {
         let rules = vec![
@@ -335,6 +494,7 @@ mod tests {
             all: true,
             cap: Some(1),
             lowercase: true,
+            normalize: vec![],
         }]);
         let recs = vec![
             rec(json!({"e": "CT CHEST"}), "1"),

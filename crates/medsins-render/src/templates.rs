@@ -35,7 +35,7 @@ pub struct TaskRenderer {
     steps: StepProgram,
 }
 
-fn environment() -> Environment<'static> {
+pub(crate) fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
@@ -62,6 +62,24 @@ fn environment() -> Environment<'static> {
     env.add_filter("detok", |v: Vec<String>| medsins_readers::detokenize(&v));
     env.add_filter("letter", |i: usize| {
         char::from(b'A' + (i % 26) as u8).to_string()
+    });
+    // a list of options as an object keyed A, B, C, … (MMedBench's `options` shape)
+    env.add_filter("lettered", |items: Vec<JValue>| {
+        JValue::from_pairs(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (char::from(b'A' + (i % 26) as u8).to_string(), v)),
+        )
+    });
+    env.add_filter("tojson", |v: JValue| -> Result<String, minijinja::Error> {
+        if v.is_undefined() {
+            return Err(minijinja::Error::new(
+                minijinja::ErrorKind::UndefinedError,
+                "the value is undefined (a misspelt field?)",
+            ));
+        }
+        serde_json::to_string(&v).map_err(err)
     });
     env.add_filter("text", |v: JValue| -> Result<String, minijinja::Error> {
         let j: serde_json::Value = serde_json::to_value(&v).map_err(err)?;

@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// Everything the earlier phases produced that the rest of the directory is made of.
 pub struct Built<'a> {
-    pub plan: &'a Plan<'a>,
+    pub plan: &'a Plan,
     /// The built tasks by job number, in task-number order, and what writing each gave.
     pub runs: &'a [(usize, TaskRun)],
     pub written: &'a [Written],
@@ -63,18 +63,36 @@ pub fn assemble(
             .collect(),
     );
     write(&dir.join("checks.json"), &report.checks.to_json())?;
-    let lock = lock(&report, locked, b.plan.catalogue, inputs, opts);
+    let lock = lock(&report, locked, &b.plan.catalogue, inputs, opts);
     write(&dir.join(output::LOCK_FILE), &lock.to_json())?;
-    let built_manifests: Vec<&LoadedManifest> = b
+    let built: Vec<&crate::build::PlannedCorpus> = b
         .plan
         .corpora
         .iter()
         .enumerate()
         .filter(|(ci, _)| !b.failed.contains_key(ci))
-        .map(|(_, pc)| pc.manifest)
+        .map(|(_, pc)| pc)
+        .collect();
+    let built_manifests: Vec<&LoadedManifest> = built.iter().map(|pc| pc.manifest()).collect();
+    let sources: BTreeMap<String, (String, String)> = built
+        .iter()
+        .map(|pc| {
+            let from = (
+                pc.files.variant().to_string(),
+                pc.files.variant_name.clone(),
+            );
+            (pc.manifest().manifest.id().to_string(), from)
+        })
         .collect();
     let metas: Vec<&TaskMeta> = b.runs.iter().map(|(_, r)| &r.meta).collect();
-    crate::card::write_card(dir, &built_manifests, &metas, &stats, &lock)?;
+    let card = crate::card::CardInputs {
+        manifests: &built_manifests,
+        sources: &sources,
+        built: &metas,
+        stats: &stats,
+        lock: &lock,
+    };
+    crate::card::write_card(dir, &card)?;
     output::write_id_index(dir)?;
     output::write_checksums(dir)?;
     report.samples = stats.samples;
@@ -104,8 +122,8 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> LockedInputs {
     };
     report.corpora = b.plan.unbuilt.clone();
     for (ci, pc) in b.plan.corpora.iter().enumerate() {
-        let id = pc.manifest.manifest.id().to_string();
-        let task_ids: Vec<String> = pc.tasks.iter().map(|t| t.id.get_ref().clone()).collect();
+        let id = pc.manifest().manifest.id().to_string();
+        let task_ids: Vec<String> = pc.tasks().iter().map(|t| t.id.get_ref().clone()).collect();
         if let Some(message) = b.failed.get(&ci) {
             report.corpora.push(CorpusReport {
                 corpus_id: id,
@@ -127,6 +145,8 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> LockedInputs {
         report.corpora.push(CorpusReport {
             corpus_id: id.clone(),
             status: CorpusStatus::Built {
+                source_variant: pc.files.variant().to_string(),
+                variant_name: pc.files.variant_name.clone(),
                 tasks: of_corpus.len(),
                 samples: of_corpus.iter().map(|(_, w)| w.samples).sum(),
                 quarantined: of_corpus.iter().map(|(r, _)| r.quarantined()).sum(),
@@ -141,7 +161,8 @@ fn corpus_reports(b: &Built, report: &mut BuildReport) -> LockedInputs {
         locked.manifests.push(LockedManifest {
             path: format!("corpora-manifests/{id}.toml"),
             corpus_id: id,
-            sha256: pc.manifest.sha256.clone(),
+            sha256: pc.manifest().sha256.clone(),
+            source_variant: pc.files.variant().to_string(),
         });
     }
     report.corpora.sort_by(|a, b| a.corpus_id.cmp(&b.corpus_id));
@@ -232,6 +253,8 @@ fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
     for ((_, t), w) in runs.iter().zip(written) {
         let n = w.samples;
         corpora.insert(t.meta.corpus_id.clone());
+        s.source_variants
+            .insert(t.meta.corpus_id.clone(), t.meta.source_variant.clone());
         s.samples += n;
         s.tasks += 1;
         *s.per_corpus.entry(t.meta.corpus_id.clone()).or_default() += n;

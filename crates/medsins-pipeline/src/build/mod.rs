@@ -67,6 +67,7 @@ impl Inputs {
                     .unwrap_or_default(),
                 size: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
                 sha256: b.sha256.clone(),
+                members: Vec::new(),
             });
         let benchmarks = medsins_quality::load_benchmarks(&opts.decontaminate)?;
         let bench_index = (!benchmarks.is_empty())
@@ -192,8 +193,8 @@ fn expected_checks(plan: &Plan) -> BTreeMap<String, Vec<ExpectedCheck>> {
     plan.corpora
         .iter()
         .flat_map(|pc| {
-            pc.tasks
-                .iter()
+            pc.tasks()
+                .into_iter()
                 .map(|t| (t.id.get_ref().clone(), t.expected_checks.clone()))
         })
         .collect()

@@ -1,22 +1,39 @@
-//! Phase 1, plan: which corpora and tasks the build covers, which raw files they read (found
-//! and checksummed), and the jobs (one per task) grouped by the files they share.
+//! Phase 1, plan: which corpora and tasks the build covers, from which distribution (variant)
+//! of each corpus, which raw files they read (found and checksummed), and the jobs (one per
+//! task) grouped by the files they share.
 
-use crate::corpus::{Resolution, ResolvedCorpus, raw_rel_path, resolve_corpus};
-use crate::report::{CorpusReport, CorpusStatus};
+use crate::corpus::{Resolution, ResolvedCorpus, Survey, survey_variants};
+use crate::report::{CorpusReport, CorpusStatus, MissingVariant};
 use crate::{BuildError, BuildOptions};
 use medsins_manifest::{Catalogue, LoadedManifest, Task};
 
 /// A corpus the build will read.
-pub struct PlannedCorpus<'a> {
-    pub manifest: &'a LoadedManifest,
-    pub tasks: Vec<&'a Task>,
+pub struct PlannedCorpus {
+    /// The chosen distribution's files, and the manifest as it sees it (its files, its steps
+    /// before each task's own): what the corpus's tasks run with.
     pub files: ResolvedCorpus,
+    /// Ids of the tasks to build, in manifest order.
+    task_ids: Vec<String>,
     /// Built from some of its files: the missing paths and the tasks skipped for them.
     pub partial: Option<Partial>,
 }
 
 /// The missing paths of a partly present corpus, and the tasks skipped for them.
 pub type Partial = (Vec<String>, Vec<String>);
+
+impl PlannedCorpus {
+    /// The manifest the tasks run with (the chosen variant's view).
+    pub fn manifest(&self) -> &LoadedManifest {
+        &self.files.manifest
+    }
+    /// The tasks to build, as the chosen variant gives them.
+    pub fn tasks(&self) -> Vec<&Task> {
+        self.task_ids
+            .iter()
+            .filter_map(|id| self.files.task(id))
+            .collect()
+    }
+}
 
 /// One task to run: job numbers index [`Plan::jobs`].
 #[derive(Clone, Copy)]
@@ -28,24 +45,24 @@ pub struct Job<'a> {
     pub files: &'a ResolvedCorpus,
 }
 
-pub struct Plan<'a> {
+pub struct Plan {
     /// Where the catalogue came from (a folder, or the one bundled with medsins).
-    pub catalogue: &'a medsins_manifest::CatalogueSource,
-    pub corpora: Vec<PlannedCorpus<'a>>,
+    pub catalogue: medsins_manifest::CatalogueSource,
+    pub corpora: Vec<PlannedCorpus>,
     /// Corpora left out (excluded, missing, failed to resolve), already reported.
     pub unbuilt: Vec<CorpusReport>,
 }
 
-impl<'a> Plan<'a> {
+impl Plan {
     /// Every task of every planned corpus, in catalogue order.
-    pub fn jobs(&'a self) -> Vec<Job<'a>> {
+    pub fn jobs(&self) -> Vec<Job<'_>> {
         self.corpora
             .iter()
             .enumerate()
             .flat_map(|(corpus, pc)| {
-                pc.tasks.iter().map(move |task| Job {
+                pc.tasks().into_iter().map(move |task| Job {
                     corpus,
-                    manifest: pc.manifest,
+                    manifest: pc.manifest(),
                     task,
                     files: &pc.files,
                 })
@@ -58,10 +75,11 @@ impl<'a> Plan<'a> {
         let mut groups = Vec::new();
         let mut at = 0usize;
         for pc in &self.corpora {
-            for g in crate::task::share_groups(pc.manifest, &pc.tasks) {
+            let tasks = pc.tasks();
+            for g in crate::task::share_groups(pc.manifest(), &tasks) {
                 groups.push(g.into_iter().map(|i| at + i).collect::<Vec<usize>>());
             }
-            at += pc.tasks.len();
+            at += tasks.len();
         }
         groups
     }
@@ -119,10 +137,33 @@ pub fn check_names(catalogue: &Catalogue) -> Result<(), BuildError> {
     Ok(())
 }
 
-/// Plans the build of `catalogue` under `opts`.
-pub fn plan<'a>(catalogue: &'a Catalogue, opts: &BuildOptions) -> Plan<'a> {
+/// The tasks of a distribution that can build from the files present: at least one file they
+/// read, and every lookup table they join.
+fn buildable(s: &Survey, task_ids: &[String]) -> Vec<String> {
+    let present = s.present();
+    let m = &s.view.manifest;
+    m.tasks
+        .iter()
+        .filter(|t| task_ids.contains(t.id.get_ref()))
+        .filter(|t| {
+            m.task_files(t)
+                .iter()
+                .any(|f| present.contains(f.id.get_ref()))
+                && m.lookup_file_ids(t)
+                    .iter()
+                    .all(|l| present.iter().any(|p| p == l))
+        })
+        .map(|t| t.id.get_ref().clone())
+        .collect()
+}
+
+/// Selects the corpora and tasks to build and finds their files. A corpus is read from the
+/// first distribution (variant) whose files are all present; failing that, from the first with
+/// some files present, building the tasks those files allow (a partial build); a file present
+/// but unusable (two candidates, wrong checksum) fails the corpus.
+pub fn plan(catalogue: &Catalogue, opts: &BuildOptions) -> Plan {
     let mut plan = Plan {
-        catalogue: &catalogue.source,
+        catalogue: catalogue.source.clone(),
         corpora: Vec::new(),
         unbuilt: Vec::new(),
     };
@@ -132,6 +173,7 @@ pub fn plan<'a>(catalogue: &'a Catalogue, opts: &BuildOptions) -> Plan<'a> {
             continue;
         }
         let id = lm.manifest.id().to_string();
+        let task_ids: Vec<String> = tasks.iter().map(|t| t.id.get_ref().clone()).collect();
         if let Some(reason) = excluded(lm, opts) {
             plan.unbuilt.push(CorpusReport {
                 corpus_id: id,
@@ -139,75 +181,86 @@ pub fn plan<'a>(catalogue: &'a Catalogue, opts: &BuildOptions) -> Plan<'a> {
             });
             continue;
         }
-        let task_ids: Vec<String> = tasks.iter().map(|t| t.id.get_ref().clone()).collect();
-        let (tasks, resolution, partial) = resolve_tasks(lm, tasks, opts);
-        match resolution {
+        let failed = |message: String| CorpusReport {
+            corpus_id: id.clone(),
+            status: CorpusStatus::Failed {
+                message,
+                tasks: task_ids.clone(),
+            },
+        };
+        let mut surveys = survey_variants(lm, &opts.raw_root, Some(&task_ids));
+        let chosen = surveys.iter().position(Survey::complete).or_else(|| {
+            surveys
+                .iter()
+                .position(|s| s.problem().is_some() || !buildable(s, &task_ids).is_empty())
+        });
+        let Some(i) = chosen else {
+            plan.unbuilt.push(missing_report(lm, &surveys, task_ids));
+            continue;
+        };
+        let survey = surveys.swap_remove(i);
+        let mut tasks = task_ids.clone();
+        let (mut only, mut partial) = (None, None);
+        if !survey.complete() && survey.problem().is_none() {
+            let can = buildable(&survey, &task_ids);
+            let skipped: Vec<String> = task_ids
+                .iter()
+                .filter(|t| !can.contains(t))
+                .cloned()
+                .collect();
+            partial = Some((survey.missing(), skipped));
+            tasks = can;
+            only = Some(survey.present());
+        }
+        match survey.resolve(&opts.raw_root, only.as_deref(), opts.checksums) {
             Resolution::Ready(mut files) => {
                 files.limits = opts.limits;
                 plan.corpora.push(PlannedCorpus {
-                    manifest: lm,
-                    tasks,
-                    files,
+                    files: *files,
+                    task_ids: tasks,
                     partial,
                 })
             }
-            Resolution::Missing(paths) => plan.unbuilt.push(CorpusReport {
-                corpus_id: id,
-                status: CorpusStatus::Missing {
-                    paths,
-                    homepage: lm.manifest.corpus.homepage.clone(),
-                    access: lm.manifest.corpus.access.get_ref().clone(),
-                    obtain: lm.manifest.corpus.obtain.clone(),
-                    tasks: task_ids,
-                },
-            }),
-            Resolution::Failed(message) => plan.unbuilt.push(CorpusReport {
-                corpus_id: id,
-                status: CorpusStatus::Failed {
-                    message,
-                    tasks: task_ids,
-                },
-            }),
+            Resolution::Failed(message) => plan.unbuilt.push(failed(message)),
+            Resolution::Missing(paths) => plan.unbuilt.push(failed(format!(
+                "raw files vanished while the build started: {}",
+                paths.join(", ")
+            ))),
         }
     }
     plan
 }
 
-/// Resolves the files of a corpus's selected tasks. With some files present and some missing
-/// (e.g. only a corpus's test split at hand), the tasks whose files are there are kept and the
-/// rest reported (a partial build, exit 3).
-fn resolve_tasks<'a>(
-    lm: &'a LoadedManifest,
-    tasks: Vec<&'a Task>,
-    opts: &BuildOptions,
-) -> (Vec<&'a Task>, Resolution, Option<Partial>) {
+/// The report of a corpus none of whose distributions is present: every accepted variant
+/// with its paths and how to obtain it.
+fn missing_report(lm: &LoadedManifest, surveys: &[Survey], tasks: Vec<String>) -> CorpusReport {
     let m = &lm.manifest;
-    let file_ids: Vec<String> = tasks.iter().flat_map(|t| m.needed_file_ids(t)).collect();
-    let resolution = resolve_corpus(lm, &opts.raw_root, Some(&file_ids), opts.checksums);
-    let Resolution::Missing(paths) = &resolution else {
-        return (tasks, resolution, None);
-    };
-    let present: Vec<String> = file_ids
-        .iter()
-        .filter(|id| {
-            m.file(id)
-                .is_some_and(|f| opts.raw_root.join(raw_rel_path(m.id(), f)).exists())
-        })
-        .cloned()
-        .collect();
-    let (buildable, skipped): (Vec<&Task>, Vec<&Task>) = tasks.iter().partition(|t| {
-        m.task_files(t)
+    let alternatives: Vec<MissingVariant> = if m.variants.is_empty() {
+        Vec::new()
+    } else {
+        surveys
             .iter()
-            .any(|f| present.contains(f.id.get_ref()))
-            && m.lookup_file_ids(t)
-                .iter()
-                .all(|l| present.iter().any(|p| p == l))
-    });
-    if buildable.is_empty() {
-        return (tasks, resolution, None);
+            .filter_map(|s| {
+                let v = m.variant(s.view.variant_id())?;
+                Some(MissingVariant {
+                    variant: v.id.get_ref().clone(),
+                    name: v.name.clone(),
+                    paths: s.missing(),
+                    obtain: v.obtain.clone(),
+                })
+            })
+            .collect()
+    };
+    let first = surveys.first();
+    CorpusReport {
+        corpus_id: m.id().to_string(),
+        status: CorpusStatus::Missing {
+            paths: first.map(Survey::missing).unwrap_or_default(),
+            homepage: m.corpus.homepage.clone(),
+            access: m.corpus.access.get_ref().clone(),
+            obtain: m.corpus.obtain.clone(),
+            alternatives,
+            tasks,
+        },
     }
-    let skipped = skipped.iter().map(|t| t.id.get_ref().clone()).collect();
-    let partial = Some((paths.clone(), skipped));
-    let resolution = resolve_corpus(lm, &opts.raw_root, Some(&present), opts.checksums);
-    (buildable, resolution, partial)
 }

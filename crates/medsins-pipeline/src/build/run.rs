@@ -142,9 +142,9 @@ fn apply_error_budgets(plan: &Plan, jobs: &[Job], runs: &mut Runs) {
         };
         let read: u64 = of_corpus().map(|t| t.records_read).sum();
         let bad: u64 = of_corpus().map(|t| t.quarantined()).sum();
-        let budget = pc.manifest.manifest.corpus.error_budget.unwrap_or(0.01);
+        let budget = pc.manifest().manifest.corpus.error_budget.unwrap_or(0.01);
         if read > 0 && bad as f64 > budget * read as f64 && !runs.failed.contains_key(&ci) {
-            let id = pc.manifest.manifest.id();
+            let id = pc.manifest().manifest.id();
             runs.failed.insert(
                 ci,
                 format!(

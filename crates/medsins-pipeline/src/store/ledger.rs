@@ -118,6 +118,7 @@ mod tests {
             languages: vec![],
             license: String::new(),
             access: String::new(),
+            source_variant: String::new(),
             manifest_sha256: String::new(),
         };
         for i in 0..3000 {

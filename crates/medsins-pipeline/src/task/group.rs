@@ -12,7 +12,7 @@ use crate::store::{Ledger, RecordFile, Store};
 use medsins_core::{LedgerReason, Split, TaskMeta};
 use medsins_manifest::{LoadedManifest, RawFile, SplitPolicy, Task};
 use medsins_quality::minhash::NearIndex;
-use medsins_readers::{Record, RecordError, read_file};
+use medsins_readers::{Record, RecordError};
 use medsins_render::{PandasPlan, Pass, StepOutput, StepRunner, TaskRenderer};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -314,19 +314,12 @@ struct FileReader<'a> {
 impl FileReader<'_> {
     fn read(&self, sink: &mut dyn FnMut(Result<Record, RecordError>)) -> Result<(), TaskError> {
         let mut n = 0usize;
-        read_file(
-            &self.file.abs,
-            self.spec.format.get_ref(),
-            &self.spec.options,
-            &self.rc.dir,
-            &self.rc.limits,
-            &mut |rec| {
-                if self.limit.is_none_or(|l| n < l) {
-                    n += 1;
-                    sink(rec);
-                }
-            },
-        )?;
+        self.file.read(self.spec, &self.rc.limits, &mut |rec| {
+            if self.limit.is_none_or(|l| n < l) {
+                n += 1;
+                sink(rec);
+            }
+        })?;
         Ok(())
     }
 }

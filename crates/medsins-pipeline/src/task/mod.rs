@@ -30,7 +30,6 @@ use medsins_core::{LedgerEntry, LedgerReason, Sample, Split, TaskMeta};
 use medsins_manifest::{LoadedManifest, Task};
 use medsins_quality::leakage::{HeldKeys, HeldOut};
 use medsins_quality::{BenchIndex, ContaminationCounts};
-use medsins_readers::read_file;
 use medsins_render::LookupFiles;
 
 /// Records read before a batch goes through the steps and stages.
@@ -158,6 +157,7 @@ pub fn task_meta(lm: &LoadedManifest, task: &Task) -> TaskMeta {
         languages: task.languages(),
         license: m.corpus.license.clone(),
         access: m.corpus.access.get_ref().clone(),
+        source_variant: lm.variant_id().to_string(),
         manifest_sha256: lm.sha256.clone(),
     }
 }
@@ -175,18 +175,11 @@ pub fn load_lookups(
             return Err(TaskError::LookupMissing(id.to_string()));
         };
         let mut recs = Vec::new();
-        read_file(
-            &file.abs,
-            spec.format.get_ref(),
-            &spec.options,
-            &rc.dir,
-            &rc.limits,
-            &mut |r| {
-                if let Ok(r) = r {
-                    recs.push(r)
-                }
-            },
-        )?;
+        file.read(spec, &rc.limits, &mut |r| {
+            if let Ok(r) = r {
+                recs.push(r)
+            }
+        })?;
         lookups.files.insert(id.to_string(), recs);
     }
     Ok(lookups)

@@ -3,10 +3,41 @@
 //! limits each label to that many records, counted in file order (so this step runs over the
 //! stream, not record by record).
 
-use medsins_manifest::KeywordRule;
+use medsins_manifest::{KeywordRule, MatchNormalize};
 use medsins_readers::{Record, RecordError, value_text};
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+/// Text as `keyword_label` compares it: whitespace runs made one space and/or lower-cased
+/// (borrowed unchanged when the step asks for neither).
+fn normalized<'t>(text: &'t str, normalize: &[MatchNormalize]) -> Cow<'t, str> {
+    if normalize.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut t = if normalize.contains(&MatchNormalize::Whitespace) {
+        let mut out = String::with_capacity(text.len());
+        let mut in_space = false;
+        for c in text.chars() {
+            if medsins_core::normalize::is_py_space(c) {
+                if !in_space {
+                    out.push(' ');
+                }
+                in_space = true;
+            } else {
+                out.push(c);
+                in_space = false;
+            }
+        }
+        out
+    } else {
+        text.to_string()
+    };
+    if normalize.contains(&MatchNormalize::Case) {
+        t = t.to_lowercase();
+    }
+    Cow::Owned(t)
+}
 
 /// The labels of `text` under `rules`, in rule order.
 pub(crate) fn keyword_labels(
@@ -14,20 +45,21 @@ pub(crate) fn keyword_labels(
     rules: &[KeywordRule],
     all: bool,
     lowercase: bool,
+    normalize: &[MatchNormalize],
 ) -> Vec<String> {
-    let lowered = if lowercase {
-        text.to_lowercase()
-    } else {
-        text.to_string()
-    };
+    let mut compared = normalized(text, normalize);
+    if lowercase {
+        compared = Cow::Owned(compared.to_lowercase());
+    }
     let tokens: Vec<&str> = text.split_whitespace().collect();
     let mut labels: Vec<String> = Vec::new();
     for rule in rules {
         let hit = rule.any.iter().any(|k| {
+            let k = normalized(k, normalize);
             if rule.token {
-                tokens.contains(&k.as_str())
+                tokens.iter().any(|t| normalized(t, normalize) == k)
             } else {
-                lowered.contains(k.as_str())
+                compared.contains(k.as_ref())
             }
         });
         if hit && !labels.contains(&rule.label) {
@@ -48,6 +80,7 @@ pub(crate) struct KeywordLabel<'a> {
     pub all: bool,
     pub cap: Option<usize>,
     pub lowercase: bool,
+    pub normalize: &'a [MatchNormalize],
 }
 
 /// Labels a batch of records (in file order); `counts` carries the records per label from
@@ -62,7 +95,7 @@ pub(crate) fn label(
     let mut next = Vec::with_capacity(recs.len());
     for mut r in recs {
         let text = r.fields.get(s.field).map(value_text).unwrap_or_default();
-        let labels = keyword_labels(&text, s.rules, s.all, s.lowercase);
+        let labels = keyword_labels(&text, s.rules, s.all, s.lowercase, s.normalize);
         if labels.is_empty() {
             dropped.push(RecordError {
                 locator: r.locator.clone(),

@@ -1,6 +1,6 @@
 //! The named built-in operators (manifest `steps`), one file each. Each is general: it names
 //! fields, never a corpus. One-record operators run through [`apply_record_step`]; the stream
-//! operators (`keyword_label` caps, `group`, `explode`) are driven by the step runner
+//! operators (`keyword_label` caps, `group`, `explode`, `keep_last`) are driven by the step runner
 //! ([`crate::runner`]), which runs every step over a file's records in file order, so results
 //! are deterministic.
 
@@ -9,6 +9,7 @@ pub(crate) mod group;
 mod iob_entities;
 mod join;
 pub(crate) mod keep;
+pub(crate) mod keep_last;
 mod key_value;
 pub(crate) mod keyword_label;
 mod lettered_options;
@@ -20,6 +21,7 @@ pub(crate) mod py_literal;
 pub(crate) mod regex_replace;
 mod section;
 mod select;
+pub(crate) mod set;
 
 pub use iob_entities::entities_from_iob;
 
@@ -66,7 +68,11 @@ pub(crate) fn apply_record_step(
         Step::LookupRecords { .. } => lookup_records::apply,
         Step::RegexReplace { .. } => regex_replace::apply,
         Step::PandasValues { .. } => pandas_values::apply,
-        Step::Group { .. } | Step::Explode { .. } | Step::KeywordLabel { .. } => {
+        Step::Set { .. } => set::apply,
+        Step::Group { .. }
+        | Step::Explode { .. }
+        | Step::KeywordLabel { .. }
+        | Step::KeepLast { .. } => {
             return Err(format!(
                 "`{}` runs over the whole stream, not one record",
                 step_name(step)

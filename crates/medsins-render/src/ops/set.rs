@@ -1,0 +1,27 @@
+//! `set`: stores the value of a minijinja expression over the record's fields under `into` —
+//! text, a number, a list or an object — so a distribution's records can take the field names
+//! and shapes the tasks' templates expect (`choices|lettered`, `answer|map('upper')|list`).
+//! The expression compiles to a template that prints it as JSON (`tojson`), read back here.
+
+use super::{OpContext, OpResult, not_this_op};
+use medsins_manifest::Step;
+use serde_json::{Map, Value};
+
+/// The template a `set` expression compiles to.
+pub(crate) fn template_source(value: &str) -> String {
+    format!("{{{{ ({value})|tojson }}}}")
+}
+
+pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
+    let Step::Set { into, .. } = step else {
+        return Err(not_this_op(step));
+    };
+    let json = cx
+        .prep
+        .render(cx.env, f)
+        .map_err(|e| format!("set `{into}`: {e}"))?;
+    let v: Value = serde_json::from_str(&json)
+        .map_err(|e| format!("set `{into}`: the value is not data: {e}"))?;
+    f.insert(into.clone(), v);
+    Ok(true)
+}

@@ -1,0 +1,264 @@
+//! Corpora built from their files as the authors publish them and users place them: a clone
+//! directly in the corpus folder or one folder deeper, names that change between releases,
+//! several releases at once, and every raw record accounted for (a row or a ledger entry).
+
+use medsins_core::LedgerReason;
+use medsins_e2e::*;
+use medsins_pipeline::TaskBuild;
+use medsins_pipeline::corpus::{Checksums, Resolution, resolve_corpus};
+use std::path::Path;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+fn one_task(corpus: &str, raw: &Path) -> TaskBuild {
+    let cat = catalogue();
+    let mut builds = build_corpus(cat.get(corpus).unwrap(), raw).unwrap();
+    assert_eq!(builds.len(), 1);
+    builds.remove(0)
+}
+
+/// (locator, input, output) of every sample.
+fn rows(tb: &TaskBuild) -> Vec<(String, String, String)> {
+    tb.samples
+        .iter()
+        .map(|s| (s.source_locator.clone(), s.input.clone(), s.output.clone()))
+        .collect()
+}
+
+#[test]
+fn medquad_cloned_directly_or_one_folder_deeper_gives_the_same_rows() {
+    // the demo holds the clone one folder deeper: medquad/MedQuAD/<source folders>
+    let nested = one_task("medquad", &fixtures_root());
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &fixtures_root().join("medquad/MedQuAD"),
+        &tmp.path().join("medquad"),
+    );
+    let flat = one_task("medquad", tmp.path());
+    assert_eq!(rows(&flat), rows(&nested));
+    assert!(nested.samples.len() >= 6);
+    assert!(
+        nested
+            .samples
+            .iter()
+            .all(|s| s.source_file == "medquad/MedQuAD")
+    );
+    assert!(flat.samples.iter().all(|s| s.source_file == "medquad"));
+    // natural order of the source folders: 1, 3, 8, 11 (not 1, 11, 3, 8)
+    let folders: Vec<&str> = nested
+        .samples
+        .iter()
+        .map(|s| s.source_locator.split('/').next().unwrap())
+        .collect();
+    let mut sorted = folders.clone();
+    sorted.dedup();
+    assert_eq!(sorted, ["1_CancerGov_QA", "3_GHR_QA", "8_NHLBI_QA_XML"]);
+}
+
+/// Shapes of a QA pair that an exact element path or a template reading `Question['#text']` and
+/// `Answer` would lose: each pair ends up a row or a ledger entry with a reason.
+#[test]
+fn medquad_every_qa_pair_is_a_row_or_a_ledger_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = |pairs: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Document id=\"0000009\" source=\"GARD\" url=\"https://example.org\">\n<Focus>Tesla syndrome</Focus>\n{pairs}"
+        )
+    };
+    let ok = "<QAPairs>\n\t<QAPair pid=\"1\">\n\t\t<Question qid=\"0000009-1\" qtype=\"information\">What is (are) Tesla syndrome ?</Question>\n\t\t<Answer>A rare condition.</Answer>\n\t</QAPair>\n";
+    let plain_question = "\t<QAPair pid=\"2\">\n\t\t<Question>How many people are affected by Tesla syndrome ?</Question>\n\t\t<Answer>About 1 in 50,000 people.</Answer>\n\t</QAPair>\n";
+    let no_answer = "\t<QAPair pid=\"3\">\n\t\t<Question qid=\"0000009-3\" qtype=\"causes\">What causes Tesla syndrome ?</Question>\n\t</QAPair>\n";
+    let cdata = "\t<QAPair pid=\"4\">\n\t\t<Question qid=\"0000009-4\" qtype=\"treatment\">What are the treatments for Tesla syndrome ?</Question>\n\t\t<Answer><![CDATA[Treatment <b>depends</b> on the symptoms & their severity.]]></Answer>\n\t</QAPair>\n</QAPairs>\n";
+    let outside = "<QAPair pid=\"5\">\n\t<Question qid=\"0000009-5\" qtype=\"inheritance\">Is Tesla syndrome inherited ?</Question>\n\t<Answer>It is not inherited.</Answer>\n</QAPair>\n";
+    let unclosed = "<QAPairs>\n\t<QAPair pid=\"6\">\n\t\t<Question qid=\"0000009-6\" qtype=\"symptoms\">What are the symptoms of Tesla syndrome ?</Question>\n\t\t<Answer>Tremor.</Answer>\n\t</QAPair>\n\t<QAPair pid=\"7\">\n\t\t<Question qid=\"0000009-7\" qtype=\"exams\">How to diagnose Tesla syndrome ?</Question>\n";
+    let dir = tmp.path().join("medquad/2_GARD_QA");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = doc(&format!(
+        "{ok}{plain_question}{no_answer}{cdata}{outside}{unclosed}"
+    ));
+    std::fs::write(dir.join("0000009.xml"), text).unwrap();
+    let tb = one_task("medquad", tmp.path());
+    let got: Vec<(&str, &str)> = tb
+        .samples
+        .iter()
+        .map(|s| (s.input.as_str(), s.output.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("What is (are) Tesla syndrome ?", "A rare condition."),
+            (
+                "How many people are affected by Tesla syndrome ?",
+                "About 1 in 50,000 people."
+            ),
+            (
+                "What are the treatments for Tesla syndrome ?",
+                "Treatment <b>depends</b> on the symptoms & their severity."
+            ),
+            ("Is Tesla syndrome inherited ?", "It is not inherited."),
+            ("What are the symptoms of Tesla syndrome ?", "Tremor."),
+        ]
+    );
+    let ledger: Vec<(String, LedgerReason)> = tb
+        .ledger
+        .iter()
+        .map(|e| (e.source_locator.clone(), e.reason))
+        .collect();
+    assert_eq!(
+        ledger,
+        [
+            // read errors are ledgered as the file is read, before the batch is rendered
+            (
+                "2_GARD_QA/0000009.xml /Document[1]/QAPairs[2]/QAPair[2]".to_string(),
+                LedgerReason::Quarantined
+            ),
+            (
+                "2_GARD_QA/0000009.xml /Document[1]/QAPairs[1]/QAPair[3]".to_string(),
+                LedgerReason::EmptyOutput
+            ),
+        ]
+    );
+    assert_eq!(tb.ledger[0].detail, "element not closed before end of file");
+    assert_eq!(tb.records_read, 7, "every QAPair element is a record");
+}
+
+#[test]
+fn hoc_finds_every_hallmark_whatever_the_spacing() {
+    let tb = one_task("hoc", &fixtures_root());
+    let out = |pmid: &str| {
+        tb.samples
+            .iter()
+            .find(|s| s.source_locator == format!("{pmid}.txt"))
+            .map(|s| s.output.as_str())
+    };
+    // `<  Resisting …`, `AND  Sustaining …` and a tab after `<`
+    assert_eq!(
+        out("10066294"),
+        Some(
+            "Sustaining proliferative signaling, Resisting cell death, Avoiding immune destruction"
+        )
+    );
+    // every abstract whose labels name a hallmark has a row; the one without has a ledger entry
+    let labels = fixtures_root().join("hoc/labels");
+    for e in std::fs::read_dir(&labels).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let pmid = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let has_label = text.contains("--");
+        assert_eq!(out(&pmid).is_some(), has_label, "{pmid}: {text:?}");
+    }
+    assert_eq!(
+        tb.ledger
+            .iter()
+            .map(|e| (e.source_locator.as_str(), e.reason, e.detail.as_str()))
+            .collect::<Vec<_>>(),
+        [(
+            "10047219.txt",
+            LedgerReason::Filtered,
+            "no keyword rule matched `label_text`"
+        )]
+    );
+}
+
+#[test]
+fn medicationqa_row_without_answer_is_ledgered_with_its_reason() {
+    let tb = one_task("medicationqa", &fixtures_root());
+    assert_eq!(tb.records_read, 5);
+    assert_eq!(tb.samples.len(), 4);
+    let e = &tb.ledger[0];
+    assert_eq!(tb.ledger.len(), 1);
+    assert_eq!(
+        (e.source_locator.as_str(), e.reason, e.detail.as_str()),
+        (
+            "Sheet1!row 4",
+            LedgerReason::EmptyOutput,
+            "the output is empty once normalised (an empty, missing or whitespace-only field in the raw record)"
+        )
+    );
+}
+
+/// Several BioASQ releases at once: a question is built from the latest release that has it
+/// (training NN < batches NN-k < training NN+1), the earlier versions are ledgered.
+#[test]
+fn bioasq_builds_each_question_from_the_latest_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("bioasq");
+    let q = |answer: &str| {
+        format!(
+            "{{\n  \"questions\": [\n    {{\n      \"body\": \"What does the PAH gene encode?\",\n      \"documents\": [],\n      \"ideal_answer\": [\n        \"{answer}\"\n      ],\n      \"exact_answer\": [\n        [\n          \"phenylalanine hydroxylase\"\n        ]\n      ],\n      \"type\": \"factoid\",\n      \"id\": \"5e2b5d70fbd6abf43b000011\",\n      \"snippets\": []\n    }}\n  ]\n}}\n"
+        )
+    };
+    for (path, answer) in [
+        ("BioASQ-training11b/training11b.json", "v11"),
+        ("Task11BGoldenEnriched/11B2_golden.json", "v11b2"),
+        ("training12b.json", "v12"),
+        ("trainining7b.json", "v7"),
+    ] {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, q(answer)).unwrap();
+    }
+    let tb = one_task("bioasq", tmp.path());
+    let got: Vec<(&str, &str)> = tb
+        .samples
+        .iter()
+        .map(|s| (s.source_locator.as_str(), s.output.as_str()))
+        .collect();
+    assert_eq!(got, [("training12b.json $.questions[0]", "v12")]);
+    let replaced: Vec<&str> = tb
+        .ledger
+        .iter()
+        .map(|e| e.source_locator.as_str())
+        .collect();
+    assert_eq!(
+        replaced,
+        [
+            "trainining7b.json $.questions[0]",
+            "BioASQ-training11b/training11b.json $.questions[0]",
+            "Task11BGoldenEnriched/11B2_golden.json $.questions[0]"
+        ]
+    );
+    assert!(tb.ledger.iter().all(|e| e.reason == LedgerReason::Filtered
+        && e.detail.ends_with("at `training12b.json $.questions[0]`")));
+}
+
+#[test]
+fn two_candidates_for_one_file_fail_the_corpus_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "MeQSum_ACL2019_BenAbacha_Demner-Fushman.xlsx";
+    let src = fixtures_root().join("meqsum").join(name);
+    for dir in ["meqsum", "meqsum/MeQSum-master"] {
+        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        std::fs::copy(&src, tmp.path().join(dir).join(name)).unwrap();
+    }
+    let cat = catalogue();
+    let Resolution::Failed(m) = resolve_corpus(
+        cat.get("meqsum").unwrap(),
+        tmp.path(),
+        None,
+        Checksums::Verify,
+    ) else {
+        panic!("two candidates accepted")
+    };
+    let at = |rel: &str| tmp.path().join(rel).display().to_string();
+    assert_eq!(
+        m,
+        format!(
+            "meqsum: file `questions` ({}) has 2 candidates: {} and {}; keep only the one to build from",
+            at(&format!("meqsum/{name}")),
+            at(&format!("meqsum/{name}")),
+            at(&format!("meqsum/MeQSum-master/{name}"))
+        )
+    );
+}
