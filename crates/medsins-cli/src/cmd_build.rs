@@ -3,7 +3,7 @@ use crate::paths::{self, RawRoot};
 use crate::progress::Reporter;
 use crate::{Verbosity, cmd_check};
 use anyhow::Context;
-use medsins_core::Access;
+use medsins_core::{Access, LeakagePolicy, Profile};
 use medsins_pipeline::{BuildOptions, BuildReport, CorpusStatus};
 use medsins_readers::Limits;
 use std::path::PathBuf;
@@ -57,6 +57,16 @@ pub struct Args {
     /// Seed for hash splits and instruction choice.
     #[arg(long, default_value_t = medsins_pipeline::DEFAULT_SEED)]
     seed: u64,
+    /// `clean`: normalised text, duplicates, near-duplicates and leaks removed. `upstream`:
+    /// the authors' preparation scripts reproduced byte for byte where the manifests say how
+    /// (text verbatim, duplicates kept, nothing held out; leakage off unless --leakage).
+    #[arg(long, value_parser = ["clean", "upstream"], default_value = "clean")]
+    profile: String,
+    /// Training samples whose input equals or near-duplicates a held-out input of any task:
+    /// `remove` (ledger `leak`), `flag` (kept, ledger `leak_flag`) or `off` (not looked for).
+    /// Default: remove with --profile clean, off with --profile upstream.
+    #[arg(long, value_parser = ["remove", "flag", "off"])]
+    leakage: Option<String>,
     /// Maximum rows per Parquet shard.
     #[arg(long, default_value_t = medsins_pipeline::DEFAULT_SHARD_ROWS, value_parser = at_least_one)]
     shard_rows: usize,
@@ -147,6 +157,11 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     opts.selection.check(&cat).map_err(anyhow::Error::msg)?;
     opts.instructions = a.instructions.clone();
     opts.seed = a.seed;
+    opts.profile = Profile::parse(&a.profile).context("--profile")?;
+    opts.leakage = match a.leakage.as_deref() {
+        None => LeakagePolicy::default_for(opts.profile),
+        Some(l) => LeakagePolicy::parse(l).context("--leakage")?,
+    };
     opts.shard_rows = a.shard_rows;
     opts.row_group_bytes = a.row_group_mib << 20;
     opts.decontaminate = a.decontaminate.clone();
@@ -212,12 +227,39 @@ pub fn run(a: Args, v: Verbosity) -> anyhow::Result<i32> {
         ),
     }
     outln!("catalogue: {}", report.catalogue);
+    outln!(
+        "profile: {} (leakage: {})",
+        report.profile,
+        report.leakage
+    );
     let counts = |m: &std::collections::BTreeMap<String, u64>| {
         m.iter()
             .map(|(r, n)| format!("{r} {n}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
+    if let Some(a) = &report.accounting {
+        outln!(
+            "records: {} read{} = {} kept + {} removed + {} quarantined{} (per file: stats.json)",
+            a.records_read,
+            if a.added_by_steps > 0 {
+                format!(" + {} added by steps", a.added_by_steps)
+            } else {
+                String::new()
+            },
+            a.kept,
+            a.removed,
+            a.quarantined,
+            if a.merged_by_steps > 0 {
+                format!(" + {} merged by steps", a.merged_by_steps)
+            } else {
+                String::new()
+            },
+        );
+    }
+    for w in &report.warnings {
+        errln!("warning: {w}");
+    }
     if !report.removed_by_reason.is_empty() {
         outln!(
             "removed (ledger.parquet): {}",

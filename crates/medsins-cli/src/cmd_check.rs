@@ -2,7 +2,7 @@
 
 use crate::output::Format;
 use crate::paths::{self, OutDir};
-use medsins_inspect::check::{check_output, expected_checks};
+use medsins_inspect::check::{check_output, expected_checks, yield_checks};
 use medsins_quality::ChecksReport;
 use std::path::PathBuf;
 
@@ -10,11 +10,12 @@ use std::path::PathBuf;
 pub struct Args {
     #[command(flatten)]
     out: OutDir,
-    /// Exit 1 when a check fails that the task does not declare in `expected_checks`.
+    /// Exit 1 when a check fails that the task does not declare in `expected_checks` (or, for
+    /// `low_yield`, in `expected_yield`).
     #[arg(long)]
     strict: bool,
-    /// Manifest folder whose `expected_checks` to honour (default: those recorded in
-    /// `<out>/checks.json` by the build).
+    /// Manifest folder whose `expected_checks` and `expected_yield` to honour (default: those
+    /// recorded in `<out>/checks.json` and `<out>/stats.json` by the build).
     #[arg(long, value_name = "DIR")]
     manifests: Option<PathBuf>,
     /// Print the report as JSON (the shape of `checks.json`).
@@ -43,7 +44,8 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         None => None,
     };
     let expected = expected_checks(out, catalogue.as_ref())?;
-    let report = check_output(out, &expected)?;
+    let yields = yield_checks(out, catalogue.as_ref())?;
+    let report = check_output(out, &expected, yields)?;
     if a.format == Format::Json {
         out!("{}", report.to_json());
     } else {

@@ -20,8 +20,22 @@ impl SampleId {
     pub const UNDERIVED: SampleId = SampleId(0);
 
     pub fn derive(task_id: &str, input: &str, output: &str) -> SampleId {
+        SampleId::of(b"medsins-sample-v1", task_id, input, output)
+    }
+
+    /// The id of the `repeat`-th later copy (1, 2, …) of a sample, for builds that keep exact
+    /// duplicates (`--profile upstream` reproduces scripts that never deduplicated): the hash
+    /// of `"medsins-sample-v1#" repeat 0x00 task_id 0x00 input 0x00 output`, so every row of
+    /// the output keeps a unique id while the first copy keeps [`SampleId::derive`]'s.
+    pub fn derive_repeat(task_id: &str, input: &str, output: &str, repeat: u64) -> SampleId {
+        let prefix = format!("medsins-sample-v1#{repeat}");
+        SampleId::of(prefix.as_bytes(), task_id, input, output)
+    }
+
+    fn of(prefix: &[u8], task_id: &str, input: &str, output: &str) -> SampleId {
         let mut h = Sha256::new();
-        h.update(b"medsins-sample-v1\0");
+        h.update(prefix);
+        h.update([0u8]);
         h.update(task_id.as_bytes());
         h.update([0u8]);
         h.update(input.as_bytes());
@@ -113,6 +127,16 @@ mod tests {
             SampleId::derive("t", "i", "o").to_string(),
             "2e32cb52b20666d553670710a4ef5c5f"
         );
+    }
+
+    #[test]
+    fn repeats_get_their_own_ids_and_the_first_copy_keeps_the_usual_one() {
+        let first = SampleId::derive("t", "i", "o");
+        let r1 = SampleId::derive_repeat("t", "i", "o", 1);
+        let r2 = SampleId::derive_repeat("t", "i", "o", 2);
+        assert!(first != r1 && r1 != r2 && first != r2);
+        assert_eq!(r1, SampleId::derive_repeat("t", "i", "o", 1));
+        assert_ne!(r1, SampleId::derive_repeat("t", "i", "o ", 1));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use id::{BadSampleId, SampleId};
 pub use names::{is_corpus_id, task_id_number};
 pub use normalize::normalize_text;
 pub use sample::{LedgerEntry, Sample, TaskMeta};
-pub use vocab::{Access, Category, LedgerReason, Split, TextSource};
+pub use vocab::{Access, Category, LeakagePolicy, LedgerReason, Profile, Split, TextSource};
 
 /// Version of the builder, recorded in every row, the lock file and the dataset card.
 pub const BUILDER_VERSION: &str = concat!("medsins ", env!("CARGO_PKG_VERSION"));

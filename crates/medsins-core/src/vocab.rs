@@ -90,13 +90,48 @@ string_enum!(
         EmptyInput => "empty_input",
         EmptyOutput => "empty_output",
         ExactDuplicate => "exact_duplicate",
+        ExactDuplicateFlag => "exact_duplicate_flag",
         NearDuplicate => "near_duplicate",
         NearDuplicateFlag => "near_duplicate_flag",
         Contaminated => "contaminated",
         Leak => "leak",
+        LeakFlag => "leak_flag",
         TooLong => "too_long",
     }
 );
+
+string_enum!(
+    /// How a build renders and cleans samples. `clean` (the default): manifests' own renderings,
+    /// normalised text, duplicates, near-duplicates and leaks removed. `upstream`: the authors'
+    /// preparation scripts reproduced byte for byte where the manifests declare how (their
+    /// `[tasks.upstream]` overrides), text verbatim, every instance the scripts wrote kept.
+    Profile {
+        Clean => "clean",
+        Upstream => "upstream",
+    }
+);
+
+string_enum!(
+    /// What the cross-task leakage pass does with a training sample whose input equals (or
+    /// near-duplicates) a held-out input: remove it (`leak`), flag it and keep it (`leak_flag`),
+    /// or not look (`off`).
+    LeakagePolicy {
+        Remove => "remove",
+        Flag => "flag",
+        Off => "off",
+    }
+);
+
+impl LeakagePolicy {
+    /// The policy a profile implies when `--leakage` is not given: `remove` when cleaning,
+    /// `off` when reproducing the authors' scripts (which held nothing out).
+    pub fn default_for(profile: Profile) -> LeakagePolicy {
+        match profile {
+            Profile::Clean => LeakagePolicy::Remove,
+            Profile::Upstream => LeakagePolicy::Off,
+        }
+    }
+}
 
 impl LedgerReason {
     /// Reasons that flag a sample without removing it.
@@ -122,5 +157,9 @@ mod tests {
         assert!(LedgerReason::NearDuplicateFlag.is_flag());
         assert!(!LedgerReason::NearDuplicate.is_flag());
         assert_eq!(LedgerReason::parse("too_long"), Some(LedgerReason::TooLong));
+        assert!(LedgerReason::LeakFlag.is_flag() && LedgerReason::ExactDuplicateFlag.is_flag());
+        assert_eq!(Profile::parse("upstream"), Some(Profile::Upstream));
+        assert_eq!(LeakagePolicy::default_for(Profile::Clean), LeakagePolicy::Remove);
+        assert_eq!(LeakagePolicy::default_for(Profile::Upstream), LeakagePolicy::Off);
     }
 }

@@ -8,7 +8,7 @@
 //! manifest's reader and the task is re-run over its files (steps, templates, normalisation,
 //! id, split, instruction) to re-derive the sample: `MATCH`, or the fields that differ.
 
-use medsins_core::{BadSampleId, LedgerEntry, SampleId};
+use medsins_core::{BadSampleId, LedgerEntry, Profile, SampleId};
 use medsins_manifest::{CatalogueSource, LoadedManifest, Task};
 use medsins_output::{self as output, Lock};
 use medsins_pipeline::corpus::{Checksums, Found as FoundFile, Resolution, ResolvedCorpus, Survey};
@@ -290,10 +290,17 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
     let mut notes = Vec::new();
     let found = locate(out, id, &mut notes)?;
     let mut d = describe(&found, &lock, &mut notes);
-    // the manifest as the recorded distribution sees it: the build's files and steps
+    // the manifest as the recorded distribution sees it in the build's profile: the build's
+    // files and steps
     let variant = d.manifest.source_variant.clone();
+    let profile = lock
+        .options
+        .get("profile")
+        .and_then(|p| p.as_str())
+        .and_then(Profile::parse)
+        .unwrap_or(Profile::Clean);
     let lm = match opts.catalogue.load_manifest(&d.corpus.id) {
-        Ok(lm) => match lm.for_variant(&variant) {
+        Ok(lm) => match lm.for_profile(profile).for_variant(&variant) {
             Some(view) => Some(view),
             None => {
                 notes.push(format!(

@@ -2,8 +2,8 @@
 //! task, in bounded memory.
 
 use medsins_manifest::{Catalogue, ExpectedCheck};
-use medsins_output::{self as output, OutputError};
-use medsins_quality::{ChecksReport, TaskChecker, checks};
+use medsins_output::{self as output, OutputError, Stats};
+use medsins_quality::{CheckResult, ChecksReport, TaskChecker, checks};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -45,10 +45,51 @@ pub fn expected_checks(
     Ok(r.expected)
 }
 
-/// The checks of every task of the output `out`, fed shard by shard.
+/// The `low_yield` results of the output `out`, from the record accounting of its
+/// `stats.json` (none when the build predates it): each file's `expected_yield` as the build
+/// recorded it, or, given a catalogue, as its manifests declare it now.
+pub fn yield_checks(
+    out: &Path,
+    catalogue: Option<&Catalogue>,
+) -> Result<Vec<CheckResult>, CheckError> {
+    let p = out.join("stats.json");
+    if !p.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(&p)
+        .map_err(|e| CheckError::NotAnOutput(format!("{}: cannot read ({e})", p.display())))?;
+    let mut stats: Stats = serde_json::from_str(&text).map_err(|e| {
+        CheckError::NotAnOutput(format!(
+            "{} is not a build's stats ({e}); rerun `medsins build`",
+            p.display()
+        ))
+    })?;
+    if let Some(cat) = catalogue {
+        for (task, ts) in &mut stats.per_task {
+            let declared = cat
+                .manifests
+                .iter()
+                .flat_map(|m| &m.manifest.tasks)
+                .find(|t| t.id.get_ref() == task)
+                .map(|t| t.expected_yield.as_slice())
+                .unwrap_or_default();
+            medsins_pipeline::accounting::declare(&mut ts.files, declared);
+        }
+    }
+    Ok(medsins_pipeline::accounting::yield_checks(
+        stats
+            .per_task
+            .iter()
+            .map(|(t, ts)| (t.as_str(), &ts.files[..])),
+    ))
+}
+
+/// The checks of every task of the output `out`, fed shard by shard, with the `low_yield`
+/// results of [`yield_checks`] (`yields`).
 pub fn check_output(
     out: &Path,
     expected: &BTreeMap<String, Vec<ExpectedCheck>>,
+    yields: Vec<CheckResult>,
 ) -> Result<ChecksReport, CheckError> {
     if !out.join("data").is_dir() {
         return Err(CheckError::NotAnOutput(format!(
@@ -76,6 +117,16 @@ pub fn check_output(
             },
         )?;
     }
-    let results = tasks.into_values().map(|(c, n)| (c.finish(), n)).collect();
-    Ok(checks::report(results, expected.clone()))
+    let mut results: BTreeMap<String, (Vec<CheckResult>, u64)> = tasks
+        .into_iter()
+        .map(|(task, (c, n))| (task, (c.finish(), n)))
+        .collect();
+    // a task whose samples were all removed has no shard, but its yield is reported
+    for y in yields {
+        results.entry(y.task_id.clone()).or_default().0.push(y);
+    }
+    Ok(checks::report(
+        results.into_values().collect(),
+        expected.clone(),
+    ))
 }

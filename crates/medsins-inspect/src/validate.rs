@@ -3,6 +3,7 @@
 //! template compilation, and templates rendered on the first records of the raw files —
 //! and the hashed build summary a credentialed contributor sends instead of the data.
 
+use medsins_core::Profile;
 use medsins_manifest::{Catalogue, CatalogueSource, Diagnostic, Diagnostics, LoadedManifest};
 use medsins_pipeline::corpus::{Checksums, Resolution, any_present, resolve_corpus};
 use medsins_render::{LookupFiles, TaskRenderer};
@@ -83,11 +84,19 @@ pub fn diagnostics(paths: &[PathBuf], catalogue: &CatalogueSource) -> (Catalogue
             .into_iter()
             .filter(|d| target_paths.contains(&canon(&d.file))),
     );
-    // every task as each distribution builds it (its variant steps first)
+    // every task as each distribution builds it (its variant steps first), and the tasks
+    // with upstream overrides as `--profile upstream` builds them
     for lm in &cat.manifests {
-        let views = lm.manifest.variant_ids().into_iter();
-        for view in views.filter_map(|v| lm.manifest.for_variant(v)) {
+        let upstream = lm.manifest.for_profile(Profile::Upstream);
+        let views = lm.manifest.variant_ids().into_iter().flat_map(|v| {
+            let clean = lm.manifest.for_variant(v).map(|m| (m, false));
+            clean.into_iter().chain(upstream.for_variant(v).map(|m| (m, true)))
+        });
+        for (view, upstream_view) in views {
             for t in &view.tasks {
+                if upstream_view && t.upstream.is_none() {
+                    continue;
+                }
                 if let Err(errs) = TaskRenderer::compile(t, LookupFiles::default()) {
                     diags
                         .0

@@ -15,6 +15,8 @@ pub struct LoadedManifest {
     /// `Some(id)` when `manifest` is the view of one distribution ([`Self::for_variant`]);
     /// `None` as loaded.
     pub variant: Option<String>,
+    /// The profile the tasks are seen in ([`Self::for_profile`]); `clean` as loaded.
+    pub profile: medsins_core::Profile,
 }
 
 impl LoadedManifest {
@@ -27,6 +29,7 @@ impl LoadedManifest {
                 manifest,
                 text,
                 variant: None,
+                profile: medsins_core::Profile::Clean,
             }),
             Err(e) => {
                 let offset = e.span().map(|s| s.start).unwrap_or(0);
@@ -45,7 +48,18 @@ impl LoadedManifest {
             sha256: self.sha256.clone(),
             manifest: self.manifest.for_variant(id)?,
             variant: Some(id.to_string()),
+            profile: self.profile,
         })
+    }
+
+    /// This manifest as a build profile sees it (see [`Manifest::for_profile`]); its
+    /// variants are then views of the profiled tasks. Same file, text and hash.
+    pub fn for_profile(&self, profile: medsins_core::Profile) -> LoadedManifest {
+        LoadedManifest {
+            manifest: self.manifest.for_profile(profile),
+            profile,
+            ..self.clone()
+        }
     }
 
     /// The distribution this view is of (`default` for a manifest without variants).

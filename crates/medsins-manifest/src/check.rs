@@ -2,7 +2,7 @@
 
 use crate::catalogue::LoadedManifest;
 use crate::error::Diagnostics;
-use crate::model::{FORMATS, SplitPolicy, Step};
+use crate::model::{ExpectedYield, FORMATS, SplitPolicy, Step, Task};
 use crate::pattern::PathPattern;
 use medsins_core::{Access, Category, Split, TextSource};
 use std::collections::HashMap;
@@ -175,7 +175,6 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             format!("error_budget {b} must be a fraction between 0 and 1"),
         ));
     }
-    let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
     check_files(lm, &m.files, None, d);
     if let (Some(v), false) = (m.variants.first(), m.files.is_empty()) {
         d.0.push(at(
@@ -301,7 +300,12 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             }
         }
         for e in &t.expected_checks {
-            if !crate::model::QUALITY_CHECKS.contains(&e.check.as_str()) {
+            if e.check == crate::model::LOW_YIELD_CHECK {
+                d.0.push(at(
+                    &t.id.span(),
+                    format!("task `{tid}`: declare an expected low yield with `expected_yield = [{{ reason = \"…\" }}]` (per file, with an optional minimum), not in expected_checks"),
+                ));
+            } else if !crate::model::QUALITY_CHECKS.contains(&e.check.as_str()) {
                 d.0.push(at(
                     &t.id.span(),
                     format!(
@@ -317,57 +321,108 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
                 ));
             }
         }
-        match t.split.get_ref() {
-            SplitPolicy::Official => {}
-            SplitPolicy::Fixed { split } => {
-                if Split::parse(split).is_none() {
-                    d.0.push(at(
-                        &t.split.span(),
-                        vocab_error("split", split, &split_names),
-                    ));
-                }
+        check_split(lm, tid, &t.split, t.group_key.is_some(), d);
+        for y in &t.expected_yield {
+            check_expected_yield(lm, t, y, d);
+        }
+        if let Some(u) = &t.upstream {
+            for step in u.steps.iter().flatten() {
+                check_step(lm, step, d);
             }
-            SplitPolicy::Head { train, rest } => {
-                if !(0.0..=1.0).contains(train) {
-                    d.0.push(at(
-                        &t.split.span(),
-                        "head split fraction `train` must be between 0 and 1".to_string(),
-                    ));
-                }
-                if Split::parse(rest).is_none() {
-                    d.0.push(at(
-                        &t.split.span(),
-                        vocab_error("split", rest, &split_names),
-                    ));
-                }
-            }
-            SplitPolicy::Hash {
-                train,
-                validation,
-                test,
-            } => {
-                if (train + validation + test - 1.0).abs() > 1e-9
-                    || [train, validation, test].iter().any(|x| **x < 0.0)
-                {
-                    d.0.push(at(
-                        &t.split.span(),
-                        "hash split fractions must be non-negative and sum to 1".to_string(),
-                    ));
-                }
-                if t.group_key.is_none() {
-                    d.0.push(at(
-                        &t.split.span(),
-                        format!(
-                            "task `{tid}` uses a hash split and must declare a group_key template"
-                        ),
-                    ));
-                }
+            if let Some(split) = &u.split {
+                let keyed = u.group_key.is_some() || t.group_key.is_some();
+                check_split(lm, tid, split, keyed, d);
             }
         }
     }
+    // the tasks with upstream overrides, as `--profile upstream` builds them
+    let mut upstream = m.for_profile(medsins_core::Profile::Upstream);
+    upstream.tasks.retain(|t| t.upstream.is_some());
     for vid in m.variant_ids() {
+        let variant = (!m.variants.is_empty()).then_some(vid);
         if let Some(view) = m.for_variant(vid) {
-            check_task_files(lm, &view, (!m.variants.is_empty()).then_some(vid), d);
+            check_task_files(lm, &view, variant, d);
+        }
+        if let Some(view) = upstream.for_variant(vid) {
+            check_task_files(lm, &view, variant, d);
+        }
+    }
+}
+
+/// A split policy's names and fractions.
+fn check_split(
+    lm: &LoadedManifest,
+    tid: &str,
+    split: &Spanned<SplitPolicy>,
+    keyed: bool,
+    d: &mut Diagnostics,
+) {
+    let at = |msg: String| lm.diag(split.span().start, msg);
+    let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
+    match split.get_ref() {
+        SplitPolicy::Official => {}
+        SplitPolicy::Fixed { split } => {
+            if Split::parse(split).is_none() {
+                d.0.push(at(vocab_error("split", split, &split_names)));
+            }
+        }
+        SplitPolicy::Head { train, rest } => {
+            if !(0.0..=1.0).contains(train) {
+                d.0.push(at(
+                    "head split fraction `train` must be between 0 and 1".to_string()
+                ));
+            }
+            if Split::parse(rest).is_none() && rest != crate::model::HEAD_REST_DROP {
+                let mut names = split_names.clone();
+                names.push(crate::model::HEAD_REST_DROP);
+                d.0.push(at(vocab_error("split", rest, &names)));
+            }
+        }
+        SplitPolicy::Hash {
+            train,
+            validation,
+            test,
+        } => {
+            if (train + validation + test - 1.0).abs() > 1e-9
+                || [train, validation, test].iter().any(|x| **x < 0.0)
+            {
+                d.0.push(at(
+                    "hash split fractions must be non-negative and sum to 1".to_string()
+                ));
+            }
+            if !keyed {
+                d.0.push(at(format!(
+                    "task `{tid}` uses a hash split and must declare a group_key template"
+                )));
+            }
+        }
+    }
+}
+
+/// An `expected_yield` entry: a reason, a minimum share in [0, 1], a file the task reads in
+/// some distribution.
+fn check_expected_yield(lm: &LoadedManifest, t: &Task, y: &ExpectedYield, d: &mut Diagnostics) {
+    let tid = t.id.get_ref();
+    let at = |msg: String| lm.diag(t.id.span().start, msg);
+    if y.reason.trim().is_empty() {
+        d.0.push(at(format!(
+            "task `{tid}`: expected_yield needs a reason (why the file yields few samples)"
+        )));
+    }
+    if y.min.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
+        d.0.push(at(format!(
+            "task `{tid}`: expected_yield min must be a share between 0 and 1"
+        )));
+    }
+    let m = &lm.manifest;
+    if let Some(f) = &y.file {
+        let declared = m.files.iter().chain(m.variants.iter().flat_map(|v| &v.files));
+        if !declared.clone().any(|x| x.id.get_ref() == f) {
+            let ids: Vec<&str> = declared.map(|x| x.id.get_ref().as_str()).collect();
+            d.0.push(at(format!(
+                "task `{tid}`: expected_yield names file `{f}`, which this manifest does not declare ({})",
+                ids.join(", ")
+            )));
         }
     }
 }

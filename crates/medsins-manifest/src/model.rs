@@ -286,6 +286,70 @@ pub struct Task {
     /// fail `--strict` (e.g. `[{ check = "ner_not_substring", reason = "…" }]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expected_checks: Vec<ExpectedCheck>,
+    /// Files of this task that yield fewer samples than records by design (a filter, a
+    /// held-out part, one label of several), with why: a file under 50 % without one is a
+    /// warning of the build and a failing `low_yield` check (docs/data-quality.md). E.g.
+    /// `[{ reason = "only records labelled entailment", min = 0.2 }]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_yield: Vec<ExpectedYield>,
+    /// What `--profile upstream` builds instead, where the authors' preparation script
+    /// renders or selects differently from this task's clean rendering: every field given
+    /// replaces the task's own in that profile (docs/manifests.md, "Profiles").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamTask>,
+}
+
+/// `[tasks.upstream]`: the task as the authors' script built it, for `--profile upstream`.
+/// Every field given replaces the task's own; the others stay.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamTask {
+    /// Ids of the raw files the script read (e.g. only `test.tsv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<String>>")]
+    pub files: Option<Vec<Spanned<String>>>,
+    /// The task's steps as the script rendered them (e.g. `entity_spacing = "upstream"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Vec<Step>>")]
+    pub steps: Option<Vec<Spanned<Step>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub filter: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub input: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub output: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub group_key: Option<Spanned<String>>,
+    /// The script's split (e.g. everything `train`, or `head` with `rest = "drop"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<SplitPolicy>")]
+    pub split: Option<Spanned<SplitPolicy>>,
+}
+
+/// A task's file that is expected to yield few samples, and why.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedYield {
+    /// The file id (default: every file the task reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Why the file yields few samples (shown in reports).
+    pub reason: String,
+    /// The smallest share of the file's records (after `explode` / `group`) that must still
+    /// become samples (default 0): below it the check fails even with the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+}
+
+impl ExpectedYield {
+    /// Whether this declaration covers the file `file_id`.
+    pub fn covers(&self, file_id: &str) -> bool {
+        self.file.as_deref().is_none_or(|f| f == file_id)
+    }
 }
 
 fn yes() -> bool {
@@ -307,7 +371,8 @@ pub enum SplitPolicy {
         test: f64,
     },
     /// The first ⌊train × N⌋ records of each file go to `train` and the others to `rest`
-    /// (default `test`); N counts the file's records after the steps, in file order (the product
+    /// (default `test`; `drop` removes them, ledgered as filtered, as a script that kept only
+    /// the head did); N counts the file's records after the steps, in file order (the product
     /// in double precision, truncated, as Python's `int(0.9 * len(rows))`). For corpora whose
     /// authors kept a head fraction of the file as training data.
     Head {
@@ -599,7 +664,59 @@ fn newline() -> String {
     "\n".into()
 }
 
+/// The fields a variant's task override or a task's upstream override may replace.
+struct TaskFields<'a> {
+    files: &'a Option<Vec<Spanned<String>>>,
+    steps: &'a Option<Vec<Spanned<Step>>>,
+    filter: &'a Option<Spanned<String>>,
+    input: &'a Option<Spanned<String>>,
+    output: &'a Option<Spanned<String>>,
+    group_key: &'a Option<Spanned<String>>,
+}
+
 impl Task {
+    /// Replaces the fields given.
+    fn replace(&mut self, f: TaskFields) {
+        if f.files.is_some() {
+            self.files = f.files.clone();
+        }
+        if let Some(steps) = f.steps {
+            self.steps = steps.clone();
+        }
+        if f.filter.is_some() {
+            self.filter = f.filter.clone();
+        }
+        if let Some(x) = f.input {
+            self.input = x.clone();
+        }
+        if let Some(x) = f.output {
+            self.output = x.clone();
+        }
+        if f.group_key.is_some() {
+            self.group_key = f.group_key.clone();
+        }
+    }
+
+    /// The task as `profile` builds it: with `upstream`, its `[tasks.upstream]` fields
+    /// replace its own.
+    pub fn for_profile(&self, profile: medsins_core::Profile) -> Task {
+        let mut t = self.clone();
+        if let (medsins_core::Profile::Upstream, Some(u)) = (profile, &self.upstream) {
+            t.replace(TaskFields {
+                files: &u.files,
+                steps: &u.steps,
+                filter: &u.filter,
+                input: &u.input,
+                output: &u.output,
+                group_key: &u.group_key,
+            });
+            if let Some(split) = &u.split {
+                t.split = split.clone();
+            }
+        }
+        t
+    }
+
     pub fn category(&self) -> Option<medsins_core::Category> {
         medsins_core::Category::parse(self.category.get_ref())
     }
@@ -683,24 +800,14 @@ impl Manifest {
                 let mut t = t.clone();
                 let o = v.tasks.iter().find(|o| o.id.get_ref() == t.id.get_ref());
                 if let Some(o) = o {
-                    if o.files.is_some() {
-                        t.files = o.files.clone();
-                    }
-                    if let Some(steps) = &o.steps {
-                        t.steps = steps.clone();
-                    }
-                    if o.filter.is_some() {
-                        t.filter = o.filter.clone();
-                    }
-                    if let Some(x) = &o.input {
-                        t.input = x.clone();
-                    }
-                    if let Some(x) = &o.output {
-                        t.output = x.clone();
-                    }
-                    if o.group_key.is_some() {
-                        t.group_key = o.group_key.clone();
-                    }
+                    t.replace(TaskFields {
+                        files: &o.files,
+                        steps: &o.steps,
+                        filter: &o.filter,
+                        input: &o.input,
+                        output: &o.output,
+                        group_key: &o.group_key,
+                    });
                 }
                 t.steps = v.steps.iter().cloned().chain(t.steps).collect();
                 t
@@ -712,6 +819,16 @@ impl Manifest {
             variants: Vec::new(),
             tasks,
         })
+    }
+    /// The manifest as `profile` builds it: every task's upstream overrides applied for
+    /// `upstream` (before any variant's: a variant's task overrides adapt its records' shape
+    /// and still apply on top), unchanged for `clean`.
+    pub fn for_profile(&self, profile: medsins_core::Profile) -> Manifest {
+        let mut m = self.clone();
+        for t in &mut m.tasks {
+            *t = t.for_profile(profile);
+        }
+        m
     }
     /// Files a task uses as joined or looked-up tables rather than as records.
     pub fn lookup_file_ids<'a>(&self, task: &'a Task) -> Vec<&'a str> {
@@ -834,4 +951,12 @@ pub const QUALITY_CHECKS: &[&str] = &[
     "ner_not_substring",
     "output_copies_input",
     "suspicious_length",
+    LOW_YIELD_CHECK,
 ];
+
+/// The check that a task's files turn enough of their records into samples (declared with
+/// `expected_yield`, not `expected_checks`).
+pub const LOW_YIELD_CHECK: &str = "low_yield";
+
+/// `rest` of a `head` split that removes the records after the cut.
+pub const HEAD_REST_DROP: &str = "drop";

@@ -36,7 +36,9 @@ pub use shards::{
     for_each_row_batch, ledger_schema, read_ledger, read_samples, sample_schema,
     sample_schema_with_tokens, write_ledger, write_task_shards,
 };
-pub use stats::{LengthStats, Stats, TaskStats};
+pub use stats::{
+    Accounting, DeclaredYield, FileAccount, LOW_YIELD_SHARE, LengthStats, LowYield, Stats, TaskStats,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {

@@ -23,6 +23,8 @@ pub enum TaskError {
     UnknownSplit(String),
     #[error("a corrupt leakage probe in the task's scratch file")]
     CorruptProbe,
+    #[error("the task reads more than 65,535 files; split it into tasks over fewer files")]
+    TooManyFiles,
     /// Reading the files this task shares with other tasks of its group failed.
     #[error("{0}")]
     SharedRead(String),

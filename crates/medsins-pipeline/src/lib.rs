@@ -15,6 +15,7 @@
 //! Tasks build in parallel on a rayon pool, largest first; within a task every order is the
 //! raw files' order, so results do not depend on the thread count.
 
+pub mod accounting;
 pub mod corpus;
 mod error;
 pub mod options;

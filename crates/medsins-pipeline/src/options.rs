@@ -1,7 +1,7 @@
 //! Build options. Everything here that shapes the output is recorded in the lock file.
 
 use crate::corpus::Checksums;
-use medsins_core::Access;
+use medsins_core::{Access, LeakagePolicy, Profile};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -18,6 +18,12 @@ pub struct BuildOptions {
     /// The instruction bank (`RewriteDefinitions.json`), when given.
     pub instructions: Option<PathBuf>,
     pub seed: u64,
+    /// `clean` (default) or `upstream`: the authors' scripts reproduced byte for byte where
+    /// the manifests declare how; text verbatim, duplicates kept (docs/data-quality.md).
+    pub profile: Profile,
+    /// What the cross-task leakage pass does (`--leakage`; by default `remove` in the clean
+    /// profile and `off` in the upstream one).
+    pub leakage: LeakagePolicy,
     pub shard_rows: usize,
     /// Bound of a Parquet row group's uncompressed bytes (rows are also capped at 16,384).
     pub row_group_bytes: usize,
@@ -108,6 +114,8 @@ impl BuildOptions {
             selection: BuildSelection::default(),
             instructions: None,
             seed: DEFAULT_SEED,
+            profile: Profile::Clean,
+            leakage: LeakagePolicy::default_for(Profile::Clean),
             shard_rows: DEFAULT_SHARD_ROWS,
             row_group_bytes: medsins_output::DEFAULT_ROW_GROUP_BYTES,
             decontaminate: Vec::new(),
@@ -127,6 +135,8 @@ impl BuildOptions {
     pub fn locked(&self) -> serde_json::Value {
         let mut locked = serde_json::json!({
             "seed": self.seed,
+            "profile": self.profile.as_str(),
+            "leakage": self.leakage.as_str(),
             "shard_rows": self.shard_rows,
             "row_group_bytes": self.row_group_bytes,
             "only": self.selection.only,
@@ -173,6 +183,21 @@ impl BuildOptions {
             .and_then(|v| v.as_u64())
             .ok_or_else(|| unreproducible("the lock's options have no `shard_rows`".into()))?
             as usize;
+        // a lock written before profiles existed is a clean build with leaks removed
+        let named = |k: &str| locked.get(k).and_then(|v| v.as_str());
+        if let Some(p) = named("profile") {
+            o.profile = Profile::parse(p).ok_or_else(|| {
+                unreproducible(format!("the lock's options have an unknown profile `{p}`"))
+            })?;
+        }
+        o.leakage = match named("leakage") {
+            None => LeakagePolicy::default_for(o.profile),
+            Some(l) => LeakagePolicy::parse(l).ok_or_else(|| {
+                unreproducible(format!(
+                    "the lock's options have an unknown leakage policy `{l}`"
+                ))
+            })?,
+        };
         if let Some(b) = locked.get("row_group_bytes").and_then(|v| v.as_u64()) {
             o.row_group_bytes = b as usize;
         }

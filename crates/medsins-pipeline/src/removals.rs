@@ -25,7 +25,8 @@ pub fn decontamination_entry(
     }
 }
 
-/// The ledger entry of a training sample that leaks held-out sample `held` of task `other`.
+/// The ledger entry of a training sample that leaks held-out sample `held` of task `other`:
+/// `leak` when it is removed, `leak_flag` when `--leakage flag` keeps it.
 pub fn leak_entry(
     cx: &TaskContext,
     s: &Sample,
@@ -33,7 +34,13 @@ pub fn leak_entry(
     held: &HeldSample,
     other: &str,
     cfg: &LeakConfig,
+    remove: bool,
 ) -> LedgerEntry {
+    let reason = if remove {
+        LedgerReason::Leak
+    } else {
+        LedgerReason::LeakFlag
+    };
     let detail = if l.exact {
         format!(
             "input equals (lower-cased words) the input of {} sample {} of {other}",
@@ -47,7 +54,7 @@ pub fn leak_entry(
     };
     LedgerEntry {
         similarity: Some(l.similarity),
-        ..cx.removal(s, "leakage", LedgerReason::Leak, Some(held.id), detail)
+        ..cx.removal(s, "leakage", reason, Some(held.id), detail)
     }
 }
 

@@ -59,6 +59,9 @@ pub struct BuildReport {
     pub out: String,
     /// The catalogue built: its folder, or the one bundled with medsins.
     pub catalogue: String,
+    /// The build's profile (`clean` or `upstream`) and leakage policy, as the lock records them.
+    pub profile: String,
+    pub leakage: String,
     pub corpora: Vec<CorpusReport>,
     pub samples: u64,
     pub tasks: usize,
@@ -68,6 +71,14 @@ pub struct BuildReport {
     pub removed_by_reason: std::collections::BTreeMap<String, u64>,
     /// Flagged (kept) samples by ledger reason.
     pub flagged_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Every raw record accounted for, summed over tasks (`stats.json` has the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accounting: Option<medsins_output::Accounting>,
+    /// Per task, where the records of each of its files went.
+    pub files: std::collections::BTreeMap<String, Vec<medsins_output::FileAccount>>,
+    /// What the build warns about: files yielding under half their records without a
+    /// declared reason, records not accounted for.
+    pub warnings: Vec<String>,
     /// The semantic checks (as in `checks.json`).
     pub checks: medsins_quality::ChecksReport,
     /// Whether the output folder was replaced by this build. A build that fails (a corpus

@@ -7,11 +7,12 @@
 use crate::TaskError;
 use crate::store::Ledger;
 use medsins_core::{
-    LedgerEntry, LedgerReason, Sample, SampleId, Split, TaskMeta, normalize_text, seeded_unit,
+    LedgerEntry, LedgerReason, Profile, Sample, SampleId, Split, TaskMeta, normalize_text,
+    seeded_unit,
 };
 use medsins_manifest::SplitPolicy;
 use rayon::prelude::*;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What every stage may read about the task it runs on.
 pub struct TaskContext<'a> {
@@ -65,17 +66,26 @@ pub trait Stage: Send {
     ) -> Result<Vec<Sample>, TaskError>;
 }
 
-/// The per-batch stages every task goes through, in order.
-pub fn batch_stages() -> Vec<Box<dyn Stage>> {
+/// The per-batch stages every task goes through, in order. In the upstream profile the text
+/// stays as rendered (no NFC, line-ending change or trim; empty texts kept) and exact
+/// duplicates are kept with ids of their own, as the authors' scripts wrote them.
+pub fn batch_stages(profile: Profile) -> Vec<Box<dyn Stage>> {
+    let verbatim = profile == Profile::Upstream;
     vec![
-        Box::new(Normalise),
-        Box::new(ExactDedup::default()),
+        Box::new(Normalise { verbatim }),
+        Box::new(ExactDedup {
+            keep_repeats: verbatim,
+            ..ExactDedup::default()
+        }),
         Box::new(AssignSplit),
     ]
 }
 
 /// NFC, line endings, trim; then the content-derived id. Empty inputs or outputs are removed.
-pub struct Normalise;
+/// `verbatim` (upstream profile): the text is left as rendered and only the id is derived.
+pub struct Normalise {
+    pub verbatim: bool,
+}
 
 impl Stage for Normalise {
     fn name(&self) -> &'static str {
@@ -88,11 +98,14 @@ impl Stage for Normalise {
         ledger: &mut Ledger,
     ) -> Result<Vec<Sample>, TaskError> {
         let task_id = &cx.meta.task_id;
+        let verbatim = self.verbatim;
         let batch: Vec<Sample> = batch
             .into_par_iter()
             .map(|mut s| {
-                s.input = normalize_text(&s.input);
-                s.output = normalize_text(&s.output);
+                if !verbatim {
+                    s.input = normalize_text(&s.input);
+                    s.output = normalize_text(&s.output);
+                }
                 s.id = SampleId::derive(task_id, &s.input, &s.output);
                 s.group_key = if s.group_key.is_empty() {
                     s.id.to_string()
@@ -102,6 +115,9 @@ impl Stage for Normalise {
                 s
             })
             .collect();
+        if verbatim {
+            return Ok(batch);
+        }
         let mut out = Vec::with_capacity(batch.len());
         for s in batch {
             let empty = if s.input.is_empty() {
@@ -128,10 +144,16 @@ impl Stage for Normalise {
 /// Exact duplicates within a task share an id. Samples arrive in task order (earliest file,
 /// earliest record first), so the first of a group to arrive is the one with the smallest
 /// order key: it is kept, never whichever a thread saw first. State: the ids seen (16 bytes
-/// a kept sample).
+/// a kept sample, and a count each when repeats are kept).
+///
+/// `keep_repeats` (upstream profile): every copy is kept; the k-th later copy gets the id
+/// [`SampleId::derive_repeat`] (so ids stay unique) and a ledger flag naming the first.
 #[derive(Default)]
 pub struct ExactDedup {
+    pub keep_repeats: bool,
     seen: HashSet<SampleId>,
+    /// With `keep_repeats`: the later copies seen so far of each repeated sample.
+    repeats: HashMap<SampleId, u64>,
 }
 
 impl Stage for ExactDedup {
@@ -145,18 +167,29 @@ impl Stage for ExactDedup {
         ledger: &mut Ledger,
     ) -> Result<Vec<Sample>, TaskError> {
         let mut out = Vec::with_capacity(batch.len());
-        for s in batch {
+        for mut s in batch {
             if self.seen.insert(s.id) {
                 out.push(s);
-            } else {
-                ledger.push(cx.removal(
+                continue;
+            }
+            let first = s.id;
+            if !self.keep_repeats {
+                let e = cx.removal(
                     &s,
                     self.name(),
                     LedgerReason::ExactDuplicate,
-                    Some(s.id),
+                    Some(first),
                     String::new(),
-                ))?;
+                );
+                ledger.push(e)?;
+                continue;
             }
+            let repeat = self.repeats.entry(first).or_insert(0);
+            *repeat += 1;
+            s.id = SampleId::derive_repeat(&cx.meta.task_id, &s.input, &s.output, *repeat);
+            let detail = "a later copy of the same input and output, kept (upstream profile: the authors' scripts did not deduplicate)".to_string();
+            ledger.push(cx.removal(&s, self.name(), LedgerReason::ExactDuplicateFlag, Some(first), detail))?;
+            out.push(s);
         }
         Ok(out)
     }

@@ -59,27 +59,31 @@ pub fn decontamination_summary(
     })
 }
 
-/// The `stats.json` summary of the leakage check.
+/// The `stats.json` summary of the leakage check. `policy` is what was done with the leaks
+/// found (`remove` or `flag`): their counts are named `removed…` or `flagged…` after it.
 pub fn leakage_summary(
     held_out: u64,
     train: u64,
     per_task: &BTreeMap<String, (u64, u64)>,
     cfg: &LeakConfig,
+    policy: &str,
 ) -> serde_json::Value {
     let exact: u64 = per_task.values().map(|x| x.0).sum();
     let near: u64 = per_task.values().map(|x| x.1).sum();
-    let removed: BTreeMap<&String, u64> = per_task
+    let found: BTreeMap<&String, u64> = per_task
         .iter()
         .filter(|(_, x)| x.0 + x.1 > 0)
         .map(|(t, x)| (t, x.0 + x.1))
         .collect();
+    let done = if policy == "flag" { "flagged" } else { "removed" };
     json!({
+        "policy": policy,
         "held_out_samples": held_out,
         "training_samples_checked": train,
-        "removed": exact + near,
-        "removed_exact": exact,
-        "removed_near_duplicate": near,
-        "removed_per_task": removed,
+        done: exact + near,
+        format!("{done}_exact"): exact,
+        format!("{done}_near_duplicate"): near,
+        format!("{done}_per_task"): found,
         "config": cfg,
     })
 }

@@ -45,7 +45,13 @@ pub struct StepOutput {
     pub errors: Vec<RecordError>,
     /// Records a step dropped on purpose, with the reason.
     pub dropped: Vec<RecordError>,
+    /// Records `explode` added: a record fanned out into n gives n − 1.
+    pub added: u64,
+    /// Records `group` merged into another: a group of n gives n − 1 (its first member
+    /// becomes the group's record).
+    pub merged: u64,
 }
+
 
 /// What a stream step carries from batch to batch.
 enum State {
@@ -188,7 +194,9 @@ impl<'a> StepRunner<'a> {
         match (step, &mut self.states[i]) {
             (Step::Group { size, into, .. }, State::Group(pending)) => {
                 let size = size.unwrap_or(1);
-                group::push(pending, recs, size, into, prep, self.env, &mut out.errors)
+                let groups = group::push(pending, recs, size, into, prep, self.env, &mut out.errors);
+                out.merged += group::merged(&groups, into);
+                groups
             }
             // a group step with neither `size` nor `by` (refused by `validate`) passes nothing
             (Step::Group { .. }, _) => Vec::new(),
@@ -233,7 +241,10 @@ impl<'a> StepRunner<'a> {
                 for l in results {
                     match l {
                         Local::Keep(r) => next.push(r),
-                        Local::Many(rs) => next.extend(rs),
+                        Local::Many(rs) => {
+                            out.added += rs.len().saturating_sub(1) as u64;
+                            next.extend(rs)
+                        }
                         Local::Drop(e) => out.dropped.push(e),
                         Local::Error(e) => out.errors.push(e),
                     }
@@ -247,7 +258,9 @@ impl<'a> StepRunner<'a> {
     fn flush(&mut self, i: usize, out: &mut StepOutput) -> Vec<Record> {
         match (&self.prog.steps[i], &mut self.states[i]) {
             (Step::Group { size, into, .. }, State::Group(pending)) => {
-                group::finish(pending, size.unwrap_or(1), into, &mut out.dropped)
+                let groups = group::finish(pending, size.unwrap_or(1), into, &mut out.dropped);
+                out.merged += group::merged(&groups, into);
+                groups
             }
             (Step::KeepLast { .. }, State::KeepLast(held)) => {
                 let (kept, dropped) = held.finish();
@@ -320,6 +333,8 @@ mod tests {
             all.records.extend(o.records);
             all.errors.extend(o.errors);
             all.dropped.extend(o.dropped);
+            all.added += o.added;
+            all.merged += o.merged;
         };
         for chunk in recs.chunks(batch) {
             add(r.push(chunk.to_vec()));

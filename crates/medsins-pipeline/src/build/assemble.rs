@@ -40,8 +40,11 @@ pub fn assemble(
         ..Default::default()
     };
     report.catalogue = b.plan.catalogue.to_string();
+    report.profile = opts.profile.as_str().to_string();
+    report.leakage = opts.leakage.as_str().to_string();
     let locked = corpus_reports(&b, &mut report);
-    let mut stats = stats(b.runs, b.written);
+    let jobs = b.plan.jobs();
+    let mut stats = stats(b.runs, b.written, &jobs);
     stats.decontamination = b.cross.decontamination.clone();
     stats.leakage = Some(b.cross.leakage.clone());
     let stage_seconds = stage_seconds(&b);
@@ -49,10 +52,23 @@ pub fn assemble(
         stats.timings = Some(timings(&b, &stage_seconds));
     }
     write(&dir.join("stats.json"), &stats.to_json())?;
+    let yields = crate::accounting::yield_checks(
+        stats
+            .per_task
+            .iter()
+            .map(|(t, ts)| (t.as_str(), &ts.files[..])),
+    );
+    report.warnings = warnings(&stats, &yields);
     report.checks = medsins_quality::checks::report(
         b.written
             .iter()
-            .map(|w| (w.checks.clone(), w.samples))
+            .zip(b.runs)
+            .map(|(w, (_, r))| {
+                let mut checks = w.checks.clone();
+                let of_task = yields.iter().filter(|y| y.task_id == r.meta.task_id);
+                checks.extend(of_task.cloned());
+                (checks, w.samples)
+            })
             .collect(),
         b.runs
             .iter()
@@ -96,6 +112,12 @@ pub fn assemble(
     output::write_id_index(dir)?;
     output::write_checksums(dir)?;
     report.samples = stats.samples;
+    report.accounting = stats.accounting.clone();
+    report.files = stats
+        .per_task
+        .iter()
+        .map(|(t, ts)| (t.clone(), ts.files.clone()))
+        .collect();
     report.removed_by_reason = stats.removed_by_reason.clone();
     report.flagged_by_reason = stats.flagged_by_reason.clone();
     report.tasks = b.runs.len();
@@ -246,11 +268,28 @@ fn lock(
     }
 }
 
-/// `stats.json`: counts per corpus, licence, access class, category, split and task.
-fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
+/// What the build report warns about: files that yield few samples without a declared
+/// reason (or below the declared minimum), and records not accounted for.
+fn warnings(stats: &Stats, yields: &[medsins_quality::CheckResult]) -> Vec<String> {
+    let mut w: Vec<String> = yields
+        .iter()
+        .filter(|y| !y.expected)
+        .map(|y| format!("low yield in {}: {}", y.task_id, y.detail))
+        .collect();
+    if let Some(a) = &stats.accounting {
+        w.extend(a.unbalanced.iter().map(|f| {
+            format!("records of {f} do not add up (stats.json has its counts); this is a defect of medsins, please report it")
+        }));
+    }
+    w
+}
+
+/// `stats.json`: counts per corpus, licence, access class, category, split and task, and
+/// every task's record accounting per file.
+fn stats(runs: &[(usize, TaskRun)], written: &[Written], jobs: &[super::Job]) -> Stats {
     let mut s = Stats::default();
     let mut corpora = BTreeSet::new();
-    for ((_, t), w) in runs.iter().zip(written) {
+    for ((j, t), w) in runs.iter().zip(written) {
         let n = w.samples;
         corpora.insert(t.meta.corpus_id.clone());
         s.source_variants
@@ -276,8 +315,10 @@ fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
             output_chars: output::LengthStats::of(w.output_chars.clone()),
             input_tokens: lengths(|x| x.0),
             output_tokens: lengths(|x| x.1),
+            files: t.accounting(),
             ..Default::default()
         };
+        crate::accounting::declare(&mut ts.files, &jobs[*j].task.expected_yield);
         for (split, k) in &w.per_split {
             *ts.per_split.entry(split.clone()).or_default() += k;
             *s.per_split.entry(split.clone()).or_default() += k;
@@ -294,6 +335,9 @@ fn stats(runs: &[(usize, TaskRun)], written: &[Written]) -> Stats {
         s.per_task.insert(t.meta.task_id.clone(), ts);
     }
     s.corpora = corpora.len() as u64;
+    s.accounting = Some(output::Accounting::of(
+        s.per_task.iter().map(|(t, ts)| (t.as_str(), &ts.files[..])),
+    ));
     s
 }
 

@@ -11,7 +11,7 @@ use crate::stages::TaskContext;
 use crate::store::StoreError;
 use crate::task::{Finding, TaskRun};
 use crate::{BuildError, BuildOptions, TaskError};
-use medsins_core::{Split, TaskMeta};
+use medsins_core::{LeakagePolicy, Split, TaskMeta};
 use medsins_quality::leakage::{HeldSample, InputProbe};
 use medsins_quality::minhash::text_shingles;
 use medsins_quality::{HeldOut, LeakConfig};
@@ -41,6 +41,15 @@ pub fn cross_task_passes(
 ) -> Result<CrossTask, BuildError> {
     opts.report("leakage", 0, 1);
     let start = std::time::Instant::now();
+    let decontamination = decontamination_summary(runs, inputs);
+    if opts.leakage == LeakagePolicy::Off {
+        return Ok(CrossTask {
+            leakage: serde_json::json!({ "policy": opts.leakage.as_str() }),
+            decontamination,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    let remove = opts.leakage == LeakagePolicy::Remove;
     let mut held = HeldOut::new(cfg.clone(), opts.seed);
     for run in runs.built.values_mut() {
         held.add(std::mem::take(&mut run.held));
@@ -53,7 +62,7 @@ pub fn cross_task_passes(
         |j| runs.built[j].kept.len() as u64,
         |j| {
             let split = jobs[j].task.split.get_ref();
-            task_leaks(&runs.built, j, split, &held, opts.seed).map_err(|source| BuildError::Task {
+            task_leaks(&runs.built, j, split, &held, opts.seed, remove).map_err(|source| BuildError::Task {
                 task_id: runs.built[&j].meta.task_id.clone(),
                 source,
             })
@@ -85,16 +94,13 @@ pub fn cross_task_passes(
             0.0,
         )?;
     }
-    let leakage =
-        medsins_quality::leakage_summary(held.len() as u64, train_checked, &per_task, cfg);
-    let decontamination = inputs.bench_index.as_ref().map(|index| {
-        let tasks: Vec<(&str, &medsins_quality::ContaminationCounts)> = runs
-            .built
-            .values()
-            .map(|r| (r.meta.task_id.as_str(), &r.contamination))
-            .collect();
-        medsins_quality::decontamination_summary(index, &inputs.benchmarks, &tasks)
-    });
+    let leakage = medsins_quality::leakage_summary(
+        held.len() as u64,
+        train_checked,
+        &per_task,
+        cfg,
+        opts.leakage.as_str(),
+    );
     Ok(CrossTask {
         leakage,
         decontamination,
@@ -102,15 +108,28 @@ pub fn cross_task_passes(
     })
 }
 
-/// The training samples of task `job` that leak a held-out sample of any task. The probes of
-/// the training samples stream from the task's probe file; a training sample's text is read
-/// only for candidates the screening leaves.
+/// The `stats.json` summary of `--decontaminate`, when it was asked for.
+fn decontamination_summary(runs: &Runs, inputs: &Inputs) -> Option<serde_json::Value> {
+    inputs.bench_index.as_ref().map(|index| {
+        let tasks: Vec<(&str, &medsins_quality::ContaminationCounts)> = runs
+            .built
+            .values()
+            .map(|r| (r.meta.task_id.as_str(), &r.contamination))
+            .collect();
+        medsins_quality::decontamination_summary(index, &inputs.benchmarks, &tasks)
+    })
+}
+
+/// The training samples of task `job` that leak a held-out sample of any task (to remove, or
+/// to flag). The probes of the training samples stream from the task's probe file; a training
+/// sample's text is read only for candidates the screening leaves.
 fn task_leaks(
     runs: &BTreeMap<usize, TaskRun>,
     job: usize,
     split: &medsins_manifest::SplitPolicy,
     held: &HeldOut,
     seed: u64,
+    remove: bool,
 ) -> Result<TaskLeaks, TaskError> {
     let run = &runs[&job];
     let train: Vec<usize> = (0..run.kept.len())
@@ -158,11 +177,11 @@ fn task_leaks(
             let h = held.get(l.held);
             let mut s = sample(l.index)?;
             s.split = Some(Split::Train);
-            let entry = leak_entry(&cx, &s, &l, h, &held_meta(h)?.task_id, &held.cfg);
+            let entry = leak_entry(&cx, &s, &l, h, &held_meta(h)?.task_id, &held.cfg, remove);
             let finding = Finding {
                 index: train[base + l.index],
                 entry,
-                remove: true,
+                remove,
             };
             leaks.found.push((l.exact, finding));
         }

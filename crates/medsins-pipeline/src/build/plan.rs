@@ -168,6 +168,8 @@ pub fn plan(catalogue: &Catalogue, opts: &BuildOptions) -> Plan {
         unbuilt: Vec::new(),
     };
     for lm in &catalogue.manifests {
+        // the tasks as the build's profile renders them (upstream overrides applied)
+        let lm = &lm.for_profile(opts.profile);
         let tasks = selected_tasks(lm, &opts.selection.only);
         if tasks.is_empty() {
             continue;

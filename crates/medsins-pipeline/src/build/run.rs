@@ -8,6 +8,7 @@ use super::schedule::largest_first;
 use crate::store::{FramedFile, Ledger, Store};
 use crate::task::{GroupTask, RunOptions, TaskRun, run_group};
 use crate::{BuildOptions, TaskError, instruction_set};
+use medsins_core::LeakagePolicy;
 use medsins_quality::HeldOut;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,7 +109,7 @@ fn run_one_group(
             instructions: instr,
             limit: None,
             benchmarks: inputs.bench_index.as_ref(),
-            held_out: Some((*j, held_keys)),
+            held_out: (opts.leakage != LeakagePolicy::Off).then_some((*j, held_keys)),
             scratch: Some(scratch.join(format!("{j}"))),
         };
         let files = FramedFile::create(scratch.join(format!("{j}.samples")))

@@ -10,6 +10,8 @@ pub struct Ledger {
     sink: Sink,
     pub by_reason: BTreeMap<LedgerReason, u64>,
     pub by_stage: BTreeMap<String, u64>,
+    /// Entries by `source_file`, then reason (record accounting per file).
+    pub by_file: BTreeMap<String, BTreeMap<LedgerReason, u64>>,
     pub len: u64,
 }
 
@@ -35,6 +37,7 @@ impl Ledger {
             sink,
             by_reason: BTreeMap::new(),
             by_stage: BTreeMap::new(),
+            by_file: BTreeMap::new(),
             len: 0,
         }
     }
@@ -42,6 +45,11 @@ impl Ledger {
     pub fn push(&mut self, e: LedgerEntry) -> Result<(), StoreError> {
         *self.by_reason.entry(e.reason).or_default() += 1;
         *self.by_stage.entry(e.stage.clone()).or_default() += 1;
+        let by_reason = match self.by_file.get_mut(&e.source_file) {
+            Some(m) => m,
+            None => self.by_file.entry(e.source_file.clone()).or_default(),
+        };
+        *by_reason.entry(e.reason).or_default() += 1;
         self.len += 1;
         match &mut self.sink {
             Sink::Memory(v) => v.push(e),
@@ -140,6 +148,7 @@ mod tests {
             (l.count(LedgerReason::Filtered), l.in_stage("read"), l.len),
             (1500, 3000, 3000)
         );
+        assert_eq!(l.by_file["f"][&LedgerReason::Quarantined], 1500);
         let mut locs = Vec::new();
         l.for_each(&mut |b| {
             locs.extend(b.into_iter().map(|e| e.source_locator));

@@ -9,8 +9,10 @@ use crate::TaskError;
 use crate::corpus::{ResolvedCorpus, ResolvedFile};
 use crate::stages::{TaskContext, batch_stages};
 use crate::store::{Ledger, RecordFile, Store};
-use medsins_core::{LedgerReason, Split, TaskMeta};
-use medsins_manifest::{LoadedManifest, RawFile, SplitPolicy, Task};
+use medsins_core::{LedgerReason, Profile, Split, TaskMeta};
+use medsins_manifest::{
+    HEAD_REST_DROP, LoadedManifest, NearDedup, NearDedupPolicy, RawFile, SplitPolicy, Task,
+};
 use medsins_quality::minhash::NearIndex;
 use medsins_readers::{Record, RecordError};
 use medsins_render::{PandasPlan, Pass, StepOutput, StepRunner, TaskRenderer};
@@ -78,6 +80,7 @@ impl Member<'_> {
             return;
         }
         let res = (|| {
+            fr.reshaped(shared);
             for d in &shared.dropped {
                 let e = self.r.entry(
                     "steps",
@@ -170,9 +173,14 @@ fn compile<'a>(
 }
 
 /// A member of the group, ready to read: its runner, stages, near-dup index and probe file.
-fn member<'a>(meta: &'a TaskMeta, renderer: &'a TaskRenderer, g: &mut GroupTask<'a>) -> Member<'a> {
-    let stages = batch_stages();
-    let near = NearIndex::new(&g.task.near_dedup.clone().unwrap_or_default(), g.opts.seed);
+fn member<'a>(
+    meta: &'a TaskMeta,
+    renderer: &'a TaskRenderer,
+    g: &mut GroupTask<'a>,
+    profile: Profile,
+) -> Member<'a> {
+    let stages = batch_stages(profile);
+    let near = NearIndex::new(&near_dedup(g.task, profile), g.opts.seed);
     let probes = match (&g.opts.scratch, g.opts.held_out) {
         (Some(p), Some((_, h))) => Some(RecordFile::create(
             p.with_extension("probes"),
@@ -208,12 +216,24 @@ fn member<'a>(meta: &'a TaskMeta, renderer: &'a TaskRenderer, g: &mut GroupTask<
             probes,
             order: Vec::new(),
             ids: Vec::new(),
+            files: Vec::new(),
+            head_cut: Vec::new(),
             buf: Vec::new(),
         },
         task: g.task,
         records_read: 0,
         error,
     }
+}
+
+/// The task's near-duplicate settings in a profile: the upstream profile removes nothing
+/// (the authors' scripts never deduplicated), so a `remove` policy only flags there.
+fn near_dedup(task: &Task, profile: Profile) -> NearDedup {
+    let mut nd = task.near_dedup.clone().unwrap_or_default();
+    if profile == Profile::Upstream && nd.policy == NearDedupPolicy::Remove {
+        nd.policy = NearDedupPolicy::Flag;
+    }
+    nd
 }
 
 /// Runs a group of tasks that read the same files (see [`share_groups`]). Results are in the
@@ -240,7 +260,7 @@ pub fn run_group(
         }
         let mut members: Vec<Member> = Vec::new();
         for ((meta, renderer), g) in metas.iter().zip(&renderers).zip(tasks.iter_mut()) {
-            members.push(member(meta, renderer, g));
+            members.push(member(meta, renderer, g, lm.profile));
         }
         // the steps every task of the group starts with
         let first = members[0].r.renderer.steps();
@@ -390,13 +410,15 @@ fn learn(
 }
 
 /// A batch out of the shared steps goes to every member (a copy each but the last).
-fn fan_out(members: &mut [Member], frs: &mut [FileRun], own: &mut [StepRunner], out: StepOutput) {
-    let records = out.records;
-    let shared_out = StepOutput {
-        records: Vec::new(),
-        errors: out.errors,
-        dropped: out.dropped,
-    };
+fn fan_out(
+    members: &mut [Member],
+    frs: &mut [FileRun],
+    own: &mut [StepRunner],
+    mut out: StepOutput,
+) {
+    // what the shared steps did to records goes to every member; the records to copies
+    let records = std::mem::take(&mut out.records);
+    let shared_out = out;
     let last = members.len() - 1;
     let mut copies: Vec<Option<Vec<Record>>> = (0..last).map(|_| None).collect();
     if last > 0 {
@@ -441,8 +463,9 @@ fn read_through(
     let mut shared_secs = 0.0;
     let rel = &reader.file.rel;
     reader.read(&mut |rec| {
-        for m in members.iter_mut() {
+        for (m, fr) in members.iter_mut().zip(frs.iter_mut()) {
             m.records_read += 1;
+            fr.read += 1;
         }
         match rec {
             Ok(rec) => {
@@ -480,6 +503,7 @@ fn read_through(
     for (m, fr) in members.iter_mut().zip(&frs) {
         m.r.tally.steps += shared_secs / k;
         m.r.tally.read += read_secs / k;
+        m.r.files.push(fr.tally());
         if m.error.is_none()
             && let Err(e) = assign_head_split(m, fr)
         {
@@ -504,26 +528,39 @@ fn file_run<'a>(
     };
     Ok(FileRun {
         file_no,
+        file_id: reader.spec.id.get_ref(),
         rel: &reader.file.rel,
         official,
         n: 0,
         first_kept: m.r.kept.len(),
+        read: 0,
+        added: 0,
+        merged: 0,
     })
 }
 
-/// `head` splits: the first ⌊train × N⌋ records of the file (after the steps) are train.
+/// `head` splits: the first ⌊train × N⌋ records of the file (after the steps) are train; the
+/// others go to `rest`, or, with `rest = "drop"`, are cut off (removed by the `split` pass when
+/// the task ends, ledgered).
 fn assign_head_split(m: &mut Member, fr: &FileRun) -> Result<(), TaskError> {
     let SplitPolicy::Head { train, rest } = m.task.split.get_ref() else {
         return Ok(());
     };
     let cut = (train * fr.n as f64) as u64;
-    let rest = Split::parse(rest).ok_or_else(|| TaskError::UnknownSplit(rest.clone()))?;
+    let rest = match rest.as_str() {
+        HEAD_REST_DROP => None,
+        r => Some(Split::parse(r).ok_or_else(|| TaskError::UnknownSplit(r.to_string()))?),
+    };
     let r = &mut m.r;
-    for (kept, order) in r.kept[fr.first_kept..]
-        .iter_mut()
-        .zip(&r.order[fr.first_kept..])
-    {
-        kept.split = if *order < cut { Split::Train } else { rest };
+    for (i, order) in r.order.iter().enumerate().skip(fr.first_kept) {
+        r.kept[i].split = match rest {
+            _ if *order < cut => Split::Train,
+            Some(rest) => rest,
+            None => {
+                r.head_cut.push(r.kept[i].ordinal);
+                Split::Train
+            }
+        };
     }
     Ok(())
 }

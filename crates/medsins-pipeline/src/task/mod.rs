@@ -48,15 +48,33 @@ pub struct TaskBuild {
     pub stages: Vec<(String, u64, u64)>,
     /// Seconds per stage (reported, never written to the output).
     pub seconds: Vec<(String, f64)>,
+    /// Where every record of each file went (docs/data-quality.md, "Record accounting").
+    pub files: Vec<medsins_output::FileAccount>,
 }
 
-/// A kept sample: where it is in the task's store, and its split.
+/// A kept sample: where it is in the task's store, its file and its split.
 #[derive(Debug, Clone, Copy)]
 pub struct Kept {
     pub handle: u64,
     /// Its position among the task's stored samples (its record in the probe file).
     pub ordinal: u32,
+    /// The position of its raw file among the task's files (the `file_no` of [`FileTally`]).
+    pub file: u16,
     pub split: Split,
+}
+
+/// What one raw file of a task gave the steps: records read, and those the steps added
+/// (`explode`) or merged (`group`).
+#[derive(Debug, Clone)]
+pub struct FileTally {
+    /// The file's position among the task's files.
+    pub file_no: u32,
+    pub file_id: String,
+    /// The file as rows and ledger entries name it (`source_file`).
+    pub file: String,
+    pub read: u64,
+    pub added: u64,
+    pub merged: u64,
 }
 
 /// What the per-task stages leave for the cross-task passes and the output.
@@ -76,6 +94,8 @@ pub struct TaskRun {
     pub probes: Option<RecordFile>,
     /// Samples removed by decontamination, by (benchmark, field).
     pub contamination: ContaminationCounts,
+    /// What each raw file gave the steps, in the task's file order.
+    pub files: Vec<FileTally>,
 }
 
 impl TaskRun {
@@ -222,6 +242,8 @@ pub fn render_task(
         s.instruction = text.to_string();
     }
     let quarantined = run.quarantined();
+    let mut files = run.accounting();
+    crate::accounting::declare(&mut files, &task.expected_yield);
     Ok(TaskBuild {
         meta: run.meta,
         samples,
@@ -230,6 +252,7 @@ pub fn render_task(
         quarantined,
         stages: run.stages,
         seconds: run.seconds,
+        files,
     })
 }
 

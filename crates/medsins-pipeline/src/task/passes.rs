@@ -10,7 +10,7 @@ use crate::TaskError;
 use crate::removals::{decontamination_entry, near_entry};
 use crate::stages::TaskContext;
 use crate::store::{RecordFile, SetStore, Store, StoreError};
-use medsins_core::{LedgerEntry, Sample, SampleId};
+use medsins_core::{LedgerEntry, LedgerReason, Sample, SampleId};
 use medsins_manifest::NearDedupPolicy;
 use medsins_quality::ContaminationCounts;
 use medsins_quality::leakage::{HeldKeys, HeldSample, is_held_out};
@@ -87,6 +87,7 @@ pub(super) fn finish_task(mut r: Runner, records_read: u64) -> Result<TaskRun, T
         held_sets: opts.sets("held-sets")?,
         probes: r.probes.take(),
         contamination: ContaminationCounts::new(),
+        files: std::mem::take(&mut r.files),
     };
     for (stage, (before, after, secs)) in r.stages.iter().zip(&r.tally.stages) {
         run.stage(stage.name(), *before, *after, *secs);
@@ -94,6 +95,9 @@ pub(super) fn finish_task(mut r: Runner, records_read: u64) -> Result<TaskRun, T
     run.pass("near_dedup", r.tally.near, |run| {
         near_duplicates(run, &r.near, &r.ids, &r.cx)
     })?;
+    if !r.head_cut.is_empty() {
+        run.pass("split", 0.0, |run| head_cut(run, &r.head_cut, &r.cx))?;
+    }
     let n = run.kept.len() as u64;
     run.stage("instruction", n, n, 0.0);
     if opts.benchmarks.is_some() || opts.held_out.is_some() {
@@ -147,6 +151,24 @@ fn near_duplicates(
             entry: near_entry(cx, cfg, &s, ids[d.representative], &d),
             remove: cfg.policy == NearDedupPolicy::Remove,
         });
+    }
+    Ok(found)
+}
+
+/// The samples after the head a `head` split with `rest = "drop"` keeps (`cut`: their
+/// ordinals, ascending), removed as the script that kept only the head removed them.
+fn head_cut(run: &TaskRun, cut: &[u32], cx: &TaskContext) -> Result<Vec<Finding>, TaskError> {
+    let mut found = Vec::new();
+    for (index, k) in run.kept.iter().enumerate() {
+        if cut.binary_search(&k.ordinal).is_ok() {
+            let s = run.store.get(k.handle)?;
+            let detail = "after the head of its file that the task's `head` split keeps (rest = \"drop\"), as the authors' script cut it".to_string();
+            found.push(Finding {
+                index,
+                entry: cx.removal(&s, "split", LedgerReason::Filtered, None, detail),
+                remove: true,
+            });
+        }
     }
     Ok(found)
 }

@@ -39,6 +39,7 @@ impl Tally {
 /// The per-file state of a task run.
 pub(super) struct FileRun<'a> {
     pub file_no: u32,
+    pub file_id: &'a str,
     pub rel: &'a str,
     /// The file's official split, for tasks whose split policy is `official`.
     pub official: Option<Split>,
@@ -46,6 +47,30 @@ pub(super) struct FileRun<'a> {
     pub n: u64,
     /// Index in `kept` of the file's first kept sample (for `head` splits).
     pub first_kept: usize,
+    /// Records read from the file, and those the steps added and merged.
+    pub read: u64,
+    pub added: u64,
+    pub merged: u64,
+}
+
+impl FileRun<'_> {
+    /// What the steps did to records without keeping them: counted for the accounting.
+    pub fn reshaped(&mut self, out: &StepOutput) {
+        self.added += out.added;
+        self.merged += out.merged;
+    }
+
+    /// The file's tally once it has been read.
+    pub fn tally(&self) -> super::FileTally {
+        super::FileTally {
+            file_no: self.file_no,
+            file_id: self.file_id.to_string(),
+            file: self.rel.to_string(),
+            read: self.read,
+            added: self.added,
+            merged: self.merged,
+        }
+    }
 }
 
 /// The task's per-batch machinery.
@@ -64,6 +89,10 @@ pub(super) struct Runner<'a> {
     pub order: Vec<u64>,
     /// ids of the kept samples, in `kept` order
     pub ids: Vec<SampleId>,
+    /// what each file read so far gave the steps
+    pub files: Vec<super::FileTally>,
+    /// ordinals of the samples a `head` split with `rest = "drop"` cuts off
+    pub head_cut: Vec<u32>,
     pub tally: Tally,
     pub buf: Vec<u8>,
 }
@@ -86,6 +115,7 @@ impl Runner<'_> {
 
     /// A batch out of the steps: render, per-batch stages, scan, store.
     pub fn take(&mut self, f: &mut FileRun, out: StepOutput) -> Result<(), TaskError> {
+        f.reshaped(&out);
         for d in out.dropped {
             let e = self.entry(
                 "steps",
@@ -234,6 +264,7 @@ impl Runner<'_> {
         for s in batch {
             // a head split is decided when the file's record count is known
             let split = s.split.unwrap_or(Split::Train);
+            let file = u16::try_from(s.order.0).map_err(|_| TaskError::TooManyFiles)?;
             self.order.push(s.order.1);
             self.ids.push(s.id);
             let handle = self.store.push(s, &mut self.buf)?;
@@ -241,6 +272,7 @@ impl Runner<'_> {
             self.kept.push(Kept {
                 handle,
                 ordinal,
+                file,
                 split,
             });
         }

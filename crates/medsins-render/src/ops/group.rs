@@ -36,6 +36,17 @@ fn group_record(g: Vec<Record>, into: &str) -> Record {
     }
 }
 
+/// Records folded into the given group records: every member after each group's first.
+pub(crate) fn merged(groups: &[Record], into: &str) -> u64 {
+    groups
+        .iter()
+        .map(|g| match g.fields.get(into) {
+            Some(Value::Array(members)) => members.len().saturating_sub(1) as u64,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Adds a batch; returns the groups complete so far (`size`), or nothing yet (`by`).
 pub(crate) fn push(
     pending: &mut Pending,
