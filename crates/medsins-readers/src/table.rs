@@ -76,9 +76,21 @@ pub fn read_csv(
         }
     };
     let header = opts.header.unwrap_or(true);
+    let quoting = opts.quoting.unwrap_or(true);
+    // the last field takes the rest of the line: only meaningful when fields are plain text
+    let max_fields = match opts.max_fields {
+        Some(n) if quoting || n == 0 => {
+            return Err(format_err(
+                path,
+                "`max_fields` needs `quoting = false` and at least 1 field",
+            ));
+        }
+        m => m,
+    };
     let bound = Rc::new(RecordBound::default());
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delim)
+        .quoting(quoting)
         .has_headers(false)
         .flexible(true)
         .from_reader(BoundedRecords {
@@ -131,6 +143,11 @@ pub fn read_csv(
             names = Some(cols.map_err(|_| format_err(path, "header row is not UTF-8"))?);
             continue;
         }
+        if let Some(max) = max_fields
+            && row.len() > max
+        {
+            row = rejoin_rest(&row, max, delim);
+        }
         n += 1;
         let locator = format!("row {n} (line {line})");
         let cols =
@@ -166,6 +183,19 @@ pub fn read_csv(
         sink(Ok(record(f, locator, &data[start..end.min(data.len())])));
     }
     Ok(())
+}
+
+/// `row` with its fields from the `max`-th on joined back with the delimiter they were split
+/// at (fields read without quoting are the line's bytes between delimiters, so this restores
+/// the rest of the line exactly).
+fn rejoin_rest(row: &csv::ByteRecord, max: usize, delim: u8) -> csv::ByteRecord {
+    let mut out = csv::ByteRecord::new();
+    for f in row.iter().take(max - 1) {
+        out.push_field(f);
+    }
+    let rest: Vec<&[u8]> = row.iter().skip(max - 1).collect();
+    out.push_field(&rest.join(&delim));
+    out
 }
 
 /// A cell as a JSON value: text as is, integral numbers as integers, empty as null.
