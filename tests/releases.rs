@@ -263,6 +263,62 @@ fn two_candidates_for_one_file_fail_the_corpus_naming_both() {
     );
 }
 
+/// COVID-QA's release file changed name (`200423_covidQA.json` before `COVID-QA.json`): either
+/// is read and gives the same rows; a checkout holding two releases is refused, naming both.
+#[test]
+fn covid_qa_reads_the_release_file_under_any_of_its_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("covid-qa/data/question-answering");
+    copy_dir(
+        &fixtures_root().join("covid-qa/data/question-answering"),
+        &folder,
+    );
+    std::fs::rename(
+        folder.join("COVID-QA.json"),
+        folder.join("200423_covidQA.json"),
+    )
+    .unwrap();
+    let dated = one_task("covid-qa", tmp.path());
+    let final_release = one_task("covid-qa", &fixtures_root());
+    let texts = |tb: &TaskBuild| -> Vec<(String, String)> {
+        rows(tb).into_iter().map(|(_, i, o)| (i, o)).collect()
+    };
+    assert_eq!(texts(&dated), texts(&final_release));
+    assert!(!dated.samples.is_empty());
+    assert!(
+        dated
+            .samples
+            .iter()
+            .all(|s| s.source_file == "covid-qa/data/question-answering/200423_covidQA.json")
+    );
+    std::fs::copy(
+        folder.join("200423_covidQA.json"),
+        folder.join("COVID-QA.json"),
+    )
+    .unwrap();
+    let cat = catalogue();
+    let Resolution::Failed(m) = resolve_corpus(
+        cat.get("covid-qa").unwrap(),
+        tmp.path(),
+        None,
+        Checksums::Skip,
+    ) else {
+        panic!("two releases accepted")
+    };
+    let at = |name: &str| folder.join(name).display().to_string();
+    assert_eq!(
+        m,
+        format!(
+            "covid-qa: file `covid-qa` ({}) has 2 candidates: {} and {}; keep only the one to build from",
+            tmp.path()
+                .join("covid-qa/data/question-answering/{COVID-QA,*_covidQA}.json")
+                .display(),
+            at("200423_covidQA.json"),
+            at("COVID-QA.json")
+        )
+    );
+}
+
 /// Every sample of every task of `corpus` built from `raw`, as (task, input, output), with the
 /// variant read.
 fn corpus_rows(corpus: &str, raw: &Path) -> (String, Vec<(String, String, String)>) {
