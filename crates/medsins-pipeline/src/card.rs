@@ -367,12 +367,7 @@ impl<'a> Facts<'a> {
     fn splits_present(&self, pred: &dyn Fn(&TaskMeta) -> bool) -> Vec<&'static str> {
         ["train", "validation", "test"]
             .into_iter()
-            .filter(|s| {
-                self.c
-                    .built
-                    .iter()
-                    .any(|t| pred(t) && self.count(t, s) > 0)
-            })
+            .filter(|s| self.c.built.iter().any(|t| pred(t) && self.count(t, s) > 0))
             .collect()
     }
 }
@@ -561,19 +556,18 @@ fn overview(b: &mut String, f: &Facts) {
             f.restricted.join(", ")
         );
     }
-    let nc: Vec<&str> = f
-        .c
-        .manifests
-        .iter()
-        .filter(|m| {
-            // CC licences mark it `-NC` / `BY-NC`; others spell it out
-            let l = m.manifest.corpus.license.to_lowercase();
-            ["-nc", " nc", "non-commercial", "noncommercial"]
-                .iter()
-                .any(|k| l.contains(k))
-        })
-        .map(|m| m.manifest.id())
-        .collect();
+    let nc: Vec<&str> =
+        f.c.manifests
+            .iter()
+            .filter(|m| {
+                // CC licences mark it `-NC` / `BY-NC`; others spell it out
+                let l = m.manifest.corpus.license.to_lowercase();
+                ["-nc", " nc", "non-commercial", "noncommercial"]
+                    .iter()
+                    .any(|k| l.contains(k))
+            })
+            .map(|m| m.manifest.id())
+            .collect();
     if !nc.is_empty() {
         let _ = writeln!(
             b,
