@@ -10,12 +10,64 @@ use toml::Spanned;
 
 /// Checks each manifest and the catalogue as a whole (task numbers and ids unique).
 pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
+    let mut d = check_unique(manifests);
+    for lm in manifests {
+        check_manifest(lm, &mut d);
+    }
+    d.sort();
+    d
+}
+
+/// What stops a build of the corpora and tasks `only` names (everything when empty): every
+/// problem of the manifests that hold them (a manifest that does not parse counts when its file
+/// name is a named corpus id, or when a named id is found in no manifest that parses), and the
+/// catalogue-wide uniqueness of ids and numbers. Unfinished manifests of other corpora do not
+/// block the build.
+pub fn check_selection(
+    manifests: &[LoadedManifest],
+    parse_problems: &Diagnostics,
+    only: &[String],
+) -> Diagnostics {
+    if only.is_empty() {
+        let mut d = check_catalogue(manifests);
+        d.0.extend(parse_problems.0.iter().cloned());
+        d.sort();
+        return d;
+    }
+    let holds = |lm: &LoadedManifest, o: &String| {
+        lm.manifest.id() == o || lm.manifest.tasks.iter().any(|t| t.id.get_ref() == o)
+    };
+    let unheld = only
+        .iter()
+        .any(|o| !manifests.iter().any(|lm| holds(lm, o)));
+    let mut d = check_unique(manifests);
+    for lm in manifests
+        .iter()
+        .filter(|lm| only.iter().any(|o| holds(lm, o)))
+    {
+        check_manifest(lm, &mut d);
+    }
+    d.0.extend(
+        parse_problems
+            .0
+            .iter()
+            .filter(|p| {
+                let stem = p.file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                unheld || only.iter().any(|o| o == stem)
+            })
+            .cloned(),
+    );
+    d.sort();
+    d
+}
+
+/// Corpus ids, task ids and task numbers are unique across the catalogue.
+fn check_unique(manifests: &[LoadedManifest]) -> Diagnostics {
     let mut d = Diagnostics::default();
     let mut numbers: HashMap<u32, (String, String)> = HashMap::new();
     let mut task_ids: HashMap<String, String> = HashMap::new();
     let mut corpus_ids: HashMap<String, String> = HashMap::new();
     for lm in manifests {
-        check_manifest(lm, &mut d);
         let m = &lm.manifest;
         if let Some(prev) = corpus_ids.insert(m.id().to_string(), lm.display_path()) {
             d.0.push(lm.diag(
@@ -41,7 +93,6 @@ pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
             }
         }
     }
-    d.sort();
     d
 }
 

@@ -25,13 +25,13 @@ const RELEASE_MIN_BYTES: usize = 64 << 20;
 
 /// A reader that counts the bytes it hands out, so decompression can be measured against the
 /// compressed bytes read so far (the count is shared: zip archives own their reader).
-pub(crate) struct Counted<R> {
+struct Counted<R> {
     inner: R,
     count: Rc<Cell<u64>>,
 }
 
 impl<R> Counted<R> {
-    pub(crate) fn new(inner: R) -> (Self, Rc<Cell<u64>>) {
+    fn new(inner: R) -> (Self, Rc<Cell<u64>>) {
         let count = Rc::new(Cell::new(0));
         (
             Counted {
@@ -66,7 +66,7 @@ fn source(member: Option<&str>) -> String {
 /// `max_decompressed_bytes` in all (counting `before`, what earlier members of the same file
 /// gave), or more than `max_decompression_ratio` times the compressed bytes read so far
 /// (`compressed`) once [`RATIO_FREE_BYTES`] have come out. Returns the bytes copied.
-pub(crate) fn bounded_copy(
+fn bounded_copy(
     path: &Path,
     member: Option<&str>,
     mut from: impl Read,

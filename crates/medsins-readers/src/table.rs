@@ -4,7 +4,7 @@
 use crate::bytes::strip_bom;
 use crate::limits::Limits;
 use crate::{
-    ReadError, Record, RecordError, Sink, format_err, record, record_too_large, too_large,
+    ReadError, Record, RecordError, Sink, format_err, guarded, record, record_too_large, too_large,
 };
 use calamine::{Data, Reader};
 use medsins_manifest::FileOptions;
@@ -247,22 +247,7 @@ fn open_sheet(
     limits: &Limits,
 ) -> Result<Sheet, ReadError> {
     crate::bytes::check_zip_members(path, data, limits)?;
-    // calamine panics on some malformed sheets (an overlong cell reference overflows its
-    // arithmetic): a panic there is this file's error, not the build's end
-    let (name, mut cells) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        sheet_cells(path, data, sheet)
-    }))
-    .map_err(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format_err(
-            path,
-            format!("not a readable XLSX workbook: the XLSX reader failed on it ({why})"),
-        )
-    })??;
+    let (name, mut cells) = guarded(path, "XLSX", || sheet_cells(path, data, sheet))??;
     cells.sort_by_key(|(pos, _)| *pos);
     let col_start = cells.iter().map(|((_, c), _)| *c).min().unwrap_or(0);
     let col_end = cells.iter().map(|((_, c), _)| *c).max().unwrap_or(0);
