@@ -134,7 +134,7 @@ fn fixture() -> Fixture {
             903,
             "\"beta\"",
             "{ policy = \"fixed\", split = \"train\" }",
-            "expected_checks = [{ check = \"mc_answer_not_in_options\", reason = \"planted by the test\" }]"
+            "expected_checks = [{ check = \"mc_answer_not_in_options\", reason = \"planted by the test\" }]\nexpected_yield = [{ reason = \"planted leaks and contamination\" }]"
         ),
     );
     std::fs::write(root.join("manifests/beta.toml"), beta).unwrap();
@@ -398,7 +398,7 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     let checks: medsins_quality::ChecksReport =
         serde_json::from_str(&std::fs::read_to_string(out.join("checks.json")).unwrap()).unwrap();
     assert_eq!(checks.unexpected, 0, "{:?}", checks.results);
-    assert_eq!(checks.results.len(), 1);
+    assert_eq!(checks.results.len(), 2);
     let r = &checks.results[0];
     assert_eq!(
         (r.task_id.as_str(), r.check.as_str(), r.count, r.expected),
@@ -406,6 +406,17 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     );
     assert_eq!(r.examples, [id(t3, f.mc, "C")]);
     assert_eq!(r.reason.as_deref(), Some("planted by the test"));
+    // the planted removals leave 2 of beta's 6 records: a low yield, declared
+    let y = &checks.results[1];
+    assert_eq!(
+        (y.task_id.as_str(), y.check.as_str(), y.count, y.expected),
+        (t3, "low_yield", 4, true)
+    );
+    assert_eq!(
+        y.detail,
+        "beta/beta.jsonl: 2 of 6 records became samples (33.3 %, under 50 %; removed: contaminated 2, leak 2)"
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(report.checks, checks);
 }
 

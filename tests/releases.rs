@@ -415,3 +415,83 @@ fn pubmedqa_pqa_a_feeds_task_12_when_present() {
     };
     assert_eq!(others(&clone), others(&with_pqaa));
 }
+
+/// The hallmarks of every HoC labels file under `labels`, found without medsins' operators:
+/// each `<` entry split at `AND`, the part before the first `--` with its whitespace runs made
+/// one space; the ten names in the definition's order. Abstracts without one are left out.
+fn hoc_hallmarks(labels: &Path) -> std::collections::BTreeMap<String, String> {
+    const HALLMARKS: [&str; 10] = [
+        "Sustaining proliferative signaling",
+        "Evading growth suppressors",
+        "Resisting cell death",
+        "Enabling replicative immortality",
+        "Inducing angiogenesis",
+        "Activating invasion and metastasis",
+        "Genomic instability and mutation",
+        "Tumor promoting inflammation",
+        "Cellular energetics",
+        "Avoiding immune destruction",
+    ];
+    let mut found = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(labels).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let named: std::collections::BTreeSet<String> = text
+            .split('<')
+            .flat_map(|entry| entry.split("AND"))
+            .map(|label| {
+                let top = label.split("--").next().unwrap_or("");
+                top.split_whitespace().collect::<Vec<_>>().join(" ")
+            })
+            .collect();
+        let hallmarks: Vec<&str> = HALLMARKS
+            .into_iter()
+            .filter(|h| named.contains(*h))
+            .collect();
+        if !hallmarks.is_empty() {
+            let pmid = p.file_stem().unwrap().to_string_lossy().into_owned();
+            found.insert(pmid, hallmarks.join(", "));
+        }
+    }
+    found
+}
+
+fn hoc_rows(tb: &TaskBuild) -> std::collections::BTreeMap<String, String> {
+    tb.samples
+        .iter()
+        .map(|s| {
+            let pmid = s.source_locator.trim_end_matches(".txt").to_string();
+            (pmid, s.output.clone())
+        })
+        .collect()
+}
+
+#[test]
+fn hoc_every_hallmark_of_every_labelled_abstract_fixture_and_real_release() {
+    let fixture = one_task("hoc", &fixtures_root());
+    let want = hoc_hallmarks(&fixtures_root().join("hoc/labels"));
+    assert_eq!(want.len(), 4);
+    assert_eq!(hoc_rows(&fixture), want);
+    let Some(shared) = shared() else {
+        return skip("../shared is absent: the real HoC check needs it beside the repository");
+    };
+    let root = shared.join("corpora");
+    let labels = ["hoc/labels", "hoc/Hallmarks-of-Cancer-master/labels", "hoc/Hallmarks-of-Cancer/labels"]
+        .map(|l| root.join(l))
+        .into_iter()
+        .find(|l| l.is_dir());
+    let Some(labels) = labels else {
+        return skip("../shared/corpora has no HoC release (hoc/labels): real HoC not checked");
+    };
+    let real = one_task("hoc", &root);
+    let want = hoc_hallmarks(&labels);
+    let got = hoc_rows(&real);
+    let wrong: Vec<_> = want
+        .iter()
+        .filter(|(pmid, h)| got.get(*pmid) != Some(*h))
+        .take(5)
+        .collect();
+    println!("HoC: {} labelled abstracts, {} rows", want.len(), got.len());
+    assert!(wrong.is_empty(), "{} abstracts differ, e.g. {wrong:?}", wrong.len());
+    assert_eq!(got.len(), want.len());
+}

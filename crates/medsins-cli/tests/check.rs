@@ -144,3 +144,116 @@ fn bad_inputs_name_the_file_and_the_fix() {
     assert_eq!(code, 1);
     assert!(stderr.contains("has no data/ folder"), "{stderr}");
 }
+
+/// A one-task catalogue whose filter keeps 1 of 4 records, with or without a declared reason.
+fn low_yield_catalogue(dir: &Path, declared: &str) {
+    std::fs::create_dir_all(dir.join("manifests")).unwrap();
+    std::fs::create_dir_all(dir.join("raw/ly")).unwrap();
+    std::fs::write(
+        dir.join("manifests/ly.toml"),
+        format!(
+            r#"[corpus]
+id = "ly"
+name = "LY"
+homepage = "https://example.invalid"
+version = "1"
+license = "CC0-1.0"
+access = "public"
+citation = "none"
+obtain = "test"
+
+[[files]]
+id = "q"
+path = "q.jsonl"
+format = "jsonl"
+
+[[tasks]]
+id = "task951_ly"
+number = 951
+name = "ly"
+category = "Question Answering"
+text_source = "Exam"
+input_languages = ["en"]
+output_languages = ["en"]
+definition = "Answer."
+filter = "a == 'yes'"
+input = "{{{{ q }}}}"
+output = "{{{{ a }}}}"
+split = {{ policy = "fixed", split = "train" }}
+{declared}
+"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("raw/ly/q.jsonl"),
+        "{\"q\": \"One?\", \"a\": \"yes\"}\n{\"q\": \"Two?\", \"a\": \"no\"}\n{\"q\": \"Three?\", \"a\": \"no\"}\n{\"q\": \"Four?\", \"a\": \"no\"}\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    low_yield_catalogue(d, "");
+    let out = d.join("out");
+    let (m, raw) = (d.join("manifests"), d.join("raw"));
+    let build = [
+        "build",
+        "--manifests",
+        s(&m),
+        "--raw-root",
+        s(&raw),
+        "--out",
+        s(&out),
+    ];
+    let (code, stdout, stderr) = medsins(&build);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("records: 4 read = 1 kept + 3 removed + 0 quarantined"),
+        "{stdout}"
+    );
+    let detail = "q.jsonl: 1 of 4 records became samples (25.0 %, under 50 %; removed: filtered 3); declare why with the task's `expected_yield`, or fix the manifest";
+    assert!(
+        stderr.contains(&format!("warning: low yield in task951_ly: {detail}")),
+        "{stderr}"
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    let f = &stats["per_task"]["task951_ly"]["files"][0];
+    assert_eq!(
+        (&f["file"], &f["records_read"], &f["kept"], &f["removed"]["filtered"], &f["quarantined"]),
+        (&"q.jsonl".into(), &4.into(), &1.into(), &3.into(), &0.into())
+    );
+    let (code, stdout, _) = medsins(&["check", s(&out), "--strict", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}");
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let low = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "low_yield")
+        .unwrap();
+    assert_eq!((&low["expected"], &low["detail"]), (&false.into(), &detail.into()));
+
+    // declared: no warning, the check passes as expected; a declared minimum above the yield
+    // fails again
+    low_yield_catalogue(d, "expected_yield = [{ reason = \"only questions answered yes\" }]");
+    let (code, _, stderr) = medsins(&build);
+    assert_eq!(code, 0);
+    assert!(!stderr.contains("low yield"), "{stderr}");
+    let (code, stdout, _) = medsins(&["check", s(&out), "--strict"]);
+    assert_eq!(code, 0, "{stdout}");
+    low_yield_catalogue(
+        d,
+        "expected_yield = [{ reason = \"only questions answered yes\", min = 0.3 }]",
+    );
+    let (_, _, stderr) = medsins(&build);
+    assert!(
+        stderr.contains("; below the declared minimum of 30.0 %"),
+        "{stderr}"
+    );
+    let (code, _, _) = medsins(&["check", s(&out), "--strict"]);
+    assert_eq!(code, 1);
+}
