@@ -22,19 +22,30 @@ impl TaskRun {
         for k in &self.kept {
             *kept.entry(u32::from(k.file)).or_default() += 1;
         }
-        let mut accounts: Vec<FileAccount> = self
-            .files
-            .iter()
-            .map(|f| FileAccount {
-                file_id: f.file_id.clone(),
-                file: f.file.clone(),
-                records_read: f.read,
-                added_by_steps: f.added,
-                merged_by_steps: f.merged,
-                kept: kept.get(&f.file_no).copied().unwrap_or(0),
-                ..FileAccount::default()
-            })
-            .collect();
+        // ledger entries name a file by its path, so files declared twice over one path (e.g.
+        // two record paths of one XML file) are accounted for as one, their ids joined by `+`
+        let mut accounts: Vec<FileAccount> = Vec::new();
+        for f in &self.files {
+            let kept = kept.get(&f.file_no).copied().unwrap_or(0);
+            match accounts.iter_mut().find(|a| a.file == f.file) {
+                Some(a) => {
+                    a.file_id = format!("{}{FILE_ID_JOIN}{}", a.file_id, f.file_id);
+                    a.records_read += f.read;
+                    a.added_by_steps += f.added;
+                    a.merged_by_steps += f.merged;
+                    a.kept += kept;
+                }
+                None => accounts.push(FileAccount {
+                    file_id: f.file_id.clone(),
+                    file: f.file.clone(),
+                    records_read: f.read,
+                    added_by_steps: f.added,
+                    merged_by_steps: f.merged,
+                    kept,
+                    ..FileAccount::default()
+                }),
+            }
+        }
         for (file, reasons) in &self.ledger.by_file {
             let at = match accounts.iter().position(|a| &a.file == file) {
                 Some(i) => i,
@@ -64,15 +75,19 @@ impl TaskRun {
     }
 }
 
+/// Joins the ids of files accounted for as one (see [`TaskRun::accounting`]).
+const FILE_ID_JOIN: char = '+';
+
 /// Attaches a task's `expected_yield` declarations to the files they cover (the first
 /// declaration naming a file wins over one for every file).
 pub fn declare(accounts: &mut [FileAccount], declared: &[ExpectedYield]) {
     for a in accounts {
+        let ids: Vec<&str> = a.file_id.split(FILE_ID_JOIN).collect();
         let named = declared
             .iter()
-            .find(|d| d.file.as_deref() == Some(a.file_id.as_str()));
+            .find(|d| d.file.as_deref().is_some_and(|f| ids.contains(&f)));
         a.expected_yield = named
-            .or_else(|| declared.iter().find(|d| d.covers(&a.file_id)))
+            .or_else(|| declared.iter().find(|d| ids.iter().any(|id| d.covers(id))))
             .map(|d| DeclaredYield {
                 reason: d.reason.clone(),
                 min: d.min,
