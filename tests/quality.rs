@@ -495,3 +495,82 @@ fn real_corpora_quality_numbers() {
         );
     }
 }
+
+/// The planted fixture built with `--leakage <policy>` (checksums of test-written raw files
+/// are not verified).
+fn run_leakage(f: &Fixture, out: &Path, policy: medsins_core::LeakagePolicy) {
+    let (cat, diags) = Catalogue::load(&[f.root.join("manifests")]);
+    assert!(diags.is_empty(), "{diags}");
+    let mut opts = BuildOptions::new(f.root.join("raw"), out.to_path_buf());
+    opts.decontaminate = vec![f.bench.clone()];
+    opts.leakage = policy;
+    build(&cat, &opts).expect("leakage build");
+}
+
+fn ledger_ids(out: &Path, reason: &str) -> Vec<String> {
+    let mut ids: Vec<String> = medsins_output::read_ledger(&out.join("ledger.parquet"))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.reason.as_str() == reason)
+        .map(|e| e.id.unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn json_of(out: &Path, file: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join(file)).unwrap()).unwrap()
+}
+
+#[test]
+fn leakage_flag_keeps_the_leaks_off_does_not_look_and_verify_rebuilds_with_the_policy() {
+    use medsins_core::LeakagePolicy;
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |p: &str| tmp.path().join(p);
+    run_leakage(&f, &dir("remove"), LeakagePolicy::Remove);
+    run_leakage(&f, &dir("flag"), LeakagePolicy::Flag);
+    run_leakage(&f, &dir("off"), LeakagePolicy::Off);
+    let leaks = ledger_ids(&dir("remove"), "leak");
+    assert!(leaks.len() >= 2, "{leaks:?}");
+    // flag: the same samples, ledgered as flags and still in the output
+    assert_eq!(ledger_ids(&dir("flag"), "leak_flag"), leaks);
+    assert!(ledger_ids(&dir("flag"), "leak").is_empty());
+    let mut rows = Vec::new();
+    for shard in medsins_output::shard_files(&dir("flag")).unwrap() {
+        for r in medsins_output::read_samples(&dir("flag").join(&shard)).unwrap() {
+            rows.push(r["id"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(leaks.iter().all(|l| rows.contains(l)), "{leaks:?}");
+    let stats = json_of(&dir("flag"), "stats.json");
+    assert_eq!(stats["leakage"]["policy"], "flag");
+    assert_eq!(stats["leakage"]["flagged"], json!(leaks.len()));
+    assert_eq!(stats["flagged_by_reason"]["leak_flag"], json!(leaks.len()));
+    assert_eq!(json_of(&dir("remove"), "stats.json")["leakage"]["removed"], json!(leaks.len()));
+    // off: nothing looked for
+    assert!(ledger_ids(&dir("off"), "leak").is_empty() && ledger_ids(&dir("off"), "leak_flag").is_empty());
+    assert_eq!(json_of(&dir("off"), "stats.json")["leakage"], json!({"policy": "off"}));
+    // the lock records the policy, and a rebuild from the lock honours it
+    for (d, policy) in [("remove", "remove"), ("flag", "flag"), ("off", "off")] {
+        let lock = json_of(&dir(d), medsins_output::LOCK_FILE);
+        assert_eq!(lock["options"]["leakage"], policy);
+        assert_eq!(lock["options"]["profile"], "clean");
+    }
+    let v = medsins_inspect::verify::verify(
+        &dir("flag"),
+        &medsins_inspect::verify::VerifyOptions {
+            catalogue: medsins_manifest::CatalogueSource::Directory {
+                path: f.root.join("manifests"),
+            },
+            raw_root: Some(f.root.join("raw")),
+            checksums: medsins_pipeline::Checksums::Skip,
+            rebuild: true,
+            instructions: None,
+            decontaminate: vec![f.bench.clone()],
+        },
+    )
+    .unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+    assert!(v.rebuilt_files.unwrap() > 0);
+}
