@@ -20,7 +20,10 @@ fn build_into(raw: &Path, out: &Path, checksums: Checksums) -> (BuildReport, Sta
 /// Every file of every task balances, the totals are the sums of the files, and the report
 /// carries the same accounting as `stats.json`. Returns the per-task files.
 fn assert_accounted(report: &BuildReport, stats: &Stats) {
-    let total = stats.accounting.as_ref().expect("stats.json has the accounting");
+    let total = stats
+        .accounting
+        .as_ref()
+        .expect("stats.json has the accounting");
     assert!(total.unbalanced.is_empty(), "{:?}", total.unbalanced);
     let mut read = 0;
     for (task, ts) in &stats.per_task {

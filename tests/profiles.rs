@@ -82,7 +82,11 @@ fn assert_at_least_99_percent(what: &str, got: &[(String, String)], want: &[(Str
 /// The script's parsing and rendering (§18), written from the spec: `(input, output)` per
 /// sentence of an IOB text.
 fn species800_script(tsv: &str) -> Vec<(String, String)> {
-    fn emit(tokens: &mut Vec<String>, ents: &mut Vec<Vec<String>>, out: &mut Vec<(String, String)>) {
+    fn emit(
+        tokens: &mut Vec<String>,
+        ents: &mut Vec<Vec<String>>,
+        out: &mut Vec<(String, String)>,
+    ) {
         if !tokens.is_empty() {
             let mut input = tokens[0].clone();
             for t in &tokens[1..] {
@@ -159,7 +163,10 @@ fn upstream_species800_renders_the_spec_example_and_clean_detokenises() {
     // test.tsv only, every instance train, the repeat kept with an id of its own and flagged
     let s = &up[0].samples;
     assert!(s.iter().all(|s| s.source_file.ends_with("/test.tsv")));
-    assert!(s.iter().all(|s| s.split == Some(medsins_core::Split::Train)));
+    assert!(
+        s.iter()
+            .all(|s| s.split == Some(medsins_core::Split::Train))
+    );
     assert_ne!(s[0].id, s[1].id);
     let flags: Vec<_> = up[0].ledger.iter().map(|e| (e.reason, e.kept_id)).collect();
     // (a later copy is also the near-duplicate of the first that near-dedup flags)
@@ -195,7 +202,10 @@ fn upstream_species800_real_test_tsv_is_the_scripts_output() {
     let tsv = std::fs::read_to_string(shared.join("corpora/species800/test.tsv")).unwrap();
     let want = species800_script(&tsv);
     // the spec's counts for the script run on this file
-    let with = want.iter().filter(|w| w.1 != "There is no related entity.").count();
+    let with = want
+        .iter()
+        .filter(|w| w.1 != "There is no related entity.")
+        .count();
     assert_eq!((want.len(), with), (1630, 486));
     let up = build_in("species800", &shared.join("corpora"), Profile::Upstream);
     assert_at_least_99_percent("species800 task128", &pairs(&up[0]), &want);
@@ -215,8 +225,7 @@ fn meqsum_cells(xlsx: &Path) -> Vec<(String, String)> {
     let header: Vec<String> = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     let (q, s) = (col("CHQ"), col("Summary"));
-    rows.map(|r| (r[q].to_string(), r[s].to_string()))
-        .collect()
+    rows.map(|r| (r[q].to_string(), r[s].to_string())).collect()
 }
 
 #[test]
@@ -272,9 +281,18 @@ fn upstream_sni_tasks_are_the_sni_instances_byte_for_byte() {
     };
     let sni = shared.join("corpora/natural-instructions/tasks");
     let tasks = [
-        ("task1_participant_extraction", "task179_participant_extraction.json"),
-        ("task2_intervention_extraction", "task180_intervention_extraction.json"),
-        ("task3_outcome_extraction", "task181_outcome_extraction.json"),
+        (
+            "task1_participant_extraction",
+            "task179_participant_extraction.json",
+        ),
+        (
+            "task2_intervention_extraction",
+            "task180_intervention_extraction.json",
+        ),
+        (
+            "task3_outcome_extraction",
+            "task181_outcome_extraction.json",
+        ),
         (
             "task27_disease_entity_extraction_ncbi_dataset",
             "task1448_disease_entity_extraction_ncbi_dataset.json",
@@ -283,7 +301,10 @@ fn upstream_sni_tasks_are_the_sni_instances_byte_for_byte() {
             "task28_disease_entity_extraction_bc5cdr_dataset",
             "task1449_disease_entity_extraction_bc5cdr_dataset.json",
         ),
-        ("task29_drug_dose_extraction", "task1451_drug_dose_extraction.json"),
+        (
+            "task29_drug_dose_extraction",
+            "task1451_drug_dose_extraction.json",
+        ),
         (
             "task31_gene_extraction_bc2gm_dataset",
             "task1481_gene_extraction_bc2gm_dataset.json",
@@ -323,7 +344,10 @@ fn upstream_sni_tasks_are_the_sni_instances_byte_for_byte() {
     .map(String::from)
     .to_vec();
     let report = build(&cat, &opts).unwrap();
-    assert_eq!((report.profile.as_str(), report.leakage.as_str()), ("upstream", "off"));
+    assert_eq!(
+        (report.profile.as_str(), report.leakage.as_str()),
+        ("upstream", "off")
+    );
     let lock: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(tmp.path().join("out").join(medsins_output::LOCK_FILE)).unwrap(),
     )

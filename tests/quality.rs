@@ -547,10 +547,19 @@ fn leakage_flag_keeps_the_leaks_off_does_not_look_and_verify_rebuilds_with_the_p
     assert_eq!(stats["leakage"]["policy"], "flag");
     assert_eq!(stats["leakage"]["flagged"], json!(leaks.len()));
     assert_eq!(stats["flagged_by_reason"]["leak_flag"], json!(leaks.len()));
-    assert_eq!(json_of(&dir("remove"), "stats.json")["leakage"]["removed"], json!(leaks.len()));
+    assert_eq!(
+        json_of(&dir("remove"), "stats.json")["leakage"]["removed"],
+        json!(leaks.len())
+    );
     // off: nothing looked for
-    assert!(ledger_ids(&dir("off"), "leak").is_empty() && ledger_ids(&dir("off"), "leak_flag").is_empty());
-    assert_eq!(json_of(&dir("off"), "stats.json")["leakage"], json!({"policy": "off"}));
+    assert!(
+        ledger_ids(&dir("off"), "leak").is_empty()
+            && ledger_ids(&dir("off"), "leak_flag").is_empty()
+    );
+    assert_eq!(
+        json_of(&dir("off"), "stats.json")["leakage"],
+        json!({"policy": "off"})
+    );
     // the lock records the policy, and a rebuild from the lock honours it
     for (d, policy) in [("remove", "remove"), ("flag", "flag"), ("off", "off")] {
         let lock = json_of(&dir(d), medsins_output::LOCK_FILE);

@@ -476,10 +476,14 @@ fn hoc_every_hallmark_of_every_labelled_abstract_fixture_and_real_release() {
         return skip("../shared is absent: the real HoC check needs it beside the repository");
     };
     let root = shared.join("corpora");
-    let labels = ["hoc/labels", "hoc/Hallmarks-of-Cancer-master/labels", "hoc/Hallmarks-of-Cancer/labels"]
-        .map(|l| root.join(l))
-        .into_iter()
-        .find(|l| l.is_dir());
+    let labels = [
+        "hoc/labels",
+        "hoc/Hallmarks-of-Cancer-master/labels",
+        "hoc/Hallmarks-of-Cancer/labels",
+    ]
+    .map(|l| root.join(l))
+    .into_iter()
+    .find(|l| l.is_dir());
     let Some(labels) = labels else {
         return skip("../shared/corpora has no HoC release (hoc/labels): real HoC not checked");
     };
@@ -492,6 +496,10 @@ fn hoc_every_hallmark_of_every_labelled_abstract_fixture_and_real_release() {
         .take(5)
         .collect();
     println!("HoC: {} labelled abstracts, {} rows", want.len(), got.len());
-    assert!(wrong.is_empty(), "{} abstracts differ, e.g. {wrong:?}", wrong.len());
+    assert!(
+        wrong.is_empty(),
+        "{} abstracts differ, e.g. {wrong:?}",
+        wrong.len()
+    );
     assert_eq!(got.len(), want.len());
 }

@@ -3,7 +3,7 @@ use crate::paths::{self, RawRoot};
 use crate::progress::Reporter;
 use crate::{Verbosity, cmd_check};
 use anyhow::Context;
-use medsins_core::{Access, LeakagePolicy, Profile};
+use medsins_core::Access;
 use medsins_pipeline::{BuildOptions, BuildReport, CorpusStatus};
 use medsins_readers::Limits;
 use std::path::PathBuf;
@@ -57,16 +57,8 @@ pub struct Args {
     /// Seed for hash splits and instruction choice.
     #[arg(long, default_value_t = medsins_pipeline::DEFAULT_SEED)]
     seed: u64,
-    /// `clean`: normalised text, duplicates, near-duplicates and leaks removed. `upstream`:
-    /// the authors' preparation scripts reproduced byte for byte where the manifests say how
-    /// (text verbatim, duplicates kept, nothing held out; leakage off unless --leakage).
-    #[arg(long, value_parser = ["clean", "upstream"], default_value = "clean")]
-    profile: String,
-    /// Training samples whose input equals or near-duplicates a held-out input of any task:
-    /// `remove` (ledger `leak`), `flag` (kept, ledger `leak_flag`) or `off` (not looked for).
-    /// Default: remove with --profile clean, off with --profile upstream.
-    #[arg(long, value_parser = ["remove", "flag", "off"])]
-    leakage: Option<String>,
+    #[command(flatten)]
+    profile: crate::profile_args::ProfileArgs,
     /// Maximum rows per Parquet shard.
     #[arg(long, default_value_t = medsins_pipeline::DEFAULT_SHARD_ROWS, value_parser = at_least_one)]
     shard_rows: usize,
@@ -157,11 +149,7 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     opts.selection.check(&cat).map_err(anyhow::Error::msg)?;
     opts.instructions = a.instructions.clone();
     opts.seed = a.seed;
-    opts.profile = Profile::parse(&a.profile).context("--profile")?;
-    opts.leakage = match a.leakage.as_deref() {
-        None => LeakagePolicy::default_for(opts.profile),
-        Some(l) => LeakagePolicy::parse(l).context("--leakage")?,
-    };
+    a.profile.apply(&mut opts)?;
     opts.shard_rows = a.shard_rows;
     opts.row_group_bytes = a.row_group_mib << 20;
     opts.decontaminate = a.decontaminate.clone();
@@ -227,11 +215,7 @@ pub fn run(a: Args, v: Verbosity) -> anyhow::Result<i32> {
         ),
     }
     outln!("catalogue: {}", report.catalogue);
-    outln!(
-        "profile: {} (leakage: {})",
-        report.profile,
-        report.leakage
-    );
+    outln!("profile: {} (leakage: {})", report.profile, report.leakage);
     let counts = |m: &std::collections::BTreeMap<String, u64>| {
         m.iter()
             .map(|(r, n)| format!("{r} {n}"))

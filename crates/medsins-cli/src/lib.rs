@@ -24,6 +24,7 @@ mod cmd_synth;
 mod cmd_validate;
 mod cmd_verify;
 mod paths;
+mod profile_args;
 mod progress;
 
 use clap::{Parser, Subcommand};

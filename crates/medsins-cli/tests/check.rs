@@ -214,7 +214,7 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
         stdout.contains("records: 4 read = 1 kept + 3 removed + 0 quarantined"),
         "{stdout}"
     );
-    let detail = "q.jsonl: 1 of 4 records became samples (25.0 %, under 50 %; removed: filtered 3); declare why with the task's `expected_yield`, or fix the manifest";
+    let detail = "ly/q.jsonl: 1 of 4 records became samples (25.0 %, under 50 %; removed: filtered 3); declare why with the task's `expected_yield`, or fix the manifest";
     assert!(
         stderr.contains(&format!("warning: low yield in task951_ly: {detail}")),
         "{stderr}"
@@ -223,8 +223,20 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
         serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
     let f = &stats["per_task"]["task951_ly"]["files"][0];
     assert_eq!(
-        (&f["file"], &f["records_read"], &f["kept"], &f["removed"]["filtered"], &f["quarantined"]),
-        (&"q.jsonl".into(), &4.into(), &1.into(), &3.into(), &0.into())
+        (
+            &f["file"],
+            &f["records_read"],
+            &f["kept"],
+            &f["removed"]["filtered"],
+            &f["quarantined"]
+        ),
+        (
+            &"ly/q.jsonl".into(),
+            &4.into(),
+            &1.into(),
+            &3.into(),
+            &0.into()
+        )
     );
     let (code, stdout, _) = medsins(&["check", s(&out), "--strict", "--format", "json"]);
     assert_eq!(code, 1, "{stdout}");
@@ -235,11 +247,17 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
         .iter()
         .find(|c| c["check"] == "low_yield")
         .unwrap();
-    assert_eq!((&low["expected"], &low["detail"]), (&false.into(), &detail.into()));
+    assert_eq!(
+        (&low["expected"], &low["detail"]),
+        (&false.into(), &detail.into())
+    );
 
     // declared: no warning, the check passes as expected; a declared minimum above the yield
     // fails again
-    low_yield_catalogue(d, "expected_yield = [{ reason = \"only questions answered yes\" }]");
+    low_yield_catalogue(
+        d,
+        "expected_yield = [{ reason = \"only questions answered yes\" }]",
+    );
     let (code, _, stderr) = medsins(&build);
     assert_eq!(code, 0);
     assert!(!stderr.contains("low yield"), "{stderr}");

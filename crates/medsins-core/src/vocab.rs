@@ -159,7 +159,13 @@ mod tests {
         assert_eq!(LedgerReason::parse("too_long"), Some(LedgerReason::TooLong));
         assert!(LedgerReason::LeakFlag.is_flag() && LedgerReason::ExactDuplicateFlag.is_flag());
         assert_eq!(Profile::parse("upstream"), Some(Profile::Upstream));
-        assert_eq!(LeakagePolicy::default_for(Profile::Clean), LeakagePolicy::Remove);
-        assert_eq!(LeakagePolicy::default_for(Profile::Upstream), LeakagePolicy::Off);
+        assert_eq!(
+            LeakagePolicy::default_for(Profile::Clean),
+            LeakagePolicy::Remove
+        );
+        assert_eq!(
+            LeakagePolicy::default_for(Profile::Upstream),
+            LeakagePolicy::Off
+        );
     }
 }

@@ -90,7 +90,9 @@ pub fn diagnostics(paths: &[PathBuf], catalogue: &CatalogueSource) -> (Catalogue
         let upstream = lm.manifest.for_profile(Profile::Upstream);
         let views = lm.manifest.variant_ids().into_iter().flat_map(|v| {
             let clean = lm.manifest.for_variant(v).map(|m| (m, false));
-            clean.into_iter().chain(upstream.for_variant(v).map(|m| (m, true)))
+            clean
+                .into_iter()
+                .chain(upstream.for_variant(v).map(|m| (m, true)))
         });
         for (view, upstream_view) in views {
             for t in &view.tasks {

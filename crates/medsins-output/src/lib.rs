@@ -37,7 +37,8 @@ pub use shards::{
     sample_schema_with_tokens, write_ledger, write_task_shards,
 };
 pub use stats::{
-    Accounting, DeclaredYield, FileAccount, LOW_YIELD_SHARE, LengthStats, LowYield, Stats, TaskStats,
+    Accounting, DeclaredYield, FileAccount, LOW_YIELD_SHARE, LengthStats, LowYield, Stats,
+    TaskStats,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -202,7 +202,12 @@ mod tests {
         declare(&mut declared, &[why(Some(0.4))]);
         let r = yield_checks([("task1_x", &declared[..])]);
         assert!(!r[0].expected);
-        assert!(r[0].detail.ends_with("; below the declared minimum of 40.0 %"), "{}", r[0].detail);
+        assert!(
+            r[0].detail
+                .ends_with("; below the declared minimum of 40.0 %"),
+            "{}",
+            r[0].detail
+        );
         // half is not low; a file without records has no yield
         assert!(yield_checks([("t", &[account(10, 5, 5), account(0, 0, 0)][..])]).is_empty());
     }
@@ -215,7 +220,14 @@ mod tests {
             reason: reason.into(),
             min: None,
         };
-        declare(&mut a, &[d(None, "all"), d(Some("f"), "this one"), d(Some("g"), "other")]);
+        declare(
+            &mut a,
+            &[
+                d(None, "all"),
+                d(Some("f"), "this one"),
+                d(Some("g"), "other"),
+            ],
+        );
         assert_eq!(a[0].expected_yield.as_ref().unwrap().reason, "this one");
         declare(&mut a, &[d(Some("g"), "other")]);
         assert_eq!(a[0].expected_yield, None);

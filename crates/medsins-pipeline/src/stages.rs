@@ -188,7 +188,13 @@ impl Stage for ExactDedup {
             *repeat += 1;
             s.id = SampleId::derive_repeat(&cx.meta.task_id, &s.input, &s.output, *repeat);
             let detail = "a later copy of the same input and output, kept (upstream profile: the authors' scripts did not deduplicate)".to_string();
-            ledger.push(cx.removal(&s, self.name(), LedgerReason::ExactDuplicateFlag, Some(first), detail))?;
+            ledger.push(cx.removal(
+                &s,
+                self.name(),
+                LedgerReason::ExactDuplicateFlag,
+                Some(first),
+                detail,
+            ))?;
             out.push(s);
         }
         Ok(out)

@@ -75,7 +75,11 @@ pub fn leakage_summary(
         .filter(|(_, x)| x.0 + x.1 > 0)
         .map(|(t, x)| (t, x.0 + x.1))
         .collect();
-    let done = if policy == "flag" { "flagged" } else { "removed" };
+    let done = if policy == "flag" {
+        "flagged"
+    } else {
+        "removed"
+    };
     json!({
         "policy": policy,
         "held_out_samples": held_out,

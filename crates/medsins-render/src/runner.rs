@@ -52,7 +52,6 @@ pub struct StepOutput {
     pub merged: u64,
 }
 
-
 /// What a stream step carries from batch to batch.
 enum State {
     Stateless,
@@ -194,7 +193,8 @@ impl<'a> StepRunner<'a> {
         match (step, &mut self.states[i]) {
             (Step::Group { size, into, .. }, State::Group(pending)) => {
                 let size = size.unwrap_or(1);
-                let groups = group::push(pending, recs, size, into, prep, self.env, &mut out.errors);
+                let groups =
+                    group::push(pending, recs, size, into, prep, self.env, &mut out.errors);
                 out.merged += group::merged(&groups, into);
                 groups
             }

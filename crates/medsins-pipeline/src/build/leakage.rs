@@ -62,9 +62,11 @@ pub fn cross_task_passes(
         |j| runs.built[j].kept.len() as u64,
         |j| {
             let split = jobs[j].task.split.get_ref();
-            task_leaks(&runs.built, j, split, &held, opts.seed, remove).map_err(|source| BuildError::Task {
-                task_id: runs.built[&j].meta.task_id.clone(),
-                source,
+            task_leaks(&runs.built, j, split, &held, opts.seed, remove).map_err(|source| {
+                BuildError::Task {
+                    task_id: runs.built[&j].meta.task_id.clone(),
+                    source,
+                }
             })
         },
     );
