@@ -382,3 +382,108 @@ fn output_rows(out: &Path) -> std::collections::BTreeMap<String, Vec<(String, St
     }
     rows
 }
+
+// ---------------------------------------------------------------------------------------------
+// The scripted tasks on their fixtures, through a whole upstream build and its verify --rebuild
+
+fn rows_of<'a>(
+    rows: &'a std::collections::BTreeMap<String, Vec<(String, String)>>,
+    task: &str,
+) -> Vec<(&'a str, &'a str)> {
+    rows[task]
+        .iter()
+        .map(|(i, o)| (i.as_str(), o.as_str()))
+        .collect()
+}
+
+#[test]
+fn upstream_demo_build_renders_the_scripts_strings_and_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut opts = BuildOptions::new(fixtures_root(), out.clone());
+    opts.checksums = Checksums::Skip;
+    opts.profile = Profile::Upstream;
+    opts.leakage = medsins_core::LeakagePolicy::default_for(Profile::Upstream);
+    opts.selection.only = ["mednli", "seer", "mimic-iv-discharge"]
+        .map(String::from)
+        .to_vec();
+    build(&catalogue(), &opts).unwrap();
+    let rows = output_rows(&out);
+
+    // §1 MedNLI, the train file only. Task 41: both sentences verbatim (sentence1's trailing
+    // space, sentence2's leading one)
+    let t41 = rows_of(&rows, "task41_mednli_textual_entailment_discriminative");
+    assert_eq!(t41.len(), 7);
+    assert_eq!(
+        t41[1],
+        (
+            "Sentence1: Pt with CHF and EF of 25% on Lasix 40mg PO daily. \n\nSentence2:  the patient has a NORMAL ejection fraction",
+            "Contradiction"
+        )
+    );
+    // task 42: stripped, capitalized (every other character lower-cased), `.` appended always
+    let t42 = rows_of(&rows, "task42_mednli_textual_entailment_generative");
+    assert_eq!(
+        t42[0],
+        (
+            "Pt with chf and ef of 25% on lasix 40mg po daily.",
+            "The patient has heart failure.."
+        )
+    );
+    assert_eq!(t42.len(), 3);
+    // task 44: groups of three (the seventh record alone is dropped), the output's final line
+    // feed kept; the hypotheses in file order (the script's unseeded shuffle is not reproducible)
+    let t44 = rows_of(&rows, "task44_mednli_textual_entailment_classification");
+    assert_eq!(t44.len(), 2);
+    assert_eq!(
+        t44[0],
+        (
+            "Statement: Pt with chf and ef of 25% on lasix 40mg po daily.\nSentence1: The patient has heart failure.\nSentence2: The patient has a normal ejection fraction\nSentence3: Patient is noncompliant with diuretics",
+            "Sentence1 is entailment.\nSentence2 is contradiction.\nSentence3 is neutral.\n"
+        )
+    );
+
+    // §19 SEER: the first ⌊0.9 × 8⌋ = 7 rows, the eighth dropped as the script dropped it
+    let seer = "task131_SEER_text_classification_train";
+    assert_eq!(rows[seer].len(), 7);
+    let ledger = medsins_output::read_ledger(&out.join("ledger.parquet")).unwrap();
+    let cut: Vec<_> = ledger
+        .iter()
+        .filter(|e| e.task_id == seer)
+        .map(|e| (e.stage.as_str(), e.reason))
+        .collect();
+    assert_eq!(cut, [("split", LedgerReason::Filtered)]);
+
+    // §6 discharge: the line-break clean-up (a line feed before a lower-case letter deleted,
+    // `\n` + spaces + a lower-case letter one space, `\n,` joined), split at the first
+    // `Discharge Instructions:\n`, neither part stripped
+    let t76 = rows_of(
+        &rows,
+        "task76_mimic_iv_note_discharge_instruction_completion",
+    );
+    let (input, output) = t76[0];
+    assert!(
+        input.ends_with("Discharge Disposition:\nHome\n \n"),
+        "{input:?}"
+    );
+    assert_eq!(
+        output,
+        "Discharge Instructions:\nDear Mr. ___,\n\nYou were admitted for a heart failure exacerbation. We gave youmedicine to remove extra fluid. please weigh yourself every morning, and call your doctor if your weight goes up by more than 3 lbs.\n \nFollowup Instructions:\n___\n"
+    );
+
+    // the lock says how, and a rebuild from it gives the same bytes
+    let manifests = repo().join("corpora-manifests");
+    let v = medsins_inspect::verify::verify(
+        &out,
+        &medsins_inspect::verify::VerifyOptions {
+            catalogue: medsins_manifest::CatalogueSource::Directory { path: manifests },
+            raw_root: Some(fixtures_root()),
+            checksums: Checksums::Skip,
+            rebuild: true,
+            instructions: None,
+            decontaminate: vec![],
+        },
+    )
+    .unwrap();
+    assert!(v.ok, "{:?}", v.problems);
+}
