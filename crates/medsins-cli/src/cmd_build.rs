@@ -149,7 +149,7 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     opts.selection.check(&cat).map_err(anyhow::Error::msg)?;
     opts.instructions = a.instructions.clone();
     opts.seed = a.seed;
-    a.profile.apply(&mut opts)?;
+    a.profile.apply(&mut opts);
     opts.shard_rows = a.shard_rows;
     opts.row_group_bytes = a.row_group_mib << 20;
     opts.decontaminate = a.decontaminate.clone();

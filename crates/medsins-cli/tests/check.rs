@@ -275,3 +275,46 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
     let (code, _, _) = medsins(&["check", s(&out), "--strict"]);
     assert_eq!(code, 1);
 }
+
+#[test]
+fn profile_and_leakage_flags_are_reported_and_bad_values_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    low_yield_catalogue(d, "");
+    let (m, raw, out) = (d.join("manifests"), d.join("raw"), d.join("out"));
+    let build = [
+        "build",
+        "--manifests",
+        s(&m),
+        "--raw-root",
+        s(&raw),
+        "--out",
+        s(&out),
+    ];
+    let (code, stdout, _) = medsins(&build);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("profile: clean (leakage: remove)"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = medsins(&[&build[..], &["--profile", "upstream"]].concat());
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("profile: upstream (leakage: off)"),
+        "{stdout}"
+    );
+    let (code, stdout, _) =
+        medsins(&[&build[..], &["--profile", "upstream", "--leakage", "flag"]].concat());
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("profile: upstream (leakage: flag)"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = medsins(&[&build[..], &["--leakage", "drop"]].concat());
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("invalid value 'drop' for '--leakage <LEAKAGE>'")
+            && stderr.contains("[possible values: remove, flag, off]"),
+        "{stderr}"
+    );
+}
