@@ -119,3 +119,29 @@ fn an_unfinished_manifest_of_another_corpus_does_not_block_a_selected_build() {
     assert!(stderr.contains("draft.toml"), "{stderr}");
     assert!(!d.join("out-all").exists());
 }
+
+/// Three mistakes serde would report one at a time (it stops at the first): `validate` names all
+/// three, each at its line and column, in one run.
+#[test]
+fn validate_reports_every_type_mistake_of_a_manifest_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = manifest("planted", 990)
+        .replace("version = \"1\"", "version = 1")
+        .replace(
+            "format = \"jsonl\"",
+            "format = \"jsonl\"\nsha256 = [\"abc\"]",
+        )
+        .replace("number = 990", "number = \"990\"");
+    let path = dir.path().join("planted.toml");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = medsins(&["validate", "--manifests", s(&path)]);
+    assert_eq!(code, 1, "{out}{err}");
+    let p = s(&path);
+    let expected = [
+        format!("{p}:5:11: `corpus.version`: expected a string, found an integer"),
+        format!("{p}:15:10: `files[0].sha256`: expected a string, found an array"),
+        format!("{p}:19:10: `tasks[0].number`: expected an integer, found a string"),
+    ];
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with(p)).collect();
+    assert_eq!(got, expected, "{out}{err}");
+}
