@@ -108,11 +108,12 @@ pub fn yield_checks<'a>(
             continue;
         }
         let expected = low.iter().all(|l| l.expected);
-        let reasons: Vec<String> = low
-            .iter()
-            .filter_map(|l| l.account.expected_yield.as_ref())
-            .map(|d| d.reason.clone())
-            .collect();
+        let mut reasons: Vec<String> = Vec::new();
+        for d in low.iter().filter_map(|l| l.account.expected_yield.as_ref()) {
+            if !reasons.contains(&d.reason) {
+                reasons.push(d.reason.clone());
+            }
+        }
         results.push(CheckResult {
             task_id: task.to_string(),
             check: LOW_YIELD_CHECK.to_string(),

@@ -81,13 +81,21 @@ impl ChecksReport {
                     .as_ref()
                     .map(|x| format!(" (expected: {x})"))
                     .unwrap_or_default();
+                // a low yield counts the records that did not become samples, and has no
+                // sample to show
+                let unit = if r.check == medsins_manifest::LOW_YIELD_CHECK {
+                    "record(s)"
+                } else {
+                    "sample(s)"
+                };
+                let examples = if r.examples.is_empty() {
+                    String::new()
+                } else {
+                    format!("; e.g. {}", r.examples.join(", "))
+                };
                 format!(
-                    "{tag} {:<24} {} {} sample(s): {}; e.g. {}{why}",
-                    r.check,
-                    r.task_id,
-                    r.count,
-                    r.detail,
-                    r.examples.join(", ")
+                    "{tag} {:<24} {} {} {unit}: {}{examples}{why}",
+                    r.check, r.task_id, r.count, r.detail,
                 )
             })
             .collect()
