@@ -13,6 +13,7 @@ mod check;
 mod error;
 mod model;
 mod pattern;
+mod schema_check;
 mod source;
 
 pub use bundled::{FixtureRoot, bundled_fixtures, extract_fixtures, same_folder};
