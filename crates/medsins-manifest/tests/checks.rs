@@ -213,8 +213,9 @@ fn near_dedup_expected_checks_and_split_policies() {
         problems(&text),
         [
             format!("{split}: head split fraction `train` must be between 0 and 1"),
+            // a head split's rest may also be `drop` (the upstream profile's cut)
             format!(
-                "{split}: unknown split `dev` (did you mean `test`?); expected one of: `train`, `validation`, `test`"
+                "{split}: unknown split `dev` (did you mean `test`?); expected one of: `train`, `validation`, `test`, `drop`"
             ),
         ]
     );
