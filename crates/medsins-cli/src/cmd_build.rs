@@ -150,7 +150,7 @@ pub struct Prepared {
 /// The build options as the arguments say (`build`, `plan` and `build-unit` take the same).
 pub fn prepare(a: &Args) -> anyhow::Result<Prepared> {
     let source = paths::manifests_dir(a.manifests.clone());
-    let cat = paths::valid_catalogue(&source)?;
+    let cat = paths::valid_catalogue_for(&source, &a.only)?;
     let raw = RawRoot::choose(a.raw_root.clone(), a.skip_checksums, &source)?;
     let mut opts = BuildOptions::new(raw.path.clone(), a.out.clone());
     opts.checksums = raw.checksums;

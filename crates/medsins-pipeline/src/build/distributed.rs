@@ -50,7 +50,7 @@ pub fn plan_units(
     opts: &BuildOptions,
     cache: Option<&Path>,
 ) -> Result<UnitPlan, BuildError> {
-    plan::check_names(catalogue)?;
+    plan::check_names(catalogue, &opts.selection.only)?;
     let cache = cache.map(Cache::open).transpose()?;
     let inputs = Inputs::load(opts)?;
     let plan = plan::plan(catalogue, opts);
@@ -105,7 +105,7 @@ pub fn build_unit(
     unit_id: &str,
 ) -> Result<UnitBuilt, BuildError> {
     let start = std::time::Instant::now();
-    plan::check_names(catalogue)?;
+    plan::check_names(catalogue, &opts.selection.only)?;
     let cache = Cache::open(cache_dir)?;
     let corpus = unit_id.split('/').next().unwrap_or_default();
     let of_corpus = Catalogue {

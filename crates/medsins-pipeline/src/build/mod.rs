@@ -116,7 +116,7 @@ pub fn build_with_cache(
     opts: &BuildOptions,
     cache: Option<&CacheOptions>,
 ) -> Result<BuildReport, BuildError> {
-    plan::check_names(catalogue)?;
+    plan::check_names(catalogue, &opts.selection.only)?;
     refuse_overlap(opts)?;
     let cache_dir = cache.map(|c| cache::Cache::open(&c.dir)).transpose()?;
     let out_dir = output::OutputDir::create(&opts.out)?;
