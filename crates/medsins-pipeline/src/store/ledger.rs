@@ -90,10 +90,9 @@ impl Ledger {
         }
     }
 
+    /// Appends an entry; it is counted only once stored (a sealed ledger refuses it).
     pub fn push(&mut self, e: LedgerEntry) -> Result<(), StoreError> {
-        *self.by_reason.entry(e.reason).or_default() += 1;
-        *self.by_stage.entry(e.stage.clone()).or_default() += 1;
-        self.len += 1;
+        let (reason, stage) = (e.reason, e.stage.clone());
         match &mut self.sink {
             Sink::Memory(v) => v.push(e),
             Sink::Spill { file, buf, .. } => {
@@ -102,6 +101,9 @@ impl Ledger {
                 file.push(buf)?;
             }
         }
+        *self.by_reason.entry(reason).or_default() += 1;
+        *self.by_stage.entry(stage).or_default() += 1;
+        self.len += 1;
         Ok(())
     }
 
