@@ -5,7 +5,7 @@
 
 use super::cache::Cache;
 use super::run::{self, UnitContext};
-use super::units::unit_key;
+use super::units::unit_keys;
 use super::{Inputs, plan};
 use crate::report::{CorpusReport, CorpusStatus};
 use crate::{BuildError, BuildOptions};
@@ -55,11 +55,13 @@ pub fn plan_units(
     let inputs = Inputs::load(opts)?;
     let plan = plan::plan(catalogue, opts);
     let jobs = plan.jobs();
-    let mut units: Vec<PlannedUnit> = plan
-        .units()
+    let units = plan.units();
+    let keys = unit_keys(&plan, &units, &inputs, opts);
+    let mut units: Vec<PlannedUnit> = units
         .iter()
-        .map(|u| {
-            let key = unit_key(&plan, u, &inputs, opts).key;
+        .zip(keys)
+        .map(|(u, key)| {
+            let key = key.key;
             PlannedUnit {
                 id: u.id.clone(),
                 corpus: plan.corpora[u.corpus].manifest().manifest.id().to_string(),
@@ -140,7 +142,9 @@ pub fn build_unit(
             ),
         }));
     };
-    let key = unit_key(&plan, unit, &inputs, opts);
+    let key = unit_keys(&plan, std::slice::from_ref(unit), &inputs, opts)
+        .pop()
+        .expect("one key for one unit");
     let jobs = plan.jobs();
     let tasks = unit
         .jobs

@@ -23,7 +23,7 @@ mod write;
 pub use cache::CacheError;
 pub use distributed::{PlannedUnit, UnitBuilt, UnitPlan, build_unit, plan_units};
 pub use plan::{Job, Plan, PlannedCorpus, plan};
-pub use units::{Unit, UnitKey, unit_key};
+pub use units::{Unit, UnitKey, unit_keys};
 
 use crate::report::{BuildReport, CacheReport};
 use crate::{BuildError, BuildOptions};
@@ -124,10 +124,7 @@ pub fn build_with_cache(
     let plan = plan::plan(catalogue, opts);
     let units = plan.units();
     let keys: Vec<UnitKey> = match &cache_dir {
-        Some(_) => units
-            .iter()
-            .map(|u| unit_key(&plan, u, &inputs, opts))
-            .collect(),
+        Some(_) => unit_keys(&plan, &units, &inputs, opts),
         None => Vec::new(),
     };
     let cached_only = cache.is_some_and(|c| c.cached_only);

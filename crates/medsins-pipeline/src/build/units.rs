@@ -20,15 +20,26 @@ pub const CACHE_FORMAT: u32 = 1;
 /// changes how units are computed never reuses units of another build.
 const CODE_FINGERPRINT: &str = env!("MEDSINS_CODE_FINGERPRINT");
 
-/// Options of the lock that do not change any unit: which units exist (the selection) and how
-/// the write phase encodes them. Every other option — including any added later — is hashed
-/// into every unit's key.
+/// Build options that cannot change a unit: where the raw files are (their contents are
+/// keyed) and where the output goes, which units exist (the selection; a unit's tasks are in
+/// its key), and what only the write phase uses. Every other field of [`BuildOptions`] —
+/// including any added later — is serialized into every unit's key.
 const NOT_IN_UNITS: &[&str] = &[
+    "raw_root",
+    "out",
+    "selection",
     "shard_rows",
     "row_group_bytes",
-    "only",
-    "access",
-    "exclude_licence",
+    "timings",
+];
+
+/// Build options naming files: keyed by the files' contents, not their paths (which differ
+/// between machines).
+const FILE_OPTIONS: &[&str] = &[
+    "instructions",
+    "decontaminate",
+    "tokenizer",
+    "chat_template",
 ];
 
 /// One unit of the build.
@@ -108,7 +119,7 @@ struct KeyMaterial<'a> {
     cache_format: u32,
     builder_version: &'a str,
     code: &'a str,
-    options: BTreeMap<String, Value>,
+    options: &'a BTreeMap<String, Value>,
     corpus: &'a str,
     variant: &'a str,
     manifest_sha256: &'a str,
@@ -135,9 +146,29 @@ struct KeyFile {
     further: Option<String>,
 }
 
-/// The key of `unit`: everything its result depends on (see the module docs).
-pub fn unit_key(plan: &Plan, unit: &Unit, inputs: &Inputs, opts: &BuildOptions) -> UnitKey {
+/// The keys of `units`, in their order: everything each unit's result depends on (see the
+/// module docs).
+pub fn unit_keys(
+    plan: &Plan,
+    units: &[Unit],
+    inputs: &Inputs,
+    opts: &BuildOptions,
+) -> Vec<UnitKey> {
     let jobs = plan.jobs();
+    let options = unit_options(opts);
+    units
+        .iter()
+        .map(|u| unit_key(plan, &jobs, u, inputs, &options))
+        .collect()
+}
+
+fn unit_key(
+    plan: &Plan,
+    jobs: &[Job],
+    unit: &Unit,
+    inputs: &Inputs,
+    options: &BTreeMap<String, Value>,
+) -> UnitKey {
     let pc = &plan.corpora[unit.corpus];
     let lm = pc.manifest();
     let tasks = unit
@@ -166,7 +197,7 @@ pub fn unit_key(plan: &Plan, unit: &Unit, inputs: &Inputs, opts: &BuildOptions) 
         cache_format: CACHE_FORMAT,
         builder_version: BUILDER_VERSION,
         code: CODE_FINGERPRINT,
-        options: unit_options(inputs, opts),
+        options,
         corpus: lm.manifest.id(),
         variant: lm.variant_id(),
         manifest_sha256: &lm.sha256,
@@ -181,31 +212,32 @@ pub fn unit_key(plan: &Plan, unit: &Unit, inputs: &Inputs, opts: &BuildOptions) 
     UnitKey { key, material }
 }
 
-/// The build options a unit depends on: the lock's options but [`NOT_IN_UNITS`], the
-/// benchmarks decontamination compares with, and whether checksums were verified.
-fn unit_options(inputs: &Inputs, opts: &BuildOptions) -> BTreeMap<String, Value> {
-    let mut options: BTreeMap<String, Value> = match opts.locked() {
-        Value::Object(m) => m.into_iter().collect(),
-        other => BTreeMap::from([("options".to_string(), other)]),
+/// The build options a unit depends on (see [`NOT_IN_UNITS`], [`FILE_OPTIONS`]).
+fn unit_options(opts: &BuildOptions) -> BTreeMap<String, Value> {
+    let mut options: BTreeMap<String, Value> = match serde_json::to_value(opts) {
+        Ok(Value::Object(m)) => m.into_iter().collect(),
+        other => BTreeMap::from([("options".to_string(), other.unwrap_or_default())]),
     };
     options.retain(|k, _| !NOT_IN_UNITS.contains(&k.as_str()));
-    if !inputs.benchmarks.is_empty() {
-        let benchmarks: Vec<(&str, &str)> = inputs
-            .benchmarks
-            .iter()
-            .map(|b| (b.name.as_str(), b.sha256.as_str()))
-            .collect();
-        options.insert("decontaminate".into(), serde_json::json!(benchmarks));
-        options.insert(
-            "decontaminate_ngram".into(),
-            serde_json::json!(opts.decontaminate_ngram),
-        );
+    for name in FILE_OPTIONS {
+        if let Some(v) = options.get_mut(*name) {
+            *v = file_contents(v);
+        }
     }
-    options.insert(
-        "checksums".into(),
-        serde_json::json!(format!("{:?}", opts.checksums)),
-    );
     options
+}
+
+/// A file option's value with every path replaced by the SHA-256 of the file's bytes (an
+/// unreadable file by its error: the build fails on it before any unit runs).
+fn file_contents(v: &Value) -> Value {
+    match v {
+        Value::String(path) => Value::String(match std::fs::read(path) {
+            Ok(bytes) => sha256_hex(&bytes),
+            Err(e) => format!("unreadable: {e}"),
+        }),
+        Value::Array(paths) => Value::Array(paths.iter().map(file_contents).collect()),
+        other => other.clone(),
+    }
 }
 
 fn key_file(rc: &ResolvedCorpus, id: &str) -> KeyFile {
