@@ -13,6 +13,67 @@ pub struct Ledger {
     pub by_reason: BTreeMap<LedgerReason, u64>,
     pub by_stage: BTreeMap<String, u64>,
     pub len: u64,
+    /// Why records were quarantined, kept beside the entries: a corpus that fails its error
+    /// budget is not written, so its message must carry the cause itself.
+    pub causes: QuarantineCauses,
+}
+
+/// The distinct details of quarantined records, each with its count and first record.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QuarantineCauses {
+    by_detail: BTreeMap<String, (u64, String)>,
+    /// Quarantined records whose detail came after the first [`DISTINCT_CAUSES`] kinds.
+    other: u64,
+}
+
+/// Distinct causes kept per ledger; the rest are only counted.
+const DISTINCT_CAUSES: usize = 16;
+/// Causes named in a message.
+const CAUSES_SHOWN: usize = 3;
+
+impl QuarantineCauses {
+    pub fn add(&mut self, detail: &str, file: &str, locator: &str) {
+        let detail: String = detail.chars().take(200).collect();
+        if let Some(c) = self.by_detail.get_mut(&detail) {
+            c.0 += 1;
+        } else if self.by_detail.len() < DISTINCT_CAUSES {
+            self.by_detail
+                .insert(detail, (1, format!("{file} {locator}")));
+        } else {
+            self.other += 1;
+        }
+    }
+
+    /// Adds another ledger's causes (a later task's first records come after this one's).
+    pub fn merge(&mut self, other: &QuarantineCauses) {
+        for (detail, (n, first)) in &other.by_detail {
+            let room = self.by_detail.len() < DISTINCT_CAUSES;
+            match self.by_detail.get_mut(detail) {
+                Some(c) => c.0 += n,
+                None if room => {
+                    self.by_detail.insert(detail.clone(), (*n, first.clone()));
+                }
+                None => self.other += n,
+            }
+        }
+        self.other += other.other;
+    }
+
+    /// The most frequent causes, e.g. `12 × invalid JSON (first: data.jsonl line 3)`.
+    pub fn describe(&self) -> String {
+        let mut v: Vec<(&String, &(u64, String))> = self.by_detail.iter().collect();
+        v.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+        let mut parts: Vec<String> = v
+            .iter()
+            .take(CAUSES_SHOWN)
+            .map(|(d, (n, first))| format!("{n} × {d} (first: {first})"))
+            .collect();
+        let rest: u64 = v.iter().skip(CAUSES_SHOWN).map(|x| x.1.0).sum::<u64>() + self.other;
+        if rest > 0 {
+            parts.push(format!("{rest} for other reasons"));
+        }
+        parts.join("; ")
+    }
 }
 
 /// A ledger's counts, as a unit in the build cache keeps them.
@@ -21,6 +82,7 @@ pub struct LedgerCounts {
     pub len: u64,
     pub by_reason: BTreeMap<LedgerReason, u64>,
     pub by_stage: BTreeMap<String, u64>,
+    pub causes: QuarantineCauses,
 }
 
 enum Sink {
@@ -62,6 +124,7 @@ impl Ledger {
             by_reason: counts.by_reason,
             by_stage: counts.by_stage,
             len: counts.len,
+            causes: counts.causes,
         })
     }
 
@@ -70,6 +133,7 @@ impl Ledger {
             len: self.len,
             by_reason: self.by_reason.clone(),
             by_stage: self.by_stage.clone(),
+            causes: self.causes.clone(),
         }
     }
 
@@ -87,12 +151,17 @@ impl Ledger {
             by_reason: BTreeMap::new(),
             by_stage: BTreeMap::new(),
             len: 0,
+            causes: QuarantineCauses::default(),
         }
     }
 
     /// Appends an entry; it is counted only once stored (a sealed ledger refuses it).
     pub fn push(&mut self, e: LedgerEntry) -> Result<(), StoreError> {
         let (reason, stage) = (e.reason, e.stage.clone());
+        let cause = (reason == LedgerReason::Quarantined).then(|| {
+            let at = (e.source_file.clone(), e.source_locator.clone());
+            (e.detail.clone(), at)
+        });
         match &mut self.sink {
             Sink::Memory(v) => v.push(e),
             Sink::Spill { file, buf, .. } => {
@@ -104,6 +173,9 @@ impl Ledger {
         *self.by_reason.entry(reason).or_default() += 1;
         *self.by_stage.entry(stage).or_default() += 1;
         self.len += 1;
+        if let Some((detail, (file, locator))) = cause {
+            self.causes.add(&detail, &file, &locator);
+        }
         Ok(())
     }
 
@@ -234,6 +306,11 @@ mod tests {
         saved.seal().unwrap();
         assert!(saved.push(entry(LedgerReason::Filtered, "late")).is_err());
         let counts = saved.counts();
+        let causes = saved.causes.describe();
+        assert!(
+            causes.starts_with("1 × ") && causes.ends_with("(first: f line 2)"),
+            "{causes}"
+        );
         drop(saved);
         let mut l = Ledger::resume(
             tmp.path().join("0.ledger"),
@@ -242,6 +319,11 @@ mod tests {
         )
         .unwrap();
         l.push(entry(LedgerReason::Filtered, "line 3")).unwrap();
+        assert_eq!(
+            l.causes.describe(),
+            causes,
+            "the causes are saved with the counts"
+        );
         assert_eq!(
             (l.len, l.count(LedgerReason::Filtered), l.in_stage("read")),
             (3, 2, 3)
