@@ -146,7 +146,7 @@ fn units_built_by_racing_processes_assemble_the_bytes_of_a_build() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains(&format!("lacks 87 unit(s) of this build: ")),
+        stderr.contains("lacks 87 unit(s) of this build: "),
         "{stderr}"
     );
     assert!(
