@@ -290,3 +290,46 @@ fn a_rebuild_of_a_synth_root_after_one_manifest_changes_is_a_clean_builds_bytes(
     build(&edited, &clean).expect("clean build");
     assert_same_tree(&clean.out, &opts.out);
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_changed_raw_file_recomputes_only_the_units_that_read_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (raw, cache) = (tmp.path().join("raw"), tmp.path().join("cache"));
+    copy_tree(&fixtures_root(), &raw);
+    let cat = catalogue();
+    let mut opts = options(&raw, &tmp.path().join("a"));
+    opts.selection.only = vec!["mednli".into(), "wikidoc".into()];
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(used.computed.len(), 3);
+
+    let dev = raw.join("mednli/mli_dev_v1.jsonl");
+    let text = std::fs::read_to_string(&dev).unwrap();
+    let fewer: Vec<&str> = text.lines().collect();
+    assert!(fewer.len() > 1);
+    std::fs::write(&dev, fewer[..fewer.len() - 1].join("\n") + "\n").unwrap();
+    opts.out = tmp.path().join("b");
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(
+        (used.computed, used.reused.len()),
+        (
+            vec!["mednli/task41_mednli_textual_entailment_discriminative".to_string()],
+            2
+        )
+    );
+    let mut clean = opts.clone();
+    clean.out = tmp.path().join("clean");
+    build(&cat, &clean).unwrap();
+    assert_same_tree(&clean.out, &opts.out);
+}
