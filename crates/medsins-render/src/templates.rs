@@ -1,9 +1,9 @@
 //! Compiled task templates and the per-record render.
 
 use crate::context::with_context;
-use crate::ops::pandas_values::PandasPlan;
 use crate::program::StepProgram;
 use crate::runner::{Pass, StepRunner};
+use crate::types::PandasPlan;
 use crate::types::{LookupFiles, RenderError};
 use medsins_manifest::Task;
 use medsins_readers::Record;
