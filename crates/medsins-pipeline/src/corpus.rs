@@ -49,7 +49,7 @@ pub struct ResolvedFile {
 /// Whether raw files must have the checksums their manifests declare. The binary decides,
 /// never a file in the raw root: only the fixtures it bundles (they are not the releases) and
 /// roots the user marks with `--skip-checksums` (synthetic data) are built with differences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum Checksums {
     /// A file that differs from its release fails its corpus.
     #[default]

@@ -10,7 +10,9 @@ pub const DEFAULT_SHARD_ROWS: usize = 100_000;
 /// Seed of hash splits and instruction choice unless told otherwise.
 pub const DEFAULT_SEED: u64 = 0;
 
-#[derive(Debug, Clone)]
+/// Serialized whole into every cache key (`build/units.rs`): a field added here changes the
+/// keys unless it is listed there as one that cannot change a unit.
+#[derive(Debug, Clone, Serialize)]
 pub struct BuildOptions {
     pub raw_root: PathBuf,
     pub out: PathBuf,
@@ -50,6 +52,7 @@ pub struct BuildOptions {
     /// decompression); values other than the defaults are recorded in the lock's options.
     pub limits: medsins_readers::Limits,
     /// Told how far the build is (a progress bar); never changes the output.
+    #[serde(skip)]
     pub progress: Option<Progress>,
     /// Whether raw files must match their manifests' checksums (skipped ones are listed in the
     /// lock and the card). Set by the caller only, never by anything in the raw root.
