@@ -4,6 +4,7 @@ use crate::progress::Reporter;
 use crate::{Verbosity, cmd_check};
 use anyhow::Context;
 use medsins_core::Access;
+use medsins_manifest::NearDedupPolicy;
 use medsins_pipeline::{BuildOptions, BuildReport, CorpusStatus};
 use medsins_readers::Limits;
 use std::path::PathBuf;
@@ -117,6 +118,10 @@ pub struct Args {
     /// checked after the first 64 MiB.
     #[arg(long, default_value_t = Limits::default().max_decompression_ratio)]
     max_decompression_ratio: u64,
+    /// The near-duplicate policy of every task, instead of each manifest's `near_dedup`
+    /// (`off` for fast iteration on a manifest; recorded in the lock).
+    #[arg(long, value_name = "POLICY", value_parser = ["off", "flag", "remove"])]
+    near_dedup: Option<String>,
     /// Print the build report as JSON.
     #[arg(long, value_enum, default_value_t)]
     format: Format,
@@ -157,6 +162,11 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     opts.instruction_in = medsins_pipeline::tokens::InstructionIn::parse(&a.instruction_in)
         .context("--instruction-in")?;
     opts.timings = a.timings;
+    opts.near_dedup = a.near_dedup.as_deref().map(|p| match p {
+        "off" => NearDedupPolicy::Off,
+        "remove" => NearDedupPolicy::Remove,
+        _ => NearDedupPolicy::Flag,
+    });
     opts.limits = Limits {
         max_depth: a.max_depth,
         max_record_bytes: a.max_record_bytes.0,

@@ -110,6 +110,7 @@ fn run_one_group(
             benchmarks: inputs.bench_index.as_ref(),
             held_out: Some((*j, held_keys)),
             scratch: Some(scratch.join(format!("{j}"))),
+            near_dedup: opts.near_dedup,
         };
         let files = FramedFile::create(scratch.join(format!("{j}.samples")))
             .and_then(|f| Ok((f, Ledger::spill(scratch.join(format!("{j}.ledger")))?)));

@@ -172,7 +172,11 @@ fn compile<'a>(
 /// A member of the group, ready to read: its runner, stages, near-dup index and probe file.
 fn member<'a>(meta: &'a TaskMeta, renderer: &'a TaskRenderer, g: &mut GroupTask<'a>) -> Member<'a> {
     let stages = batch_stages();
-    let near = NearIndex::new(&g.task.near_dedup.clone().unwrap_or_default(), g.opts.seed);
+    let mut near_cfg = g.task.near_dedup.clone().unwrap_or_default();
+    if let Some(policy) = g.opts.near_dedup {
+        near_cfg.policy = policy;
+    }
+    let near = NearIndex::new(&near_cfg, g.opts.seed);
     let probes = match (&g.opts.scratch, g.opts.held_out) {
         (Some(p), Some((_, h))) => Some(RecordFile::create(
             p.with_extension("probes"),
