@@ -262,3 +262,156 @@ fn two_candidates_for_one_file_fail_the_corpus_naming_both() {
         )
     );
 }
+
+/// COVID-QA's release file changed name (`200423_covidQA.json` before `COVID-QA.json`): either
+/// is read and gives the same rows; a checkout holding two releases is refused, naming both.
+#[test]
+fn covid_qa_reads_the_release_file_under_any_of_its_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let folder = tmp.path().join("covid-qa/data/question-answering");
+    copy_dir(
+        &fixtures_root().join("covid-qa/data/question-answering"),
+        &folder,
+    );
+    std::fs::rename(
+        folder.join("COVID-QA.json"),
+        folder.join("200423_covidQA.json"),
+    )
+    .unwrap();
+    let dated = one_task("covid-qa", tmp.path());
+    let final_release = one_task("covid-qa", &fixtures_root());
+    let texts = |tb: &TaskBuild| -> Vec<(String, String)> {
+        rows(tb).into_iter().map(|(_, i, o)| (i, o)).collect()
+    };
+    assert_eq!(texts(&dated), texts(&final_release));
+    assert!(!dated.samples.is_empty());
+    assert!(
+        dated
+            .samples
+            .iter()
+            .all(|s| s.source_file == "covid-qa/data/question-answering/200423_covidQA.json")
+    );
+    std::fs::copy(
+        folder.join("200423_covidQA.json"),
+        folder.join("COVID-QA.json"),
+    )
+    .unwrap();
+    let cat = catalogue();
+    let Resolution::Failed(m) = resolve_corpus(
+        cat.get("covid-qa").unwrap(),
+        tmp.path(),
+        None,
+        Checksums::Skip,
+    ) else {
+        panic!("two releases accepted")
+    };
+    let at = |name: &str| folder.join(name).display().to_string();
+    assert_eq!(
+        m,
+        format!(
+            "covid-qa: file `covid-qa` ({}) has 2 candidates: {} and {}; keep only the one to build from",
+            tmp.path()
+                .join("covid-qa/data/question-answering/{COVID-QA,*_covidQA}.json")
+                .display(),
+            at("200423_covidQA.json"),
+            at("COVID-QA.json")
+        )
+    );
+}
+
+/// Every sample of every task of `corpus` built from `raw`, as (task, input, output), with the
+/// variant read.
+fn corpus_rows(corpus: &str, raw: &Path) -> (String, Vec<(String, String, String)>) {
+    let cat = catalogue();
+    let lm = cat.get(corpus).unwrap();
+    let Resolution::Ready(rc) = resolve_corpus(lm, raw, None, Checksums::Skip) else {
+        panic!("{corpus} does not resolve from {}", raw.display())
+    };
+    let builds = build_corpus(lm, raw).unwrap();
+    let rows = builds
+        .iter()
+        .flat_map(|tb| {
+            tb.samples
+                .iter()
+                .map(|s| (tb.meta.task_id.clone(), s.input.clone(), s.output.clone()))
+        })
+        .collect();
+    (rc.variant().to_string(), rows)
+}
+
+/// The Hugging Face copy of HEAD-QA serves both languages in one archive,
+/// data/head-qa-es-en-pdfs.zip, holding HEAD/ and HEAD_EN/ side by side: the member patterns read
+/// it like the authors' two archives, with the same rows.
+#[test]
+fn headqa_combined_hub_archive_gives_the_rows_of_the_two_archives() {
+    let unpacked = repo().join("fixtures/variants/headqa/authors/headqa");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("headqa/data");
+    std::fs::create_dir_all(&data).unwrap();
+    let zip_file = std::fs::File::create(data.join("head-qa-es-en-pdfs.zip")).unwrap();
+    let mut z = zip::ZipWriter::new(zip_file);
+    for folder in ["HEAD", "HEAD_EN"] {
+        let mut names: Vec<_> = std::fs::read_dir(unpacked.join(folder))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        for name in names {
+            z.start_file(
+                format!("{folder}/{name}"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            let bytes = std::fs::read(unpacked.join(folder).join(&name)).unwrap();
+            std::io::Write::write_all(&mut z, &bytes).unwrap();
+        }
+    }
+    z.finish().unwrap();
+    let (variant, combined) = corpus_rows("headqa", tmp.path());
+    assert_eq!(variant, "authors-zip");
+    let (variant, two) = corpus_rows(
+        "headqa",
+        &repo().join("fixtures/variants/headqa/authors-zip"),
+    );
+    assert_eq!(variant, "authors-zip");
+    assert_eq!(combined, two);
+    let (variant, unzipped) =
+        corpus_rows("headqa", &repo().join("fixtures/variants/headqa/authors"));
+    assert_eq!(variant, "authors");
+    assert_eq!(unzipped, two);
+}
+
+/// A clone of pubmedqa/pubmedqa holds PQA-L only; with PQA-A downloaded beside it, task 12
+/// (SNI task846's layout) reads PQA-A, the other tasks are unchanged.
+#[test]
+fn pubmedqa_pqa_a_feeds_task_12_when_present() {
+    let (variant, clone) = corpus_rows(
+        "pubmedqa",
+        &repo().join("fixtures/variants/pubmedqa/github"),
+    );
+    assert_eq!(variant, "github");
+    let (variant, with_pqaa) = corpus_rows(
+        "pubmedqa",
+        &repo().join("fixtures/variants/pubmedqa/authors"),
+    );
+    assert_eq!(variant, "authors");
+    let task = |rows: &[(String, String, String)], id: &str| -> Vec<(String, String)> {
+        rows.iter()
+            .filter(|r| r.0 == id)
+            .map(|r| (r.1.clone(), r.2.clone()))
+            .collect()
+    };
+    let t12 = "task12_pubmedqa_classification";
+    assert_ne!(task(&clone, t12), task(&with_pqaa, t12));
+    assert!(
+        task(&with_pqaa, t12)
+            .iter()
+            .all(|(i, o)| i.starts_with("Question: ")
+                && i.contains("\nAnswer: ")
+                && (o == "yes" || o == "no"))
+    );
+    let others = |rows: &[(String, String, String)]| -> Vec<(String, String, String)> {
+        rows.iter().filter(|r| r.0 != t12).cloned().collect()
+    };
+    assert_eq!(others(&clone), others(&with_pqaa));
+}

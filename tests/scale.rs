@@ -37,7 +37,7 @@ fn synth_is_deterministic_and_keeps_layouts() {
     synth_to(&c, 0.005, 8);
     let files = [
         "mednli/mli_train_v1.jsonl",
-        "ddxplus/release_train_patients.csv",
+        "ddxplus/release_train_patients",
         "species800/train.tsv",
         "ebms/ClinicalInquiries.xml",
         "natural-instructions/tasks/task1447_drug_extraction_ade.json",

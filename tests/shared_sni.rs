@@ -79,8 +79,8 @@ fn anem_sni_1486_1487() {
 }
 
 /// ADE corpus: ../shared holds task1451 (task 29) and task1495 (task 37) but not task1447 (task 26),
-/// so the corpus cannot resolve as a whole there: the manifest is built without task 26 and its
-/// file.
+/// so the corpus cannot resolve as a whole there: the SNI distribution is built without task 26
+/// and its file.
 #[test]
 fn ade_corpus_sni_1451_1495() {
     let Some(shared) = shared() else {
@@ -92,6 +92,10 @@ fn ade_corpus_sni_1451_1495() {
     ];
     let cat = catalogue();
     let mut lm = cat.get("ade-corpus").expect("ade-corpus manifest").clone();
+    lm.manifest = lm
+        .manifest
+        .for_variant("sni")
+        .expect("ade-corpus has an `sni` variant");
     lm.manifest
         .tasks
         .retain(|t| t.id.get_ref() != "task26_drug_extraction_ade");

@@ -137,7 +137,7 @@ fn at_least_one(s: &str) -> Result<usize, String> {
 /// Builds as the arguments say and returns the report (progress as `v` allows).
 pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     let source = paths::manifests_dir(a.manifests.clone());
-    let cat = paths::valid_catalogue(&source)?;
+    let cat = paths::valid_catalogue_for(&source, &a.only)?;
     let raw = RawRoot::choose(a.raw_root.clone(), a.skip_checksums, &source)?;
     let mut opts = BuildOptions::new(raw.path.clone(), a.out.clone());
     opts.checksums = raw.checksums;

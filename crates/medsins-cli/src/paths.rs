@@ -31,6 +31,28 @@ pub fn valid_catalogue(source: &CatalogueSource) -> anyhow::Result<Catalogue> {
     Ok(cat)
 }
 
+/// The catalogue for a build of `only` (everything when empty): refused, after printing them,
+/// when the manifests of those corpora and tasks have problems, or ids clash across the
+/// catalogue; another corpus's unfinished manifest does not block it.
+pub fn valid_catalogue_for(source: &CatalogueSource, only: &[String]) -> anyhow::Result<Catalogue> {
+    let (cat, parse_problems) = source.load();
+    let diags = medsins_manifest::check_selection(&cat.manifests, &parse_problems, only);
+    if !diags.is_empty() {
+        errln!("{diags}");
+        anyhow::bail!(
+            "{} manifest problem(s) in {source}; fix them (see `medsins validate`)",
+            diags.0.len()
+        );
+    }
+    let skipped = parse_problems.0.len();
+    if skipped > 0 {
+        log::warn!(
+            "{skipped} problem(s) in manifests of other corpora, which this build does not read (see `medsins validate`)"
+        );
+    }
+    Ok(cat)
+}
+
 /// A raw root to read, and whether its files must match the manifests' checksums.
 pub struct RawRoot {
     pub path: PathBuf,

@@ -7,10 +7,11 @@
 //! — or, one time in ten, random bytes. [`run`] runs a property over them with proptest on a
 //! thread with the 2 MiB stack of a worker thread (so unbounded recursion aborts the test
 //! instead of passing on the main thread's larger stack), from a fixed seed unless
-//! `MEDSINS_FUZZ_SEED` gives another, and reports the minimal failing input.
+//! `MEDSINS_FUZZ_SEED` gives another, and reports the minimal failing input (and writes it to a
+//! file, to replay). `MEDSINS_FUZZ_ONLY` restricts a run to the targets whose name contains it.
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 /// Tokens whose repetition makes the inputs readers find hardest: nesting in every syntax,
 /// unclosed quotes and sections, separators, entities, byte-order marks, invalid UTF-8.
@@ -179,8 +180,9 @@ fn seed() -> u64 {
 
 /// Runs `property` over `cases` inputs from `strategy` on a 2 MiB stack. A property returns
 /// `Err` for a broken invariant; a panic is caught and fails the case too; an abort (stack
-/// overflow, allocation failure) ends the test process. On failure, panics with the minimal
-/// failing input proptest found. Prints `fuzz <name>: <cases> cases, 0 failures` otherwise.
+/// overflow, allocation failure) ends the test process. On failure, writes the minimal failing
+/// input proptest found to `medsins-fuzz-<name>.bin` in the temporary folder and panics with
+/// it. Prints `fuzz <name>: <cases> cases, 0 failures` otherwise.
 pub fn run<S>(
     name: &str,
     cases: u32,
@@ -189,7 +191,13 @@ pub fn run<S>(
 ) where
     S: Strategy<Value = Input> + Send + 'static,
 {
+    if let Ok(only) = std::env::var("MEDSINS_FUZZ_ONLY")
+        && !name.contains(&only)
+    {
+        return;
+    }
     let name = name.to_string();
+    let replay = std::env::temp_dir().join(format!("medsins-fuzz-{}.bin", name.replace(' ', "_")));
     let started = std::time::Instant::now();
     let outcome = std::thread::Builder::new()
         .name(format!("fuzz {name}"))
@@ -207,7 +215,15 @@ pub fn run<S>(
                 .run(&strategy, |input| {
                     property(&input).map_err(|e| TestCaseError::fail(e.to_string()))
                 })
-                .map_err(|e| e.to_string())
+                .map_err(|e| {
+                    let TestError::Fail(_, input) = &e else {
+                        return e.to_string();
+                    };
+                    match std::fs::write(&replay, &input.bytes) {
+                        Ok(()) => format!("{e}\nminimal input written to {}", replay.display()),
+                        Err(w) => format!("{e}\n(could not write the input: {w})"),
+                    }
+                })
         })
         .expect("spawn the fuzz thread")
         .join()

@@ -4,9 +4,16 @@ use medsins_manifest::{Catalogue, RawFile};
 use medsins_pipeline::corpus::raw_rel_path;
 use std::fmt::Write;
 
-/// One line per raw file: where it goes, its format and split; a file set says so.
+/// One line per raw file: where it goes, the member read inside an archive, its format and
+/// split; a file set says so.
 fn file_lines(s: &mut String, corpus_id: &str, files: &[RawFile], indent: &str) {
     for f in files {
+        let member = f
+            .options
+            .member
+            .as_ref()
+            .map(|m| format!(", member `{m}`"))
+            .unwrap_or_default();
         let split = f
             .split
             .as_ref()
@@ -15,7 +22,7 @@ fn file_lines(s: &mut String, corpus_id: &str, files: &[RawFile], indent: &str) 
         let set = if f.many { ", every matching file" } else { "" };
         let _ = writeln!(
             s,
-            "{indent}- `{}` ({}{split}{set})",
+            "{indent}- `{}` ({}{member}{split}{set})",
             raw_rel_path(corpus_id, f),
             f.format.get_ref()
         );

@@ -10,12 +10,64 @@ use toml::Spanned;
 
 /// Checks each manifest and the catalogue as a whole (task numbers and ids unique).
 pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
+    let mut d = check_unique(manifests);
+    for lm in manifests {
+        check_manifest(lm, &mut d);
+    }
+    d.sort();
+    d
+}
+
+/// What stops a build of the corpora and tasks `only` names (everything when empty): every
+/// problem of the manifests that hold them (a manifest that does not parse counts when its file
+/// name is a named corpus id, or when a named id is found in no manifest that parses), and the
+/// catalogue-wide uniqueness of ids and numbers. Unfinished manifests of other corpora do not
+/// block the build.
+pub fn check_selection(
+    manifests: &[LoadedManifest],
+    parse_problems: &Diagnostics,
+    only: &[String],
+) -> Diagnostics {
+    if only.is_empty() {
+        let mut d = check_catalogue(manifests);
+        d.0.extend(parse_problems.0.iter().cloned());
+        d.sort();
+        return d;
+    }
+    let holds = |lm: &LoadedManifest, o: &String| {
+        lm.manifest.id() == o || lm.manifest.tasks.iter().any(|t| t.id.get_ref() == o)
+    };
+    let unheld = only
+        .iter()
+        .any(|o| !manifests.iter().any(|lm| holds(lm, o)));
+    let mut d = check_unique(manifests);
+    for lm in manifests
+        .iter()
+        .filter(|lm| only.iter().any(|o| holds(lm, o)))
+    {
+        check_manifest(lm, &mut d);
+    }
+    d.0.extend(
+        parse_problems
+            .0
+            .iter()
+            .filter(|p| {
+                let stem = p.file.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+                unheld || only.iter().any(|o| o == stem)
+            })
+            .cloned(),
+    );
+    d.sort();
+    d
+}
+
+/// Corpus ids, task ids and task numbers are unique across the catalogue.
+fn check_unique(manifests: &[LoadedManifest]) -> Diagnostics {
     let mut d = Diagnostics::default();
     let mut numbers: HashMap<u32, (String, String)> = HashMap::new();
     let mut task_ids: HashMap<String, String> = HashMap::new();
     let mut corpus_ids: HashMap<String, String> = HashMap::new();
     for lm in manifests {
-        check_manifest(lm, &mut d);
         let m = &lm.manifest;
         if let Some(prev) = corpus_ids.insert(m.id().to_string(), lm.display_path()) {
             d.0.push(lm.diag(
@@ -41,7 +93,6 @@ pub fn check_catalogue(manifests: &[LoadedManifest]) -> Diagnostics {
             }
         }
     }
-    d.sort();
     d
 }
 
@@ -430,6 +481,12 @@ fn check_files(
                 vocab_error("format", f.format.get_ref(), FORMATS),
             ));
         }
+        if let Some(problem) = options_problem(f) {
+            d.0.push(at(
+                &f.format.span(),
+                format!("file `{}`: {problem}", f.id.get_ref()),
+            ));
+        }
         if let Some(s) = &f.split
             && Split::parse(s.get_ref()).is_none()
         {
@@ -464,6 +521,35 @@ fn check_files(
             ));
         }
     }
+}
+
+/// What is wrong with a file's layout options (plain-split lines, zip members), if anything.
+fn options_problem(f: &crate::model::RawFile) -> Option<String> {
+    let o = &f.options;
+    let table = matches!(f.format.get_ref().as_str(), "csv" | "tsv");
+    if (o.quoting.is_some() || o.max_fields.is_some()) && !table {
+        return Some("`quoting` and `max_fields` are options of the csv and tsv formats".into());
+    }
+    if let Some(n) = o.max_fields
+        && (o.quoting != Some(false) || n == 0)
+    {
+        return Some(
+            "`max_fields` (the last field takes the rest of the line) needs `quoting = false` and at least 1 field".into(),
+        );
+    }
+    let zip = o.compression.as_deref() == Some("zip");
+    if o.member.is_some() && !zip {
+        return Some(
+            "`member` names a member of a zip archive: add `compression = \"zip\"`".into(),
+        );
+    }
+    if zip && o.member.is_none() {
+        return Some("a zip archive needs `member`, the path of the file to read inside it".into());
+    }
+    o.member
+        .as_deref()
+        .and_then(|m| PathPattern::parse(m).err())
+        .map(|e| format!("zip member pattern: {e}"))
 }
 
 /// Checks of one step that do not depend on the files.
@@ -573,7 +659,16 @@ fn check_todos(lm: &LoadedManifest, d: &mut Diagnostics) -> Vec<usize> {
 mod tests {
     use super::*;
 
+    const JSONL_FILE: &str = r#"id = "q"
+path = "q.jsonl"
+format = "jsonl""#;
+
     fn manifest_with_languages(input: &str, output: &str) -> LoadedManifest {
+        tiny_manifest(JSONL_FILE, input, output)
+    }
+
+    /// A one-task manifest whose one `[[files]]` entry is `file` (its TOML keys).
+    fn tiny_manifest(file: &str, input: &str, output: &str) -> LoadedManifest {
         let text = format!(
             r#"[corpus]
 id = "tiny"
@@ -586,9 +681,7 @@ citation = "none"
 obtain = "test"
 
 [[files]]
-id = "q"
-path = "q.jsonl"
-format = "jsonl"
+{file}
 
 [[tasks]]
 id = "task950_tiny"
@@ -633,5 +726,59 @@ split = {{ policy = "fixed", split = "train" }}
         );
         let ok = manifest_with_languages(r#""en", "zh""#, r#""ca", "yue""#);
         assert!(check_catalogue(std::slice::from_ref(&ok)).is_empty());
+    }
+
+    #[test]
+    fn layout_options_are_checked_against_the_format_and_each_other() {
+        let problems = |file: &str| -> Vec<String> {
+            let lm = tiny_manifest(file, r#""en""#, r#""en""#);
+            let d = check_catalogue(std::slice::from_ref(&lm));
+            d.0.iter().map(|d| d.to_string()).collect()
+        };
+        let at = "tiny.toml:14:10: file `q`";
+        assert_eq!(
+            problems(
+                "id = \"q\"\npath = \"q.txt\"\nformat = \"csv\"\noptions = { max_fields = 3 }"
+            ),
+            [format!(
+                "{at}: `max_fields` (the last field takes the rest of the line) needs `quoting = false` and at least 1 field"
+            )]
+        );
+        assert_eq!(
+            problems(
+                "id = \"q\"\npath = \"q.txt\"\nformat = \"jsonl\"\noptions = { quoting = false }"
+            ),
+            [format!(
+                "{at}: `quoting` and `max_fields` are options of the csv and tsv formats"
+            )]
+        );
+        assert_eq!(
+            problems(
+                "id = \"q\"\npath = \"q.zip\"\nformat = \"jsonl\"\noptions = { member = \"q.jsonl\" }"
+            ),
+            [format!(
+                "{at}: `member` names a member of a zip archive: add `compression = \"zip\"`"
+            )]
+        );
+        assert_eq!(
+            problems(
+                "id = \"q\"\npath = \"q.zip\"\nformat = \"jsonl\"\noptions = { compression = \"zip\" }"
+            ),
+            [format!(
+                "{at}: a zip archive needs `member`, the path of the file to read inside it"
+            )]
+        );
+        assert_eq!(
+            problems(
+                "id = \"q\"\npath = \"q.zip\"\nformat = \"jsonl\"\noptions = { compression = \"zip\", member = \"**x/q.jsonl\" }"
+            ),
+            [format!(
+                "{at}: zip member pattern: `**` must be a whole path segment (`a/**/b`), not part of `**x`"
+            )]
+        );
+        assert!(
+            problems("id = \"q\"\npath = \"q.txt\"\nformat = \"csv\"\noptions = { delimiter = \" \", quoting = false, max_fields = 3 }")
+                .is_empty()
+        );
     }
 }

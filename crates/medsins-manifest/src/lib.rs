@@ -19,7 +19,7 @@ pub use bundled::{
     same_folder,
 };
 pub use catalogue::{Catalogue, LoadedManifest};
-pub use check::{check_catalogue, is_contained_path};
+pub use check::{check_catalogue, check_selection, is_contained_path};
 pub use error::{Diagnostic, Diagnostics};
 pub use model::*;
 pub use pattern::{

@@ -182,6 +182,16 @@ pub struct FileOptions {
     /// csv/tsv: field delimiter (default `,` for csv, tab for tsv).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
+    /// csv/tsv: whether `"` quotes cells (default true). `false` reads each line as plain text
+    /// split at every delimiter, as Python's `line.split(delimiter)` does: quotes are ordinary
+    /// characters (ADE-Corpus-V2's `|`-separated `.rel` files, whose sentences hold quotes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quoting: Option<bool>,
+    /// csv/tsv with `quoting = false`: at most this many fields a row; the last takes the rest of
+    /// the line, delimiters included, as Python's `line.split(delimiter, max_fields - 1)` does
+    /// (ADE-Corpus-V2's `ADE-NEG.txt`, `PMID NEG sentence` split at the first two spaces).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fields: Option<usize>,
     /// csv/tsv/xlsx: whether the first row names the columns (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<bool>,
@@ -198,7 +208,9 @@ pub struct FileOptions {
     /// Container: `gzip` or `zip` (default: none; `.gz` paths are gunzipped automatically).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<String>,
-    /// zip: the member to read inside the archive.
+    /// zip: the member to read inside the archive, its path inside the archive. It may be a
+    /// pattern (as in `path`) for a member whose folder or name differs between copies of the
+    /// archive (`*/HEAD_EN.json`, `**/train.jsonl`); it must then match exactly one member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
     /// text-files, or any per-file format whose `path` names a folder: file name ending of the

@@ -72,6 +72,27 @@ impl PathPattern {
     }
 }
 
+impl PathPattern {
+    /// Whether a `/`-separated relative path that is not on disk (a member of a zip archive)
+    /// matches the pattern, segment by segment, `**` standing for any number of folders.
+    pub fn matches(&self, path: &str) -> bool {
+        let parts: Vec<&str> = path.split('/').collect();
+        matches_parts(&self.segments, &parts)
+    }
+}
+
+fn matches_parts(segs: &[Segment], parts: &[&str]) -> bool {
+    match segs.split_first() {
+        None => parts.is_empty(),
+        Some((Segment::AnyDepth, rest)) => {
+            (0..=parts.len()).any(|skip| matches_parts(rest, &parts[skip..]))
+        }
+        Some((seg, rest)) => parts
+            .split_first()
+            .is_some_and(|(first, others)| seg.matches(first) && matches_parts(rest, others)),
+    }
+}
+
 /// Entries of `dir` that are not symbolic links (a pattern never leads through a link), as (name, path, is a folder), sorted by name.
 pub fn listing(dir: &Path) -> Vec<(String, PathBuf, bool)> {
     let Ok(rd) = std::fs::read_dir(dir) else {
@@ -273,6 +294,21 @@ mod tests {
             PathPattern::parse("x/**/y").unwrap().segments[1],
             Segment::AnyDepth
         ));
+    }
+
+    #[test]
+    fn paths_not_on_disk_match_segment_by_segment() {
+        let p = |s: &str| PathPattern::parse(s).unwrap();
+        assert!(p("*/HEAD_EN.json").matches("HEAD_EN/HEAD_EN.json"));
+        assert!(!p("*/HEAD_EN.json").matches("HEAD_EN.json"));
+        assert!(!p("*/HEAD_EN.json").matches("a/HEAD_EN/HEAD_EN.json"));
+        assert!(p("**/train_HEAD.json").matches("train_HEAD.json"));
+        assert!(p("**/train_HEAD.json").matches("head-qa/HEAD/train_HEAD.json"));
+        assert!(!p("**/train_HEAD.json").matches("HEAD/train_HEAD_EN.json"));
+        assert!(p("HEAD/{train,dev}_HEAD.json").matches("HEAD/dev_HEAD.json"));
+        assert!(!p("HEAD/{train,dev}_HEAD.json").matches("HEAD/test_HEAD.json"));
+        assert!(p("data/questions/US/test.jsonl").matches("data/questions/US/test.jsonl"));
+        assert!(!p("data/questions/US/test.jsonl").matches("data/questions/US/"));
     }
 
     #[test]

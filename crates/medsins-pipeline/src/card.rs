@@ -302,55 +302,112 @@ fn licence_file(manifests: &[&LoadedManifest], stats: &Stats) -> String {
     b
 }
 
-fn dataset_card(
-    c: &CardInputs,
-    sizes: &BTreeMap<String, Sizes>,
-    features: &[(String, String)],
-) -> String {
-    let (manifests, built, stats, lock) = (c.manifests, c.built, c.stats, c.lock);
-    let mut y = String::new();
-    let languages: BTreeSet<&str> = built
-        .iter()
-        .flat_map(|t| t.languages.iter().map(|s| s.as_str()))
-        .collect();
-    let categories: BTreeSet<&str> = built.iter().map(|t| t.category.as_str()).collect();
-    let parsed: Vec<Category> = categories
-        .iter()
-        .filter_map(|c| Category::parse(c))
-        .collect();
-    let count = |t: &TaskMeta, split: &str| -> u64 {
-        stats
+/// What the card's sections share, computed once.
+struct Facts<'a> {
+    c: &'a CardInputs<'a>,
+    sizes: &'a BTreeMap<String, Sizes>,
+    features: &'a [(String, String)],
+    languages: BTreeSet<&'a str>,
+    /// MedS-Ins category names present, and the ones parsed into the closed vocabulary.
+    categories: BTreeSet<&'a str>,
+    parsed: Vec<Category>,
+    /// Tasks with at least one row.
+    with_rows: Vec<&'a TaskMeta>,
+    restricted: Vec<&'a str>,
+}
+
+impl<'a> Facts<'a> {
+    fn new(
+        c: &'a CardInputs<'a>,
+        sizes: &'a BTreeMap<String, Sizes>,
+        features: &'a [(String, String)],
+    ) -> Facts<'a> {
+        let categories: BTreeSet<&str> = c.built.iter().map(|t| t.category.as_str()).collect();
+        Facts {
+            c,
+            sizes,
+            features,
+            languages: c
+                .built
+                .iter()
+                .flat_map(|t| t.languages.iter().map(|s| s.as_str()))
+                .collect(),
+            parsed: categories
+                .iter()
+                .filter_map(|c| Category::parse(c))
+                .collect(),
+            categories,
+            with_rows: c
+                .built
+                .iter()
+                .copied()
+                .filter(|t| {
+                    c.stats
+                        .per_task
+                        .get(&t.task_id)
+                        .is_some_and(|s| s.samples > 0)
+                })
+                .collect(),
+            restricted: restricted(c.manifests),
+        }
+    }
+
+    /// Rows of a task in a split.
+    fn count(&self, t: &TaskMeta, split: &str) -> u64 {
+        self.c
+            .stats
             .per_task
             .get(&t.task_id)
             .and_then(|s| s.per_split.get(split))
             .copied()
             .unwrap_or(0)
-    };
-    let with_rows: Vec<&&TaskMeta> = built
-        .iter()
-        .filter(|t| {
-            stats
-                .per_task
-                .get(&t.task_id)
-                .is_some_and(|s| s.samples > 0)
-        })
-        .collect();
-    let restricted = restricted(manifests);
+    }
 
-    let _ = writeln!(y, "---");
+    /// The splits with rows among the tasks `pred` selects.
+    fn splits_present(&self, pred: &dyn Fn(&TaskMeta) -> bool) -> Vec<&'static str> {
+        ["train", "validation", "test"]
+            .into_iter()
+            .filter(|s| self.c.built.iter().any(|t| pred(t) && self.count(t, s) > 0))
+            .collect()
+    }
+}
+
+fn dataset_card(
+    c: &CardInputs,
+    sizes: &BTreeMap<String, Sizes>,
+    features: &[(String, String)],
+) -> String {
+    let f = Facts::new(c, sizes, features);
+    let mut b = String::from("---\n");
+    hub_metadata(&mut b, &f);
+    gating(&mut b, &f);
+    configs(&mut b, &f);
+    dataset_infos(&mut b, &f);
+    b.push_str("---\n\n");
+    overview(&mut b, &f);
+    loading(&mut b, &f);
+    fields_and_tasks(&mut b, &f);
+    limitations(&mut b);
+    sources(&mut b, &f);
+    b
+}
+
+/// The Hub's dataset-card metadata: name, languages, licence, creators, size, sources,
+/// categories, tags.
+fn hub_metadata(y: &mut String, f: &Facts) {
     let _ = writeln!(
         y,
         "pretty_name: {}",
         yaml_str("MedS-Ins (rebuilt with medsins)")
     );
     let _ = writeln!(y, "language:");
-    for l in &languages {
+    for l in &f.languages {
         let _ = writeln!(y, "- {}", yaml_str(l));
     }
     let _ = writeln!(
         y,
         "multilinguality:\n- {}",
-        if languages.len() > 1 {
+        if f.languages.len() > 1 {
             "multilingual"
         } else {
             "monolingual"
@@ -364,10 +421,10 @@ fn dataset_card(
     let _ = writeln!(
         y,
         "size_categories:\n- {}",
-        yaml_str(size_category(stats.samples))
+        yaml_str(size_category(f.c.stats.samples))
     );
     let _ = writeln!(y, "source_datasets:");
-    for m in manifests {
+    for m in f.c.manifests {
         let _ = writeln!(
             y,
             "- {}",
@@ -375,13 +432,13 @@ fn dataset_card(
         );
     }
     let hub_categories: BTreeSet<&str> = std::iter::once("text-generation")
-        .chain(parsed.iter().filter_map(|c| hub_task_category(*c)))
+        .chain(f.parsed.iter().filter_map(|c| hub_task_category(*c)))
         .collect();
     let _ = writeln!(y, "task_categories:");
     for c in &hub_categories {
         let _ = writeln!(y, "- {c}");
     }
-    let task_ids: BTreeSet<&str> = parsed.iter().filter_map(|c| hub_task_id(*c)).collect();
+    let task_ids: BTreeSet<&str> = f.parsed.iter().filter_map(|c| hub_task_id(*c)).collect();
     if !task_ids.is_empty() {
         let _ = writeln!(y, "task_ids:");
         for t in &task_ids {
@@ -393,39 +450,42 @@ fn dataset_card(
         "tags:\n- medical\n- biomedical\n- clinical\n- instruction-tuning\n- meds-ins"
     );
     let _ = writeln!(y, "meds_ins_categories:");
-    for c in &categories {
+    for c in &f.categories {
         let _ = writeln!(y, "- {}", yaml_str(c));
     }
-    if !restricted.is_empty() {
-        let _ = writeln!(
-            y,
-            "extra_gated_prompt: {}",
-            yaml_str(&format!(
-                "This dataset holds rows of registration-only or credentialed corpora ({}). You may access it only if you hold the same access to those corpora (e.g. a PhysioNet credentialed account and signed Data Use Agreement) and agree not to redistribute their rows.",
-                restricted.join(", ")
-            ))
-        );
-        let _ = writeln!(
-            y,
-            "extra_gated_fields:\n  Name: text\n  Affiliation: text\n  Credentialed access (e.g. PhysioNet user name): text\n  I agree not to redistribute rows of restricted corpora: checkbox"
-        );
+}
+
+/// The Hub's access gate, when rows of restricted corpora are present.
+fn gating(y: &mut String, f: &Facts) {
+    if f.restricted.is_empty() {
+        return;
     }
+    let _ = writeln!(
+        y,
+        "extra_gated_prompt: {}",
+        yaml_str(&format!(
+            "This dataset holds rows of registration-only or credentialed corpora ({}). You may access it only if you hold the same access to those corpora (e.g. a PhysioNet credentialed account and signed Data Use Agreement) and agree not to redistribute their rows.",
+            f.restricted.join(", ")
+        ))
+    );
+    let _ = writeln!(
+        y,
+        "extra_gated_fields:\n  Name: text\n  Affiliation: text\n  Credentialed access (e.g. PhysioNet user name): text\n  I agree not to redistribute rows of restricted corpora: checkbox"
+    );
+}
+
+/// One `datasets` config per task, and `default` for every task.
+fn configs(y: &mut String, f: &Facts) {
     let _ = writeln!(y, "configs:");
-    let splits_present = |pred: &dyn Fn(&TaskMeta) -> bool| -> Vec<&'static str> {
-        ["train", "validation", "test"]
-            .into_iter()
-            .filter(|s| built.iter().any(|t| pred(t) && count(t, s) > 0))
-            .collect()
-    };
-    if !with_rows.is_empty() {
+    if !f.with_rows.is_empty() {
         let _ = writeln!(y, "- config_name: default\n  data_files:");
-        for s in splits_present(&|_| true) {
+        for s in f.splits_present(&|_| true) {
             let _ = writeln!(y, "  - split: {s}\n    path: \"data/*/{s}-*.parquet\"");
         }
     }
-    for t in &with_rows {
+    for t in &f.with_rows {
         let _ = writeln!(y, "- config_name: {}\n  data_files:", yaml_str(&t.task_id));
-        for s in splits_present(&|x| x.task_id == t.task_id) {
+        for s in f.splits_present(&|x| x.task_id == t.task_id) {
             let _ = writeln!(
                 y,
                 "  - split: {s}\n    path: {}",
@@ -433,27 +493,35 @@ fn dataset_card(
             );
         }
     }
-    if !features.is_empty() {
-        let _ = writeln!(y, "dataset_info:");
-        let mut all = Sizes::default();
-        for s in sizes.values() {
-            for (split, (rows, bytes)) in &s.splits {
-                let e = all.splits.entry(split.clone()).or_default();
-                e.0 += rows;
-                e.1 += bytes;
-            }
-            all.download += s.download;
+}
+
+/// `dataset_info` of `default` and of every task, from the shards' footers.
+fn dataset_infos(y: &mut String, f: &Facts) {
+    if f.features.is_empty() {
+        return;
+    }
+    let _ = writeln!(y, "dataset_info:");
+    let mut all = Sizes::default();
+    for s in f.sizes.values() {
+        for (split, (rows, bytes)) in &s.splits {
+            let e = all.splits.entry(split.clone()).or_default();
+            e.0 += rows;
+            e.1 += bytes;
         }
-        dataset_info(&mut y, "default", features, &all);
-        for t in &with_rows {
-            if let Some(s) = sizes.get(&t.task_id) {
-                dataset_info(&mut y, &t.task_id, features, s);
-            }
+        all.download += s.download;
+    }
+    dataset_info(y, "default", f.features, &all);
+    for t in &f.with_rows {
+        if let Some(s) = f.sizes.get(&t.task_id) {
+            dataset_info(y, &t.task_id, f.features, s);
         }
     }
-    let _ = writeln!(y, "---\n");
+}
 
-    let mut b = y;
+/// The title, what the build is, and the warnings (partial, not the releases, restricted,
+/// non-commercial).
+fn overview(b: &mut String, f: &Facts) {
+    let (stats, lock) = (f.c.stats, f.c.lock);
     let _ = writeln!(b, "# MedS-Ins, rebuilt from raw corpora\n");
     let _ = writeln!(
         b,
@@ -478,27 +546,28 @@ fn dataset_card(
             lock.checksums_skipped.len()
         );
     }
-    if !restricted.is_empty() {
+    if !f.restricted.is_empty() {
         let _ = writeln!(
             b,
             "> **Warning: restricted data.** Rows from registration-only or credentialed corpora are present \
              ({}). Their terms (e.g. the PhysioNet Credentialed Health Data Use Agreement) forbid redistribution: \
              share this directory only in a private, gated repository (`medsins push --private --gated manual`). \
              Rebuild with `--access public` for a shareable subset.\n",
-            restricted.join(", ")
+            f.restricted.join(", ")
         );
     }
-    let nc: Vec<&str> = manifests
-        .iter()
-        .filter(|m| {
-            // CC licences mark it `-NC` / `BY-NC`; others spell it out
-            let l = m.manifest.corpus.license.to_lowercase();
-            ["-nc", " nc", "non-commercial", "noncommercial"]
-                .iter()
-                .any(|k| l.contains(k))
-        })
-        .map(|m| m.manifest.id())
-        .collect();
+    let nc: Vec<&str> =
+        f.c.manifests
+            .iter()
+            .filter(|m| {
+                // CC licences mark it `-NC` / `BY-NC`; others spell it out
+                let l = m.manifest.corpus.license.to_lowercase();
+                ["-nc", " nc", "non-commercial", "noncommercial"]
+                    .iter()
+                    .any(|k| l.contains(k))
+            })
+            .map(|m| m.manifest.id())
+            .collect();
     if !nc.is_empty() {
         let _ = writeln!(
             b,
@@ -506,8 +575,12 @@ fn dataset_card(
             nc.join(", ")
         );
     }
+}
 
-    let example = with_rows
+/// How to load the dataset with `datasets`, polars and DuckDB.
+fn loading(b: &mut String, f: &Facts) {
+    let example = f
+        .with_rows
         .first()
         .map(|t| t.task_id.as_str())
         .unwrap_or("TASK_ID");
@@ -523,23 +596,25 @@ fn dataset_card(
          `'out/data/*/*.parquet'`). `medsins export` writes chat, ShareGPT, Alpaca or MedS-Ins task JSON files \
          for training.\n"
     );
+}
 
+/// The data-fields table and the tasks table.
+fn fields_and_tasks(b: &mut String, f: &Facts) {
     let _ = writeln!(
         b,
         "## Data fields\n\n| field | type | meaning |\n|---|---|---|"
     );
-    let present: BTreeSet<&str> = features.iter().map(|f| f.0.as_str()).collect();
+    let present: BTreeSet<&str> = f.features.iter().map(|x| x.0.as_str()).collect();
     for (name, t, what) in FIELDS {
         if present.is_empty() || present.contains(name) {
             let _ = writeln!(b, "| `{name}` | {t} | {what} |");
         }
     }
-
     let _ = writeln!(
         b,
         "\n## Tasks\n\n| task | no. | corpus | category | train | validation | test |\n|---|---|---|---|---|---|---|"
     );
-    for t in built {
+    for t in f.c.built {
         let _ = writeln!(
             b,
             "| `{}` | {} | {} | {} | {} | {} | {} |",
@@ -547,12 +622,14 @@ fn dataset_card(
             t.task_no,
             t.corpus_id,
             t.category,
-            count(t, "train"),
-            count(t, "validation"),
-            count(t, "test")
+            f.count(t, "train"),
+            f.count(t, "validation"),
+            f.count(t, "test")
         );
     }
+}
 
+fn limitations(b: &mut String) {
     let _ = writeln!(
         b,
         "\n## Limitations\n\n\
@@ -567,14 +644,17 @@ fn dataset_card(
          - Licences differ per corpus (see below and `{LICENSE_FILE}`): check each row's `license` and `access` \
          before use, in particular for commercial use.\n"
     );
+}
 
+/// Every corpus: the distribution it was read from, licence, access, rows; then citations.
+fn sources(b: &mut String, f: &Facts) {
     let _ = writeln!(
         b,
         "## Sources, licences and citations\n\n| corpus | built from | licence | access | samples |\n|---|---|---|---|---|"
     );
-    for m in manifests {
+    for m in f.c.manifests {
         let id = m.manifest.id();
-        let from = match c.sources.get(id) {
+        let from = match f.c.sources.get(id) {
             Some((v, name)) => format!("{name} (`{v}`)"),
             None => String::new(),
         };
@@ -585,11 +665,11 @@ fn dataset_card(
             m.manifest.corpus.homepage,
             m.manifest.corpus.license,
             m.manifest.corpus.access.get_ref(),
-            stats.per_corpus.get(id).copied().unwrap_or(0)
+            f.c.stats.per_corpus.get(id).copied().unwrap_or(0)
         );
     }
     let _ = writeln!(b, "\n### Citations\n");
-    for m in manifests {
+    for m in f.c.manifests {
         let _ = writeln!(
             b,
             "**{}**\n\n```\n{}\n```\n",
@@ -597,5 +677,4 @@ fn dataset_card(
             m.manifest.corpus.citation.trim()
         );
     }
-    b
 }

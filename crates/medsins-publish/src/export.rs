@@ -229,13 +229,13 @@ pub fn export(
         rows: 0,
         too_long: Vec::new(),
     };
-    let columns: Vec<String> = medsins_output::sample_schema_with_tokens()
+    let all_columns: Vec<String> = medsins_output::sample_schema_with_tokens()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
     let columns: Vec<&str> = match opts.format {
-        Format::Jsonl => columns.iter().map(String::as_str).collect(),
+        Format::Jsonl => all_columns.iter().map(String::as_str).collect(),
         _ => vec![
             "id",
             "instruction",
@@ -246,100 +246,23 @@ pub fn export(
         ],
     };
     for ((task_id, split), shards) in dir.shards()? {
-        let name = if split == "train" {
-            format!("{task_id}.{}", opts.format.extension())
-        } else {
-            format!("{task_id}_{split}.{}", opts.format.extension())
-        };
-        let path = to.join(&name);
-        let file = std::fs::File::create(&path).map_err(io_err(&path))?;
-        let mut w = std::io::BufWriter::new(file);
-        let mut entry = ExportedFile {
-            file: name,
-            task_id: task_id.clone(),
-            split: split.clone(),
-            rows: 0,
-            too_long: 0,
-        };
-        let mut tail = None;
-        let mut failure: Option<PublishError> = None;
+        let mut file = FileWriter::create(to, task_id, split, opts)?;
         for shard in &shards {
+            let mut failure: Option<PublishError> = None;
             medsins_output::for_each_row_batch(shard, &columns, &mut |rows| {
                 for row in rows {
-                    if failure.is_some() {
-                        return;
-                    }
-                    let r = (|| -> Result<(), PublishError> {
-                        if let Some((max, c)) = bound {
-                            let t = c
-                                .count_sample(
-                                    &text(&row, "instruction"),
-                                    &text(&row, "input"),
-                                    &text(&row, "output"),
-                                )
-                                .map_err(PublishError::Invalid)?;
-                            if t.total as usize > max {
-                                entry.too_long += 1;
-                                summary.too_long.push(TooLong {
-                                    id: text(&row, "id"),
-                                    task_id: task_id.clone(),
-                                    tokens: t.total,
-                                });
-                                return Ok(());
-                            }
-                        }
-                        let v = line(&row, opts.format, opts.instruction_in);
-                        let s = serde_json::to_string(&v)
-                            .map_err(|e| PublishError::Invalid(e.to_string()))?;
-                        let io = |e| PublishError::Io {
-                            path: path.clone(),
-                            source: e,
-                        };
-                        if opts.format == Format::TaskJson {
-                            match &tail {
-                                None => {
-                                    let (head, t) = task_json_frame(
-                                        opts.catalogue,
-                                        &task_id,
-                                        &split,
-                                        Some(&row),
-                                    )?;
-                                    w.write_all(head.as_bytes()).map_err(io)?;
-                                    tail = Some(t);
-                                }
-                                Some(_) => w.write_all(b",\n").map_err(io)?,
-                            }
-                            w.write_all(b"    ").map_err(io)?;
-                        }
-                        w.write_all(s.as_bytes()).map_err(io)?;
-                        if opts.format != Format::TaskJson {
-                            w.write_all(b"\n").map_err(io)?;
-                        }
-                        entry.rows += 1;
-                        Ok(())
-                    })();
-                    if let Err(e) = r {
+                    if failure.is_none()
+                        && let Err(e) = file.row(&row, bound, &mut summary.too_long)
+                    {
                         failure = Some(e);
                     }
                 }
             })?;
-            if let Some(e) = failure.take() {
+            if let Some(e) = failure {
                 return Err(e);
             }
         }
-        if opts.format == Format::TaskJson {
-            let tail = match tail {
-                Some(t) => t,
-                None => {
-                    // every row was over the bound: an empty instance list
-                    let (head, t) = task_json_frame(opts.catalogue, &task_id, &split, None)?;
-                    w.write_all(head.as_bytes()).map_err(io_err(&path))?;
-                    t
-                }
-            };
-            w.write_all(tail.as_bytes()).map_err(io_err(&path))?;
-        }
-        w.flush().map_err(io_err(&path))?;
+        let entry = file.finish()?;
         summary.rows += entry.rows;
         summary.files.push(entry);
     }
@@ -348,4 +271,123 @@ pub fn export(
         serde_json::to_string_pretty(&summary).map_err(|e| PublishError::Invalid(e.to_string()))?;
     std::fs::write(&p, s + "\n").map_err(io_err(&p))?;
     Ok(summary)
+}
+
+/// One exported file (a task and split) being written.
+struct FileWriter<'a> {
+    path: std::path::PathBuf,
+    w: std::io::BufWriter<std::fs::File>,
+    entry: ExportedFile,
+    /// The closing text of a task JSON file, once its head is written.
+    tail: Option<String>,
+    opts: &'a ExportOptions<'a>,
+}
+
+impl<'a> FileWriter<'a> {
+    fn create(
+        to: &Path,
+        task_id: String,
+        split: String,
+        opts: &'a ExportOptions<'a>,
+    ) -> Result<FileWriter<'a>, PublishError> {
+        let name = if split == "train" {
+            format!("{task_id}.{}", opts.format.extension())
+        } else {
+            format!("{task_id}_{split}.{}", opts.format.extension())
+        };
+        let path = to.join(&name);
+        let file = std::fs::File::create(&path).map_err(io_err(&path))?;
+        Ok(FileWriter {
+            w: std::io::BufWriter::new(file),
+            path,
+            entry: ExportedFile {
+                file: name,
+                task_id,
+                split,
+                rows: 0,
+                too_long: 0,
+            },
+            tail: None,
+            opts,
+        })
+    }
+
+    /// Writes one row, or lists it in `too_long` when it is over the token bound.
+    fn row(
+        &mut self,
+        row: &Map<String, Value>,
+        bound: Option<(usize, &Counter)>,
+        too_long: &mut Vec<TooLong>,
+    ) -> Result<(), PublishError> {
+        if let Some((max, c)) = bound {
+            let t = c
+                .count_sample(
+                    &text(row, "instruction"),
+                    &text(row, "input"),
+                    &text(row, "output"),
+                )
+                .map_err(PublishError::Invalid)?;
+            if t.total as usize > max {
+                self.entry.too_long += 1;
+                too_long.push(TooLong {
+                    id: text(row, "id"),
+                    task_id: self.entry.task_id.clone(),
+                    tokens: t.total,
+                });
+                return Ok(());
+            }
+        }
+        let v = line(row, self.opts.format, self.opts.instruction_in);
+        let s = serde_json::to_string(&v).map_err(|e| PublishError::Invalid(e.to_string()))?;
+        let io = io_err(&self.path);
+        if self.opts.format == Format::TaskJson {
+            match &self.tail {
+                None => {
+                    let (head, t) = task_json_frame(
+                        self.opts.catalogue,
+                        &self.entry.task_id,
+                        &self.entry.split,
+                        Some(row),
+                    )?;
+                    self.w.write_all(head.as_bytes()).map_err(io)?;
+                    self.tail = Some(t);
+                }
+                Some(_) => self.w.write_all(b",\n").map_err(io)?,
+            }
+            self.w.write_all(b"    ").map_err(io_err(&self.path))?;
+        }
+        self.w.write_all(s.as_bytes()).map_err(io_err(&self.path))?;
+        if self.opts.format != Format::TaskJson {
+            self.w.write_all(b"\n").map_err(io_err(&self.path))?;
+        }
+        self.entry.rows += 1;
+        Ok(())
+    }
+
+    /// Closes the file (a task JSON file's instance list, empty when every row was over the
+    /// bound).
+    fn finish(mut self) -> Result<ExportedFile, PublishError> {
+        if self.opts.format == Format::TaskJson {
+            let tail = match self.tail.take() {
+                Some(t) => t,
+                None => {
+                    let (head, t) = task_json_frame(
+                        self.opts.catalogue,
+                        &self.entry.task_id,
+                        &self.entry.split,
+                        None,
+                    )?;
+                    self.w
+                        .write_all(head.as_bytes())
+                        .map_err(io_err(&self.path))?;
+                    t
+                }
+            };
+            self.w
+                .write_all(tail.as_bytes())
+                .map_err(io_err(&self.path))?;
+        }
+        self.w.flush().map_err(io_err(&self.path))?;
+        Ok(self.entry)
+    }
 }

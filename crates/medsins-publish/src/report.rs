@@ -193,8 +193,21 @@ fn table(head: &[&str], rows: &[Vec<String>], numeric_from: usize) -> String {
 /// The report page of the build in `dir`.
 pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
     let scan = scan(dir)?;
-    let st = &dir.stats;
     let mut h = String::new();
+    header(&mut h, dir);
+    let tasks = rows_per_category_and_task(&mut h, dir, &scan);
+    lengths_and_tokens(&mut h, &scan);
+    quality(&mut h, &scan, &tasks);
+    clusters(&mut h, &scan);
+    licences(&mut h, dir);
+    checks(&mut h, dir)?;
+    h.push_str("</body></html>\n");
+    Ok(h)
+}
+
+/// The page's head, the build line, the headline counts and the restricted-rows warning.
+fn header(h: &mut String, dir: &BuildDir) {
+    let st = &dir.stats;
     let _ = write!(
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>MedS-Ins build report</title><style>{CSS}</style></head><body>"
@@ -238,8 +251,15 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
             esc(&list.join(", "))
         );
     }
+}
 
-    // rows per category and task
+/// Rows per category and per task; returns the tasks in task-number order.
+fn rows_per_category_and_task<'a>(
+    h: &mut String,
+    dir: &'a BuildDir,
+    scan: &Scan,
+) -> Vec<(&'a String, &'a medsins_output::TaskStats)> {
+    let st = &dir.stats;
     let categories: Vec<&String> = st.per_category.keys().collect();
     let cat_colour = |c: &str| colour(categories.iter().position(|x| x.as_str() == c).unwrap_or(0));
     h.push_str("<h2 id=\"rows\">Rows per category</h2>");
@@ -282,7 +302,11 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
         .collect();
     h.push_str(&svg::hbars(&bars, true, 400));
 
-    // lengths
+    tasks
+}
+
+/// Text lengths, and token counts when the build had a tokenizer.
+fn lengths_and_tokens(h: &mut String, scan: &Scan) {
     h.push_str("<h2 id=\"lengths\">Text lengths</h2><p class=\"note\">Rows per length in characters, bins doubling in width.</p>");
     let labels: Vec<String> = (0..scan.chars.len()).map(svg::log2_label).collect();
     let values: Vec<Vec<u64>> = scan.chars.iter().map(|b| b.to_vec()).collect();
@@ -301,8 +325,10 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
             &[("input tokens", colour(2)), ("output tokens", colour(4))],
         ));
     }
+}
 
-    // quality
+/// What each quality stage removed, and the samples in and out of each stage.
+fn quality(h: &mut String, scan: &Scan, tasks: &[(&String, &medsins_output::TaskStats)]) {
     h.push_str("<h2 id=\"quality\">What each quality stage removed, and why</h2><p class=\"note\">Entries of <code>ledger.parquet</code> by stage and reason; a reason ending in <code>_flag</code> marks a sample that is kept (docs/data-quality.md).</p>");
     let bars: Vec<Bar> = scan
         .ledger
@@ -337,7 +363,7 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
         h.push_str(&table(&["stage", "reason", "meaning", "entries"], &rows, 3));
     }
     let mut stage_rows: BTreeMap<String, (u64, u64, usize)> = BTreeMap::new();
-    for (_, t) in &tasks {
+    for (_, t) in tasks {
         for (i, (stage, a, b)) in t.stages.iter().enumerate() {
             let e = stage_rows.entry(stage.clone()).or_insert((0, 0, i));
             e.0 += a;
@@ -360,8 +386,10 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
         .collect();
     h.push_str("<p class=\"note\">Samples in and out of each stage, summed over tasks:</p>");
     h.push_str(&table(&["stage", "in", "out", "removed"], &rows, 1));
+}
 
-    // near-duplicate clusters
+/// Near-duplicate cluster sizes.
+fn clusters(h: &mut String, scan: &Scan) {
     h.push_str("<h2 id=\"near-duplicates\">Near-duplicate clusters</h2>");
     if scan.clusters.is_empty() {
         h.push_str("<p>No near-duplicate cluster.</p>");
@@ -379,8 +407,11 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
             &[("clusters", colour(6))],
         ));
     }
+}
 
-    // licences and access
+/// Rows per access class and per licence.
+fn licences(h: &mut String, dir: &BuildDir) {
+    let st = &dir.stats;
     h.push_str("<h2 id=\"licences\">Licence and access mix</h2><p class=\"note\">Rows per access class:</p>");
     let access_colour = |a: &str| match a {
         "public" => colour(2),
@@ -414,8 +445,10 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
         );
     }
     h.push_str("</table>");
+}
 
-    // checks
+/// The semantic checks of `checks.json`.
+fn checks(h: &mut String, dir: &BuildDir) -> Result<(), PublishError> {
     h.push_str("<h2 id=\"checks\">Semantic checks</h2>");
     match dir.checks()? {
         Some(c) => {
@@ -466,8 +499,7 @@ pub fn render(dir: &BuildDir) -> Result<String, PublishError> {
         }
         None => h.push_str("<p>No <code>checks.json</code> in this build.</p>"),
     }
-    h.push_str("</body></html>\n");
-    Ok(h)
+    Ok(())
 }
 
 /// Writes the report of `dir` to `file`.

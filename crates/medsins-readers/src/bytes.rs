@@ -25,13 +25,13 @@ const RELEASE_MIN_BYTES: usize = 64 << 20;
 
 /// A reader that counts the bytes it hands out, so decompression can be measured against the
 /// compressed bytes read so far (the count is shared: zip archives own their reader).
-pub(crate) struct Counted<R> {
+struct Counted<R> {
     inner: R,
     count: Rc<Cell<u64>>,
 }
 
 impl<R> Counted<R> {
-    pub(crate) fn new(inner: R) -> (Self, Rc<Cell<u64>>) {
+    fn new(inner: R) -> (Self, Rc<Cell<u64>>) {
         let count = Rc::new(Cell::new(0));
         (
             Counted {
@@ -66,7 +66,7 @@ fn source(member: Option<&str>) -> String {
 /// `max_decompressed_bytes` in all (counting `before`, what earlier members of the same file
 /// gave), or more than `max_decompression_ratio` times the compressed bytes read so far
 /// (`compressed`) once [`RATIO_FREE_BYTES`] have come out. Returns the bytes copied.
-pub(crate) fn bounded_copy(
+fn bounded_copy(
     path: &Path,
     member: Option<&str>,
     mut from: impl Read,
@@ -207,14 +207,15 @@ impl RawBytes {
             let (file, compressed) = Counted::new(file);
             let mut archive = zip::ZipArchive::new(file)
                 .map_err(|e| crate::format_err(path, format!("not a zip archive: {e}")))?;
-            let member = options
+            let wanted = options
                 .member
                 .as_deref()
                 .ok_or_else(|| crate::format_err(path, "zip container needs `member`"))?;
+            let member = zip_member(path, &archive, wanted)?;
             let entry = archive
-                .by_name(member)
+                .by_name(&member)
                 .map_err(|e| crate::format_err(path, format!("zip member `{member}`: {e}")))?;
-            return decompressed(path, Some(member), entry, &compressed, limits);
+            return decompressed(path, Some(&member), entry, &compressed, limits);
         }
         if let Some(c) = &options.compression
             && c != "none"
@@ -254,6 +255,65 @@ impl RawBytes {
             // MADV_DONTNEED only drops clean pages, which the kernel re-reads from the file.
             let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
+    }
+}
+
+/// How many member names an error about an unmatched member pattern lists.
+const MEMBERS_LISTED: usize = 10;
+
+/// The member of `archive` that `wanted` names: itself, or when it is a pattern the one member
+/// (not a folder entry) it matches; none or several is an error listing what the archive holds.
+fn zip_member<R: Read + Seek>(
+    path: &Path,
+    archive: &zip::ZipArchive<R>,
+    wanted: &str,
+) -> Result<String, ReadError> {
+    if !medsins_manifest::is_pattern(wanted) {
+        return Ok(wanted.to_string());
+    }
+    let pattern = medsins_manifest::PathPattern::parse(wanted)
+        .map_err(|e| crate::format_err(path, format!("zip member pattern: {e}")))?;
+    let files: Vec<&str> = archive.file_names().filter(|n| !n.ends_with('/')).collect();
+    let mut found: Vec<&str> = files
+        .iter()
+        .copied()
+        .filter(|n| pattern.matches(n))
+        .collect();
+    found.sort_unstable();
+    let list = |names: &[&str]| {
+        let shown: Vec<String> = names
+            .iter()
+            .take(MEMBERS_LISTED)
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let more = names.len().saturating_sub(MEMBERS_LISTED);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    match found.as_slice() {
+        [one] => Ok((*one).to_string()),
+        [] => {
+            let mut all = files;
+            all.sort_unstable();
+            Err(crate::format_err(
+                path,
+                format!(
+                    "no zip member matches `{wanted}`; the archive holds {}",
+                    list(&all)
+                ),
+            ))
+        }
+        several => Err(crate::format_err(
+            path,
+            format!(
+                "{} zip members match `{wanted}`: {}; write `member` so that it names one",
+                several.len(),
+                list(several)
+            ),
+        )),
     }
 }
 

@@ -100,6 +100,28 @@ pub(crate) fn limit_err(path: &Path, limit: Limit, limits: &Limits, what: String
     }
 }
 
+/// Runs a third-party parser on a raw file's bytes. Some panic on malformed input (calamine's
+/// cell-reference arithmetic, parquet's byte-array decoder dividing by a zero value count): a
+/// panic there is this file's error (`the <kind> reader failed on it`), not the end of the build.
+/// Only parsing goes inside: a panic of medsins's own code is never caught here.
+pub(crate) fn guarded<T>(
+    path: &Path,
+    kind: &str,
+    parse: impl FnOnce() -> T,
+) -> Result<T, ReadError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        format_err(
+            path,
+            format!("the {kind} reader failed on it ({why}); the file is damaged or not {kind}"),
+        )
+    })
+}
+
 /// The record-size error, for a record at `locator` found larger than the limit.
 pub(crate) fn record_too_large(path: &Path, limits: &Limits, locator: &str) -> ReadError {
     limit_err(

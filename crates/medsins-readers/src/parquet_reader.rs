@@ -2,7 +2,7 @@
 //! (strings, numbers, booleans, lists and structs become JSON values).
 
 use crate::limits::{Limit, Limits, show_bytes};
-use crate::{ReadError, Sink, format_err, limit_err, record, record_too_large, too_large};
+use crate::{ReadError, Sink, format_err, guarded, limit_err, record, record_too_large, too_large};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -57,15 +57,17 @@ pub fn read_parquet(
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
     let bytes = parquet::data_type::AsBytes::as_bytes(data).to_vec();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .map_err(|e| format_err(path, format!("not a Parquet file: {e}")))?;
+    let builder = guarded(path, "Parquet", || {
+        ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+    })?
+    .map_err(|e| format_err(path, format!("not a Parquet file: {e}")))?;
     check_declared_size(path, data.len(), builder.metadata(), limits)?;
-    let reader = builder
-        .with_batch_size(4096)
-        .build()
+    let mut reader = guarded(path, "Parquet", || builder.with_batch_size(4096).build())?
         .map_err(|e| format_err(path, e.to_string()))?;
     let mut row = 0usize;
-    for batch in reader {
+    // the decoder panics on some malformed pages (a zero value count it divides by): only the
+    // decoding is guarded, never the sink
+    while let Some(batch) = guarded(path, "Parquet", || reader.next())? {
         let batch = batch.map_err(|e| format_err(path, e.to_string()))?;
         for i in 0..batch.num_rows() {
             row += 1;

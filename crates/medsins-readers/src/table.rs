@@ -4,7 +4,7 @@
 use crate::bytes::strip_bom;
 use crate::limits::Limits;
 use crate::{
-    ReadError, Record, RecordError, Sink, format_err, record, record_too_large, too_large,
+    ReadError, Record, RecordError, Sink, format_err, guarded, record, record_too_large, too_large,
 };
 use calamine::{Data, Reader};
 use medsins_manifest::FileOptions;
@@ -76,9 +76,21 @@ pub fn read_csv(
         }
     };
     let header = opts.header.unwrap_or(true);
+    let quoting = opts.quoting.unwrap_or(true);
+    // the last field takes the rest of the line: only meaningful when fields are plain text
+    let max_fields = match opts.max_fields {
+        Some(n) if quoting || n == 0 => {
+            return Err(format_err(
+                path,
+                "`max_fields` needs `quoting = false` and at least 1 field",
+            ));
+        }
+        m => m,
+    };
     let bound = Rc::new(RecordBound::default());
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delim)
+        .quoting(quoting)
         .has_headers(false)
         .flexible(true)
         .from_reader(BoundedRecords {
@@ -131,6 +143,11 @@ pub fn read_csv(
             names = Some(cols.map_err(|_| format_err(path, "header row is not UTF-8"))?);
             continue;
         }
+        if let Some(max) = max_fields
+            && row.len() > max
+        {
+            row = rejoin_rest(&row, max, delim);
+        }
         n += 1;
         let locator = format!("row {n} (line {line})");
         let cols =
@@ -166,6 +183,19 @@ pub fn read_csv(
         sink(Ok(record(f, locator, &data[start..end.min(data.len())])));
     }
     Ok(())
+}
+
+/// `row` with its fields from the `max`-th on joined back with the delimiter they were split
+/// at (fields read without quoting are the line's bytes between delimiters, so this restores
+/// the rest of the line exactly).
+fn rejoin_rest(row: &csv::ByteRecord, max: usize, delim: u8) -> csv::ByteRecord {
+    let mut out = csv::ByteRecord::new();
+    for f in row.iter().take(max - 1) {
+        out.push_field(f);
+    }
+    let rest: Vec<&[u8]> = row.iter().skip(max - 1).collect();
+    out.push_field(&rest.join(&delim));
+    out
 }
 
 /// A cell as a JSON value: text as is, integral numbers as integers, empty as null.
@@ -217,22 +247,7 @@ fn open_sheet(
     limits: &Limits,
 ) -> Result<Sheet, ReadError> {
     crate::bytes::check_zip_members(path, data, limits)?;
-    // calamine panics on some malformed sheets (an overlong cell reference overflows its
-    // arithmetic): a panic there is this file's error, not the build's end
-    let (name, mut cells) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        sheet_cells(path, data, sheet)
-    }))
-    .map_err(|panic| {
-        let why = panic
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format_err(
-            path,
-            format!("not a readable XLSX workbook: the XLSX reader failed on it ({why})"),
-        )
-    })??;
+    let (name, mut cells) = guarded(path, "XLSX", || sheet_cells(path, data, sheet))??;
     cells.sort_by_key(|(pos, _)| *pos);
     let col_start = cells.iter().map(|((_, c), _)| *c).min().unwrap_or(0);
     let col_end = cells.iter().map(|((_, c), _)| *c).max().unwrap_or(0);

@@ -271,9 +271,27 @@ fn an_overlong_cell_reference_is_an_error_not_a_panic() {
     if cfg!(debug_assertions) {
         assert_eq!(
             err_text(r, dir.path()),
-            "raw/w.xlsx: not a readable XLSX workbook: the XLSX reader failed on it (attempt to multiply with overflow)"
+            "raw/w.xlsx: the XLSX reader failed on it (attempt to multiply with overflow); the file is damaged or not XLSX"
         );
     }
+}
+
+#[test]
+fn a_parquet_page_the_decoder_divides_by_zero_on_is_an_error_not_a_panic() {
+    // found by the fuzz run: one byte of the LiveQA fixture's first page header set to 0
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/raw/liveqa/data/train-00000-of-00001.parquet");
+    let mut data = std::fs::read(fixture).unwrap();
+    assert_eq!(data[12], 8);
+    data[12] = 0;
+    let (dir, p) = file("train.parquet", &data);
+    assert_eq!(
+        err_text(
+            read(&p, "parquet", &FileOptions::default(), &Limits::default()),
+            dir.path()
+        ),
+        "raw/train.parquet: the Parquet reader failed on it (attempt to divide by zero); the file is damaged or not Parquet"
+    );
 }
 
 // ---- record size ------------------------------------------------------------------------------

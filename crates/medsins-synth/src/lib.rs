@@ -705,6 +705,17 @@ fn expected(tasks: &[TaskPlan], count: &dyn Fn(&Key) -> f64) -> f64 {
         .sum()
 }
 
+/// What the catalogue asks synth to write: the replicated files, the ones copied as they are,
+/// the DDXPlus pools, and each corpus's target and tasks.
+struct SynthPlan {
+    plan: BTreeMap<Key, Planned>,
+    /// relative path → why it is copied, not replicated
+    copies: BTreeMap<String, String>,
+    ddx: HashMap<String, Arc<DdxPools>>,
+    /// (corpus, target, tasks)
+    corpora: Vec<(String, f64, Vec<TaskPlan>)>,
+}
+
 /// Writes the synthetic raw root. `fixtures` is the fixture raw root (`fixtures/raw`).
 pub fn synth(
     cat: &Catalogue,
@@ -712,15 +723,42 @@ pub fn synth(
     out: &Path,
     o: &SynthOptions,
 ) -> Result<SynthReport, String> {
-    fn io(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
-        move |e| format!("{}: {e}", p.display())
-    }
     claim_root(out)?;
+    let mut sp = plan_files(cat, fixtures, o);
+    add_ddx_tables(&mut sp);
+    let mut report = SynthReport {
+        corpora: size_plan(&mut sp, o),
+        ..SynthReport::default()
+    };
+    copy_fixtures(&mut sp, fixtures, out, &mut report)?;
+    write_planned(&sp.plan, fixtures, out, o, &mut report)?;
+    report.records = report.files.iter().map(|f| f.records as u64).sum();
+    std::fs::write(
+        out.join(SYNTH_MARKER),
+        format!(
+            "{SYNTH_SIGNATURE}\n\nSynthetic raw root written by `medsins synth --scale {} --seed {} --dup-rate {}`: fixture\n\
+             records replicated and varied, never real data. Its files are not the releases, so build it with\n\
+             `medsins build --raw-root <this folder> --skip-checksums`. `medsins synth` writes into this folder\n\
+             again only because of this file.\n",
+            o.scale, o.seed, o.dup_rate
+        ),
+    )
+    .map_err(io(out))?;
+    report.files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(report)
+}
+
+fn io(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", p.display())
+}
+
+/// Which fixture files are replicated (record files and their linked lookups) and which are
+/// copied, per corpus of the catalogue.
+fn plan_files(cat: &Catalogue, fixtures: &Path, o: &SynthOptions) -> SynthPlan {
     let links: HashMap<&str, &str> = rules::LINKS.iter().copied().collect();
     let mut plan: BTreeMap<Key, Planned> = BTreeMap::new();
     let mut copies: BTreeMap<String, String> = BTreeMap::new();
     let mut ddx: HashMap<String, Arc<DdxPools>> = HashMap::new();
-    // (corpus, target, tasks)
     let mut corpora: Vec<(String, f64, Vec<TaskPlan>)> = Vec::new();
     for lm in &cat.manifests {
         let m = &fixture_view(&lm.manifest, fixtures);
@@ -796,8 +834,18 @@ pub fn synth(
             tasks,
         ));
     }
-    // DDXPlus evidence and condition tables, generated with the patients' codes
-    for (dir, pools) in &ddx {
+    SynthPlan {
+        plan,
+        copies,
+        ddx,
+        corpora,
+    }
+}
+
+/// DDXPlus evidence and condition tables, generated with the patients' codes.
+fn add_ddx_tables(sp: &mut SynthPlan) {
+    let (plan, copies, ddx) = (&mut sp.plan, &mut sp.copies, &sp.ddx);
+    for (dir, pools) in ddx.iter() {
         let t = DdxTables {
             pools: pools.clone(),
             evidences: format!("{dir}/release_evidences.json"),
@@ -816,7 +864,11 @@ pub fn synth(
             },
         );
     }
+}
 
+/// Record counts per planned file, so that each corpus reaches its target.
+fn size_plan(sp: &mut SynthPlan, o: &SynthOptions) -> Vec<SynthCorpus> {
+    let (plan, corpora) = (&mut sp.plan, &mut sp.corpora);
     // sizes: corpora with the smallest targets first, so that a file several corpora read is
     // sized by the one for which it is the only file
     let dup_factor = 1.0 - o.dup_rate;
@@ -835,8 +887,8 @@ pub fn synth(
         .collect();
     let mut pinned: HashMap<Key, usize> = HashMap::new();
     corpora.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    let mut report = SynthReport::default();
-    for (id, target, tasks) in &corpora {
+    let mut sized = Vec::new();
+    for (id, target, tasks) in corpora.iter() {
         let free: Vec<Key> = tasks
             .iter()
             .flat_map(|t| t.keys.iter().cloned())
@@ -879,13 +931,13 @@ pub fn synth(
             pinned.insert(k.clone(), c);
         }
         let exp = at(&pinned, lambda);
-        report.corpora.push(SynthCorpus {
+        sized.push(SynthCorpus {
             corpus_id: id.clone(),
             target: *target,
             expected: exp,
         });
     }
-    report.corpora.sort_by(|a, b| a.corpus_id.cmp(&b.corpus_id));
+    sized.sort_by(|a: &SynthCorpus, b| a.corpus_id.cmp(&b.corpus_id));
     for (k, p) in plan.iter_mut() {
         if let Some(c) = pinned.get(k) {
             p.count = *c;
@@ -904,9 +956,21 @@ pub fn synth(
         }
     }
 
+    sized
+}
+
+/// Copies the fixture files that are not replicated, and whatever else the fixture folders
+/// hold.
+fn copy_fixtures(
+    sp: &mut SynthPlan,
+    fixtures: &Path,
+    out: &Path,
+    report: &mut SynthReport,
+) -> Result<(), String> {
+    let (plan, copies) = (&sp.plan, &mut sp.copies);
     // a path replicated for one corpus is not also copied for another
     copies.retain(|rel, _| !plan.keys().any(|(r, _)| r == rel));
-    for (rel, why) in &copies {
+    for (rel, why) in copies.iter() {
         let from = fixtures.join(rel);
         if !from.exists() {
             report.files.push(SynthFile {
@@ -927,7 +991,7 @@ pub fn synth(
     }
     // whatever else the fixture folders hold
     let mut owned: BTreeSet<String> = copies.keys().cloned().collect();
-    for ((rel, _), p) in &plan {
+    for ((rel, _), p) in plan.iter() {
         owned.insert(rel.clone());
         if let Source::Tree(t) = &p.source {
             owned.extend(t.owns());
@@ -941,9 +1005,20 @@ pub fn synth(
         report.bytes += copy_missing(&fixtures.join(folder), &out.join(folder), &owned, folder)
             .map_err(io(&fixtures.join(folder)))?;
     }
+    Ok(())
+}
+
+/// Writes every planned file (zip members grouped by archive), largest first, in parallel.
+fn write_planned(
+    plan: &BTreeMap<Key, Planned>,
+    fixtures: &Path,
+    out: &Path,
+    o: &SynthOptions,
+    report: &mut SynthReport,
+) -> Result<(), String> {
     // group zip members by archive; every other planned path is one output
     let mut outputs: BTreeMap<String, Members> = BTreeMap::new();
-    for ((rel, member), p) in &plan {
+    for ((rel, member), p) in plan.iter() {
         outputs
             .entry(rel.clone())
             .or_default()
@@ -975,20 +1050,7 @@ pub fn synth(
         report.bytes += bytes;
         report.files.extend(files);
     }
-    report.records = report.files.iter().map(|f| f.records as u64).sum();
-    std::fs::write(
-        out.join(SYNTH_MARKER),
-        format!(
-            "{SYNTH_SIGNATURE}\n\nSynthetic raw root written by `medsins synth --scale {} --seed {} --dup-rate {}`: fixture\n\
-             records replicated and varied, never real data. Its files are not the releases, so build it with\n\
-             `medsins build --raw-root <this folder> --skip-checksums`. `medsins synth` writes into this folder\n\
-             again only because of this file.\n",
-            o.scale, o.seed, o.dup_rate
-        ),
-    )
-    .map_err(io(out))?;
-    report.files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(report)
+    Ok(())
 }
 
 fn write_output(

@@ -104,106 +104,10 @@ impl DdxPools {
         let co: Map<String, Value> =
             serde_json::from_slice(&std::fs::read(conditions)?).map_err(|e| bad(e.to_string()))?;
         let mut rng = Rng::new(seed ^ 0xddc5);
-        let mut ev_doc = ev.clone();
-        let mut k = 0usize;
-        while ev_doc.len() < DDX_EVIDENCES {
-            let code = format!("E_{k}");
-            k += 1;
-            if ev_doc.contains_key(&code) {
-                continue;
-            }
-            let kind = match rng.below(100) {
-                0..=74 => "B",
-                75..=86 => "C",
-                _ => "M",
-            };
-            let start = rng.pick(QUESTION_STARTS);
-            let q = format!("{start} {}?", content_words(2 + rng.below(3), &mut rng));
-            let (values, meaning, default): (Vec<Value>, Map<String, Value>, Value) = match kind {
-                "B" => (vec![], Map::new(), json!(0)),
-                "C" => ((0..=10).map(|x| json!(x)).collect(), Map::new(), json!(0)),
-                _ => {
-                    let n = 3 + rng.below(6);
-                    let mut m = Map::new();
-                    let mut vs = Vec::new();
-                    for j in 0..n {
-                        let vcode = format!("V_{}", 1000 + k * 10 + j);
-                        let w = content_words(1 + rng.below(2), &mut rng);
-                        m.insert(vcode.clone(), json!({"fr": w, "en": w}));
-                        vs.push(json!(vcode));
-                    }
-                    let d = vs[0].clone();
-                    (vs, m, d)
-                }
-            };
-            ev_doc.insert(
-                code.clone(),
-                json!({
-                    "name": code, "code_question": code, "question_fr": q, "question_en": q,
-                    "is_antecedent": rng.below(4) == 0, "default_value": default,
-                    "value_meaning": meaning, "possible-values": values, "data_type": kind,
-                }),
-            );
-        }
-        let evidences: Vec<Evidence> = ev_doc
-            .iter()
-            .map(|(code, o)| Evidence {
-                code: code.clone(),
-                kind: o["data_type"]
-                    .as_str()
-                    .unwrap_or("B")
-                    .bytes()
-                    .next()
-                    .unwrap_or(b'B'),
-                values: o["possible-values"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .map(|x| match x {
-                                Value::String(s) => s.clone(),
-                                other => other.to_string(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect();
+        let ev_doc = grow_evidences(ev, &mut rng);
+        let evidences = evidence_list(&ev_doc);
+        let co_doc = grow_conditions(co, &evidences, &mut rng);
         let index = |code: &str| evidences.iter().position(|e| e.code == code);
-        let mut co_doc = co.clone();
-        while co_doc.len() < DDX_CONDITIONS {
-            let w = content_words(2, &mut rng);
-            let kind = rng.pick(&["syndrome", "disease", "infection", "disorder", "deficiency"]);
-            let mut name = format!("{w} {kind}");
-            name[..1].make_ascii_uppercase();
-            if co_doc.contains_key(&name) {
-                continue;
-            }
-            let n = 8 + rng.below(14);
-            let mut symptoms = Map::new();
-            let mut antecedents = Map::new();
-            for _ in 0..n {
-                let e = &evidences[rng.below(evidences.len())];
-                if rng.below(4) == 0 {
-                    antecedents.insert(e.code.clone(), json!({}));
-                } else {
-                    symptoms.insert(e.code.clone(), json!({}));
-                }
-            }
-            let icd = format!(
-                "{}{:02}.{}",
-                (b'A' + rng.below(26) as u8) as char,
-                rng.below(100),
-                rng.below(10)
-            );
-            co_doc.insert(
-                name.clone(),
-                json!({
-                    "condition_name": name, "cond-name-fr": name, "cond-name-eng": name,
-                    "icd10-id": icd, "symptoms": symptoms, "antecedents": antecedents,
-                    "severity": 1 + rng.below(5),
-                }),
-            );
-        }
         let conditions = co_doc
             .iter()
             .map(|(name, o)| {
@@ -901,4 +805,121 @@ impl Tree for ParquetTable {
     fn owns(&self) -> Vec<String> {
         vec![self.rel.clone()]
     }
+}
+
+/// The fixture's evidences, grown with generated ones to [`DDX_EVIDENCES`].
+fn grow_evidences(ev: Map<String, Value>, rng: &mut Rng) -> Map<String, Value> {
+    let mut ev_doc = ev;
+    let mut k = 0usize;
+    while ev_doc.len() < DDX_EVIDENCES {
+        let code = format!("E_{k}");
+        k += 1;
+        if ev_doc.contains_key(&code) {
+            continue;
+        }
+        let kind = match rng.below(100) {
+            0..=74 => "B",
+            75..=86 => "C",
+            _ => "M",
+        };
+        let start = rng.pick(QUESTION_STARTS);
+        let q = format!("{start} {}?", content_words(2 + rng.below(3), rng));
+        let (values, meaning, default): (Vec<Value>, Map<String, Value>, Value) = match kind {
+            "B" => (vec![], Map::new(), json!(0)),
+            "C" => ((0..=10).map(|x| json!(x)).collect(), Map::new(), json!(0)),
+            _ => {
+                let n = 3 + rng.below(6);
+                let mut m = Map::new();
+                let mut vs = Vec::new();
+                for j in 0..n {
+                    let vcode = format!("V_{}", 1000 + k * 10 + j);
+                    let w = content_words(1 + rng.below(2), rng);
+                    m.insert(vcode.clone(), json!({"fr": w, "en": w}));
+                    vs.push(json!(vcode));
+                }
+                let d = vs[0].clone();
+                (vs, m, d)
+            }
+        };
+        ev_doc.insert(
+            code.clone(),
+            json!({
+                "name": code, "code_question": code, "question_fr": q, "question_en": q,
+                "is_antecedent": rng.below(4) == 0, "default_value": default,
+                "value_meaning": meaning, "possible-values": values, "data_type": kind,
+            }),
+        );
+    }
+    ev_doc
+}
+
+/// Every evidence's code, kind and values, in the document's order.
+fn evidence_list(ev_doc: &Map<String, Value>) -> Vec<Evidence> {
+    ev_doc
+        .iter()
+        .map(|(code, o)| Evidence {
+            code: code.clone(),
+            kind: o["data_type"]
+                .as_str()
+                .unwrap_or("B")
+                .bytes()
+                .next()
+                .unwrap_or(b'B'),
+            values: o["possible-values"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| match x {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The fixture's conditions, grown with generated ones to [`DDX_CONDITIONS`].
+fn grow_conditions(
+    co: Map<String, Value>,
+    evidences: &[Evidence],
+    rng: &mut Rng,
+) -> Map<String, Value> {
+    let mut co_doc = co;
+    while co_doc.len() < DDX_CONDITIONS {
+        let w = content_words(2, rng);
+        let kind = rng.pick(&["syndrome", "disease", "infection", "disorder", "deficiency"]);
+        let mut name = format!("{w} {kind}");
+        name[..1].make_ascii_uppercase();
+        if co_doc.contains_key(&name) {
+            continue;
+        }
+        let n = 8 + rng.below(14);
+        let mut symptoms = Map::new();
+        let mut antecedents = Map::new();
+        for _ in 0..n {
+            let e = &evidences[rng.below(evidences.len())];
+            if rng.below(4) == 0 {
+                antecedents.insert(e.code.clone(), json!({}));
+            } else {
+                symptoms.insert(e.code.clone(), json!({}));
+            }
+        }
+        let icd = format!(
+            "{}{:02}.{}",
+            (b'A' + rng.below(26) as u8) as char,
+            rng.below(100),
+            rng.below(10)
+        );
+        co_doc.insert(
+            name.clone(),
+            json!({
+                "condition_name": name, "cond-name-fr": name, "cond-name-eng": name,
+                "icd10-id": icd, "symptoms": symptoms, "antecedents": antecedents,
+                "severity": 1 + rng.below(5),
+            }),
+        );
+    }
+    co_doc
 }

@@ -90,7 +90,7 @@ impl Inputs {
 /// Builds `catalogue` into `opts.out`. The output folder is replaced only when the build
 /// succeeds (see [`BuildReport::refusal`]); otherwise the previous output stays byte for byte.
 pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, BuildError> {
-    plan::check_names(catalogue)?;
+    plan::check_names(catalogue, &opts.selection.only)?;
     refuse_overlap(opts)?;
     let out_dir = output::OutputDir::create(&opts.out)?;
     let inputs = Inputs::load(opts)?;

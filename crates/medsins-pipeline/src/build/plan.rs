@@ -117,10 +117,13 @@ fn selected_tasks<'a>(lm: &'a LoadedManifest, only: &[String]) -> Vec<&'a Task> 
         .collect()
 }
 
-/// A corpus or task id that is not a plain name (it would name a path outside the raw root
-/// or the output) stops the build before anything is read or written.
-pub fn check_names(catalogue: &Catalogue) -> Result<(), BuildError> {
+/// A corpus or task id of the selection that is not a plain name (it would name a path
+/// outside the raw root or the output) stops the build before anything is read or written.
+pub fn check_names(catalogue: &Catalogue, only: &[String]) -> Result<(), BuildError> {
     for lm in &catalogue.manifests {
+        if selected_tasks(lm, only).is_empty() {
+            continue;
+        }
         let m = &lm.manifest;
         let bad_task = m
             .tasks
