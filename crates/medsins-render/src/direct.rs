@@ -324,7 +324,7 @@ mod tests {
         let fields = json!({
             "ehr": "age: 71\ngender: F", "outcome": "True", "sentence1": "  the lung.\u{a0}",
             "gold_label": "ENTAILMENT", "qa": {"answers": [{"text": "x"}], "q": "why?"},
-            "mesh": ["A", "B c"], "plain language summary": "s", "none": null, "n": 3,
+            "mesh": ["A", "B c"], "plain language summary": "s", "nothing": null, "n": 3,
             "label": " General Info ", "word": "éclair", "record": "field named record"
         });
         let fields = fields.as_object().unwrap();
@@ -337,7 +337,7 @@ mod tests {
             "{{ qa.answers[0].text }} {{ qa['q'] }} {{ qa[\"answers\"][0][\"text\"] }}",
             "{{ mesh | join('; ') }}|{{ mesh|join(\", \") }}",
             "{{ record[\"plain language summary\"] }} {{ record.ehr }}",
-            "{{ none | text }}{{ ehr | text }}{{ label | trim }}",
+            "{{ nothing | text }}{{ ehr | text }}{{ label | trim }}",
             "no tags at all {}",
             "",
         ];
@@ -358,6 +358,7 @@ mod tests {
             "{{ n + 1 }}",
             "{{ record }}",
             "{{ range }}",
+            "{{ none }}",
             "{{ ehr | trim('x') }}",
             "{{ ehr | replace('a', 'b') }}",
             "{{ mesh[-1] }}",
@@ -371,7 +372,7 @@ mod tests {
         // values a plan does not print itself: minijinja renders the record
         for src in [
             "{{ n }}",
-            "{{ none }}",
+            "{{ nothing }}",
             "{{ missing }}",
             "{{ qa.missing }}",
             "{{ word | capitalize }}",
