@@ -134,6 +134,18 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
+/// `--near-dedup`: one near-duplicate policy for every task instead of each manifest's (a
+/// function of its own so that other overrides, such as `--leakage`, merge beside it).
+fn near_dedup_override(arg: Option<&str>) -> anyhow::Result<Option<NearDedupPolicy>> {
+    arg.map(|p| match p {
+        "off" => Ok(NearDedupPolicy::Off),
+        "flag" => Ok(NearDedupPolicy::Flag),
+        "remove" => Ok(NearDedupPolicy::Remove),
+        other => anyhow::bail!("--near-dedup {other}: expected off, flag or remove"),
+    })
+    .transpose()
+}
+
 /// Builds as the arguments say and returns the report (progress as `v` allows).
 pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     let source = paths::manifests_dir(a.manifests.clone());
@@ -162,11 +174,7 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     opts.instruction_in = medsins_pipeline::tokens::InstructionIn::parse(&a.instruction_in)
         .context("--instruction-in")?;
     opts.timings = a.timings;
-    opts.near_dedup = a.near_dedup.as_deref().map(|p| match p {
-        "off" => NearDedupPolicy::Off,
-        "remove" => NearDedupPolicy::Remove,
-        _ => NearDedupPolicy::Flag,
-    });
+    opts.near_dedup = near_dedup_override(a.near_dedup.as_deref())?;
     opts.limits = Limits {
         max_depth: a.max_depth,
         max_record_bytes: a.max_record_bytes.0,
