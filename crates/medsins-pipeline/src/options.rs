@@ -198,7 +198,9 @@ impl BuildOptions {
         o.limits = medsins_readers::Limits::from_locked(locked).map_err(unreproducible)?;
         if let Some(p) = locked.get("near_dedup") {
             o.near_dedup = Some(serde_json::from_value(p.clone()).map_err(|_| {
-                unreproducible(format!("the lock's option `near_dedup` = {p} is not a policy"))
+                unreproducible(format!(
+                    "the lock's option `near_dedup` = {p} is not a policy"
+                ))
             })?);
         }
         if let Some(n) = locked.get("decontaminate_ngram").and_then(|v| v.as_u64()) {

@@ -946,7 +946,13 @@ mod tests {
     /// The exact key hashes the joined words at once: the digest of a hasher fed word by word.
     #[test]
     fn exact_key_is_the_streamed_hash_of_the_words() {
-        for text in ["", "...", "One", "The  cat, sat! 3.5 mg", &"long words ".repeat(200)] {
+        for text in [
+            "",
+            "...",
+            "One",
+            "The  cat, sat! 3.5 mg",
+            &"long words ".repeat(200),
+        ] {
             let mut key = xxhash_rust::xxh3::Xxh3::with_seed(42);
             for (i, w) in words(text).iter().enumerate() {
                 if i > 0 {
@@ -955,7 +961,11 @@ mod tests {
                 key.update(w.as_bytes());
             }
             let expected = (!words(text).is_empty()).then(|| key.digest());
-            assert_eq!(scan_into(&mut Vec::new(), text, 5, 42, b'i'), expected, "{text}");
+            assert_eq!(
+                scan_into(&mut Vec::new(), text, 5, 42, b'i'),
+                expected,
+                "{text}"
+            );
         }
     }
 

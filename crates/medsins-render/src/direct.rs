@@ -59,9 +59,33 @@ enum Filter {
 /// Names a template can read that are not the record's fields (minijinja's globals and
 /// keywords): a plan never treats them as fields.
 const RESERVED: &[&str] = &[
-    "true", "false", "none", "True", "False", "None", "not", "and", "or", "in", "is", "if",
-    "else", "loop", "self", "super", "caller", "varargs", "kwargs", "range", "dict",
-    "namespace", "debug", "lipsum", "cycler", "joiner", "record",
+    "true",
+    "false",
+    "none",
+    "True",
+    "False",
+    "None",
+    "not",
+    "and",
+    "or",
+    "in",
+    "is",
+    "if",
+    "else",
+    "loop",
+    "self",
+    "super",
+    "caller",
+    "varargs",
+    "kwargs",
+    "range",
+    "dict",
+    "namespace",
+    "debug",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "record",
 ];
 
 impl DirectPlan {

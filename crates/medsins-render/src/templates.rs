@@ -165,7 +165,8 @@ impl TaskRenderer {
         let (Some(steps), true) = (program, errors.is_empty()) else {
             return Err(errors);
         };
-        let plan = |t: Option<&toml::Spanned<String>>| t.and_then(|t| DirectPlan::compile(t.get_ref()));
+        let plan =
+            |t: Option<&toml::Spanned<String>>| t.and_then(|t| DirectPlan::compile(t.get_ref()));
         Ok(TaskRenderer {
             env: Arc::new(env),
             direct: [
