@@ -78,8 +78,9 @@ def build(out, raw_root=None, only=None, jobs=None, **options):
 def validate(*paths, manifests=None, raw_root=None, **options):
     """Validates manifest files or folders (default: the whole catalogue).
 
-    Returns ``{"ok", "manifests", "tasks", "problems"}``, each problem with ``file``,
-    ``line``, ``col`` and ``message``; with ``report=True`` or ``compare=FILE``, the
+    Returns ``{"ok", "manifests", "tasks", "problems", "not_rendered"}``, each problem with
+    ``file``, ``line``, ``col`` and ``message`` (``not_rendered``: the corpora with no raw files
+    to render templates on); with ``report=True`` or ``compare=FILE``, the
     contribution report or its comparison instead.
     """
     return _run("validate", paths, manifests=manifests, raw_root=raw_root, **options)

@@ -93,6 +93,14 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 crate::output::print_json(&v)?;
             } else if v.ok {
                 outln!("ok: {} manifest(s), {} task(s) valid", v.manifests, v.tasks);
+                if !v.not_rendered.is_empty() {
+                    // Said so that `ok` never claims more than was checked.
+                    errln!(
+                        "note: not rendered on records (no raw files under the raw root): {}; \
+                         their templates were checked only against the fields their formats fix",
+                        v.not_rendered.join(", ")
+                    );
+                }
             } else {
                 for d in &v.problems {
                     outln!("{d}");

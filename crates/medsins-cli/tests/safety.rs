@@ -308,3 +308,58 @@ fn a_raised_record_limit_reads_a_long_record_and_is_locked() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(lock_options(tmp.path())["max_record_bytes"], 4096);
 }
+
+fn py_literal_corpus() -> Corpus<'static> {
+    Corpus {
+        name: "patients.csv",
+        format: "csv",
+        options: "{}",
+        steps: r#"{ op = "py_literal", field = "EVIDENCES", into = "codes" }"#,
+        input: "{{ codes | join(' ') }}",
+        corpus_extra: "",
+    }
+}
+
+/// A corpus over its error budget is not written, so the message itself names the cause: each
+/// kind of problem with its count and first record, not a ledger that has no rows.
+#[test]
+fn a_failed_error_budget_names_the_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut csv = String::from("AGE,EVIDENCES\n");
+    for i in 0..10 {
+        let cell = if i % 3 == 1 { "['E_91'" } else { "['E_91']" };
+        csv.push_str(&format!("{i},\"{cell}\"\n"));
+    }
+    let r = build(tmp.path(), &py_literal_corpus(), csv.as_bytes(), &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "FAILED    safety: 3 of 10 records were quarantined, above the error budget of 1.0%: 3 × \
+             `EVIDENCES`: expected `,` or `]` at character 7 (first: safety/patients.csv row 2 (line 3)). \
+             Nothing of `safety` is written; `medsins preview safety` shows records with their errors"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+/// When most records fail (a broken template, a wrong reader option) the task stops at the
+/// first batch past 1,000 quarantined records instead of rendering the whole corpus.
+#[test]
+fn a_task_where_most_records_fail_stops_early_with_the_cause() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut csv = String::from("AGE,EVIDENCES\n");
+    for i in 0..5000 {
+        csv.push_str(&format!("{i},\"['E_91'\"\n"));
+    }
+    let r = build(tmp.path(), &py_literal_corpus(), csv.as_bytes(), &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "stopped after 1024 of the first 1024 records were quarantined, far above any error \
+             budget: 1024 × `EVIDENCES`: expected `,` or `]` at character 7 (first: safety/patients.csv row 1 (line 2))"
+        ),
+        "{}",
+        r.stderr
+    );
+}

@@ -119,3 +119,78 @@ fn an_unfinished_manifest_of_another_corpus_does_not_block_a_selected_build() {
     assert!(stderr.contains("draft.toml"), "{stderr}");
     assert!(!d.join("out-all").exists());
 }
+
+/// Three mistakes serde would report one at a time (it stops at the first): `validate` names all
+/// three, each at its line and column, in one run.
+#[test]
+fn validate_reports_every_type_mistake_of_a_manifest_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = manifest("planted", 990)
+        .replace("version = \"1\"", "version = 1")
+        .replace(
+            "format = \"jsonl\"",
+            "format = \"jsonl\"\nsha256 = [\"abc\"]",
+        )
+        .replace("number = 990", "number = \"990\"");
+    let path = dir.path().join("planted.toml");
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = medsins(&["validate", "--manifests", s(&path)]);
+    assert_eq!(code, 1, "{out}{err}");
+    let p = s(&path);
+    let expected = [
+        format!("{p}:5:11: `corpus.version`: expected a string, found an integer"),
+        format!("{p}:15:10: `files[0].sha256`: expected a string, found an array"),
+        format!("{p}:19:10: `tasks[0].number`: expected an integer, found a string"),
+    ];
+    let got: Vec<&str> = out.lines().filter(|l| l.starts_with(p)).collect();
+    assert_eq!(got, expected, "{out}{err}");
+}
+
+/// A corpus without a fixture cannot have its templates rendered; where its files' format fixes
+/// the record fields (here IOB: `tokens`, `tags`, `sentence_index`) a misspelt field is still an
+/// error, and `ok` on a corpus whose fields only its data decides says what was not rendered.
+#[test]
+fn validate_checks_template_fields_of_a_corpus_without_a_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifests = dir.path().join("manifests");
+    std::fs::create_dir_all(&manifests).unwrap();
+    let iob = manifest("ner", 991)
+        .replace(
+            "path = \"q.jsonl\"\nformat = \"jsonl\"",
+            "path = \"train.tsv\"\nformat = \"iob\"",
+        )
+        .replace(
+            "input = \"{{ q }}\"",
+            "input = \"{{ tokens | join(' ') }} {{ sentense }}\"",
+        )
+        .replace(
+            "output = \"{{ a }}\"",
+            "output = \"{{ tags | join(' ') }}\"",
+        );
+    let path = manifests.join("ner.toml");
+    std::fs::write(&path, iob).unwrap();
+    let (code, out, err) = medsins(&["validate", "--manifests", s(&manifests)]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [format!(
+            "{}:25:9: template `input` reads `sentense`, which no record of this task has (its \
+             records have: tokens, tags, sentence_index); fix the name, or add a step that writes it",
+            s(&path)
+        )],
+        "{err}"
+    );
+
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(manifests.join("qa.toml"), manifest("qa", 992)).unwrap();
+    let (code, out, err) = medsins(&["validate", "--manifests", s(&manifests)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("ok: 1 manifest(s), 1 task(s) valid"),
+        "{out}"
+    );
+    assert!(
+        err.contains("note: not rendered on records (no raw files under the raw root): qa;"),
+        "{err}"
+    );
+}

@@ -3,7 +3,9 @@
 //! template compilation, and templates rendered on the first records of the raw files —
 //! and the hashed build summary a credentialed contributor sends instead of the data.
 
-use medsins_manifest::{Catalogue, CatalogueSource, Diagnostic, Diagnostics, LoadedManifest};
+use medsins_manifest::{
+    Catalogue, CatalogueSource, Diagnostic, Diagnostics, LoadedManifest, Manifest, Task,
+};
 use medsins_pipeline::corpus::{Checksums, Resolution, any_present, resolve_corpus};
 use medsins_render::{LookupFiles, TaskRenderer};
 use serde::{Deserialize, Serialize};
@@ -29,6 +31,9 @@ pub struct Validation {
     pub manifests: usize,
     pub tasks: usize,
     pub problems: Vec<Diagnostic>,
+    /// Corpora whose templates were not rendered because the raw root holds none of their
+    /// files (their templates were still checked against the fields their formats fix).
+    pub not_rendered: Vec<String>,
 }
 
 /// Validates `paths` (manifest files or folders; empty: the whole catalogue) against
@@ -39,6 +44,7 @@ pub fn validate(
     render: Option<&RenderCheck>,
 ) -> (Catalogue, Validation) {
     let (cat, mut diags) = diagnostics(paths, catalogue);
+    let mut not_rendered = Vec::new();
     if diags.is_empty()
         && let Some(r) = render
     {
@@ -47,6 +53,8 @@ pub fn validate(
                 diags
                     .0
                     .extend(render_diagnostics(lm, &r.raw_root, r.checksums, r.sample).0);
+            } else {
+                not_rendered.push(lm.manifest.id().to_string());
             }
         }
         diags.sort();
@@ -56,6 +64,7 @@ pub fn validate(
         manifests: cat.manifests.len(),
         tasks: cat.manifests.iter().map(|m| m.manifest.tasks.len()).sum(),
         problems: diags.0,
+        not_rendered,
     };
     (cat, v)
 }
@@ -92,6 +101,11 @@ pub fn diagnostics(paths: &[PathBuf], catalogue: &CatalogueSource) -> (Catalogue
                     diags
                         .0
                         .extend(errs.into_iter().map(|e| lm.diag(e.offset, e.message)));
+                } else if let Some(fields) = fixed_record_fields(&view, t) {
+                    let unknown = medsins_render::unknown_fields(t, &fields);
+                    diags
+                        .0
+                        .extend(unknown.into_iter().map(|e| lm.diag(e.offset, e.message)));
                 }
             }
         }
@@ -99,6 +113,21 @@ pub fn diagnostics(paths: &[PathBuf], catalogue: &CatalogueSource) -> (Catalogue
     diags.sort();
     cat.manifests.sort_by(|a, b| a.path.cmp(&b.path));
     (cat, diags)
+}
+
+/// The fields every record of `task` has when all its files' formats fix them (see
+/// [`medsins_readers::fixed_fields`]); `None` when any file's data decides its fields.
+fn fixed_record_fields(manifest: &Manifest, task: &Task) -> Option<Vec<String>> {
+    let files = manifest.task_files(task);
+    let mut fields: Vec<String> = Vec::new();
+    for f in &files {
+        for name in medsins_readers::fixed_fields(f.format.get_ref(), &f.options)? {
+            if !fields.contains(&name) {
+                fields.push(name);
+            }
+        }
+    }
+    (!files.is_empty()).then_some(fields)
 }
 
 fn canon(p: &Path) -> PathBuf {

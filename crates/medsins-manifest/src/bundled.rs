@@ -10,7 +10,7 @@ use crate::error::Diagnostics;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-mod data {
+pub(crate) mod data {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
 
@@ -92,7 +92,7 @@ impl CatalogueSource {
                 for (name, text) in data::MANIFESTS {
                     match LoadedManifest::parse(&bundled_path(name), text.to_string()) {
                         Ok(m) => manifests.push(m),
-                        Err(d) => diags.0.push(d),
+                        Err(d) => diags.0.extend(d.0),
                     }
                 }
                 manifests.sort_by(|a, b| a.manifest.id().cmp(b.manifest.id()));

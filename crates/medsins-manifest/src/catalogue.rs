@@ -18,8 +18,9 @@ pub struct LoadedManifest {
 }
 
 impl LoadedManifest {
-    pub fn parse(path: &Path, text: String) -> Result<Self, Diagnostic> {
-        let index = LineIndex { path, text: &text };
+    /// Parses a manifest. When it cannot be read, every syntax and type mistake is reported at
+    /// once (see [`crate::schema_check`]), each located `file:line:col`.
+    pub fn parse(path: &Path, text: String) -> Result<Self, Diagnostics> {
         match toml::from_str::<Manifest>(&text) {
             Ok(manifest) => Ok(LoadedManifest {
                 path: path.to_path_buf(),
@@ -29,9 +30,17 @@ impl LoadedManifest {
                 variant: None,
             }),
             Err(e) => {
-                let offset = e.span().map(|s| s.start).unwrap_or(0);
-                let message = e.message().trim().to_string();
-                Err(index.at(offset, message))
+                let index = LineIndex { path, text: &text };
+                let mut found: Vec<Diagnostic> = crate::schema_check::problems(&text)
+                    .into_iter()
+                    .map(|p| index.at(p.span.start, p.message))
+                    .collect();
+                if found.is_empty() {
+                    // A mistake the schema cannot express (a value serde rejects by content).
+                    let offset = e.span().map(|s| s.start).unwrap_or(0);
+                    found.push(index.at(offset, e.message().trim().to_string()));
+                }
+                Err(Diagnostics(found))
             }
         }
     }
@@ -111,7 +120,7 @@ impl Catalogue {
             match std::fs::read_to_string(&f) {
                 Ok(text) => match LoadedManifest::parse(&f, text) {
                     Ok(m) => manifests.push(m),
-                    Err(d) => diags.0.push(d),
+                    Err(d) => diags.0.extend(d.0),
                 },
                 Err(e) => diags.0.push(Diagnostic {
                     file: f.clone(),

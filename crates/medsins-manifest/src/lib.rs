@@ -13,6 +13,7 @@ mod check;
 mod error;
 mod model;
 mod pattern;
+mod schema_check;
 
 pub use bundled::{
     CatalogueSource, FixtureRoot, WORKING_CATALOGUE, bundled_fixtures, extract_fixtures,

@@ -31,7 +31,7 @@ fn load(input: &Input) -> Result<(), String> {
     let text = String::from_utf8_lossy(&input.bytes).into_owned();
     let diagnostics = match LoadedManifest::parse(path, text) {
         Ok(lm) => check_catalogue(&[lm]).0,
-        Err(d) => vec![d],
+        Err(d) => d.0,
     };
     match diagnostics.iter().find(|d| d.file != path || d.line == 0) {
         Some(d) => Err(format!("a diagnostic not located in the file: {d}")),

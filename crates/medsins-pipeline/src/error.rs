@@ -28,6 +28,16 @@ pub enum TaskError {
     SharedRead(String),
     #[error("the task was not run")]
     NotRun,
+    /// Most records fail: the task stopped early rather than spend the rest of the corpus on
+    /// records that will be quarantined too (a template out of fuel costs ~80 ms a record).
+    #[error(
+        "stopped after {quarantined} of the first {read} records were quarantined, far above any error budget: {causes}"
+    )]
+    MostRecordsFail {
+        quarantined: u64,
+        read: u64,
+        causes: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,7 @@
 
 mod bank;
 mod bytes;
+mod fields;
 mod folder;
 mod json;
 mod limits;
@@ -26,6 +27,7 @@ mod xml;
 
 pub use bank::{InstructionBank, TaskInstructions};
 pub use bytes::RawBytes;
+pub use fields::fixed_fields;
 pub use limits::{Limit, Limits, MAX_DEPTH_CEILING, RATIO_FREE_BYTES, parse_bytes, show_bytes};
 pub use lines::detokenize;
 pub use table::read_workbook_info;

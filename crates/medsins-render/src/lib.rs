@@ -15,6 +15,7 @@
 
 mod context;
 mod direct;
+mod fields_read;
 mod ops;
 mod program;
 mod python;
@@ -22,6 +23,7 @@ mod runner;
 mod templates;
 mod types;
 
+pub use fields_read::unknown_fields;
 pub use ops::entities_from_iob;
 pub use ops::pandas_values::PandasPlan;
 pub use python::{py_json_dumps, py_repr_str};

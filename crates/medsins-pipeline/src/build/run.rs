@@ -5,7 +5,7 @@
 use super::Inputs;
 use super::plan::{Job, Plan};
 use super::schedule::largest_first;
-use crate::store::{FramedFile, Ledger, Store};
+use crate::store::{FramedFile, Ledger, QuarantineCauses, Store};
 use crate::task::{GroupTask, RunOptions, TaskRun, run_group};
 use crate::{BuildOptions, TaskError, instruction_set};
 use medsins_quality::HeldOut;
@@ -146,11 +146,14 @@ fn apply_error_budgets(plan: &Plan, jobs: &[Job], runs: &mut Runs) {
         let budget = pc.manifest().manifest.corpus.error_budget.unwrap_or(0.01);
         if read > 0 && bad as f64 > budget * read as f64 && !runs.failed.contains_key(&ci) {
             let id = pc.manifest().manifest.id();
+            let mut causes = QuarantineCauses::default();
+            of_corpus().for_each(|t| causes.merge(&t.ledger.causes));
             runs.failed.insert(
                 ci,
                 format!(
-                    "{bad} of {read} records were quarantined, above the error budget of {:.1}%; see the ledger of a build with --only {id} or run `medsins preview {id}`",
+                    "{bad} of {read} records were quarantined, above the error budget of {:.1}%: {}. Nothing of `{id}` is written; `medsins preview {id}` shows records with their errors",
                     budget * 100.0,
+                    causes.describe(),
                 ),
             );
         }

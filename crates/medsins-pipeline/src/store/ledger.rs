@@ -11,6 +11,67 @@ pub struct Ledger {
     pub by_reason: BTreeMap<LedgerReason, u64>,
     pub by_stage: BTreeMap<String, u64>,
     pub len: u64,
+    /// Why records were quarantined, kept beside the entries: a corpus that fails its error
+    /// budget is not written, so its message must carry the cause itself.
+    pub causes: QuarantineCauses,
+}
+
+/// The distinct details of quarantined records, each with its count and first record.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct QuarantineCauses {
+    by_detail: BTreeMap<String, (u64, String)>,
+    /// Quarantined records whose detail came after the first [`DISTINCT_CAUSES`] kinds.
+    other: u64,
+}
+
+/// Distinct causes kept per ledger; the rest are only counted.
+const DISTINCT_CAUSES: usize = 16;
+/// Causes named in a message.
+const CAUSES_SHOWN: usize = 3;
+
+impl QuarantineCauses {
+    pub fn add(&mut self, detail: &str, file: &str, locator: &str) {
+        let detail: String = detail.chars().take(200).collect();
+        if let Some(c) = self.by_detail.get_mut(&detail) {
+            c.0 += 1;
+        } else if self.by_detail.len() < DISTINCT_CAUSES {
+            self.by_detail
+                .insert(detail, (1, format!("{file} {locator}")));
+        } else {
+            self.other += 1;
+        }
+    }
+
+    /// Adds another ledger's causes (a later task's first records come after this one's).
+    pub fn merge(&mut self, other: &QuarantineCauses) {
+        for (detail, (n, first)) in &other.by_detail {
+            let room = self.by_detail.len() < DISTINCT_CAUSES;
+            match self.by_detail.get_mut(detail) {
+                Some(c) => c.0 += n,
+                None if room => {
+                    self.by_detail.insert(detail.clone(), (*n, first.clone()));
+                }
+                None => self.other += n,
+            }
+        }
+        self.other += other.other;
+    }
+
+    /// The most frequent causes, e.g. `12 × invalid JSON (first: data.jsonl line 3)`.
+    pub fn describe(&self) -> String {
+        let mut v: Vec<(&String, &(u64, String))> = self.by_detail.iter().collect();
+        v.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(b.0)));
+        let mut parts: Vec<String> = v
+            .iter()
+            .take(CAUSES_SHOWN)
+            .map(|(d, (n, first))| format!("{n} × {d} (first: {first})"))
+            .collect();
+        let rest: u64 = v.iter().skip(CAUSES_SHOWN).map(|x| x.1.0).sum::<u64>() + self.other;
+        if rest > 0 {
+            parts.push(format!("{rest} for other reasons"));
+        }
+        parts.join("; ")
+    }
 }
 
 enum Sink {
@@ -36,6 +97,7 @@ impl Ledger {
             by_reason: BTreeMap::new(),
             by_stage: BTreeMap::new(),
             len: 0,
+            causes: QuarantineCauses::default(),
         }
     }
 
@@ -43,6 +105,10 @@ impl Ledger {
         *self.by_reason.entry(e.reason).or_default() += 1;
         *self.by_stage.entry(e.stage.clone()).or_default() += 1;
         self.len += 1;
+        if e.reason == LedgerReason::Quarantined {
+            self.causes
+                .add(&e.detail, &e.source_file, &e.source_locator);
+        }
         match &mut self.sink {
             Sink::Memory(v) => v.push(e),
             Sink::Spill { file, buf } => {

@@ -57,6 +57,10 @@ pub fn share_groups(lm: &LoadedManifest, tasks: &[&Task]) -> Vec<Vec<usize>> {
     groups.into_iter().map(|g| g.1).collect()
 }
 
+/// Quarantined records after which a task where most records fail stops (see
+/// [`Member::stop_if_most_records_fail`]).
+const STOP_AFTER_QUARANTINED: u64 = 1000;
+
 /// The per-file state of one task of a group.
 struct Member<'a> {
     r: Runner<'a>,
@@ -105,6 +109,24 @@ impl Member<'_> {
         })();
         if let Err(e) = res {
             self.error = Some(e);
+        }
+        self.stop_if_most_records_fail();
+    }
+
+    /// Fails the task once [`STOP_AFTER_QUARANTINED`] records were quarantined and they are
+    /// more than half of those read: a broken template or reader, not stray records. Checked
+    /// at batch boundaries, so where it stops does not depend on threads.
+    fn stop_if_most_records_fail(&mut self) {
+        let quarantined = self.r.ledger.count(LedgerReason::Quarantined);
+        if self.error.is_none()
+            && quarantined >= STOP_AFTER_QUARANTINED
+            && quarantined * 2 > self.records_read
+        {
+            self.error = Some(TaskError::MostRecordsFail {
+                quarantined,
+                read: self.records_read,
+                causes: self.r.ledger.causes.describe(),
+            });
         }
     }
 
