@@ -305,16 +305,27 @@ fn locked_catalogue(lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) -> 
 }
 
 fn compare_dirs(out: &Path, rebuilt: &Path, r: &mut VerifyReport) {
-    let list = |d: &Path| -> Vec<String> {
-        let mut v = output::list_files(d).unwrap_or_default();
+    let list = |d: &Path, r: &mut VerifyReport| -> Vec<String> {
+        let mut v = match output::list_files(d) {
+            Ok(v) => v,
+            Err(e) => {
+                // nothing of this folder can be compared: say so rather than pass
+                r.problem(
+                    "rebuild_failed",
+                    "",
+                    format!("{}: could not be listed: {e}", d.display()),
+                );
+                Vec::new()
+            }
+        };
         if d.join(output::CHECKSUMS_FILE).is_file() {
             v.push(output::CHECKSUMS_FILE.to_string());
         }
         v.sort();
         v
     };
-    let a = list(out);
-    let b = list(rebuilt);
+    let a = list(out, r);
+    let b = list(rebuilt, r);
     r.rebuilt_files = Some(b.len());
     for f in &a {
         if !b.contains(f) {
@@ -326,16 +337,24 @@ fn compare_dirs(out: &Path, rebuilt: &Path, r: &mut VerifyReport) {
                     out.join(f).display()
                 ),
             );
-        } else if std::fs::read(out.join(f)).ok() != std::fs::read(rebuilt.join(f)).ok() {
-            r.problem(
-                "rebuild_differs",
-                f,
-                format!(
-                    "{}: differs from the rebuilt file (same lock inputs, different bytes)",
-                    out.join(f).display()
-                ),
-            );
+            continue;
         }
+        let message = match (std::fs::read(out.join(f)), std::fs::read(rebuilt.join(f))) {
+            (Ok(x), Ok(y)) if x == y => continue,
+            (Ok(_), Ok(_)) => format!(
+                "{}: differs from the rebuilt file (same lock inputs, different bytes)",
+                out.join(f).display()
+            ),
+            (Err(e), _) => format!(
+                "{}: could not be read to compare: {e}",
+                out.join(f).display()
+            ),
+            (_, Err(e)) => format!(
+                "{}: could not be read to compare: {e}",
+                rebuilt.join(f).display()
+            ),
+        };
+        r.problem("rebuild_differs", f, message);
     }
     for f in &b {
         if !a.contains(f) {

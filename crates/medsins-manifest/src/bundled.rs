@@ -1,5 +1,5 @@
 //! The catalogue compiled into medsins — its manifests and the fixtures that are its demo raw
-//! root — and the choice between it and a manifest folder on disk.
+//! root — and loading it, or a manifest folder on disk ([`CatalogueSource`] says which).
 //!
 //! An installed `medsins` has no checkout beside it: it builds from the catalogue it was
 //! compiled with, unless the user names a folder (`--manifests`) or works in a folder holding
@@ -7,15 +7,12 @@
 
 use crate::catalogue::{Catalogue, LoadedManifest};
 use crate::error::Diagnostics;
-use serde::Serialize;
+use crate::source::CatalogueSource;
 use std::path::{Path, PathBuf};
 
 pub(crate) mod data {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
-
-/// The manifest folder looked for in the working directory.
-pub const WORKING_CATALOGUE: &str = "corpora-manifests";
 
 /// Where the fixtures of a manifest folder live, relative to the folder holding it.
 const FIXTURES_BESIDE: &str = "fixtures/raw";
@@ -28,59 +25,7 @@ pub fn bundled_fixtures() -> &'static [(&'static str, &'static [u8])] {
     data::FIXTURES
 }
 
-/// Where a catalogue's manifests come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum CatalogueSource {
-    /// The manifests compiled into this medsins (those of its release).
-    Bundled,
-    /// A folder of manifests (`--manifests`, or `corpora-manifests` in the working directory),
-    /// or the manifest files given.
-    Directory { path: PathBuf },
-}
-
-impl std::fmt::Display for CatalogueSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CatalogueSource::Bundled => write!(
-                f,
-                "the catalogue bundled with medsins {}",
-                medsins_core::BUILDER_VERSION
-            ),
-            CatalogueSource::Directory { path } => write!(f, "{}", path.display()),
-        }
-    }
-}
-
 impl CatalogueSource {
-    /// The folder given; else `corpora-manifests` in the working directory when there is one;
-    /// else the bundled catalogue.
-    pub fn choose(given: Option<PathBuf>) -> Self {
-        match given {
-            Some(path) => CatalogueSource::Directory { path },
-            None if Path::new(WORKING_CATALOGUE).is_dir() => CatalogueSource::Directory {
-                path: PathBuf::from(WORKING_CATALOGUE),
-            },
-            None => CatalogueSource::Bundled,
-        }
-    }
-
-    /// `bundled` or `directory`: what the lock records (no machine-specific path).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            CatalogueSource::Bundled => "bundled",
-            CatalogueSource::Directory { .. } => "directory",
-        }
-    }
-
-    /// The folder of a directory catalogue.
-    pub fn dir(&self) -> Option<&Path> {
-        match self {
-            CatalogueSource::Bundled => None,
-            CatalogueSource::Directory { path } => Some(path),
-        }
-    }
-
     /// Every manifest, parsed (parse errors of all files together; files that parse are
     /// still returned).
     pub fn load(&self) -> (Catalogue, Diagnostics) {

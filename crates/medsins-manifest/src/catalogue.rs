@@ -1,8 +1,8 @@
 //! Loading manifests from files and directories.
 
-use crate::bundled::CatalogueSource;
 use crate::error::{Diagnostic, Diagnostics, LineIndex};
 use crate::model::Manifest;
+use crate::source::CatalogueSource;
 use std::path::{Path, PathBuf};
 
 /// A parsed manifest together with the text it came from (for located diagnostics) and its hash.

@@ -2,7 +2,7 @@
 
 use crate::catalogue::LoadedManifest;
 use crate::error::Diagnostics;
-use crate::model::{FORMATS, SplitPolicy, Step};
+use crate::model::{FORMATS, SplitPolicy, Step, Task};
 use crate::pattern::PathPattern;
 use medsins_core::{Access, Category, Split, TextSource};
 use std::collections::HashMap;
@@ -197,6 +197,22 @@ fn check_manifest(lm: &LoadedManifest, d: &mut Diagnostics) {
 }
 
 fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
+    check_corpus(lm, d);
+    check_files(lm, &lm.manifest.files, None, d);
+    check_variants(lm, d);
+    for t in &lm.manifest.tasks {
+        check_task(lm, t, d);
+    }
+    let m = &lm.manifest;
+    for vid in m.variant_ids() {
+        if let Some(view) = m.for_variant(vid) {
+            check_task_files(lm, &view, (!m.variants.is_empty()).then_some(vid), d);
+        }
+    }
+}
+
+/// The `[corpus]` table: id (its form, and the manifest's file name), access class, error budget.
+fn check_corpus(lm: &LoadedManifest, d: &mut Diagnostics) {
     let m = &lm.manifest;
     let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
     let id = m.corpus.id.get_ref();
@@ -226,8 +242,12 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             format!("error_budget {b} must be a fraction between 0 and 1"),
         ));
     }
-    let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
-    check_files(lm, &m.files, None, d);
+}
+
+/// The `[[variants]]`: ids, files, `obtain`, steps and task overrides of each.
+fn check_variants(lm: &LoadedManifest, d: &mut Diagnostics) {
+    let m = &lm.manifest;
+    let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
     if let (Some(v), false) = (m.variants.first(), m.files.is_empty()) {
         d.0.push(at(
             &v.id.span(),
@@ -283,142 +303,152 @@ fn check_values(lm: &LoadedManifest, d: &mut Diagnostics) {
             }
         }
     }
+}
+
+/// One `[[tasks]]` entry: id, vocabularies, languages, definition, evidence, steps, near-dedup
+/// parameters, expected checks and split policy.
+fn check_task(lm: &LoadedManifest, t: &Task, d: &mut Diagnostics) {
+    let at = |s: &std::ops::Range<usize>, msg: String| lm.diag(s.start, msg);
     let cat_names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let src_names: Vec<&str> = TextSource::ALL.iter().map(|c| c.as_str()).collect();
-    for t in &m.tasks {
-        let n = *t.number.get_ref();
-        let tid = t.id.get_ref();
-        let prefix = format!("task{n}_");
-        if medsins_core::task_id_number(tid) != Some(n) {
-            d.0.push(at(&t.id.span(), format!("task id `{tid}` must be `{prefix}` followed by letters, digits and `_` (the upstream file stem for task number {n}); it names the task's folder in the output")));
-        }
-        if t.category().is_none() {
-            d.0.push(at(
-                &t.category.span(),
-                vocab_error("category", t.category.get_ref(), &cat_names),
-            ));
-        }
-        if t.text_source().is_none() {
-            d.0.push(at(
-                &t.text_source.span(),
-                vocab_error("text source", t.text_source.get_ref(), &src_names),
-            ));
-        }
-        for l in t.input_languages.iter().chain(&t.output_languages) {
-            if let Some(problem) = language_problem(l.get_ref()) {
-                d.0.push(at(&l.span(), problem));
-            }
-        }
-        if t.input_languages.is_empty() || t.output_languages.is_empty() {
-            d.0.push(at(
-                &t.id.span(),
-                format!("task `{tid}` must declare input_languages and output_languages"),
-            ));
-        }
-        if t.definition.trim().is_empty() {
-            d.0.push(at(
-                &t.id.span(),
-                format!("task `{tid}` needs a non-empty definition (its original instruction)"),
-            ));
-        }
-        if !t.confirmed && t.evidence.as_deref().is_none_or(|e| e.trim().is_empty()) {
-            d.0.push(at(
-                &t.id.span(),
-                format!("task `{tid}` is marked confirmed = false and must give its evidence"),
-            ));
-        }
-        for step in &t.steps {
-            check_step(lm, step, d);
-        }
-        if let Some(nd) = &t.near_dedup {
-            if nd.shingle == 0
-                || nd.bands == 0
-                || nd.rows == 0
-                || nd.bands * nd.rows > nd.permutations
-            {
-                d.0.push(at(&t.id.span(), format!(
-                    "task `{tid}`: near_dedup needs shingle, bands and rows of at least 1 and bands × rows ({} × {}) <= permutations ({})",
-                    nd.bands, nd.rows, nd.permutations
-                )));
-            }
-            if !(nd.threshold > 0.0 && nd.threshold <= 1.0) {
-                d.0.push(at(
-                    &t.id.span(),
-                    format!(
-                        "task `{tid}`: near_dedup threshold {} must be in (0, 1]",
-                        nd.threshold
-                    ),
-                ));
-            }
-        }
-        for e in &t.expected_checks {
-            if !crate::model::QUALITY_CHECKS.contains(&e.check.as_str()) {
-                d.0.push(at(
-                    &t.id.span(),
-                    format!(
-                        "task `{tid}`: {}",
-                        vocab_error("expected check", &e.check, crate::model::QUALITY_CHECKS)
-                    ),
-                ));
-            }
-            if e.reason.trim().is_empty() {
-                d.0.push(at(
-                    &t.id.span(),
-                    format!("task `{tid}`: expected check `{}` needs a reason", e.check),
-                ));
-            }
-        }
-        match t.split.get_ref() {
-            SplitPolicy::Official => {}
-            SplitPolicy::Fixed { split } => {
-                if Split::parse(split).is_none() {
-                    d.0.push(at(
-                        &t.split.span(),
-                        vocab_error("split", split, &split_names),
-                    ));
-                }
-            }
-            SplitPolicy::Head { train, rest } => {
-                if !(0.0..=1.0).contains(train) {
-                    d.0.push(at(
-                        &t.split.span(),
-                        "head split fraction `train` must be between 0 and 1".to_string(),
-                    ));
-                }
-                if Split::parse(rest).is_none() {
-                    d.0.push(at(
-                        &t.split.span(),
-                        vocab_error("split", rest, &split_names),
-                    ));
-                }
-            }
-            SplitPolicy::Hash {
-                train,
-                validation,
-                test,
-            } => {
-                if (train + validation + test - 1.0).abs() > 1e-9
-                    || [train, validation, test].iter().any(|x| **x < 0.0)
-                {
-                    d.0.push(at(
-                        &t.split.span(),
-                        "hash split fractions must be non-negative and sum to 1".to_string(),
-                    ));
-                }
-                if t.group_key.is_none() {
-                    d.0.push(at(
-                        &t.split.span(),
-                        format!(
-                            "task `{tid}` uses a hash split and must declare a group_key template"
-                        ),
-                    ));
-                }
-            }
+    let n = *t.number.get_ref();
+    let tid = t.id.get_ref();
+    let prefix = format!("task{n}_");
+    if medsins_core::task_id_number(tid) != Some(n) {
+        d.0.push(at(&t.id.span(), format!("task id `{tid}` must be `{prefix}` followed by letters, digits and `_` (the upstream file stem for task number {n}); it names the task's folder in the output")));
+    }
+    if t.category().is_none() {
+        d.0.push(at(
+            &t.category.span(),
+            vocab_error("category", t.category.get_ref(), &cat_names),
+        ));
+    }
+    if t.text_source().is_none() {
+        d.0.push(at(
+            &t.text_source.span(),
+            vocab_error("text source", t.text_source.get_ref(), &src_names),
+        ));
+    }
+    for l in t.input_languages.iter().chain(&t.output_languages) {
+        if let Some(problem) = language_problem(l.get_ref()) {
+            d.0.push(at(&l.span(), problem));
         }
     }
-    for vid in m.variant_ids() {
-        if let Some(view) = m.for_variant(vid) {
-            check_task_files(lm, &view, (!m.variants.is_empty()).then_some(vid), d);
+    if t.input_languages.is_empty() || t.output_languages.is_empty() {
+        d.0.push(at(
+            &t.id.span(),
+            format!("task `{tid}` must declare input_languages and output_languages"),
+        ));
+    }
+    if t.definition.trim().is_empty() {
+        d.0.push(at(
+            &t.id.span(),
+            format!("task `{tid}` needs a non-empty definition (its original instruction)"),
+        ));
+    }
+    if !t.confirmed && t.evidence.as_deref().is_none_or(|e| e.trim().is_empty()) {
+        d.0.push(at(
+            &t.id.span(),
+            format!("task `{tid}` is marked confirmed = false and must give its evidence"),
+        ));
+    }
+    for step in &t.steps {
+        check_step(lm, step, d);
+    }
+    check_near_dedup(lm, t, d);
+    check_expected_checks(lm, t, d);
+    check_split_policy(lm, t, d);
+}
+
+/// A task's `near_dedup` parameters: a usable LSH shape and a threshold in (0, 1].
+fn check_near_dedup(lm: &LoadedManifest, t: &Task, d: &mut Diagnostics) {
+    let Some(nd) = &t.near_dedup else {
+        return;
+    };
+    let tid = t.id.get_ref();
+    let start = t.id.span().start;
+    if nd.shingle == 0 || nd.bands == 0 || nd.rows == 0 || nd.bands * nd.rows > nd.permutations {
+        d.0.push(lm.diag(start, format!(
+            "task `{tid}`: near_dedup needs shingle, bands and rows of at least 1 and bands × rows ({} × {}) <= permutations ({})",
+            nd.bands, nd.rows, nd.permutations
+        )));
+    }
+    if !(nd.threshold > 0.0 && nd.threshold <= 1.0) {
+        d.0.push(lm.diag(
+            start,
+            format!(
+                "task `{tid}`: near_dedup threshold {} must be in (0, 1]",
+                nd.threshold
+            ),
+        ));
+    }
+}
+
+/// A task's `expected_checks`: known check names, each with a reason.
+fn check_expected_checks(lm: &LoadedManifest, t: &Task, d: &mut Diagnostics) {
+    let tid = t.id.get_ref();
+    let start = t.id.span().start;
+    for e in &t.expected_checks {
+        if !crate::model::QUALITY_CHECKS.contains(&e.check.as_str()) {
+            d.0.push(lm.diag(
+                start,
+                format!(
+                    "task `{tid}`: {}",
+                    vocab_error("expected check", &e.check, crate::model::QUALITY_CHECKS)
+                ),
+            ));
+        }
+        if e.reason.trim().is_empty() {
+            d.0.push(lm.diag(
+                start,
+                format!("task `{tid}`: expected check `{}` needs a reason", e.check),
+            ));
+        }
+    }
+}
+
+/// A task's split policy: known split names, fractions in range, a group key for hash splits.
+fn check_split_policy(lm: &LoadedManifest, t: &Task, d: &mut Diagnostics) {
+    let tid = t.id.get_ref();
+    let start = t.split.span().start;
+    let split_names: Vec<&str> = Split::ALL.iter().map(|s| s.as_str()).collect();
+    match t.split.get_ref() {
+        SplitPolicy::Official => {}
+        SplitPolicy::Fixed { split } => {
+            if Split::parse(split).is_none() {
+                d.0.push(lm.diag(start, vocab_error("split", split, &split_names)));
+            }
+        }
+        SplitPolicy::Head { train, rest } => {
+            if !(0.0..=1.0).contains(train) {
+                d.0.push(lm.diag(
+                    start,
+                    "head split fraction `train` must be between 0 and 1".to_string(),
+                ));
+            }
+            if Split::parse(rest).is_none() {
+                d.0.push(lm.diag(start, vocab_error("split", rest, &split_names)));
+            }
+        }
+        SplitPolicy::Hash {
+            train,
+            validation,
+            test,
+        } => {
+            if (train + validation + test - 1.0).abs() > 1e-9
+                || [train, validation, test].iter().any(|x| **x < 0.0)
+            {
+                d.0.push(lm.diag(
+                    start,
+                    "hash split fractions must be non-negative and sum to 1".to_string(),
+                ));
+            }
+            if t.group_key.is_none() {
+                d.0.push(lm.diag(
+                    start,
+                    format!("task `{tid}` uses a hash split and must declare a group_key template"),
+                ));
+            }
         }
     }
 }

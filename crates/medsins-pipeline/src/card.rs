@@ -91,11 +91,12 @@ fn shard_sizes(dir: &Path) -> Result<(BTreeMap<String, Sizes>, Features), Output
             continue;
         };
         let split = file.split('-').next().unwrap_or_default().to_string();
-        let f = std::fs::File::open(&path).map_err(|source| OutputError::Io {
+        let io = |source| OutputError::Io {
             path: path.clone(),
             source,
-        })?;
-        let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+        };
+        let f = std::fs::File::open(&path).map_err(io)?;
+        let size = f.metadata().map_err(io)?.len();
         let r = SerializedFileReader::new(f).map_err(|e| pe(e.to_string()))?;
         let meta = r.metadata();
         if features.is_empty() {

@@ -118,23 +118,6 @@ impl ResolvedCorpus {
             .iter()
             .find(|t| t.id.get_ref() == id)
     }
-    /// Builds one task in memory as this distribution gives it (previews, audits, `validate`,
-    /// tests); see [`crate::task::render_task`].
-    pub fn render_task(
-        &self,
-        task_id: &str,
-        seed: u64,
-        instructions: &[String],
-        limit: Option<usize>,
-    ) -> Result<crate::task::TaskBuild, crate::TaskError> {
-        let task = self
-            .task(task_id)
-            .ok_or_else(|| crate::TaskError::UnknownTask {
-                manifest: self.manifest.display_path(),
-                task: task_id.to_string(),
-            })?;
-        crate::task::render_task(&self.manifest, task, self, seed, instructions, limit)
-    }
     /// The raw files whose differing checksum was accepted ([`Checksums::Skip`]).
     pub fn checksums_skipped(&self) -> impl Iterator<Item = &str> {
         self.files

@@ -141,6 +141,7 @@ fn decompressed(
         return Ok(RawBytes::Owned(Vec::new()));
     }
     // SAFETY: the file is private to this process (unlinked at creation) and never written again.
+    #[allow(unsafe_code)]
     let map = unsafe { memmap2::Mmap::map(&tmp) }.map_err(io)?;
     Ok(RawBytes::Mapped(map))
 }
@@ -232,6 +233,7 @@ impl RawBytes {
         // SAFETY: the map is read-only and private to this process; raw files are inputs that
         // the build does not modify. A concurrent external truncation would be a user error the
         // lock's checksums reveal.
+        #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
         Ok(RawBytes::Mapped(map))
     }
@@ -253,6 +255,9 @@ impl RawBytes {
         {
             // SAFETY: the mapping is read-only and private, so no modification can be lost:
             // MADV_DONTNEED only drops clean pages, which the kernel re-reads from the file.
+            // The advice only bounds memory: when the kernel refuses it, the pages stay mapped
+            // and every read gives the same bytes, so its result is deliberately ignored.
+            #[allow(unsafe_code)]
             let _ = unsafe { m.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
         }
     }

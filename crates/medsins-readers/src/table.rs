@@ -55,6 +55,87 @@ impl std::io::Read for BoundedRecords<'_> {
     }
 }
 
+/// The field delimiter: the file's option (one character, `\t` for a tab) or the format's.
+fn csv_delimiter(path: &Path, opts: &FileOptions, default_delim: u8) -> Result<u8, ReadError> {
+    match opts.delimiter.as_deref() {
+        None => Ok(default_delim),
+        Some("\\t") | Some("\t") => Ok(b'\t'),
+        Some(d) if d.len() == 1 => Ok(d.as_bytes()[0]),
+        Some(d) => Err(format_err(
+            path,
+            format!("delimiter `{d}` must be one character"),
+        )),
+    }
+}
+
+/// `max_fields`: the last field takes the rest of the line, which is only meaningful when
+/// fields are plain text.
+fn csv_max_fields(
+    path: &Path,
+    opts: &FileOptions,
+    quoting: bool,
+) -> Result<Option<usize>, ReadError> {
+    match opts.max_fields {
+        Some(n) if quoting || n == 0 => Err(format_err(
+            path,
+            "`max_fields` needs `quoting = false` and at least 1 field",
+        )),
+        m => Ok(m),
+    }
+}
+
+/// Line numbers of records, counted from the bytes: the csv crate's own count lags behind on
+/// CR LF files whose cells span lines.
+#[derive(Default)]
+struct LineCounter {
+    counted_to: usize,
+    newlines: u64,
+}
+
+impl LineCounter {
+    /// The first byte of the record the parser reads next (a CR LF terminator leaves its LF at
+    /// the start of the next record) and its line number.
+    fn record_start(&mut self, data: &[u8], position: usize) -> (usize, u64) {
+        let mut start = position;
+        while start < data.len() && (data[start] == b'\n' || data[start] == b'\r') {
+            start += 1;
+        }
+        let to = start.min(data.len());
+        self.newlines += data[self.counted_to..to]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.counted_to = to;
+        (start, self.newlines + 1)
+    }
+}
+
+/// One row as a record's fields, named by `cols`; the error gives the field counts when they
+/// differ, else the last column that is not UTF-8.
+fn row_fields(row: &csv::ByteRecord, cols: &[String]) -> Result<Map<String, Value>, String> {
+    if row.len() != cols.len() {
+        return Err(format!(
+            "has {} fields where the header has {}",
+            row.len(),
+            cols.len()
+        ));
+    }
+    let mut f = Map::new();
+    let mut bad = None;
+    for (name, cell) in cols.iter().zip(row.iter()) {
+        match std::str::from_utf8(cell) {
+            Ok(s) => {
+                f.insert(name.clone(), Value::String(s.to_string()));
+            }
+            Err(_) => bad = Some(name.clone()),
+        }
+    }
+    match bad {
+        Some(col) => Err(format!("column `{col}` is not UTF-8 text")),
+        None => Ok(f),
+    }
+}
+
 pub fn read_csv(
     path: &Path,
     data: &[u8],
@@ -64,29 +145,10 @@ pub fn read_csv(
     sink: &mut Sink,
 ) -> Result<(), ReadError> {
     let data = strip_bom(data);
-    let delim = match opts.delimiter.as_deref() {
-        None => default_delim,
-        Some("\\t") | Some("\t") => b'\t',
-        Some(d) if d.len() == 1 => d.as_bytes()[0],
-        Some(d) => {
-            return Err(format_err(
-                path,
-                format!("delimiter `{d}` must be one character"),
-            ));
-        }
-    };
+    let delim = csv_delimiter(path, opts, default_delim)?;
     let header = opts.header.unwrap_or(true);
     let quoting = opts.quoting.unwrap_or(true);
-    // the last field takes the rest of the line: only meaningful when fields are plain text
-    let max_fields = match opts.max_fields {
-        Some(n) if quoting || n == 0 => {
-            return Err(format_err(
-                path,
-                "`max_fields` needs `quoting = false` and at least 1 field",
-            ));
-        }
-        m => m,
-    };
+    let max_fields = csv_max_fields(path, opts, quoting)?;
     let bound = Rc::new(RecordBound::default());
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delim)
@@ -104,21 +166,9 @@ pub fn read_csv(
     let mut skip_header = header && names.is_some();
     let mut row = csv::ByteRecord::new();
     let mut n = 0usize;
-    // Line numbers are counted from the bytes: the csv crate's own count lags behind on CR LF
-    // files whose cells span lines.
-    let (mut counted_to, mut newlines) = (0usize, 0u64);
+    let mut lines = LineCounter::default();
     loop {
-        let mut start = rdr.position().byte() as usize;
-        // a CR LF terminator leaves its LF at the start of the next record
-        while start < data.len() && (data[start] == b'\n' || data[start] == b'\r') {
-            start += 1;
-        }
-        newlines += data[counted_to..start.min(data.len())]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count() as u64;
-        counted_to = start.min(data.len());
-        let line = newlines + 1;
+        let (start, line) = lines.record_start(data, rdr.position().byte() as usize);
         bound.start.set(start);
         let locator = || format!("row {} (line {line})", n + 1);
         match rdr.read_byte_record(&mut row) {
@@ -152,35 +202,10 @@ pub fn read_csv(
         let locator = format!("row {n} (line {line})");
         let cols =
             names.get_or_insert_with(|| (1..=row.len()).map(|i| format!("column{i}")).collect());
-        if row.len() != cols.len() {
-            sink(Err(RecordError {
-                locator,
-                message: format!(
-                    "has {} fields where the header has {}",
-                    row.len(),
-                    cols.len()
-                ),
-            }));
-            continue;
+        match row_fields(&row, cols) {
+            Ok(f) => sink(Ok(record(f, locator, &data[start..end.min(data.len())]))),
+            Err(message) => sink(Err(RecordError { locator, message })),
         }
-        let mut f = Map::new();
-        let mut bad = None;
-        for (name, cell) in cols.iter().zip(row.iter()) {
-            match std::str::from_utf8(cell) {
-                Ok(s) => {
-                    f.insert(name.clone(), Value::String(s.to_string()));
-                }
-                Err(_) => bad = Some(name.clone()),
-            }
-        }
-        if let Some(col) = bad {
-            sink(Err(RecordError {
-                locator,
-                message: format!("column `{col}` is not UTF-8 text"),
-            }));
-            continue;
-        }
-        sink(Ok(record(f, locator, &data[start..end.min(data.len())])));
     }
     Ok(())
 }

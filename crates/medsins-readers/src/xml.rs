@@ -16,7 +16,7 @@ use crate::{
     too_large,
 };
 use medsins_manifest::FileOptions;
-use quick_xml::events::Event;
+use quick_xml::events::{BytesStart, Event};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,6 +78,196 @@ fn normalise_newlines(s: &str) -> String {
     }
 }
 
+/// Which elements are records: every element of a name at any depth (`//diag`), or the
+/// elements at a path from the root (`ClinicalInquiries/record`).
+enum RecordSelector<'a> {
+    Anywhere(&'a str),
+    Path(Vec<&'a str>),
+}
+
+impl<'a> RecordSelector<'a> {
+    fn parse(sel: &'a str) -> Self {
+        match sel.strip_prefix("//") {
+            Some(name) => RecordSelector::Anywhere(name),
+            None => RecordSelector::Path(sel.trim_start_matches('/').split('/').collect()),
+        }
+    }
+
+    /// Whether the element just opened (`name`, the last of `path_stack`) is a record.
+    fn matches(&self, name: &str, path_stack: &[String]) -> bool {
+        match self {
+            RecordSelector::Anywhere(want) => name == *want,
+            RecordSelector::Path(want) => {
+                path_stack.len() == want.len()
+                    && path_stack
+                        .iter()
+                        .map(|p| p.split('[').next().unwrap_or(""))
+                        .zip(want)
+                        .all(|(a, b)| a == *b)
+            }
+        }
+    }
+}
+
+/// The character an entity reference (`amp`, `#x41`, `#65`) stands for; `None` for an
+/// entity the document would have to declare.
+fn decode_entity(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
+            .ok()
+            .and_then(char::from_u32),
+        n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
+        _ => None,
+    }
+}
+
+/// An element's attributes, values unescaped.
+fn attributes(e: &BytesStart) -> Vec<(String, String)> {
+    let mut attrs = Vec::new();
+    for a in e.attributes().flatten() {
+        let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+        let v = a
+            .unescape_value()
+            .map(|v| v.into_owned())
+            .unwrap_or_default();
+        attrs.push((k, v));
+    }
+    attrs
+}
+
+/// The state of one pass over a document: the open elements, the records being built, and
+/// the finished records waiting for their turn (records are emitted in document order).
+struct XmlWalk<'d> {
+    data: &'d [u8],
+    path_stack: Vec<String>,
+    /// element positions (for locators like /a/b[3]): counts of each child name per open element
+    counts: Vec<BTreeMap<String, usize>>,
+    frames: Vec<Open>,
+    ordinal: u64,
+    pending: BTreeMap<u64, Record>,
+    next_emit: u64,
+}
+
+impl<'d> XmlWalk<'d> {
+    fn new(data: &'d [u8]) -> Self {
+        XmlWalk {
+            data,
+            path_stack: Vec::new(),
+            counts: vec![BTreeMap::new()],
+            frames: Vec::new(),
+            ordinal: 0,
+            pending: BTreeMap::new(),
+            next_emit: 0,
+        }
+    }
+
+    /// An element opens at byte `start`: it starts a record when `selector` matches it, and
+    /// becomes part of the record being built when there is one.
+    fn open(&mut self, e: &BytesStart, selector: &RecordSelector, start: usize) {
+        let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+        let idx = {
+            let c = self.counts.last_mut().expect("root counts");
+            let n = c.entry(name.clone()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        self.path_stack.push(format!("{name}[{idx}]"));
+        self.counts.push(BTreeMap::new());
+        let is_record = selector.matches(&name, &self.path_stack);
+        if !is_record && self.frames.is_empty() {
+            return;
+        }
+        let root = is_record.then(|| {
+            self.ordinal += 1;
+            RecordRoot {
+                ordinal: self.ordinal - 1,
+                start,
+                locator: self.locator(),
+            }
+        });
+        let frame = Frame {
+            name,
+            attrs: attributes(e),
+            text: String::new(),
+            children: Vec::new(),
+        };
+        self.frames.push((frame, root));
+    }
+
+    /// The innermost open element closes at byte `end`: a record element becomes a pending
+    /// record, any other joins its parent.
+    fn close(&mut self, end: usize) {
+        self.path_stack.pop();
+        self.counts.pop();
+        let Some((frame, root)) = self.frames.pop() else {
+            return;
+        };
+        let name = frame.name.clone();
+        let value = frame.into_value();
+        if let Some(RecordRoot {
+            ordinal: ord,
+            start,
+            locator,
+        }) = root
+        {
+            let fields = match &value {
+                Value::Object(m) => m.clone(),
+                other => {
+                    let mut m = Map::new();
+                    m.insert("#text".into(), other.clone());
+                    m
+                }
+            };
+            let raw = &self.data[start.min(end)..end];
+            self.pending.insert(ord, record(fields, locator, raw));
+        }
+        if let Some((parent, _)) = self.frames.last_mut() {
+            parent.children.push((name, value));
+        }
+    }
+
+    /// Where character data goes: the innermost element being built, while it has no child
+    /// elements (xmltodict keeps the text before the first child only).
+    fn text(&mut self) -> Option<&mut String> {
+        self.frames
+            .last_mut()
+            .map(|(f, _)| f)
+            .filter(|f| f.children.is_empty())
+            .map(|f| &mut f.text)
+    }
+
+    fn locator(&self) -> String {
+        format!("/{}", self.path_stack.join("/"))
+    }
+
+    /// Emits the pending records whose turn it is.
+    fn emit_ready(&mut self, sink: &mut Sink) {
+        while let Some(r) = self.pending.remove(&self.next_emit) {
+            sink(Ok(r));
+            self.next_emit += 1;
+        }
+    }
+
+    /// At the end of the document: a record left open is a record error, and the records that
+    /// closed after it (they waited for it, to keep document order) are emitted.
+    fn finish(self, sink: &mut Sink) {
+        if !self.frames.is_empty() {
+            sink(Err(RecordError {
+                locator: self.locator(),
+                message: "element not closed before end of file".into(),
+            }));
+        }
+        for r in self.pending.into_values() {
+            sink(Ok(r));
+        }
+    }
+}
+
 pub fn read_xml(
     path: &Path,
     data: &[u8],
@@ -89,18 +279,9 @@ pub fn read_xml(
         .records
         .as_deref()
         .ok_or_else(|| format_err(path, "xml needs the option `records` (an element path)"))?;
-    let (anywhere, want): (bool, Vec<&str>) = match sel.strip_prefix("//") {
-        Some(name) => (true, vec![name]),
-        None => (false, sel.trim_start_matches('/').split('/').collect()),
-    };
+    let selector = RecordSelector::parse(sel);
     let mut reader = quick_xml::Reader::from_reader(data);
-    let mut path_stack: Vec<String> = Vec::new();
-    // element positions (for locators like /a/b[3]): counts of each child name per open element
-    let mut counts: Vec<BTreeMap<String, usize>> = vec![BTreeMap::new()];
-    let mut frames: Vec<Open> = Vec::new();
-    let mut ordinal = 0u64;
-    let mut pending: BTreeMap<u64, Record> = BTreeMap::new();
-    let mut next_emit = 0u64;
+    let mut walk = XmlWalk::new(data);
     loop {
         let before = reader.buffer_position() as usize;
         let ev = reader.read_event().map_err(|e| {
@@ -110,189 +291,65 @@ pub fn read_xml(
             )
         })?;
         // the record element being built, if any: it may not grow past the record-size limit
-        if let Some((_, Some(root))) = frames.first()
+        if let Some((_, Some(root))) = walk.frames.first()
             && too_large(reader.buffer_position() as usize - root.start, limits)
         {
             return Err(record_too_large(path, limits, &root.locator));
         }
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
-                if path_stack.len() >= limits.max_depth {
-                    let (line, column) = line_column(data, before);
-                    return Err(limit_err(
-                        path,
-                        Limit::Depth,
-                        limits,
-                        format!(
-                            "element nesting deeper than {} at line {line}, column {column}",
-                            limits.max_depth
-                        ),
-                    ));
+                if walk.path_stack.len() >= limits.max_depth {
+                    return Err(too_deep(path, data, before, limits));
                 }
-                let empty = matches!(ev, Event::Empty(_));
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                let idx = {
-                    let c = counts.last_mut().expect("root counts");
-                    let n = c.entry(name.clone()).or_insert(0);
-                    *n += 1;
-                    *n
-                };
-                path_stack.push(format!("{name}[{idx}]"));
-                counts.push(BTreeMap::new());
-                let names: Vec<&str> = path_stack
-                    .iter()
-                    .map(|p| p.split('[').next().unwrap_or(""))
-                    .collect();
-                let is_record = if anywhere {
-                    name == want[0]
-                } else {
-                    names == want
-                };
-                if is_record || !frames.is_empty() {
-                    let mut attrs = Vec::new();
-                    for a in e.attributes().flatten() {
-                        let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                        let v = a
-                            .unescape_value()
-                            .map(|v| v.into_owned())
-                            .unwrap_or_default();
-                        attrs.push((k, v));
-                    }
-                    let root = is_record.then(|| {
-                        ordinal += 1;
-                        RecordRoot {
-                            ordinal: ordinal - 1,
-                            start: before,
-                            locator: format!("/{}", path_stack.join("/")),
-                        }
-                    });
-                    frames.push((
-                        Frame {
-                            name,
-                            attrs,
-                            text: String::new(),
-                            children: Vec::new(),
-                        },
-                        root,
-                    ));
-                }
-                if empty {
-                    close(
-                        &mut frames,
-                        &mut path_stack,
-                        &mut counts,
-                        data,
-                        reader.buffer_position() as usize,
-                        &mut pending,
-                    );
+                walk.open(e, &selector, before);
+                if matches!(ev, Event::Empty(_)) {
+                    walk.close(reader.buffer_position() as usize);
                 }
             }
-            Event::End(_) => {
-                close(
-                    &mut frames,
-                    &mut path_stack,
-                    &mut counts,
-                    data,
-                    reader.buffer_position() as usize,
-                    &mut pending,
-                );
-            }
+            Event::End(_) => walk.close(reader.buffer_position() as usize),
             Event::Text(t) => {
-                if let Some((f, _)) = frames.last_mut()
-                    && f.children.is_empty()
-                {
+                if let Some(text) = walk.text() {
                     let raw = t
                         .xml_content()
                         .map_err(|e| format_err(path, e.to_string()))?;
-                    f.text.push_str(&normalise_newlines(&raw));
+                    text.push_str(&normalise_newlines(&raw));
                 }
             }
             Event::GeneralRef(r) => {
-                if let Some((f, _)) = frames.last_mut()
-                    && f.children.is_empty()
-                {
-                    let name = String::from_utf8_lossy(&r).into_owned();
-                    let ch = match name.as_str() {
-                        "amp" => Some('&'),
-                        "lt" => Some('<'),
-                        "gt" => Some('>'),
-                        "quot" => Some('"'),
-                        "apos" => Some('\''),
-                        n if n.starts_with("#x") => u32::from_str_radix(&n[2..], 16)
-                            .ok()
-                            .and_then(char::from_u32),
-                        n if n.starts_with('#') => n[1..].parse().ok().and_then(char::from_u32),
-                        _ => None,
-                    };
-                    match ch {
-                        Some(c) => f.text.push(c),
-                        None => f.text.push_str(&format!("&{name};")),
+                if let Some(text) = walk.text() {
+                    let name = String::from_utf8_lossy(&r);
+                    match decode_entity(&name) {
+                        Some(c) => text.push(c),
+                        None => text.push_str(&format!("&{name};")),
                     }
                 }
             }
             Event::CData(t) => {
-                if let Some((f, _)) = frames.last_mut()
-                    && f.children.is_empty()
-                {
-                    f.text.push_str(&String::from_utf8_lossy(&t));
+                if let Some(text) = walk.text() {
+                    text.push_str(&String::from_utf8_lossy(&t));
                 }
             }
             Event::Eof => break,
             _ => {}
         }
-        while let Some(r) = pending.remove(&next_emit) {
-            sink(Ok(r));
-            next_emit += 1;
-        }
+        walk.emit_ready(sink);
     }
-    if !frames.is_empty() {
-        let e = RecordError {
-            locator: format!("/{}", path_stack.join("/")),
-            message: "element not closed before end of file".into(),
-        };
-        sink(Err(e));
-    }
-    // records that closed after one left open (they waited for it, to keep document order)
-    for r in pending.into_values() {
-        sink(Ok(r));
-    }
+    walk.finish(sink);
     Ok(())
 }
 
-fn close(
-    frames: &mut Vec<Open>,
-    path_stack: &mut Vec<String>,
-    counts: &mut Vec<BTreeMap<String, usize>>,
-    data: &[u8],
-    end: usize,
-    pending: &mut BTreeMap<u64, Record>,
-) {
-    path_stack.pop();
-    counts.pop();
-    let Some((frame, root)) = frames.pop() else {
-        return;
-    };
-    let name = frame.name.clone();
-    let value = frame.into_value();
-    if let Some(RecordRoot {
-        ordinal: ord,
-        start,
-        locator,
-    }) = root
-    {
-        let fields = match &value {
-            Value::Object(m) => m.clone(),
-            other => {
-                let mut m = Map::new();
-                m.insert("#text".into(), other.clone());
-                m
-            }
-        };
-        pending.insert(ord, record(fields, locator, &data[start.min(end)..end]));
-    }
-    if let Some((parent, _)) = frames.last_mut() {
-        parent.children.push((name, value));
-    }
+/// The file refused for an element nested deeper than the depth limit, at byte `at`.
+fn too_deep(path: &Path, data: &[u8], at: usize, limits: &Limits) -> ReadError {
+    let (line, column) = line_column(data, at);
+    limit_err(
+        path,
+        Limit::Depth,
+        limits,
+        format!(
+            "element nesting deeper than {} at line {line}, column {column}",
+            limits.max_depth
+        ),
+    )
 }
 
 #[cfg(test)]

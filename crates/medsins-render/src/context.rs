@@ -40,9 +40,13 @@ struct Node {
 // SAFETY: a node points into `owner.map`, which it keeps alive; the map is never mutated while
 // any `Arc<Fields>` other than the one `with_context` unwraps exists (it is moved back out only
 // when the context and every node are gone). `serde_json::Value` is `Send + Sync`.
+#[allow(unsafe_code)]
 unsafe impl Send for Node {}
+// SAFETY: as for `Send`.
+#[allow(unsafe_code)]
 unsafe impl Sync for Node {}
 
+#[allow(unsafe_code)]
 impl Node {
     fn map(&self) -> Option<&Map<String, Value>> {
         match self.target {

@@ -25,11 +25,10 @@ mod types;
 
 pub use fields_read::unknown_fields;
 pub use ops::entities_from_iob;
-pub use ops::pandas_values::PandasPlan;
 pub use python::{py_json_dumps, py_repr_str};
 pub use runner::{Pass, StepOutput, StepRunner};
 pub use templates::{MAX_FIELD_BYTES, Rendered, TaskRenderer};
-pub use types::{LookupFiles, RenderError};
+pub use types::{LookupFiles, PandasPlan, RenderError};
 
 /// A template context from any serialisable value.
 pub(crate) fn ctx<T: serde::Serialize>(v: &T) -> minijinja::Value {

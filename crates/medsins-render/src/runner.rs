@@ -14,9 +14,10 @@
 use crate::ops::group::Pending;
 use crate::ops::keep_last::KeepLast;
 use crate::ops::keyword_label::KeywordLabel;
-use crate::ops::pandas_values::{PandasInfer, PandasPlan};
+use crate::ops::pandas_values::PandasInfer;
 use crate::ops::{apply_record_step, explode, group, keyword_label};
 use crate::program::StepProgram;
+use crate::types::PandasPlan;
 use crate::types::{LookupFiles, Prepared};
 use medsins_manifest::Step;
 use medsins_readers::{Record, RecordError};

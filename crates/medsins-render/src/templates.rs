@@ -2,9 +2,9 @@
 
 use crate::context::with_context;
 use crate::direct::DirectPlan;
-use crate::ops::pandas_values::PandasPlan;
 use crate::program::StepProgram;
 use crate::runner::{Pass, StepRunner};
+use crate::types::PandasPlan;
 use crate::types::{LookupFiles, RenderError};
 use medsins_manifest::Task;
 use medsins_readers::Record;

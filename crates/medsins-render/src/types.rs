@@ -1,10 +1,9 @@
 //! The ground types every part of rendering shares: the lookup files a task joins, what a
-//! compiled step carries, and a template problem located in the manifest. They depend on
-//! nothing else in the crate, so the operators, the step runner and the templates can all use
-//! them without importing each other.
+//! compiled step carries (with the pandas column types it learnt), and a template problem
+//! located in the manifest. They depend on nothing else in the crate but `context`, so the
+//! operators, the step runner and the templates can all use them without importing each other.
 
 use crate::context::with_context;
-use crate::ops::pandas_values::PandasPlan;
 use medsins_manifest::Step;
 use medsins_readers::Record;
 use minijinja::Environment;
@@ -17,6 +16,23 @@ use std::sync::Arc;
 #[derive(Debug, Default, Clone)]
 pub struct LookupFiles {
     pub files: HashMap<String, Vec<Record>>,
+}
+
+/// The type pandas `read_csv` gives a column (what `pandas_values` prints its cells as).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dtype {
+    Int,
+    Float,
+    Bool,
+    /// Text, but every present cell is a boolean word (pandas gives Python booleans and NaN).
+    BoolOrNa,
+    Text,
+}
+
+/// The columns a `pandas_values` step rewrites and the type of each, learnt over a file.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PandasPlan {
+    pub columns: Vec<(String, Dtype)>,
 }
 
 /// A template problem located inside the manifest: byte offset of the template's value and text.

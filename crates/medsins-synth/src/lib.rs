@@ -62,11 +62,13 @@
 //!   file (records rendered in parallel chunks, written in order; peak RSS ≈ 200 MB) and is
 //!   bound by the disk at that size.
 
+mod error;
 pub mod formats;
 pub mod rules;
 pub mod special;
 pub mod text;
 
+pub use error::SynthError;
 use formats::{BlockKind, Blocks, Ctx, Family, JsonDoc, JsonLines, Table, Workbook, XmlDoc};
 use medsins_manifest::{Catalogue, RawFile};
 use rayon::prelude::*;
@@ -307,27 +309,25 @@ pub const SYNTH_SIGNATURE: &str =
 
 /// Makes sure `out` may be written: it is new, empty, or an earlier synth output; the marker
 /// is written first, so that an interrupted run can be redone.
-fn claim_root(out: &Path) -> Result<(), String> {
+fn claim_root(out: &Path) -> Result<(), SynthError> {
     let marker = out.join(SYNTH_MARKER);
     let ours =
         std::fs::read_to_string(&marker).is_ok_and(|t| t.lines().next() == Some(SYNTH_SIGNATURE));
     let empty = match std::fs::read_dir(out) {
         Ok(mut rd) => rd.next().is_none(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => return Err(format!("{}: {e}", out.display())),
+        Err(e) => return Err(SynthError::io(out)(e)),
     };
     if !ours && !empty {
-        return Err(format!(
-            "{}: refusing to write a synthetic raw root into a folder that is not empty and was not \
-             written by `medsins synth` (no {SYNTH_MARKER} of its own): it may hold real releases. \
-             Give a new or empty folder to --out",
-            out.display()
-        ));
+        return Err(SynthError::NotOurs {
+            path: out.to_path_buf(),
+            marker: SYNTH_MARKER,
+        });
     }
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(SynthError::io(out))?;
     if !ours {
         std::fs::write(&marker, format!("{SYNTH_SIGNATURE}\n\n(being written)\n"))
-            .map_err(|e| format!("{}: {e}", marker.display()))?;
+            .map_err(SynthError::io(&marker))?;
     }
     Ok(())
 }
@@ -722,7 +722,7 @@ pub fn synth(
     fixtures: &Path,
     out: &Path,
     o: &SynthOptions,
-) -> Result<SynthReport, String> {
+) -> Result<SynthReport, SynthError> {
     claim_root(out)?;
     let mut sp = plan_files(cat, fixtures, o);
     add_ddx_tables(&mut sp);
@@ -743,13 +743,9 @@ pub fn synth(
             o.scale, o.seed, o.dup_rate
         ),
     )
-    .map_err(io(out))?;
+    .map_err(SynthError::io(out.join(SYNTH_MARKER)))?;
     report.files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
-}
-
-fn io(p: &Path) -> impl Fn(std::io::Error) -> String + '_ {
-    move |e| format!("{}: {e}", p.display())
 }
 
 /// Which fixture files are replicated (record files and their linked lookups) and which are
@@ -966,7 +962,7 @@ fn copy_fixtures(
     fixtures: &Path,
     out: &Path,
     report: &mut SynthReport,
-) -> Result<(), String> {
+) -> Result<(), SynthError> {
     let (plan, copies) = (&sp.plan, &mut sp.copies);
     // a path replicated for one corpus is not also copied for another
     copies.retain(|rel, _| !plan.keys().any(|(r, _)| r == rel));
@@ -981,7 +977,7 @@ fn copy_fixtures(
             });
             continue;
         }
-        report.bytes += copy_tree(&from, &out.join(rel)).map_err(io(&from))?;
+        report.bytes += copy_tree(&from, &out.join(rel)).map_err(SynthError::io(&from))?;
         report.files.push(SynthFile {
             path: rel.clone(),
             how: "copied".into(),
@@ -1003,7 +999,7 @@ fn copy_fixtures(
         .collect();
     for folder in &folders {
         report.bytes += copy_missing(&fixtures.join(folder), &out.join(folder), &owned, folder)
-            .map_err(io(&fixtures.join(folder)))?;
+            .map_err(SynthError::io(fixtures.join(folder)))?;
     }
     Ok(())
 }
@@ -1015,7 +1011,7 @@ fn write_planned(
     out: &Path,
     o: &SynthOptions,
     report: &mut SynthReport,
-) -> Result<(), String> {
+) -> Result<(), SynthError> {
     // group zip members by archive; every other planned path is one output
     let mut outputs: BTreeMap<String, Members> = BTreeMap::new();
     for ((rel, member), p) in plan.iter() {
@@ -1041,7 +1037,7 @@ fn write_planned(
     jobs.sort_by_key(|(rel, parts)| {
         std::cmp::Reverse(parts.iter().map(|(_, p)| size(rel, p)).sum::<usize>())
     });
-    let written: Vec<Result<(u64, Vec<SynthFile>), String>> = jobs
+    let written: Vec<Result<(u64, Vec<SynthFile>), SynthError>> = jobs
         .par_iter()
         .map(|(rel, parts)| write_output(fixtures, out, rel, parts, o))
         .collect();
@@ -1059,9 +1055,10 @@ fn write_output(
     rel: &str,
     parts: &[(Option<String>, &Planned)],
     o: &SynthOptions,
-) -> Result<(u64, Vec<SynthFile>), String> {
+) -> Result<(u64, Vec<SynthFile>), SynthError> {
     let dest: PathBuf = out.join(rel);
-    let io = |e: std::io::Error| format!("{}: {e}", dest.display());
+    let io = |e: std::io::Error| SynthError::io(&dest)(e);
+    let zip_err = |e: zip::result::ZipError| SynthError::zip(&dest)(e);
     if let Some(p) = dest.parent() {
         std::fs::create_dir_all(p).map_err(io)?;
     }
@@ -1088,16 +1085,16 @@ fn write_output(
         // and it keeps synth fast), the others copied
         let src = fixtures.join(rel);
         let mut z = zip::ZipArchive::new(std::fs::File::open(&src).map_err(io)?)
-            .map_err(|e| format!("{}: {e}", src.display()))?;
+            .map_err(SynthError::zip(&src))?;
         let mut w = zip::ZipWriter::new(BufWriter::new(std::fs::File::create(&dest).map_err(io)?));
         let base = zip::write::SimpleFileOptions::default()
             .last_modified_time(zip::DateTime::default())
             .large_file(true);
         for i in 0..z.len() {
-            let mut m = z.by_index(i).map_err(|e| e.to_string())?;
+            let mut m = z.by_index(i).map_err(SynthError::zip(&src))?;
             let name = m.name().to_string();
             if m.is_dir() {
-                w.add_directory(name, base).map_err(|e| e.to_string())?;
+                w.add_directory(name, base).map_err(zip_err)?;
                 continue;
             }
             match parts
@@ -1106,13 +1103,15 @@ fn write_output(
             {
                 Some((_, p)) => {
                     let Source::Stream(f) = &p.source else {
-                        return Err(format!("{rel}!{name}: not a stream format"));
+                        return Err(SynthError::NotStream {
+                            member: format!("{rel}!{name}"),
+                        });
                     };
                     w.start_file(
                         name.clone(),
                         base.compression_method(zip::CompressionMethod::Stored),
                     )
-                    .map_err(|e| e.to_string())?;
+                    .map_err(zip_err)?;
                     f.emit(p.count, &cx(format!("{rel}!{name}"), p), &mut w)
                         .map_err(io)?;
                     files.push(entry(format!("{rel}!{name}"), p));
@@ -1122,12 +1121,12 @@ fn write_output(
                         name.clone(),
                         base.compression_method(zip::CompressionMethod::Deflated),
                     )
-                    .map_err(|e| e.to_string())?;
+                    .map_err(zip_err)?;
                     std::io::copy(&mut m, &mut w).map_err(io)?;
                 }
             }
         }
-        w.finish().map_err(|e| e.to_string())?.flush().map_err(io)?;
+        w.finish().map_err(zip_err)?.flush().map_err(io)?;
         let bytes = std::fs::metadata(&dest).map_err(io)?.len();
         return Ok((bytes, files));
     }
@@ -1179,7 +1178,7 @@ mod tests {
         std::fs::write(real.join("FIXTURES.md"), "# fixtures\n").unwrap();
         let e = synth(&cat, fixtures.path(), &real, &tiny()).unwrap_err();
         assert_eq!(
-            e,
+            e.to_string(),
             format!(
                 "{}: refusing to write a synthetic raw root into a folder that is not empty and was not written by `medsins synth` (no {SYNTH_MARKER} of its own): it may hold real releases. Give a new or empty folder to --out",
                 real.display()

@@ -16,6 +16,9 @@ mod run;
 mod schedule;
 mod write;
 
+#[cfg(test)]
+mod phase_tests;
+
 pub use plan::{Job, Plan, PlannedCorpus, plan};
 
 use crate::report::BuildReport;
@@ -58,17 +61,26 @@ impl Inputs {
         let bank_file = bank
             .as_ref()
             .zip(opts.instructions.as_ref())
-            .map(|(b, p)| LockedFile {
-                corpus_id: String::new(),
-                file_id: "instruction-bank".into(),
-                path: p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                size: std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
-                sha256: b.sha256.clone(),
-                members: Vec::new(),
-            });
+            .map(|(b, p)| -> Result<LockedFile, BuildError> {
+                let size = std::fs::metadata(p)
+                    .map_err(|source| medsins_readers::ReadError::Io {
+                        path: p.clone(),
+                        source,
+                    })?
+                    .len();
+                Ok(LockedFile {
+                    corpus_id: String::new(),
+                    file_id: "instruction-bank".into(),
+                    path: p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    size,
+                    sha256: b.sha256.clone(),
+                    members: Vec::new(),
+                })
+            })
+            .transpose()?;
         let benchmarks = medsins_quality::load_benchmarks(&opts.decontaminate)?;
         let bench_index = (!benchmarks.is_empty())
             .then(|| BenchIndex::new(&benchmarks, opts.decontaminate_ngram, opts.seed));

@@ -188,6 +188,24 @@ pub fn load_lookups(
     Ok(lookups)
 }
 
+impl crate::corpus::ResolvedCorpus {
+    /// Builds one task in memory as this distribution gives it (previews, audits, `validate`,
+    /// tests); see [`render_task`]. (Here, not in `corpus`, which knows nothing of tasks.)
+    pub fn render_task(
+        &self,
+        task_id: &str,
+        seed: u64,
+        instructions: &[String],
+        limit: Option<usize>,
+    ) -> Result<TaskBuild, TaskError> {
+        let task = self.task(task_id).ok_or_else(|| TaskError::UnknownTask {
+            manifest: self.manifest.display_path(),
+            task: task_id.to_string(),
+        })?;
+        render_task(&self.manifest, task, self, seed, instructions, limit)
+    }
+}
+
 /// Reads, renders and runs every per-task stage of one task, in memory. `limit` caps the
 /// records read per file (previews). An `Err` is a problem with the task as a whole (an
 /// unreadable file, a template that does not compile), not with a record.

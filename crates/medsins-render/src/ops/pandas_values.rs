@@ -3,6 +3,7 @@
 //! is inferred over every record of the file, as one pass of pandas would (the per-block typing
 //! of pandas' `low_memory` reader on very large files is not reproduced).
 
+use crate::types::{Dtype, PandasPlan};
 use medsins_readers::{Record, value_text};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -125,16 +126,6 @@ pub fn py_float_repr(x: f64) -> String {
     format!("{sign}{body}")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Dtype {
-    Int,
-    Float,
-    Bool,
-    /// Text, but every present cell is a boolean word (pandas gives Python booleans and NaN).
-    BoolOrNa,
-    Text,
-}
-
 /// What a column holds so far: enough to type it as pandas would, in one streaming pass.
 #[derive(Debug, Clone, Copy, Default)]
 struct ColumnCounts {
@@ -205,12 +196,6 @@ fn cell<'a>(fields: &'a Map<String, Value>, col: &str) -> Option<Cow<'a, str>> {
         Some(Value::String(s)) => Some(Cow::Borrowed(s)),
         Some(v) => Some(Cow::Owned(value_text(v))),
     }
-}
-
-/// The columns a `pandas_values` step rewrites and the type of each, learnt over a file.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PandasPlan {
-    pub columns: Vec<(String, Dtype)>,
 }
 
 /// Learns a [`PandasPlan`] from every record of a file, in order: the columns are `columns`,
