@@ -4,6 +4,7 @@ use crate::progress::Reporter;
 use crate::{Verbosity, cmd_check};
 use anyhow::Context;
 use medsins_core::Access;
+use medsins_manifest::NearDedupPolicy;
 use medsins_pipeline::{BuildOptions, BuildReport, CorpusStatus};
 use medsins_readers::Limits;
 use std::path::PathBuf;
@@ -128,6 +129,10 @@ pub struct Args {
     /// units are missing (`medsins build-unit` computes them).
     #[arg(long, requires = "cache")]
     cached_only: bool,
+    /// The near-duplicate policy of every task, instead of each manifest's `near_dedup`
+    /// (`off` for fast iteration on a manifest; recorded in the lock).
+    #[arg(long, value_name = "POLICY", value_parser = ["off", "flag", "remove"])]
+    near_dedup: Option<String>,
     /// Print the build report as JSON.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: Format,
@@ -138,6 +143,18 @@ fn at_least_one(s: &str) -> Result<usize, String> {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err("must be a whole number, at least 1".to_string()),
     }
+}
+
+/// `--near-dedup`: one near-duplicate policy for every task instead of each manifest's (a
+/// function of its own so that other overrides, such as `--leakage`, merge beside it).
+fn near_dedup_override(arg: Option<&str>) -> anyhow::Result<Option<NearDedupPolicy>> {
+    arg.map(|p| match p {
+        "off" => Ok(NearDedupPolicy::Off),
+        "flag" => Ok(NearDedupPolicy::Flag),
+        "remove" => Ok(NearDedupPolicy::Remove),
+        other => anyhow::bail!("--near-dedup {other}: expected off, flag or remove"),
+    })
+    .transpose()
 }
 
 /// What the build options of the command line give: the catalogue, the options, and the raw
@@ -178,6 +195,7 @@ pub fn prepare(a: &Args) -> anyhow::Result<Prepared> {
     opts.instruction_in = medsins_pipeline::tokens::InstructionIn::parse(&a.instruction_in)
         .context("--instruction-in")?;
     opts.timings = a.timings;
+    opts.near_dedup = near_dedup_override(a.near_dedup.as_deref())?;
     opts.limits = Limits {
         max_depth: a.max_depth,
         max_record_bytes: a.max_record_bytes.0,

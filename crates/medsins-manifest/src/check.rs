@@ -402,7 +402,10 @@ fn check_expected_yield(lm: &LoadedManifest, t: &Task, y: &ExpectedYield, d: &mu
     }
     let m = &lm.manifest;
     if let Some(f) = &y.file {
-        let declared = m.files.iter().chain(m.variants.iter().flat_map(|v| &v.files));
+        let declared = m
+            .files
+            .iter()
+            .chain(m.variants.iter().flat_map(|v| &v.files));
         if !declared.clone().any(|x| x.id.get_ref() == f) {
             let ids: Vec<&str> = declared.map(|x| x.id.get_ref().as_str()).collect();
             d.0.push(at(format!(

@@ -210,6 +210,7 @@ pub(super) fn compute(
             benchmarks: cx.inputs.bench_index.as_ref(),
             held_out: (cx.opts.leakage != LeakagePolicy::Off).then_some((*j, cx.held_keys)),
             scratch: Some(base.clone()),
+            near_dedup: cx.opts.near_dedup,
         };
         let files = FramedFile::create(base.with_extension("samples"))
             .and_then(|f| Ok((f, Ledger::spill(base.with_extension("ledger"))?)));

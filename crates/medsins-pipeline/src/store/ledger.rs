@@ -179,7 +179,12 @@ impl Ledger {
         }
         *self.by_reason.entry(reason).or_default() += 1;
         *self.by_stage.entry(stage).or_default() += 1;
-        *self.by_file.entry(file).or_default().entry(reason).or_default() += 1;
+        *self
+            .by_file
+            .entry(file)
+            .or_default()
+            .entry(reason)
+            .or_default() += 1;
         self.len += 1;
         if let Some((detail, (file, locator))) = cause {
             self.causes.add(&detail, &file, &locator);

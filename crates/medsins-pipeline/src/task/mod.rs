@@ -144,6 +144,8 @@ pub struct RunOptions<'a> {
     pub held_out: Option<(usize, &'a HeldOut)>,
     /// Where the task's scratch files go (shingle sets); `None` keeps them in memory.
     pub scratch: Option<std::path::PathBuf>,
+    /// The near-duplicate policy instead of the manifest's (`--near-dedup`).
+    pub near_dedup: Option<medsins_manifest::NearDedupPolicy>,
 }
 
 impl RunOptions<'_> {
@@ -164,6 +166,7 @@ impl RunOptions<'_> {
             benchmarks: None,
             held_out: None,
             scratch: None,
+            near_dedup: None,
         }
     }
 }
