@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Version of the cache's unit layout (`task::saved`); part of every key.
-pub const CACHE_FORMAT: u32 = 1;
+pub const CACHE_FORMAT: u32 = 2;
 
 /// Fingerprint of the source code that computes units (build.rs): a development build that
 /// changes how units are computed never reuses units of another build.

@@ -14,8 +14,8 @@ use medsins_quality::leakage::{HeldKeys, HeldOut, HeldSample};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Bytes of a `<k>.kept` record: handle (u64), ordinal (u32), split (u8).
-const KEPT_RECORD: usize = 13;
+/// Bytes of a `<k>.kept` record: handle (u64), ordinal (u32), split (u8), file (u16).
+const KEPT_RECORD: usize = 15;
 /// Bytes of a `<k>.held` record before the encoded probe: set handle (u64), set number
 /// (u32), sample id (u128), split (u8).
 const HELD_PREFIX: usize = 29;
@@ -77,6 +77,7 @@ impl TaskRun {
             rec.extend_from_slice(&k.handle.to_le_bytes());
             rec.extend_from_slice(&k.ordinal.to_le_bytes());
             rec.push(split_code(k.split));
+            rec.extend_from_slice(&k.file.to_le_bytes());
             kept.push(&rec)?;
         }
         kept.seal()?;
@@ -137,6 +138,7 @@ impl TaskRun {
                     handle: u64::from_le_bytes(le(r, 0)),
                     ordinal: u32::from_le_bytes(le(r, 8)),
                     split: split_of(&kept_path, r[12])?,
+                    file: u16::from_le_bytes(le(r, 13)),
                 });
                 Ok(())
             },
