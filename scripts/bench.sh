@@ -7,8 +7,15 @@
 # measures a --tokenizer build at 2 threads. Large data goes to $BENCH_DIR (default
 # /tmp/medsins-bench), never into the repository; scale 1.0 needs ≈ 12 GB for the raw root and
 # ≈ 5 GB per output.
+# Then the peer benchmark of ../shared/bench side by side: medsins and the polars script on the
+# same generated raw files (PEER_ROWS records per corpus, default 200000), run alternately
+# PEER_RUNS times each (default 3), medians of wall and CPU (user + sys) seconds and peak RSS;
+# PEER=0 skips it. The polars script runs in a venv under $BENCH_DIR (pip: polars, pyarrow,
+# pandas). CPU seconds are the figure to compare on a shared machine: wall time moves with
+# whatever else runs.
 #   scripts/bench.sh [SCALE ...]                  (default: 0.1 1.0)
 #   JOBS="2" KEEP_RAW=1 TOKENIZER=1 scripts/bench.sh 0.1
+#   PEER_RUNS=5 scripts/bench.sh none              (the peer benchmark only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/medsins-bench}
@@ -47,6 +54,7 @@ same_output() { # dir-a dir-b: equal checksums of every file but stats.json
 }
 
 for s in "${SCALES[@]}"; do
+  [ "$s" = none ] && continue
   raw="$BENCH_DIR/raw-$s"
   echo "== scale $s"
   if [ -z "${KEEP_RAW:-}" ] || [ ! -d "$raw" ]; then
@@ -83,3 +91,45 @@ for s in "${SCALES[@]}"; do
     report "$BENCH_DIR/build-$s-tok.time" "$out/stats.json" "$raw_mb"
   fi
 done
+
+peer() {
+  local bench=../shared/bench rows=${PEER_ROWS:-200000} runs=${PEER_RUNS:-3}
+  if [ ! -f "$bench/baseline.py" ]; then
+    echo "== peer: skipped ($bench is absent beside the repository)"
+    return
+  fi
+  # task118 (72 h revisit) reads ED vitals (`ed_temperature_last`, ...) that gen_raw.py does not
+  # write: with it the mimic4ed corpus fails its error budget and nothing is written, so medsins
+  # builds the other 8 of the script's 9 tasks (the script renders all 9: it does a bit more)
+  local only=${PEER_ONLY:-medmcqa,mednli,species800,task117_mimic4ed_benchmark_hospitalization,task119_mimic4ed_benchmark_critical_triage}
+  local venv="$BENCH_DIR/venv" raw="$BENCH_DIR/peer-raw-$rows"
+  [ -x "$venv/bin/python" ] || { python3 -m venv "$venv" && "$venv/bin/pip" install -q polars pyarrow pandas; }
+  [ -d "$raw" ] || "$venv/bin/python" "$bench/gen_raw.py" "$raw" "$rows" | tail -1
+  echo "== peer: $rows records each of MIMIC-IV-ED, MedMCQA, MedNLI, Species-800 ($(du -sm "$raw" | cut -f1) MB), $runs alternating runs"
+  for i in $(seq "$runs"); do
+    rm -rf "$BENCH_DIR/peer-medsins" "$BENCH_DIR/peer-polars"
+    /usr/bin/time -v -o "$BENCH_DIR/peer-medsins-$i.time" "$BIN" build --raw-root "$raw" --skip-checksums \
+      --out "$BENCH_DIR/peer-medsins" --only "$only" --jobs 2 > "$BENCH_DIR/peer-medsins-$i.log" 2>&1 || echo "  medsins run $i failed: $BENCH_DIR/peer-medsins-$i.log"
+    /usr/bin/time -v -o "$BENCH_DIR/peer-polars-$i.time" "$venv/bin/python" "$bench/baseline.py" polars \
+      "$raw" "$BENCH_DIR/peer-polars" > /dev/null
+  done
+  python3 - "$BENCH_DIR" "$runs" <<'PY'
+import statistics, sys
+d, runs = sys.argv[1], int(sys.argv[2])
+def fig(path):
+    t = {}
+    for line in open(path):
+        k, _, v = line.strip().rpartition(': ')
+        t[k] = v
+    wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(t['Elapsed (wall clock) time (h:mm:ss or m:ss)'].split(':'))))
+    cpu = float(t['User time (seconds)']) + float(t['System time (seconds)'])
+    return wall, cpu, int(t['Maximum resident set size (kbytes)']) / 1024
+figs = {who: [fig(f"{d}/peer-{who}-{i}.time") for i in range(1, runs + 1)] for who in ("medsins", "polars")}
+med = {who: [statistics.median(col) for col in zip(*f)] for who, f in figs.items()}
+for who, (w, c, r) in med.items():
+    print(f"  {who:8s} median wall {w:6.1f} s, CPU {c:6.1f} s, peak RSS {r:,.0f} MiB")
+(mw, mc, _), (pw, pc, _) = med["medsins"], med["polars"]
+print(f"  medsins / polars: wall {mw / pw:.2f}x, CPU {mc / pc:.2f}x")
+PY
+}
+[ "${PEER:-1}" = 0 ] || peer

@@ -9,17 +9,28 @@ fn every_manifest_validates_and_compiles() {
     let cat = catalogue();
     let diags = medsins_manifest::check_catalogue(&cat.manifests);
     assert!(diags.is_empty(), "{diags}");
+    // templates rendered without minijinja (medsins-render `direct`), of all input, output and
+    // group-key templates: debug builds, so every fixture test, render each record both ways
+    // and fail when the two differ
+    let (mut direct, mut templates) = (0, 0);
     for lm in &cat.manifests {
         // every task as each distribution builds it (its variant's steps first)
         for v in lm.manifest.variant_ids() {
             let view = lm.manifest.for_variant(v).expect("declared variant");
             for t in &view.tasks {
-                if let Err(errs) = medsins_render::TaskRenderer::compile(t, Default::default()) {
-                    panic!("{} ({v}): {:?}", t.id.get_ref(), errs);
+                match medsins_render::TaskRenderer::compile(t, Default::default()) {
+                    Ok(r) => direct += r.direct_templates(),
+                    Err(errs) => panic!("{} ({v}): {:?}", t.id.get_ref(), errs),
                 }
+                templates += 2 + usize::from(t.group_key.is_some());
             }
         }
     }
+    assert_eq!(
+        (direct, templates),
+        (286, 385),
+        "direct plans of the catalogue's templates"
+    );
 }
 
 /// `fixtures/expected/<corpus>.jsonl`: one object per expected sample with `task_id`,

@@ -3,7 +3,7 @@
 //! files written into a temp dir; the ledger entries are asserted exactly.
 
 use medsins_core::{LedgerEntry, SampleId, sha256_hex};
-use medsins_manifest::Catalogue;
+use medsins_manifest::{Catalogue, NearDedupPolicy};
 use medsins_pipeline::{BuildOptions, build};
 use medsins_quality::minhash::{jaccard, round4, sample_shingles, text_shingles};
 use serde_json::json;
@@ -175,12 +175,23 @@ fn fixture() -> Fixture {
 }
 
 fn run(f: &Fixture, out: &Path, threads: usize) -> medsins_pipeline::BuildReport {
+    run_with(f, out, threads, |_| {})
+}
+
+/// [`run`] with options changed by `set`.
+fn run_with(
+    f: &Fixture,
+    out: &Path,
+    threads: usize,
+    set: impl FnOnce(&mut BuildOptions),
+) -> medsins_pipeline::BuildReport {
     let (cat, diags) = Catalogue::load(&[f.root.join("manifests")]);
     assert!(diags.is_empty(), "{diags}");
     let check = medsins_manifest::check_catalogue(&cat.manifests);
     assert!(check.is_empty(), "{check}");
     let mut opts = BuildOptions::new(f.root.join("raw"), out.to_path_buf());
     opts.decontaminate = vec![f.bench.clone()];
+    set(&mut opts);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -418,6 +429,71 @@ fn planted_duplicates_leaks_and_contamination_give_exact_ledger_entries() {
     );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     assert_eq!(report.checks, checks);
+}
+
+/// `--near-dedup` replaces every task's policy (task901 says remove, task902 flags by default)
+/// and is recorded in the lock, so `medsins verify` rebuilds with it.
+#[test]
+fn the_near_dedup_override_replaces_every_tasks_policy() {
+    let f = fixture();
+    let tmp = tempfile::tempdir().unwrap();
+    let near = |dir: &str, policy: NearDedupPolicy| {
+        let out = tmp.path().join(dir);
+        let report = run_with(&f, &out, 2, |o| o.near_dedup = Some(policy));
+        assert_eq!(report.exit_code(), 0, "{:?}", report.corpora);
+        let ledger = medsins_output::read_ledger(&out.join("ledger.parquet")).unwrap();
+        let found: Vec<(String, String)> = ledger
+            .iter()
+            .filter(|e| e.stage == "near_dedup")
+            .map(|e| (e.task_id.clone(), e.reason.as_str().to_string()))
+            .collect();
+        let text = |f: &str| std::fs::read_to_string(out.join(f)).unwrap();
+        let stats: serde_json::Value = serde_json::from_str(&text("stats.json")).unwrap();
+        let lock: serde_json::Value = serde_json::from_str(&text("medsins.lock.json")).unwrap();
+        let samples = |t: &str| stats["per_task"][t]["samples"].as_u64().unwrap();
+        (
+            found,
+            samples("task901_alpha_qa"),
+            samples("task902_alpha_flag"),
+            lock["options"]["near_dedup"].clone(),
+        )
+    };
+    let pair = |t: &str, r: &str| (t.to_string(), r.to_string());
+    assert_eq!(
+        near("off", NearDedupPolicy::Off),
+        (vec![], 5, 2, json!("off"))
+    );
+    assert_eq!(
+        near("remove", NearDedupPolicy::Remove),
+        (
+            vec![
+                pair("task901_alpha_qa", "near_duplicate"),
+                pair("task902_alpha_flag", "near_duplicate")
+            ],
+            4,
+            1,
+            json!("remove")
+        )
+    );
+    assert_eq!(
+        near("flag", NearDedupPolicy::Flag),
+        (
+            vec![
+                pair("task901_alpha_qa", "near_duplicate_flag"),
+                pair("task902_alpha_flag", "near_duplicate_flag")
+            ],
+            5,
+            2,
+            json!("flag")
+        )
+    );
+    // without the override the lock has no such option (each manifest's policy holds)
+    let default = tmp.path().join("default");
+    run(&f, &default, 2);
+    let lock: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(default.join("medsins.lock.json")).unwrap())
+            .unwrap();
+    assert!(lock["options"].get("near_dedup").is_none(), "{lock}");
 }
 
 fn near_rep_text<'a>(ia: &str, ia2: &str, a: &'a str, a2: &'a str) -> &'a str {

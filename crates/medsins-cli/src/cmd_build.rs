@@ -4,6 +4,7 @@ use crate::progress::Reporter;
 use crate::{Verbosity, cmd_check};
 use anyhow::Context;
 use medsins_core::Access;
+use medsins_manifest::NearDedupPolicy;
 use medsins_pipeline::{BuildOptions, BuildReport, CorpusStatus};
 use medsins_readers::Limits;
 use std::path::PathBuf;
@@ -43,7 +44,7 @@ pub struct Args {
     only: Vec<String>,
     /// Worker threads (default: all cores). The output does not depend on it.
     #[arg(long, short = 'j')]
-    jobs: Option<usize>,
+    pub(crate) jobs: Option<usize>,
     /// The MedS-Ins instruction bank (RewriteDefinitions.json): its definitions and paraphrases
     /// become each task's instruction set.
     #[arg(long)]
@@ -119,9 +120,22 @@ pub struct Args {
     /// checked after the first 64 MiB.
     #[arg(long, default_value_t = Limits::default().max_decompression_ratio)]
     max_decompression_ratio: u64,
+    /// Reuse the units (groups of tasks reading the same files) this folder holds and store
+    /// the ones computed; the output is the same bytes. Builds and `build-unit`s may share it
+    /// at once (docs/scale-out.md).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) cache: Option<PathBuf>,
+    /// With --cache: assemble the output from the cache alone; fails, listing them, when
+    /// units are missing (`medsins build-unit` computes them).
+    #[arg(long, requires = "cache")]
+    cached_only: bool,
+    /// The near-duplicate policy of every task, instead of each manifest's `near_dedup`
+    /// (`off` for fast iteration on a manifest; recorded in the lock).
+    #[arg(long, value_name = "POLICY", value_parser = ["off", "flag", "remove"])]
+    near_dedup: Option<String>,
     /// Print the build report as JSON.
     #[arg(long, value_enum, default_value_t)]
-    format: Format,
+    pub(crate) format: Format,
 }
 
 fn at_least_one(s: &str) -> Result<usize, String> {
@@ -131,8 +145,29 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
-/// Builds as the arguments say and returns the report (progress as `v` allows).
-pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
+/// `--near-dedup`: one near-duplicate policy for every task instead of each manifest's (a
+/// function of its own so that other overrides, such as `--leakage`, merge beside it).
+fn near_dedup_override(arg: Option<&str>) -> anyhow::Result<Option<NearDedupPolicy>> {
+    arg.map(|p| match p {
+        "off" => Ok(NearDedupPolicy::Off),
+        "flag" => Ok(NearDedupPolicy::Flag),
+        "remove" => Ok(NearDedupPolicy::Remove),
+        other => anyhow::bail!("--near-dedup {other}: expected off, flag or remove"),
+    })
+    .transpose()
+}
+
+/// What the build options of the command line give: the catalogue, the options, and the raw
+/// root (which must live as long as they are used: it may be a temporary copy of the bundled
+/// fixtures).
+pub struct Prepared {
+    pub catalogue: medsins_manifest::Catalogue,
+    pub opts: BuildOptions,
+    pub raw: RawRoot,
+}
+
+/// The build options as the arguments say (`build`, `plan` and `build-unit` take the same).
+pub fn prepare(a: &Args) -> anyhow::Result<Prepared> {
     let source = paths::manifests_dir(a.manifests.clone());
     let cat = paths::valid_catalogue_for(&source, &a.only)?;
     let raw = RawRoot::choose(a.raw_root.clone(), a.skip_checksums, &source)?;
@@ -160,6 +195,7 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
     opts.instruction_in = medsins_pipeline::tokens::InstructionIn::parse(&a.instruction_in)
         .context("--instruction-in")?;
     opts.timings = a.timings;
+    opts.near_dedup = near_dedup_override(a.near_dedup.as_deref())?;
     opts.limits = Limits {
         max_depth: a.max_depth,
         max_record_bytes: a.max_record_bytes.0,
@@ -167,17 +203,40 @@ pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
         max_decompression_ratio: a.max_decompression_ratio,
     };
     opts.limits.check().map_err(anyhow::Error::msg)?;
+    Ok(Prepared {
+        catalogue: cat,
+        opts,
+        raw,
+    })
+}
+
+/// A pool of its own with `--jobs` threads, so that a library caller can build several times
+/// with other --jobs.
+pub fn pool(jobs: Option<usize>) -> anyhow::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.unwrap_or(0))
+        .build()
+        .context("setting up worker threads")
+}
+
+/// Builds as the arguments say and returns the report (progress as `v` allows).
+pub fn report(a: &Args, v: Verbosity) -> anyhow::Result<BuildReport> {
+    let Prepared {
+        catalogue: cat,
+        mut opts,
+        raw,
+    } = prepare(a)?;
     let reporter = Reporter::new(
         v,
         &format!("building {} from {}", cat.source, raw.describe()),
     );
     opts.progress = reporter.progress();
-    // a pool of its own, so that a library caller can build several times with other --jobs
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(a.jobs.unwrap_or(0))
-        .build()
-        .context("setting up worker threads")?;
-    let report = pool.install(|| medsins_pipeline::build(&cat, &opts));
+    let cache = a.cache.as_ref().map(|dir| medsins_pipeline::CacheOptions {
+        dir: dir.clone(),
+        cached_only: a.cached_only,
+    });
+    let report =
+        pool(a.jobs)?.install(|| medsins_pipeline::build_with_cache(&cat, &opts, cache.as_ref()));
     reporter.finish();
     Ok(report?)
 }
@@ -200,6 +259,9 @@ pub fn run(a: Args, v: Verbosity) -> anyhow::Result<i32> {
         return Ok(code);
     }
     print_corpora(&report);
+    if let Some(c) = &report.cache {
+        print_cache(c);
+    }
     match &report.not_written {
         None => outln!(
             "{} samples in {} tasks written to {}",
@@ -278,6 +340,20 @@ pub fn run(a: Args, v: Verbosity) -> anyhow::Result<i32> {
         );
     }
     Ok(code)
+}
+
+/// Which units came from the cache: counts, and the computed ones by id (what changed).
+fn print_cache(c: &medsins_pipeline::CacheReport) {
+    outln!(
+        "cache     {}: {} unit(s) reused, {} computed",
+        c.dir,
+        c.reused.len(),
+        c.computed.len()
+    );
+    for id in &c.computed {
+        outln!("          computed {id}");
+    }
+    log::info!("units reused from the cache: {}", c.reused.join(", "));
 }
 
 fn print_corpora(report: &BuildReport) {

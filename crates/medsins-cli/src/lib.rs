@@ -10,12 +10,15 @@
 mod output;
 mod cmd_audit;
 mod cmd_build;
+mod cmd_build_unit;
+mod cmd_cache;
 mod cmd_catalogue;
 mod cmd_check;
 mod cmd_completions;
 mod cmd_export;
 mod cmd_list;
 mod cmd_new_corpus;
+mod cmd_plan;
 mod cmd_preview;
 mod cmd_push;
 mod cmd_report;
@@ -52,6 +55,12 @@ struct Cli {
 enum Command {
     /// Build the dataset (sharded Parquet with provenance) from raw files.
     Build(cmd_build::Args),
+    /// List a build's units (groups of tasks reading the same files) with their cost and cache key.
+    Plan(cmd_plan::Args),
+    /// Compute one unit of a build into a cache (--cache DIR), in a process of its own.
+    BuildUnit(cmd_build_unit::Args),
+    /// Housekeeping of a build cache: what it holds, and pruning.
+    Cache(cmd_cache::Args),
     /// Check manifests: schema, meaning, templates; every error as file:line:col.
     Validate(cmd_validate::Args),
     /// Show rendered samples of a corpus or task, for review.
@@ -148,6 +157,9 @@ where
     init_logging(verbosity);
     let result = match cli.command {
         Command::Build(a) => cmd_build::run(a, verbosity),
+        Command::Plan(a) => cmd_plan::run(a),
+        Command::BuildUnit(a) => cmd_build_unit::run(a),
+        Command::Cache(a) => cmd_cache::run(a),
         Command::Validate(a) => cmd_validate::run(a),
         Command::Preview(a) => cmd_preview::run(a),
         Command::List(a) => cmd_list::run(a),

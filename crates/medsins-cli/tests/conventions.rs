@@ -265,7 +265,7 @@ fn validate_and_new_corpus_print_json() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         json(&r.stdout),
-        serde_json::json!({"ok": true, "manifests": 58, "tasks": 122, "problems": []})
+        serde_json::json!({"ok": true, "manifests": 58, "tasks": 122, "problems": [], "not_rendered": []})
     );
 
     // a working copy with one manifest whose language is no ISO 639 code

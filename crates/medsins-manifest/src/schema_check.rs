@@ -128,11 +128,17 @@ impl<'s> Walker<'s> {
                     let known = properties
                         .map(|p| p.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>())
                         .unwrap_or_default();
+                    // not prefixed by the path: serde's wording, which editors and users know
+                    let within = if path.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in `{path}`")
+                    };
                     self.report(
                         key.span(),
-                        path,
+                        "",
                         format!(
-                            "unknown field `{name}`, expected one of {}",
+                            "unknown field `{name}`{within}, expected one of {}",
                             known.join(", ")
                         ),
                     );

@@ -14,6 +14,7 @@ use medsins_manifest::{
 };
 use medsins_output::{LockedFile, LockedMember};
 use medsins_readers::{Limits, ReadError, Record, RecordError, Sink};
+use rayon::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -49,7 +50,7 @@ pub struct ResolvedFile {
 /// Whether raw files must have the checksums their manifests declare. The binary decides,
 /// never a file in the raw root: only the fixtures it bundles (they are not the releases) and
 /// roots the user marks with `--skip-checksums` (synthetic data) are built with differences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum Checksums {
     /// A file that differs from its release fails its corpus.
     #[default]
@@ -371,16 +372,20 @@ fn hash_located(
             }
         }
         Located::Set { folder, parts } => {
-            let mut hashed = Vec::with_capacity(parts.len());
-            for (rel, abs) in parts {
-                let (size, sha256) = hash_path(&abs).map_err(|e| cannot(&abs, e))?;
-                hashed.push(Part {
-                    rel,
-                    abs,
-                    size,
-                    sha256,
-                });
-            }
+            // in parallel; the first failure in reading order is the one reported
+            let hashed: Vec<Result<Part, String>> = parts
+                .into_par_iter()
+                .map(|(rel, abs)| {
+                    let (size, sha256) = hash_path(&abs).map_err(|e| cannot(&abs, e))?;
+                    Ok(Part {
+                        rel,
+                        abs,
+                        size,
+                        sha256,
+                    })
+                })
+                .collect();
+            let hashed: Vec<Part> = hashed.into_iter().collect::<Result<_, _>>()?;
             let (size, sha256) = set_sha256(
                 hashed
                     .iter()
@@ -491,15 +496,26 @@ impl Survey {
         if let Some(m) = self.problem() {
             return Resolution::Failed(format!("{}: {m}", self.view.manifest.id()));
         }
+        let todo: Vec<(&RawFile, &Located)> = self
+            .files
+            .iter()
+            .filter(|(id, _)| only.is_none_or(|o| o.contains(id)))
+            .filter_map(|(id, found)| match (found, self.view.manifest.file(id)) {
+                (Found::Here(located), Some(spec)) => Some((spec, located)),
+                _ => None,
+            })
+            .collect();
+        // the files are hashed in parallel (reading them is most of a cold build's waiting);
+        // the first failure in the manifest's order is the one reported, as before
+        let hashed: Vec<Result<ResolvedFile, String>> = todo
+            .into_par_iter()
+            .map(|(spec, located)| {
+                hash_located(&self.view, raw_root, spec, located.clone(), checksums)
+            })
+            .collect();
         let mut files = Vec::new();
-        for (id, found) in &self.files {
-            if only.is_some_and(|o| !o.contains(id)) {
-                continue;
-            }
-            let (Found::Here(located), Some(spec)) = (found, self.view.manifest.file(id)) else {
-                continue;
-            };
-            match hash_located(&self.view, raw_root, spec, located.clone(), checksums) {
+        for h in hashed {
+            match h {
                 Ok(f) => files.push(f),
                 Err(m) => return Resolution::Failed(m),
             }

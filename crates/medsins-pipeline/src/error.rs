@@ -76,4 +76,9 @@ pub enum BuildError {
     /// The options of a lock that this builder cannot reproduce (`verify --rebuild`).
     #[error("{0}")]
     Unreproducible(String),
+    #[error(transparent)]
+    Cache(#[from] crate::build::CacheError),
+    /// `build-unit` was given a unit this build's plan does not have.
+    #[error("no unit `{unit}` in this build's plan{why}; `medsins plan` lists the units")]
+    UnknownUnit { unit: String, why: String },
 }

@@ -29,9 +29,13 @@ pub mod tokens;
 mod build;
 mod card;
 
-pub use build::{Inputs, Job, Plan, PlannedCorpus, build, instruction_set, plan};
+pub use build::cache::{self, CacheError};
+pub use build::{
+    CacheOptions, Inputs, Job, Plan, PlannedCorpus, PlannedUnit, Unit, UnitBuilt, UnitPlan, build,
+    build_unit, build_with_cache, instruction_set, plan, plan_units,
+};
 pub use corpus::{Checksums, Resolution, ResolvedCorpus, resolve_corpus};
 pub use error::{BuildError, TaskError};
 pub use options::{BuildOptions, BuildSelection, DEFAULT_SEED, DEFAULT_SHARD_ROWS, Progress};
-pub use report::{BuildReport, CorpusStatus, MissingVariant};
+pub use report::{BuildReport, CacheReport, CorpusStatus, MissingVariant};
 pub use task::{TaskBuild, TaskRun, render_task};

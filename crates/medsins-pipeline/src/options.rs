@@ -2,6 +2,7 @@
 
 use crate::corpus::Checksums;
 use medsins_core::{Access, LeakagePolicy, Profile};
+use medsins_manifest::NearDedupPolicy;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -10,7 +11,9 @@ pub const DEFAULT_SHARD_ROWS: usize = 100_000;
 /// Seed of hash splits and instruction choice unless told otherwise.
 pub const DEFAULT_SEED: u64 = 0;
 
-#[derive(Debug, Clone)]
+/// Serialized whole into every cache key (`build/units.rs`): a field added here changes the
+/// keys unless it is listed there as one that cannot change a unit.
+#[derive(Debug, Clone, Serialize)]
 pub struct BuildOptions {
     pub raw_root: PathBuf,
     pub out: PathBuf,
@@ -50,10 +53,14 @@ pub struct BuildOptions {
     /// decompression); values other than the defaults are recorded in the lock's options.
     pub limits: medsins_readers::Limits,
     /// Told how far the build is (a progress bar); never changes the output.
+    #[serde(skip)]
     pub progress: Option<Progress>,
     /// Whether raw files must match their manifests' checksums (skipped ones are listed in the
     /// lock and the card). Set by the caller only, never by anything in the raw root.
     pub checksums: Checksums,
+    /// The near-duplicate policy of every task (`--near-dedup`), instead of each manifest's
+    /// (for fast iteration on a manifest); recorded in the lock when given.
+    pub near_dedup: Option<NearDedupPolicy>,
 }
 
 /// Where the build reports its progress: `(phase, done, total)`, e.g. `("tasks", 12, 122)`.
@@ -128,6 +135,7 @@ impl BuildOptions {
             limits: medsins_readers::Limits::default(),
             progress: None,
             checksums: Checksums::Verify,
+            near_dedup: None,
         }
     }
 
@@ -147,6 +155,9 @@ impl BuildOptions {
         // raised (or lowered) read limits decide which files build: recorded when not default
         if let Some(m) = locked.as_object_mut() {
             m.extend(self.limits.locked());
+            if let Some(p) = self.near_dedup {
+                m.insert("near_dedup".into(), serde_json::json!(p));
+            }
         }
         locked
     }
@@ -213,6 +224,13 @@ impl BuildOptions {
         };
         o.instructions = instructions;
         o.limits = medsins_readers::Limits::from_locked(locked).map_err(unreproducible)?;
+        if let Some(p) = locked.get("near_dedup") {
+            o.near_dedup = Some(serde_json::from_value(p.clone()).map_err(|_| {
+                unreproducible(format!(
+                    "the lock's option `near_dedup` = {p} is not a policy"
+                ))
+            })?);
+        }
         if let Some(n) = locked.get("decontaminate_ngram").and_then(|v| v.as_u64()) {
             o.decontaminate_ngram = n as usize;
         }

@@ -88,6 +88,19 @@ pub struct BuildReport {
     /// Why nothing was written, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_written: Option<String>,
+    /// With `--cache`: which units came from the cache and which were computed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<CacheReport>,
+}
+
+/// Where a build's units came from (docs/scale-out.md).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CacheReport {
+    pub dir: String,
+    /// Ids of the units loaded from the cache.
+    pub reused: Vec<String>,
+    /// Ids of the units computed (and stored in the cache unless a task failed).
+    pub computed: Vec<String>,
 }
 
 impl BuildReport {

@@ -16,7 +16,7 @@ use std::path::Path;
 use tokenizers::Tokenizer;
 
 /// Where a conversation puts the task's instruction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub enum InstructionIn {
     /// A system message before the user's input.
     #[default]

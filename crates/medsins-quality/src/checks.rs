@@ -105,6 +105,12 @@ impl ChecksReport {
 /// Lettered options listed in an input: lines (or tab-separated cells, as MedMCQA's
 /// `Options: A: x<TAB>B: y`) like `A. …`, `A: …`, `A) …`, `(A) …`, also after `Options:`.
 pub fn option_letters(input: &str) -> BTreeSet<char> {
+    // options need an `A` and a `B` followed by `.`, `:` or `)`: a substring search rules out
+    // most inputs (clinical notes, articles) without walking their lines
+    let marked = |marks: [&str; 3]| marks.iter().any(|m| input.contains(m));
+    if !(marked(["A.", "A:", "A)"]) && marked(["B.", "B:", "B)"])) {
+        return BTreeSet::new();
+    }
     let mut out = BTreeSet::new();
     for line in input.split(['\n', '\t']) {
         let line = line.trim_start();
@@ -523,6 +529,9 @@ mod tests {
         assert_eq!(option_letters("(A) x\n(B) y").len(), 2);
         assert!(option_letters("A. lonely").is_empty());
         assert!(option_letters("A.B. Smith wrote\nB.C. era").is_empty());
+        // each letter marked in its own way
+        assert_eq!(option_letters("q\n(A) x\tB: y\nC. z").len(), 3);
+        assert!(option_letters("A: one\nB  two").is_empty());
         assert_eq!(answer_letter("C"), Some('C'));
         assert_eq!(answer_letter("D. aspirin"), Some('D'));
         assert_eq!(answer_letter("The answer is (B)."), Some('B'));

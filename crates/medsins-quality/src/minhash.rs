@@ -146,7 +146,7 @@ enum Wb {
     Other,
 }
 
-fn wb(b: u8) -> Wb {
+const fn wb(b: u8) -> Wb {
     match b {
         b'a'..=b'z' | b'A'..=b'Z' => Wb::Letter,
         b'0'..=b'9' => Wb::Digit,
@@ -158,10 +158,21 @@ fn wb(b: u8) -> Wb {
     }
 }
 
+/// [`wb`] of every byte, looked up instead of matched in the scanner's inner loop.
+static WB: [Wb; 256] = {
+    let mut t = [Wb::Other; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = wb(b as u8);
+        b += 1;
+    }
+    t
+};
+
 /// The UAX #29 words of ASCII text holding a letter or digit, lower-cased (see
 /// [`for_each_word`]).
 fn ascii_words(bytes: &[u8], mut f: impl FnMut(&[u8])) {
-    let class = |i: usize| bytes.get(i).map_or(Wb::Other, |b| wb(*b));
+    let class = |i: usize| bytes.get(i).map_or(Wb::Other, |b| WB[*b as usize]);
     let mut buf: Vec<u8> = Vec::with_capacity(64);
     let mut i = 0usize;
     while i < bytes.len() {
@@ -206,22 +217,32 @@ fn ascii_words(bytes: &[u8], mut f: impl FnMut(&[u8])) {
 /// polynomial of its words' hashes, updated in O(1) from one shingle to the next, then mixed
 /// with the seed and the tag.
 pub fn shingles_into(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8) {
-    scan_into(out, text, k, seed, tag);
+    scan(out, text, k, seed, tag, false);
 }
 
 /// [`shingles_into`], also returning the leakage pass's exact key of the text (the hash of its
 /// lower-cased words joined by spaces, seeded by `seed`; `None` without words): one scan of
 /// the words serves both.
 pub fn scan_into(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8) -> Option<u64> {
+    scan(out, text, k, seed, tag, true)
+}
+
+/// The scan of [`scan_into`]; the exact key (`Some(0)` when not `keyed`) is one hash of the
+/// words joined in a buffer, which gives the digest a streaming hasher fed word by word gives,
+/// at a fraction of the cost for short words.
+fn scan(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8, keyed: bool) -> Option<u64> {
     const P: u64 = 0x100000001b3_u64.wrapping_mul(0x9e3779b97f4a7c15) | 1;
-    let mut w: Vec<u64> = Vec::new();
-    let mut key = xxhash_rust::xxh3::Xxh3::with_seed(seed);
+    // a word is at least one byte and a separator: at most half the bytes are words
+    let mut w: Vec<u64> = Vec::with_capacity(text.len() / 4 + 1);
+    let mut joined: Vec<u8> = Vec::with_capacity(if keyed { text.len() } else { 0 });
     let mut cjk = 0usize;
     for_each_word(text, |word| {
-        if !w.is_empty() {
-            key.update(b" ");
+        if keyed {
+            if !w.is_empty() {
+                joined.push(b' ');
+            }
+            joined.extend_from_slice(word);
         }
-        key.update(word);
         cjk += is_cjk_unit(word) as usize;
         w.push(xxh3_64_with_seed(word, 0));
     });
@@ -245,7 +266,11 @@ pub fn scan_into(out: &mut Vec<u64>, text: &str, k: usize, seed: u64, tag: u8) -
             .wrapping_add(w[i]);
         out.push(fmix64(h ^ salt));
     }
-    Some(key.digest())
+    Some(if keyed {
+        xxh3_64_with_seed(&joined, seed)
+    } else {
+        0
+    })
 }
 
 /// A sorted set of hashes, without repeats.
@@ -293,26 +318,36 @@ fn ratio(inter: usize, total: usize) -> f64 {
 }
 
 /// The intersection size of two sorted sets; `None` as soon as `reachable(largest
-/// intersection still possible)` says it is not worth finishing (checked every 16 steps).
+/// intersection still possible)` says it is not worth finishing (checked every
+/// `INTERSECT_BLOCK` steps). The steps are branch-free (the comparison only moves the
+/// indices), in blocks that cannot run past either set, so the merge does not pay a
+/// mispredicted branch per element; the result does not depend on where it is checked.
 fn intersection<T: Ord>(a: &[T], b: &[T], reachable: impl Fn(usize) -> bool) -> Option<usize> {
     let (mut i, mut j, mut inter) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                inter += 1;
-                i += 1;
-                j += 1;
-            }
+    // each step moves i or j (or both) by one: a block of n steps stays inside both sets
+    while a.len() - i >= INTERSECT_BLOCK && b.len() - j >= INTERSECT_BLOCK {
+        for _ in 0..INTERSECT_BLOCK {
+            let (x, y) = (&a[i], &b[j]);
+            inter += (x == y) as usize;
+            i += (x <= y) as usize;
+            j += (y <= x) as usize;
         }
         // the intersection can grow by at most what is left of the shorter side
-        if (i + j) % 16 == 0 && !reachable(inter + (a.len() - i).min(b.len() - j)) {
+        if !reachable(inter + (a.len() - i).min(b.len() - j)) {
             return None;
         }
     }
+    while i < a.len() && j < b.len() {
+        let (x, y) = (&a[i], &b[j]);
+        inter += (x == y) as usize;
+        i += (x <= y) as usize;
+        j += (y <= x) as usize;
+    }
     Some(inter)
 }
+
+/// Merge steps between two checks of whether a Jaccard can still reach its threshold.
+const INTERSECT_BLOCK: usize = 16;
 
 /// Rounded to 4 decimals for the ledger.
 pub fn round4(x: f64) -> f64 {
@@ -906,6 +941,32 @@ mod tests {
         assert!(text_shingles("...", 5, 0).is_empty());
         // input and output shingles never coincide
         assert_eq!(sample_shingles("x y", "x y", 5, 0).len(), 2);
+    }
+
+    /// The exact key hashes the joined words at once: the digest of a hasher fed word by word.
+    #[test]
+    fn exact_key_is_the_streamed_hash_of_the_words() {
+        for text in [
+            "",
+            "...",
+            "One",
+            "The  cat, sat! 3.5 mg",
+            &"long words ".repeat(200),
+        ] {
+            let mut key = xxhash_rust::xxh3::Xxh3::with_seed(42);
+            for (i, w) in words(text).iter().enumerate() {
+                if i > 0 {
+                    key.update(b" ");
+                }
+                key.update(w.as_bytes());
+            }
+            let expected = (!words(text).is_empty()).then(|| key.digest());
+            assert_eq!(
+                scan_into(&mut Vec::new(), text, 5, 42, b'i'),
+                expected,
+                "{text}"
+            );
+        }
     }
 
     #[test]

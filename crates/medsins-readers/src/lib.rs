@@ -150,6 +150,12 @@ pub(crate) fn record(fields: Map<String, Value>, locator: String, raw: &[u8]) ->
     }
 }
 
+/// Whether `format` opens files besides the one it is given (a text folder's index names its
+/// reports, read from the corpus folder): what such a file's checksum does not cover.
+pub fn reads_other_files(format: &str) -> bool {
+    format == "text-folder"
+}
+
 /// Reads `path` in `format`, pushing every record to `sink`.
 ///
 /// `corpus_dir` is the corpus folder: formats that open further files (a text folder's reports)

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 /// The bounds every reader keeps to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Limits {
     /// Deepest nesting of XML elements, JSON arrays and objects, and Python literal lists,
     /// tuples and dicts (`--max-depth`).

@@ -8,11 +8,13 @@
 //! fuel limit and a bounded output size.
 //!
 //! Layers, each using only those above it: `types` (what everything shares) and `context`
-//! (lazy template views of a record); `ops/` (one file per operator); `program` (a task's
+//! (lazy template views of a record); `direct` (templates that are plain substitutions,
+//! rendered without minijinja); `ops/` (one file per operator); `program` (a task's
 //! steps compiled); `runner` (the steps over a file, batch by batch); `templates` (the task's
 //! renderer).
 
 mod context;
+mod direct;
 mod fields_read;
 mod ops;
 mod program;

@@ -1,6 +1,7 @@
 //! Compiled task templates and the per-record render.
 
 use crate::context::with_context;
+use crate::direct::DirectPlan;
 use crate::program::StepProgram;
 use crate::runner::{Pass, StepRunner};
 use crate::types::PandasPlan;
@@ -30,6 +31,9 @@ pub enum Rendered {
 /// A task compiled for rendering; cheap to share across threads.
 pub struct TaskRenderer {
     env: Arc<Environment<'static>>,
+    /// The input, output and group-key templates that are plain substitutions, compiled to
+    /// direct plans (`crate::direct`); the others render with minijinja.
+    direct: [Option<DirectPlan>; 3],
     has_group_key: bool,
     has_filter: bool,
     steps: StepProgram,
@@ -161,8 +165,15 @@ impl TaskRenderer {
         let (Some(steps), true) = (program, errors.is_empty()) else {
             return Err(errors);
         };
+        let plan =
+            |t: Option<&toml::Spanned<String>>| t.and_then(|t| DirectPlan::compile(t.get_ref()));
         Ok(TaskRenderer {
             env: Arc::new(env),
+            direct: [
+                plan(Some(&task.input)),
+                plan(Some(&task.output)),
+                plan(task.group_key.as_ref()),
+            ],
             has_group_key: task.group_key.is_some(),
             has_filter: task.filter.is_some(),
             steps,
@@ -198,8 +209,40 @@ impl TaskRenderer {
         StepRunner::new(&self.steps, &self.env, learnt, pass)
     }
 
+    /// How many of the task's input, output and group-key templates render without minijinja.
+    pub fn direct_templates(&self) -> usize {
+        self.direct.iter().flatten().count()
+    }
+
     /// Renders one record (after the steps).
     pub fn render(&self, rec: &mut Record) -> Result<Rendered, String> {
+        // the templates with a direct plan, over the record's fields as they are; `None` for
+        // the others and for records a plan leaves to minijinja (`crate::direct`)
+        let [mut input, mut output, mut group_key] = self.direct.each_ref().map(|p| {
+            p.as_ref()
+                .and_then(|p| p.render(&rec.fields))
+                .filter(|s| s.len() <= MAX_FIELD_BYTES)
+        });
+        // debug builds render every record with minijinja too and compare (`pick`)
+        if !self.has_filter && !cfg!(debug_assertions) {
+            match (input, output, group_key, self.has_group_key) {
+                (Some(input), Some(output), group_key, true) if group_key.is_some() => {
+                    return Ok(Rendered::Sample {
+                        input,
+                        output,
+                        group_key,
+                    });
+                }
+                (Some(input), Some(output), _, false) => {
+                    return Ok(Rendered::Sample {
+                        input,
+                        output,
+                        group_key: None,
+                    });
+                }
+                (i, o, g, _) => (input, output, group_key) = (i, o, g),
+            }
+        }
         // fields are variables; `record` holds them all, for names that are not identifiers
         // (`{{ record["plain language summary"] }}`); a field is converted only when a
         // template reads it (crate::context)
@@ -207,10 +250,10 @@ impl TaskRenderer {
             if self.has_filter && self.render_one("filter", ctx)? != "1" {
                 return Ok(Rendered::Filtered);
             }
-            let input = self.render_one("input", ctx)?;
-            let output = self.render_one("output", ctx)?;
+            let input = self.pick("input", input.take(), ctx)?;
+            let output = self.pick("output", output.take(), ctx)?;
             let group_key = if self.has_group_key {
-                Some(self.render_one("group_key", ctx)?)
+                Some(self.pick("group_key", group_key.take(), ctx)?)
             } else {
                 None
             };
@@ -224,6 +267,34 @@ impl TaskRenderer {
             Ok(message) => message,
             Err(e) => self.explain(name, &e, rec),
         })
+    }
+
+    /// A template's text: its direct rendering when there is one, else minijinja's. Debug
+    /// builds render with minijinja as well and require both to agree.
+    #[allow(clippy::type_complexity)]
+    fn pick(
+        &self,
+        name: &'static str,
+        direct: Option<String>,
+        ctx: &JValue,
+    ) -> Result<String, (&'static str, Result<String, minijinja::Error>)> {
+        match direct {
+            Some(d) if !cfg!(debug_assertions) => Ok(d),
+            direct => {
+                let rendered = self.render_one(name, ctx);
+                if let Some(d) = direct {
+                    let same = rendered.as_ref().is_ok_and(|m| *m == d);
+                    debug_assert!(
+                        same,
+                        "the direct plan of template `{name}` rendered {d:?}, minijinja {:?}",
+                        rendered
+                            .as_ref()
+                            .map_err(|e| e.1.as_ref().map_err(|e| e.to_string()))
+                    );
+                }
+                rendered
+            }
+        }
     }
 
     /// Renders one template; an error is (template name, too-long message or template error).

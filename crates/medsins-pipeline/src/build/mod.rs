@@ -1,27 +1,34 @@
 //! The whole build, as a short sequence of named phases, each a function with typed inputs
 //! and outputs (docs/architecture.md):
 //!
-//! 1. [`plan`]: select corpora and tasks, resolve and checksum their raw files, group the jobs;
-//! 2. [`run`]: run every group on the worker pool (samples spill to scratch files), then the
-//!    error budgets;
+//! 1. [`plan`]: select corpora and tasks, resolve and checksum their raw files, group the jobs
+//!    into [`units`];
+//! 2. [`run`]: run every unit on the worker pool (samples spill to scratch files) or load it
+//!    from the [`cache`], then the error budgets;
 //! 3. [`leakage`]: the cross-task passes (leakage, the decontamination summary);
 //! 4. [`write`]: every task's shards, then the ledger;
 //! 5. [`assemble`]: stats, checks, lock, card, id index, checksums — and the directory is
 //!    committed (renamed into place) only after all of them.
 
 mod assemble;
+pub mod cache;
+mod distributed;
 mod leakage;
 mod plan;
 mod run;
 mod schedule;
+mod units;
 mod write;
 
 #[cfg(test)]
 mod phase_tests;
 
+pub use cache::CacheError;
+pub use distributed::{PlannedUnit, UnitBuilt, UnitPlan, build_unit, plan_units};
 pub use plan::{Job, Plan, PlannedCorpus, plan};
+pub use units::{Unit, UnitKey, unit_keys};
 
-use crate::report::BuildReport;
+use crate::report::{BuildReport, CacheReport};
 use crate::{BuildError, BuildOptions};
 use medsins_manifest::{Catalogue, ExpectedCheck, Task};
 use medsins_output::{self as output, LockedFile};
@@ -99,14 +106,43 @@ impl Inputs {
     }
 }
 
+/// Where a build keeps and finds its units (`--cache DIR`, docs/scale-out.md).
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    pub dir: std::path::PathBuf,
+    /// Assemble the output from the cache alone: units missing from it fail the build,
+    /// listed (`--cached-only`).
+    pub cached_only: bool,
+}
+
 /// Builds `catalogue` into `opts.out`. The output folder is replaced only when the build
 /// succeeds (see [`BuildReport::refusal`]); otherwise the previous output stays byte for byte.
 pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    build_with_cache(catalogue, opts, None)
+}
+
+/// [`build`], reusing the units a cache holds and storing the ones it computes there. The
+/// output is the same bytes with or without a cache.
+pub fn build_with_cache(
+    catalogue: &Catalogue,
+    opts: &BuildOptions,
+    cache: Option<&CacheOptions>,
+) -> Result<BuildReport, BuildError> {
     plan::check_names(catalogue, &opts.selection.only)?;
     refuse_overlap(opts)?;
+    let cache_dir = cache.map(|c| cache::Cache::open(&c.dir)).transpose()?;
     let out_dir = output::OutputDir::create(&opts.out)?;
     let inputs = Inputs::load(opts)?;
     let plan = plan::plan(catalogue, opts);
+    let units = plan.units();
+    let keys: Vec<UnitKey> = match &cache_dir {
+        Some(_) => unit_keys(&plan, &units, &inputs, opts),
+        None => Vec::new(),
+    };
+    let cached_only = cache.is_some_and(|c| c.cached_only);
+    if let (Some(c), true) = (&cache_dir, cached_only) {
+        require_cached(c, &units, &keys)?;
+    }
     let dir = out_dir.path().to_path_buf();
     let scratch = tempfile::Builder::new()
         .prefix(".spill-")
@@ -117,11 +153,80 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
         })?;
     let leak_cfg = LeakConfig::default();
     let held_keys = HeldOut::new(leak_cfg.clone(), opts.seed);
-    let mut runs = run::run_groups(&plan, &inputs, scratch.path(), &held_keys, opts);
+    let cx = run::UnitContext {
+        jobs: plan.jobs(),
+        inputs: &inputs,
+        held_keys: &held_keys,
+        opts,
+        scratch: scratch.path(),
+    };
+    let cache_use = cache_dir.as_ref().map(|c| run::CacheUse {
+        cache: c,
+        keys: &keys,
+        compute: !cached_only,
+    });
+    let mut runs = run::run_units(&units, &cx, cache_use.as_ref(), &plan)?;
     let cross = leakage::cross_task_passes(&mut runs, &plan, &inputs, &leak_cfg, opts)?;
+    let (built, written, write_seconds) = write_all(&dir, &plan, &mut runs, &inputs, opts)?;
+    drop(scratch);
 
-    let write_start = std::time::Instant::now();
     let expected = expected_checks(&plan);
+    let assembled = assemble::Built {
+        plan: &plan,
+        runs: &built,
+        written: &written,
+        failed: &runs.failed,
+        cross,
+        expected: &expected,
+        run_seconds: runs.seconds,
+        write_seconds,
+    };
+    let mut report = assemble::assemble(&dir, assembled, &inputs, opts)?;
+    report.cache = cache_dir.map(|c| CacheReport {
+        dir: c.dir().display().to_string(),
+        reused: std::mem::take(&mut runs.reused),
+        computed: std::mem::take(&mut runs.computed),
+    });
+    report.not_written = report.refusal();
+    if report.not_written.is_none() {
+        out_dir.commit()?;
+        report.written = true;
+    }
+    Ok(report)
+}
+
+/// The units of a `--cached-only` build missing from the cache, as an error listing them.
+fn require_cached(c: &cache::Cache, units: &[Unit], keys: &[UnitKey]) -> Result<(), BuildError> {
+    let missing: Vec<String> = units
+        .iter()
+        .zip(keys)
+        .filter(|(_, k)| !c.contains(&k.key))
+        .map(|(u, _)| u.id.clone())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CacheError::Incomplete {
+        dir: c.dir().to_path_buf(),
+        units: missing,
+    }
+    .into())
+}
+
+/// Written tasks: their runs by job number in task-number order, what writing each gave, and
+/// the phase's wall-clock seconds.
+type WrittenTasks = (Vec<(usize, crate::TaskRun)>, Vec<write::Written>, f64);
+
+/// Phase 4: every built task's shards, then the ledger.
+fn write_all(
+    dir: &std::path::Path,
+    plan: &Plan,
+    runs: &mut run::Runs,
+    inputs: &Inputs,
+    opts: &BuildOptions,
+) -> Result<WrittenTasks, BuildError> {
+    let write_start = std::time::Instant::now();
+    let expected = expected_checks(plan);
     let jobs = plan.jobs();
     let mut built: Vec<(usize, crate::TaskRun)> =
         std::mem::take(&mut runs.built).into_iter().collect();
@@ -135,28 +240,9 @@ pub fn build(catalogue: &Catalogue, opts: &BuildOptions) -> Result<BuildReport, 
             run,
         })
         .collect();
-    let written = write::write_tasks(&dir, to_write, &inputs, opts)?;
-    write::write_ledger(&dir, &mut built)?;
-    drop(scratch);
-    let write_seconds = write_start.elapsed().as_secs_f64();
-
-    let built = assemble::Built {
-        plan: &plan,
-        runs: &built,
-        written: &written,
-        failed: &runs.failed,
-        cross,
-        expected: &expected,
-        run_seconds: runs.seconds,
-        write_seconds,
-    };
-    let mut report = assemble::assemble(&dir, built, &inputs, opts)?;
-    report.not_written = report.refusal();
-    if report.not_written.is_none() {
-        out_dir.commit()?;
-        report.written = true;
-    }
-    Ok(report)
+    let written = write::write_tasks(dir, to_write, inputs, opts)?;
+    write::write_ledger(dir, &mut built)?;
+    Ok((built, written, write_start.elapsed().as_secs_f64()))
 }
 
 /// Refuses a raw root inside the output folder (a rebuild would replace the raw files) and an

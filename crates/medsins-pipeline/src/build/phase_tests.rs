@@ -220,7 +220,14 @@ fn each_phase_hands_the_next_exactly_what_it_built() {
     // run: exact dedup removes alpha's repeated training question; nothing fails
     let leak_cfg = LeakConfig::default();
     let held_keys = HeldOut::new(leak_cfg.clone(), opts.seed);
-    let mut runs = run::run_groups(&plan, &inputs, scratch.path(), &held_keys, &opts);
+    let cx = run::UnitContext {
+        jobs: plan.jobs(),
+        inputs: &inputs,
+        held_keys: &held_keys,
+        opts: &opts,
+        scratch: scratch.path(),
+    };
+    let mut runs = run::run_units(&plan.units(), &cx, None, &plan).unwrap();
     assert!(runs.failed.is_empty(), "{:?}", runs.failed);
     let kept = |runs: &run::Runs| -> Vec<(usize, usize)> {
         runs.built.iter().map(|(j, r)| (*j, r.kept.len())).collect()

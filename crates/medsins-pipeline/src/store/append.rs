@@ -29,6 +29,18 @@ impl AppendFile {
         })
     }
 
+    /// An existing file, sealed: read-only (a unit's files in the build cache).
+    pub fn open(path: PathBuf) -> Result<AppendFile, StoreError> {
+        let f = File::open(&path).map_err(StoreError::io(&path))?;
+        let len = f.metadata().map_err(StoreError::io(&path))?.len();
+        Ok(AppendFile {
+            path,
+            writer: None,
+            reader: Some(f),
+            len,
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -16,6 +16,14 @@ impl FramedFile {
         })
     }
 
+    /// An existing file of `records` records, sealed: read-only (see [`AppendFile::open`]).
+    pub fn open(path: PathBuf, records: u64) -> Result<FramedFile, StoreError> {
+        Ok(FramedFile {
+            file: AppendFile::open(path)?,
+            records,
+        })
+    }
+
     /// Records appended so far.
     pub fn records(&self) -> u64 {
         self.records

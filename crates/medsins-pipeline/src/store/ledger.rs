@@ -1,5 +1,7 @@
 //! A task's ledger: entries kept in memory or spilled to a [`FramedFile`] (one JSON object a
-//! record), plus the counts the stats need (by reason, by stage).
+//! record), plus the counts the stats need (by reason, by stage). A ledger saved with a unit in
+//! the build cache is resumed read-only: later entries (the cross-task passes, the write phase)
+//! go to a new file, read after it.
 
 use super::{FramedFile, READ_BATCH, StoreError};
 use medsins_core::{LedgerEntry, LedgerReason};
@@ -19,7 +21,7 @@ pub struct Ledger {
 }
 
 /// The distinct details of quarantined records, each with its count and first record.
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct QuarantineCauses {
     by_detail: BTreeMap<String, (u64, String)>,
     /// Quarantined records whose detail came after the first [`DISTINCT_CAUSES`] kinds.
@@ -76,9 +78,25 @@ impl QuarantineCauses {
     }
 }
 
+/// A ledger's counts, as a unit in the build cache keeps them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LedgerCounts {
+    pub len: u64,
+    pub by_reason: BTreeMap<LedgerReason, u64>,
+    pub by_stage: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub by_file: BTreeMap<String, BTreeMap<LedgerReason, u64>>,
+    pub causes: QuarantineCauses,
+}
+
 enum Sink {
     Memory(Vec<LedgerEntry>),
-    Spill { file: FramedFile, buf: Vec<u8> },
+    Spill {
+        /// Entries of a resumed ledger (read-only), read before `file`'s.
+        base: Option<FramedFile>,
+        file: FramedFile,
+        buf: Vec<u8>,
+    },
 }
 
 impl Ledger {
@@ -88,9 +106,49 @@ impl Ledger {
 
     pub fn spill(path: PathBuf) -> Result<Ledger, StoreError> {
         Ok(Ledger::with(Sink::Spill {
+            base: None,
             file: FramedFile::create(path)?,
             buf: Vec::new(),
         }))
+    }
+
+    /// A spilled ledger saved earlier (`base`, sealed, with its `counts`), continued: new
+    /// entries go to `more`, and are read after the saved ones.
+    pub fn resume(
+        base: PathBuf,
+        counts: LedgerCounts,
+        more: PathBuf,
+    ) -> Result<Ledger, StoreError> {
+        Ok(Ledger {
+            sink: Sink::Spill {
+                base: Some(FramedFile::open(base, counts.len)?),
+                file: FramedFile::create(more)?,
+                buf: Vec::new(),
+            },
+            by_reason: counts.by_reason,
+            by_stage: counts.by_stage,
+            by_file: counts.by_file,
+            len: counts.len,
+            causes: counts.causes,
+        })
+    }
+
+    pub fn counts(&self) -> LedgerCounts {
+        LedgerCounts {
+            len: self.len,
+            by_reason: self.by_reason.clone(),
+            by_stage: self.by_stage.clone(),
+            by_file: self.by_file.clone(),
+            causes: self.causes.clone(),
+        }
+    }
+
+    /// Ends writing: a spill is flushed (to be saved); entries can no longer be added.
+    pub fn seal(&mut self) -> Result<(), StoreError> {
+        match &mut self.sink {
+            Sink::Memory(_) => Ok(()),
+            Sink::Spill { file, .. } => file.seal(),
+        }
     }
 
     fn with(sink: Sink) -> Ledger {
@@ -104,26 +162,32 @@ impl Ledger {
         }
     }
 
+    /// Appends an entry; it is counted only once stored (a sealed ledger refuses it).
     pub fn push(&mut self, e: LedgerEntry) -> Result<(), StoreError> {
-        *self.by_reason.entry(e.reason).or_default() += 1;
-        *self.by_stage.entry(e.stage.clone()).or_default() += 1;
-        let by_reason = match self.by_file.get_mut(&e.source_file) {
-            Some(m) => m,
-            None => self.by_file.entry(e.source_file.clone()).or_default(),
-        };
-        *by_reason.entry(e.reason).or_default() += 1;
-        self.len += 1;
-        if e.reason == LedgerReason::Quarantined {
-            self.causes
-                .add(&e.detail, &e.source_file, &e.source_locator);
-        }
+        let (reason, stage, file) = (e.reason, e.stage.clone(), e.source_file.clone());
+        let cause = (reason == LedgerReason::Quarantined).then(|| {
+            let at = (e.source_file.clone(), e.source_locator.clone());
+            (e.detail.clone(), at)
+        });
         match &mut self.sink {
             Sink::Memory(v) => v.push(e),
-            Sink::Spill { file, buf } => {
+            Sink::Spill { file, buf, .. } => {
                 buf.clear();
                 serde_json::to_writer(&mut *buf, &e).map_err(|e| file.encode_error(e))?;
                 file.push(buf)?;
             }
+        }
+        *self.by_reason.entry(reason).or_default() += 1;
+        *self.by_stage.entry(stage).or_default() += 1;
+        *self
+            .by_file
+            .entry(file)
+            .or_default()
+            .entry(reason)
+            .or_default() += 1;
+        self.len += 1;
+        if let Some((detail, (file, locator))) = cause {
+            self.causes.add(&detail, &file, &locator);
         }
         Ok(())
     }
@@ -149,13 +213,15 @@ impl Ledger {
                 }
                 Ok(())
             }
-            Sink::Spill { file, .. } => {
+            Sink::Spill { base, file, .. } => {
                 file.seal()?;
-                let file = &*file;
-                file.for_all(
-                    |body, at| serde_json::from_slice(body).map_err(|_| file.corrupt(at)),
-                    f,
-                )
+                for file in base.iter().chain(std::iter::once(&*file)) {
+                    file.for_all(
+                        |body, at| serde_json::from_slice(body).map_err(|_| file.corrupt(at)),
+                        f,
+                    )?;
+                }
+                Ok(())
             }
         }
     }
@@ -227,5 +293,61 @@ mod tests {
         let all = l.into_entries().unwrap();
         assert_eq!(all.len(), 3000);
         assert_eq!(all[1].reason, LedgerReason::Quarantined);
+    }
+
+    #[test]
+    fn a_resumed_ledger_reads_the_saved_entries_then_the_new_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = medsins_core::TaskMeta {
+            task_id: "t".into(),
+            task_no: 1,
+            corpus_id: "c".into(),
+            category: String::new(),
+            text_source: String::new(),
+            domains: vec![],
+            languages: vec![],
+            license: String::new(),
+            access: String::new(),
+            source_variant: String::new(),
+            manifest_sha256: String::new(),
+        };
+        let entry = |reason, loc: &str| LedgerEntry::new(&meta, "read", reason, "f", loc);
+        let mut saved = Ledger::spill(tmp.path().join("0.ledger")).unwrap();
+        saved.push(entry(LedgerReason::Filtered, "line 1")).unwrap();
+        saved
+            .push(entry(LedgerReason::Quarantined, "line 2"))
+            .unwrap();
+        saved.seal().unwrap();
+        assert!(saved.push(entry(LedgerReason::Filtered, "late")).is_err());
+        let counts = saved.counts();
+        let causes = saved.causes.describe();
+        assert!(
+            causes.starts_with("1 × ") && causes.ends_with("(first: f line 2)"),
+            "{causes}"
+        );
+        drop(saved);
+        let mut l = Ledger::resume(
+            tmp.path().join("0.ledger"),
+            counts,
+            tmp.path().join("0.ledger-more"),
+        )
+        .unwrap();
+        l.push(entry(LedgerReason::Filtered, "line 3")).unwrap();
+        assert_eq!(
+            l.causes.describe(),
+            causes,
+            "the causes are saved with the counts"
+        );
+        assert_eq!(
+            (l.len, l.count(LedgerReason::Filtered), l.in_stage("read")),
+            (3, 2, 3)
+        );
+        let locs: Vec<String> = l
+            .into_entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.source_locator)
+            .collect();
+        assert_eq!(locs, ["line 1", "line 2", "line 3"]);
     }
 }

@@ -21,7 +21,7 @@ mod sets;
 
 pub use append::{AppendFile, Sequential};
 pub use framed::FramedFile;
-pub use ledger::{Ledger, QuarantineCauses};
+pub use ledger::{Ledger, LedgerCounts, QuarantineCauses};
 pub use records::RecordFile;
 pub use samples::Store;
 pub use sets::SetStore;

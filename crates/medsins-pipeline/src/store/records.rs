@@ -17,6 +17,19 @@ impl RecordFile {
         })
     }
 
+    /// An existing file of `size`-byte records, sealed: read-only (see [`AppendFile::open`]).
+    pub fn open(path: PathBuf, size: usize) -> Result<RecordFile, StoreError> {
+        let file = AppendFile::open(path)?;
+        if file.len() % size.max(1) as u64 != 0 {
+            return Err(StoreError::corrupt(file.path(), file.len()));
+        }
+        Ok(RecordFile { file, size })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.file.path()
+    }
+
     /// Records appended so far.
     pub fn len(&self) -> u64 {
         self.file.len() / self.size.max(1) as u64

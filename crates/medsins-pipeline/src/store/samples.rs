@@ -79,6 +79,14 @@ impl Store {
         }
     }
 
+    /// Samples pushed so far.
+    pub fn records(&self) -> u64 {
+        match self {
+            Store::Memory(v) => v.len() as u64,
+            Store::Spill(f) => f.records(),
+        }
+    }
+
     /// Ends writing (a spill is flushed and opened for reading).
     pub fn seal(&mut self) -> Result<(), StoreError> {
         match self {

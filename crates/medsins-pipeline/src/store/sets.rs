@@ -26,6 +26,24 @@ impl SetStore {
         })
     }
 
+    /// An existing file of sets, sealed, with the handle of every set (a unit's held-out sets
+    /// in the build cache).
+    pub fn open(path: PathBuf, handles: Vec<u64>) -> Result<SetStore, StoreError> {
+        Ok(SetStore::File {
+            file: FramedFile::open(path, handles.len() as u64)?,
+            handles,
+        })
+    }
+
+    /// The handle of every set of a file store (what [`SetStore::open`] takes back); `None` in
+    /// memory.
+    pub fn handles(&self) -> Option<&[u64]> {
+        match self {
+            SetStore::Memory(_) => None,
+            SetStore::File { handles, .. } => Some(handles),
+        }
+    }
+
     /// Appends a sorted set; returns its number.
     pub fn push(&mut self, set: &[u64]) -> Result<u32, StoreError> {
         match self {
@@ -92,5 +110,21 @@ mod tests {
             assert_eq!(s.get(c).unwrap(), [7]);
             assert!(s.get(9).is_err());
         }
+    }
+
+    #[test]
+    fn a_sealed_file_reopens_with_its_handles() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("s");
+        let mut s = SetStore::file(path.clone()).unwrap();
+        s.push(&[3, 4]).unwrap();
+        s.push(&[9]).unwrap();
+        s.seal().unwrap();
+        let handles = s.handles().unwrap().to_vec();
+        drop(s);
+        let again = SetStore::open(path, handles).unwrap();
+        assert_eq!(again.get(1).unwrap(), [9]);
+        assert_eq!(again.get(0).unwrap(), [3, 4]);
+        assert!(SetStore::memory().handles().is_none());
     }
 }

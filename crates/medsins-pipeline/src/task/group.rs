@@ -202,7 +202,11 @@ fn member<'a>(
     profile: Profile,
 ) -> Member<'a> {
     let stages = batch_stages(profile);
-    let near = NearIndex::new(&near_dedup(g.task, profile), g.opts.seed);
+    let mut near_cfg = near_dedup(g.task, profile);
+    if let Some(policy) = g.opts.near_dedup {
+        near_cfg.policy = policy;
+    }
+    let near = NearIndex::new(&near_cfg, g.opts.seed);
     let probes = match (&g.opts.scratch, g.opts.held_out) {
         (Some(p), Some((_, h))) => Some(RecordFile::create(
             p.with_extension("probes"),

@@ -14,14 +14,17 @@
 //!
 //! - [`group`]: tasks that read the same files run together, each file read once;
 //! - [`runner`]: one task's per-batch machinery (render, stages, store);
-//! - [`passes`]: the whole-task passes, under one contract ([`TaskRun::pass`]).
+//! - [`passes`]: the whole-task passes, under one contract ([`TaskRun::pass`]);
+//! - [`saved`]: a finished run saved to a folder and loaded back (the build cache).
 
 mod group;
 mod passes;
 mod runner;
+mod saved;
 
 pub use group::{GroupTask, run_group, share_groups};
 pub use passes::Finding;
+pub use saved::{SavedTask, task_files};
 
 use crate::TaskError;
 use crate::stages::TaskContext;
@@ -65,7 +68,7 @@ pub struct Kept {
 
 /// What one raw file of a task gave the steps: records read, and those the steps added
 /// (`explode`) or merged (`group`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileTally {
     /// The file's position among the task's files.
     pub file_no: u32,
@@ -141,6 +144,8 @@ pub struct RunOptions<'a> {
     pub held_out: Option<(usize, &'a HeldOut)>,
     /// Where the task's scratch files go (shingle sets); `None` keeps them in memory.
     pub scratch: Option<std::path::PathBuf>,
+    /// The near-duplicate policy instead of the manifest's (`--near-dedup`).
+    pub near_dedup: Option<medsins_manifest::NearDedupPolicy>,
 }
 
 impl RunOptions<'_> {
@@ -161,6 +166,7 @@ impl RunOptions<'_> {
             benchmarks: None,
             held_out: None,
             scratch: None,
+            near_dedup: None,
         }
     }
 }
