@@ -16,8 +16,9 @@ impl TaskRun {
     /// Where every record of each of the task's files went, in file order. Kept samples are
     /// counted from the task's `kept` list, removals and quarantines from its ledger, so the
     /// identity checks the one against the other. A ledger file no file of the task names
-    /// (a defect) is listed with no records read, so it shows as unbalanced.
-    pub fn accounting(&self) -> Vec<FileAccount> {
+    /// (a defect) is listed with no records read, so it shows as unbalanced. Each file
+    /// carries the task's `expected_yield` declaration that covers it ([`declare`]).
+    pub fn accounting(&self, declared: &[ExpectedYield]) -> Vec<FileAccount> {
         let mut kept: BTreeMap<u32, u64> = BTreeMap::new();
         for k in &self.kept {
             *kept.entry(u32::from(k.file)).or_default() += 1;
@@ -71,6 +72,7 @@ impl TaskRun {
                 }
             }
         }
+        declare(&mut accounts, declared);
         accounts
     }
 }

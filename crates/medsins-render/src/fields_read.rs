@@ -39,6 +39,12 @@ pub fn unknown_fields(task: &Task, record_fields: &[String]) -> Vec<RenderError>
         let wrapped = format!("{{% if {} %}}1{{% endif %}}", f.get_ref());
         templates.push(("filter", toml::Spanned::new(f.span(), wrapped)));
     }
+    let have = record_fields
+        .iter()
+        .chain(&written)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
     let mut found = Vec::new();
     for (name, src) in templates {
         let Ok(t) = env.template_from_str(src.get_ref()) else {
@@ -46,14 +52,12 @@ pub fn unknown_fields(task: &Task, record_fields: &[String]) -> Vec<RenderError>
         };
         let read: BTreeSet<String> = t.undeclared_variables(false).into_iter().collect();
         for field in read.into_iter().filter(|n| !known(n)) {
-            let mut have: Vec<&str> = record_fields.iter().map(String::as_str).collect();
-            have.extend(written.iter().map(String::as_str));
             found.push(RenderError {
                 offset: src.span().start,
                 message: format!(
                     "template `{name}` reads `{field}`, which no record of this task has (its \
                      records have: {}); fix the name, or add a step that writes it",
-                    have.join(", ")
+                    have
                 ),
             });
         }

@@ -315,10 +315,9 @@ fn stats(runs: &[(usize, TaskRun)], written: &[Written], jobs: &[super::Job]) ->
             output_chars: output::LengthStats::of(w.output_chars.clone()),
             input_tokens: lengths(|x| x.0),
             output_tokens: lengths(|x| x.1),
-            files: t.accounting(),
+            files: t.accounting(&jobs[*j].task.expected_yield),
             ..Default::default()
         };
-        crate::accounting::declare(&mut ts.files, &jobs[*j].task.expected_yield);
         for (split, k) in &w.per_split {
             *ts.per_split.entry(split.clone()).or_default() += k;
             *s.per_split.entry(split.clone()).or_default() += k;

@@ -164,11 +164,10 @@ impl Ledger {
 
     /// Appends an entry; it is counted only once stored (a sealed ledger refuses it).
     pub fn push(&mut self, e: LedgerEntry) -> Result<(), StoreError> {
+        // counted only once stored, from what the entry says before it moves into the sink
         let (reason, stage, file) = (e.reason, e.stage.clone(), e.source_file.clone());
-        let cause = (reason == LedgerReason::Quarantined).then(|| {
-            let at = (e.source_file.clone(), e.source_locator.clone());
-            (e.detail.clone(), at)
-        });
+        let cause = (reason == LedgerReason::Quarantined)
+            .then(|| (e.detail.clone(), e.source_locator.clone()));
         match &mut self.sink {
             Sink::Memory(v) => v.push(e),
             Sink::Spill { file, buf, .. } => {
@@ -179,6 +178,9 @@ impl Ledger {
         }
         *self.by_reason.entry(reason).or_default() += 1;
         *self.by_stage.entry(stage).or_default() += 1;
+        if let Some((detail, locator)) = cause {
+            self.causes.add(&detail, &file, &locator);
+        }
         *self
             .by_file
             .entry(file)
@@ -186,9 +188,6 @@ impl Ledger {
             .entry(reason)
             .or_default() += 1;
         self.len += 1;
-        if let Some((detail, (file, locator))) = cause {
-            self.causes.add(&detail, &file, &locator);
-        }
         Ok(())
     }
 
@@ -244,11 +243,9 @@ impl Ledger {
 mod tests {
     use super::*;
 
-    #[test]
-    fn ledger_spill_keeps_order_and_counts_and_reads_back_whole() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut l = Ledger::spill(tmp.path().join("t.ledger")).unwrap();
-        let meta = medsins_core::TaskMeta {
+    /// Task `t` of corpus `c`, the rest empty.
+    fn task_meta() -> medsins_core::TaskMeta {
+        medsins_core::TaskMeta {
             task_id: "t".into(),
             task_no: 1,
             corpus_id: "c".into(),
@@ -260,7 +257,14 @@ mod tests {
             access: String::new(),
             source_variant: String::new(),
             manifest_sha256: String::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn ledger_spill_keeps_order_and_counts_and_reads_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut l = Ledger::spill(tmp.path().join("t.ledger")).unwrap();
+        let meta = task_meta();
         for i in 0..3000 {
             let reason = if i % 2 == 0 {
                 LedgerReason::Filtered
@@ -298,19 +302,7 @@ mod tests {
     #[test]
     fn a_resumed_ledger_reads_the_saved_entries_then_the_new_ones() {
         let tmp = tempfile::tempdir().unwrap();
-        let meta = medsins_core::TaskMeta {
-            task_id: "t".into(),
-            task_no: 1,
-            corpus_id: "c".into(),
-            category: String::new(),
-            text_source: String::new(),
-            domains: vec![],
-            languages: vec![],
-            license: String::new(),
-            access: String::new(),
-            source_variant: String::new(),
-            manifest_sha256: String::new(),
-        };
+        let meta = task_meta();
         let entry = |reason, loc: &str| LedgerEntry::new(&meta, "read", reason, "f", loc);
         let mut saved = Ledger::spill(tmp.path().join("0.ledger")).unwrap();
         saved.push(entry(LedgerReason::Filtered, "line 1")).unwrap();

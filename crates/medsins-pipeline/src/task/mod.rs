@@ -266,8 +266,7 @@ pub fn render_task(
         s.instruction = text.to_string();
     }
     let quarantined = run.quarantined();
-    let mut files = run.accounting();
-    crate::accounting::declare(&mut files, &task.expected_yield);
+    let files = run.accounting(&task.expected_yield);
     Ok(TaskBuild {
         meta: run.meta,
         samples,
