@@ -51,7 +51,7 @@ pub fn build_corpus(lm: &LoadedManifest, raw_root: &Path) -> Result<Vec<TaskBuil
     let rc = match resolve_corpus(lm, raw_root, None, checksums_for(raw_root)) {
         Resolution::Ready(rc) => rc,
         Resolution::Missing(p) => return Err(format!("missing: {}", p.join(", "))),
-        Resolution::Failed(m) => return Err(m),
+        Resolution::Failed(e) => return Err(e.to_string()),
     };
     rc.manifest
         .manifest

@@ -253,7 +253,7 @@ fn two_candidates_for_one_file_fail_the_corpus_naming_both() {
     };
     let at = |rel: &str| tmp.path().join(rel).display().to_string();
     assert_eq!(
-        m,
+        m.to_string(),
         format!(
             "meqsum: file `questions` ({}) has 2 candidates: {} and {}; keep only the one to build from",
             at(&format!("meqsum/{name}")),
@@ -307,7 +307,7 @@ fn covid_qa_reads_the_release_file_under_any_of_its_names() {
     };
     let at = |name: &str| folder.join(name).display().to_string();
     assert_eq!(
-        m,
+        m.to_string(),
         format!(
             "covid-qa: file `covid-qa` ({}) has 2 candidates: {} and {}; keep only the one to build from",
             tmp.path()

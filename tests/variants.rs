@@ -47,7 +47,7 @@ fn rows(corpus: &str, root: &Path) -> Result<(String, Vec<Value>), String> {
     let rc = match resolve_corpus(lm, root, None, Checksums::Skip) {
         Resolution::Ready(rc) => rc,
         Resolution::Missing(p) => return Err(format!("missing: {}", p.join(", "))),
-        Resolution::Failed(m) => return Err(m),
+        Resolution::Failed(e) => return Err(e.to_string()),
     };
     let mut out = Vec::new();
     for t in &rc.manifest.manifest.tasks {

@@ -14,8 +14,8 @@ use std::path::PathBuf;
 struct ByteCount(u64);
 
 impl std::str::FromStr for ByteCount {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = medsins_readers::LimitsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
         medsins_readers::parse_bytes(s).map(ByteCount)
     }
 }

@@ -170,6 +170,34 @@ impl Rederive {
     }
 }
 
+/// Why a sample could not be re-derived from the raw files (the audit reports it as a
+/// difference and goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum RederiveError {
+    #[error(transparent)]
+    Unusable(std::sync::Arc<medsins_pipeline::FileProblem>),
+    #[error(
+        "task `{task_id}` of {} no longer reads {source_file}: the manifest or the raw files changed since the build",
+        .manifest.display()
+    )]
+    NoLongerRead {
+        task_id: String,
+        manifest: PathBuf,
+        source_file: String,
+    },
+    /// `obtain` is the manifest's instructions for getting the files.
+    #[error("raw files not found: {}; {obtain}", .paths.join(", "))]
+    Missing { paths: Vec<String>, obtain: String },
+    #[error(transparent)]
+    Corpus(#[from] medsins_pipeline::CorpusError),
+    #[error("{0}: not resolved")]
+    NotResolved(String),
+    #[error(transparent)]
+    Read(#[from] medsins_readers::ReadError),
+    #[error(transparent)]
+    Task(#[from] medsins_pipeline::TaskError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("{0}")]
@@ -312,7 +340,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
             }
         },
         Err(e) => {
-            notes.push(e);
+            notes.push(e.to_string());
             None
         }
     };
@@ -353,7 +381,7 @@ pub fn audit(out: &Path, id: &str, opts: &AuditOptions) -> Result<AuditReport, A
                 checksums: opts.checksums,
             };
             match rederive_one(lm, task, raw_root, &target, seed, bank.as_ref(), read) {
-                Err(reason) => Rederive::diff(reason),
+                Err(reason) => Rederive::diff(reason.to_string()),
                 Ok(re) => {
                     d.source.current_sha256 = re.file_sha256.clone();
                     if let (Some(now), Some(then)) = (&re.file_sha256, &d.source.raw_sha256)
@@ -606,7 +634,7 @@ fn rederive_one(
     seed: u64,
     bank: Option<&InstructionBank>,
     read: Reading,
-) -> Result<Rederived, String> {
+) -> Result<Rederived, RederiveError> {
     let Target {
         source_file,
         locator,
@@ -618,7 +646,7 @@ fn rederive_one(
     // source file (several entries may share one path: zip members, XML record paths)
     let survey = Survey::of(lm.clone(), raw_root, Some(&m.needed_file_ids(task)));
     if let Some(problem) = survey.problem() {
-        return Err(problem);
+        return Err(RederiveError::Unusable(problem));
     }
     let specs: Vec<_> = m
         .task_files(task)
@@ -633,17 +661,16 @@ fn rederive_one(
     if specs.is_empty() {
         let missing = survey.missing();
         return Err(if missing.is_empty() {
-            format!(
-                "task `{}` of {} no longer reads {source_file}: the manifest or the raw files changed since the build",
-                task.id.get_ref(),
-                lm.path.display()
-            )
+            RederiveError::NoLongerRead {
+                task_id: task.id.get_ref().clone(),
+                manifest: lm.path.clone(),
+                source_file: source_file.to_string(),
+            }
         } else {
-            format!(
-                "raw files not found: {}; {}",
-                missing.join(", "),
-                m.corpus.obtain.trim()
-            )
+            RederiveError::Missing {
+                paths: missing,
+                obtain: m.corpus.obtain.trim().to_string(),
+            }
         });
     }
     // only the file the sample came from (and the task's lookups) is needed to re-derive it
@@ -655,13 +682,12 @@ fn rederive_one(
             ..*rc
         },
         Resolution::Missing(paths) => {
-            return Err(format!(
-                "raw files not found: {}; {}",
-                paths.join(", "),
-                m.corpus.obtain.trim()
-            ));
+            return Err(RederiveError::Missing {
+                paths,
+                obtain: m.corpus.obtain.trim().to_string(),
+            });
         }
-        Resolution::Failed(message) => return Err(message),
+        Resolution::Failed(e) => return Err(e.into()),
     };
     // the raw record itself, as the manifest's reader sees it
     let mut raw_records = Vec::new();
@@ -669,9 +695,9 @@ fn rederive_one(
     for spec in &specs {
         let file = rc
             .file(spec.id.get_ref())
-            .ok_or_else(|| format!("{source_file}: not resolved"))?;
+            .ok_or_else(|| RederiveError::NotResolved(source_file.to_string()))?;
         file_sha256 = Some(file.sha256.clone());
-        let records = file.read_all(spec, &rc.limits).map_err(|e| e.to_string())?;
+        let records = file.read_all(spec, &rc.limits)?;
         raw_records.extend(raw_records_at(&records, locator));
     }
     // the same locator in several members: keep the record whose hash the row recorded
@@ -683,9 +709,7 @@ fn rederive_one(
     }
 
     let instructions = instruction_set(task, bank);
-    let tb = rc
-        .render_task(task.id.get_ref(), seed, &instructions, None)
-        .map_err(|e| e.to_string())?;
+    let tb = rc.render_task(task.id.get_ref(), seed, &instructions, None)?;
     let found = found_at(tb, target);
     Ok(Rederived {
         found,

@@ -6,6 +6,18 @@ use medsins_pipeline::corpus::{Checksums, Resolution, resolve_corpus};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+/// Why nothing could be previewed.
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error("no corpus or task `{0}` in the catalogue; `medsins list` shows them")]
+    UnknownTarget(String),
+    #[error("running git: {0}")]
+    Git(std::io::Error),
+    /// `git diff` failed; `stderr` is what it said.
+    #[error("git diff {git_ref}: {stderr}")]
+    GitDiff { git_ref: String, stderr: String },
+}
+
 /// Records read per file to find a preview's samples, unless told otherwise.
 pub const DEFAULT_WINDOW: usize = 1000;
 
@@ -33,7 +45,7 @@ pub fn preview(
     checksums: Checksums,
     n: usize,
     window: usize,
-) -> Result<Vec<TaskPreview>, String> {
+) -> Result<Vec<TaskPreview>, PreviewError> {
     let pairs: Vec<(&LoadedManifest, &medsins_manifest::Task)> = catalogue
         .tasks()
         .into_iter()
@@ -44,9 +56,7 @@ pub fn preview(
         })
         .collect();
     if pairs.is_empty() {
-        return Err(format!(
-            "no corpus or task `{target}` in the catalogue; `medsins list` shows them"
-        ));
+        return Err(PreviewError::UnknownTarget(target.to_string()));
     }
     let mut out = Vec::new();
     for (lm, task) in pairs {
@@ -81,7 +91,7 @@ pub fn preview(
             Resolution::Missing(paths) => {
                 p.error = Some(format!("missing raw files: {}", paths.join(", ")))
             }
-            Resolution::Failed(m) => p.error = Some(m),
+            Resolution::Failed(e) => p.error = Some(e.to_string()),
         }
         out.push(p);
     }
@@ -105,18 +115,18 @@ pub fn expected_rows(previews: &[TaskPreview]) -> String {
 
 /// Corpus ids whose manifest in `manifests` (a folder under git), or whose fixtures or
 /// expected rows beside it, were added or modified since `git_ref`.
-pub fn changed_corpora(manifests: &Path, git_ref: &str) -> Result<Vec<String>, String> {
-    let diff = |path: &Path| -> Result<String, String> {
+pub fn changed_corpora(manifests: &Path, git_ref: &str) -> Result<Vec<String>, PreviewError> {
+    let diff = |path: &Path| -> Result<String, PreviewError> {
         let out = std::process::Command::new("git")
             .args(["diff", "--name-only", "--diff-filter=AM", git_ref, "--"])
             .arg(path)
             .output()
-            .map_err(|e| format!("running git: {e}"))?;
+            .map_err(PreviewError::Git)?;
         if !out.status.success() {
-            return Err(format!(
-                "git diff {git_ref}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(PreviewError::GitDiff {
+                git_ref: git_ref.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };

@@ -167,7 +167,7 @@ pub fn render_diagnostics(
                 continue;
             }
             Resolution::Failed(e) => {
-                d.0.push(lm.diag(t.id.span().start, e));
+                d.0.push(lm.diag(t.id.span().start, e.to_string()));
                 continue;
             }
         };
@@ -314,7 +314,7 @@ fn corpus_report(
                 p.join(", ")
             )));
         }
-        Resolution::Failed(e) => return Err(ReportError(e)),
+        Resolution::Failed(e) => return Err(ReportError(e.to_string())),
     };
     let mut tasks = Vec::new();
     for t in &rc.manifest.manifest.tasks {

@@ -285,7 +285,7 @@ fn locked_catalogue(lock: &Lock, opts: &VerifyOptions, r: &mut VerifyReport) -> 
                 }
                 manifests.push(lm);
             }
-            Err(e) => r.problem("manifest_missing", format!("{id}.toml"), e),
+            Err(e) => r.problem("manifest_missing", format!("{id}.toml"), e.to_string()),
         }
     }
     if r.problems.iter().any(|p| p.kind.starts_with("manifest_")) {

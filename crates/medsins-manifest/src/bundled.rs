@@ -10,6 +10,26 @@ use crate::error::Diagnostics;
 use crate::source::CatalogueSource;
 use std::path::{Path, PathBuf};
 
+/// Why one corpus's manifest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadManifestError {
+    #[error(
+        "{}: cannot read the manifest ({source}); pass --manifests DIR holding it",
+        .path.display()
+    )]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the bundled catalogue has no corpus `{corpus_id}`; pass --manifests DIR holding {corpus_id}.toml"
+    )]
+    NotBundled { corpus_id: String },
+    /// The manifest does not parse: its `file:line:col` diagnostics.
+    #[error("{0}; fix the manifest (see `medsins validate`)")]
+    Invalid(Diagnostics),
+}
+
 pub(crate) mod data {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 }
@@ -60,16 +80,16 @@ impl CatalogueSource {
     }
 
     /// One corpus's manifest alone (other manifests being edited do not matter).
-    pub fn load_manifest(&self, corpus_id: &str) -> Result<LoadedManifest, String> {
+    pub fn load_manifest(&self, corpus_id: &str) -> Result<LoadedManifest, LoadManifestError> {
         let name = format!("{corpus_id}.toml");
         let (path, text) = match self {
             CatalogueSource::Directory { path } => {
                 let p = path.join(&name);
-                let text = std::fs::read_to_string(&p).map_err(|e| {
-                    format!(
-                        "{}: cannot read the manifest ({e}); pass --manifests DIR holding it",
-                        p.display()
-                    )
+                let text = std::fs::read_to_string(&p).map_err(|source| {
+                    LoadManifestError::Unreadable {
+                        path: p.clone(),
+                        source,
+                    }
                 })?;
                 (p, text)
             }
@@ -78,16 +98,13 @@ impl CatalogueSource {
                     .iter()
                     .find(|(n, _)| *n == name)
                     .map(|(_, t)| t.to_string())
-                    .ok_or_else(|| {
-                        format!(
-                            "the bundled catalogue has no corpus `{corpus_id}`; pass --manifests DIR holding {name}"
-                        )
+                    .ok_or_else(|| LoadManifestError::NotBundled {
+                        corpus_id: corpus_id.to_string(),
                     })?;
                 (bundled_path(&name), text)
             }
         };
-        LoadedManifest::parse(&path, text)
-            .map_err(|d| format!("{d}; fix the manifest (see `medsins validate`)"))
+        LoadedManifest::parse(&path, text).map_err(LoadManifestError::Invalid)
     }
 
     /// The fixture folder that goes with this catalogue: `fixtures/raw` beside a manifest
@@ -235,7 +252,10 @@ mod tests {
         assert!(!root.is_bundled());
         assert!(root.is(&repo.join("fixtures/raw")));
         assert_eq!(
-            CatalogueSource::Bundled.load_manifest("nope").unwrap_err(),
+            CatalogueSource::Bundled
+                .load_manifest("nope")
+                .unwrap_err()
+                .to_string(),
             "the bundled catalogue has no corpus `nope`; pass --manifests DIR holding nope.toml"
         );
         assert_eq!(

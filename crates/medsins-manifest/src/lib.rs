@@ -16,13 +16,16 @@ mod pattern;
 mod schema_check;
 mod source;
 
-pub use bundled::{FixtureRoot, bundled_fixtures, extract_fixtures, same_folder};
+pub use bundled::{
+    FixtureRoot, LoadManifestError, bundled_fixtures, extract_fixtures, same_folder,
+};
 pub use catalogue::{Catalogue, LoadedManifest};
 pub use check::{check_catalogue, check_selection, is_contained_path};
 pub use error::{Diagnostic, Diagnostics};
 pub use model::*;
 pub use pattern::{
-    PathPattern, Segment, is_pattern, listing, natural_cmp, release_cmp, release_key,
+    ListingError, PathPattern, PatternError, Segment, is_pattern, listing, natural_cmp,
+    release_cmp, release_key,
 };
 pub use source::{CatalogueSource, WORKING_CATALOGUE};
 /// A value with its byte span in the manifest text (the type diagnostics point with).

@@ -9,6 +9,52 @@ use regex::Regex;
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
+/// What is wrong with a pattern segment of a `path` (the segment is named; the manifest check
+/// adds where it is).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PatternError {
+    #[error("`**` must be a whole path segment (`a/**/b`), not part of `{0}`")]
+    AnyDepthInsideSegment(String),
+    #[error("`[` without a closing `]` in `{0}`")]
+    UnclosedClass(String),
+    #[error("`{{` without a closing `}}` in `{0}`")]
+    UnclosedBrace(String),
+    #[error("`}}` without an opening `{{` in `{0}`")]
+    UnopenedBrace(String),
+    #[error("`{segment}` is not a valid pattern: {source}")]
+    Invalid {
+        segment: String,
+        source: regex::Error,
+    },
+}
+
+/// A folder that cannot be listed while looking for raw files: nothing in it may be skipped
+/// silently (a file that is there but unreadable is not a missing file).
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    #[error(
+        "{}: cannot list this folder ({source}); make it a readable folder (check its permissions and any symbolic link leading to it)",
+        .dir.display()
+    )]
+    Unreadable {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: cannot examine this path ({source}); fix its permissions or the symbolic link it goes through",
+        .path.display()
+    )]
+    Inaccessible {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: the name `{name}` is not valid UTF-8; rename it (the names of raw files and of the folders holding them must be UTF-8)",
+        .dir.display()
+    )]
+    NotUtf8 { dir: PathBuf, name: String },
+}
+
 /// One `/`-separated part of a path.
 #[derive(Debug, Clone)]
 pub enum Segment {
@@ -45,7 +91,7 @@ pub fn is_pattern(path: &str) -> bool {
 impl PathPattern {
     /// Parses a contained relative path (see [`crate::is_contained_path`]); the error says what
     /// is wrong with the pattern.
-    pub fn parse(path: &str) -> Result<PathPattern, String> {
+    pub fn parse(path: &str) -> Result<PathPattern, PatternError> {
         let segments = path
             .split('/')
             .map(|s| {
@@ -57,18 +103,19 @@ impl PathPattern {
                     Ok(Segment::Literal(s.to_string()))
                 }
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(PathPattern { segments })
     }
 }
 
 impl PathPattern {
     /// Every path under `dir` the pattern matches (files or folders), relative to `dir`, with
-    /// where it is; symbolic links are not followed.
-    pub fn find(&self, dir: &Path) -> Vec<(String, PathBuf)> {
+    /// where it is; symbolic links are not followed. A folder on the way that cannot be listed
+    /// is an error, never a file that is not there.
+    pub fn find(&self, dir: &Path) -> Result<Vec<(String, PathBuf)>, ListingError> {
         let mut out = Vec::new();
-        expand(dir, &self.segments, "", &mut out);
-        out
+        expand(dir, &self.segments, "", &mut out)?;
+        Ok(out)
     }
 }
 
@@ -93,33 +140,57 @@ fn matches_parts(segs: &[Segment], parts: &[&str]) -> bool {
     }
 }
 
-/// Entries of `dir` that are not symbolic links (a pattern never leads through a link), as (name, path, is a folder), sorted by name.
-pub fn listing(dir: &Path) -> Vec<(String, PathBuf, bool)> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Vec::new();
+/// Entries of `dir` that are not symbolic links (a pattern never leads through a link), as
+/// (name, path, is a folder), sorted by name. A folder that does not exist has none; one that
+/// cannot be listed, an entry that cannot be read or a name that is not UTF-8 (patterns and
+/// locators compare names as text) is an error naming the folder.
+pub fn listing(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, ListingError> {
+    let unreadable = |source| ListingError::Unreadable {
+        dir: dir.to_path_buf(),
+        source,
     };
-    let mut v: Vec<(String, PathBuf, bool)> = rd
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let ft = e.file_type().ok()?;
-            (!ft.is_symlink()).then(|| {
-                (
-                    e.file_name().to_string_lossy().into_owned(),
-                    e.path(),
-                    ft.is_dir(),
-                )
-            })
-        })
-        .collect();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(unreadable(e)),
+    };
+    let mut v: Vec<(String, PathBuf, bool)> = Vec::new();
+    for e in rd {
+        let e = e.map_err(unreadable)?;
+        let ft = e.file_type().map_err(unreadable)?;
+        if ft.is_symlink() {
+            continue;
+        }
+        let name = e
+            .file_name()
+            .into_string()
+            .map_err(|n| ListingError::NotUtf8 {
+                dir: dir.to_path_buf(),
+                name: n.to_string_lossy().into_owned(),
+            })?;
+        v.push((name, e.path(), ft.is_dir()));
+    }
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
+    Ok(v)
 }
 
 /// Every path under `dir` matching `segs`, relative to `dir`.
-fn expand(dir: &Path, segs: &[Segment], rel: &str, out: &mut Vec<(String, PathBuf)>) {
+fn expand(
+    dir: &Path,
+    segs: &[Segment],
+    rel: &str,
+    out: &mut Vec<(String, PathBuf)>,
+) -> Result<(), ListingError> {
     let Some((seg, rest)) = segs.split_first() else {
         out.push((rel.to_string(), dir.to_path_buf()));
-        return;
+        return Ok(());
     };
     let join = |name: &str| {
         if rel.is_empty() {
@@ -131,39 +202,44 @@ fn expand(dir: &Path, segs: &[Segment], rel: &str, out: &mut Vec<(String, PathBu
     match seg {
         Segment::Literal(name) => {
             let p = dir.join(name);
-            if p.exists() && (rest.is_empty() || p.is_dir()) {
-                expand(&p, rest, &join(name), out);
+            let exists = p
+                .try_exists()
+                .map_err(|source| ListingError::Inaccessible {
+                    path: p.clone(),
+                    source,
+                })?;
+            if exists && (rest.is_empty() || p.is_dir()) {
+                expand(&p, rest, &join(name), out)?;
             }
         }
         Segment::Pattern(_) => {
-            for (name, p, is_dir) in listing(dir) {
+            for (name, p, is_dir) in listing(dir)? {
                 if seg.matches(&name) && (rest.is_empty() || is_dir) {
-                    expand(&p, rest, &join(&name), out);
+                    expand(&p, rest, &join(&name), out)?;
                 }
             }
         }
         Segment::AnyDepth => {
-            expand(dir, rest, rel, out);
-            for (name, p, is_dir) in listing(dir) {
+            expand(dir, rest, rel, out)?;
+            for (name, p, is_dir) in listing(dir)? {
                 if is_dir {
-                    expand(&p, segs, &join(&name), out);
+                    expand(&p, segs, &join(&name), out)?;
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// The anchored regular expression of one pattern segment.
-fn segment_regex(seg: &str) -> Result<Regex, String> {
+fn segment_regex(seg: &str) -> Result<Regex, PatternError> {
     let mut re = String::from("^(?:");
     let mut chars = seg.chars().peekable();
     let mut braces = 0usize;
     while let Some(c) = chars.next() {
         match c {
             '*' if chars.peek() == Some(&'*') => {
-                return Err(format!(
-                    "`**` must be a whole path segment (`a/**/b`), not part of `{seg}`"
-                ));
+                return Err(PatternError::AnyDepthInsideSegment(seg.to_string()));
             }
             '*' => re.push_str("[^/]*"),
             '?' => re.push_str("[^/]"),
@@ -187,7 +263,7 @@ fn segment_regex(seg: &str) -> Result<Regex, String> {
                     class.push(d);
                 }
                 if !closed {
-                    return Err(format!("`[` without a closing `]` in `{seg}`"));
+                    return Err(PatternError::UnclosedClass(seg.to_string()));
                 }
                 class.push(']');
                 re.push_str(&class);
@@ -201,15 +277,18 @@ fn segment_regex(seg: &str) -> Result<Regex, String> {
                 braces -= 1;
                 re.push(')');
             }
-            '}' => return Err(format!("`}}` without an opening `{{` in `{seg}`")),
+            '}' => return Err(PatternError::UnopenedBrace(seg.to_string())),
             c => re.push_str(&regex::escape(&c.to_string())),
         }
     }
     if braces > 0 {
-        return Err(format!("`{{` without a closing `}}` in `{seg}`"));
+        return Err(PatternError::UnclosedBrace(seg.to_string()));
     }
     re.push_str(")$");
-    Regex::new(&re).map_err(|e| format!("`{seg}` is not a valid pattern: {e}"))
+    Regex::new(&re).map_err(|source| PatternError::Invalid {
+        segment: seg.to_string(),
+        source,
+    })
 }
 
 /// Natural order: runs of ASCII digits compare as numbers (`9` < `10` < `12`), everything else
@@ -314,16 +393,71 @@ mod tests {
     #[test]
     fn bad_patterns_say_why() {
         assert_eq!(
-            PathPattern::parse("data/[ab.json").unwrap_err(),
+            PathPattern::parse("data/[ab.json").unwrap_err().to_string(),
             "`[` without a closing `]` in `[ab.json`"
         );
         assert_eq!(
-            PathPattern::parse("{a,b.json").unwrap_err(),
+            PathPattern::parse("{a,b.json").unwrap_err().to_string(),
             "`{` without a closing `}` in `{a,b.json`"
         );
         assert_eq!(
-            PathPattern::parse("a**.json").unwrap_err(),
+            PathPattern::parse("a**.json").unwrap_err().to_string(),
             "`**` must be a whole path segment (`a/**/b`), not part of `a**.json`"
+        );
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_listed_is_an_error_not_a_missing_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        // a symbolic link to itself: unreadable for root too
+        let corpus = tmp.path().join("c");
+        std::os::unix::fs::symlink(&corpus, &corpus).unwrap();
+        let err = listing(&corpus).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: cannot list this folder (Too many levels of symbolic links",
+                corpus.display()
+            )),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("make it a readable folder (check its permissions and any symbolic link leading to it)"),
+            "{err}"
+        );
+        let literal = PathPattern::parse("c/data.json").unwrap();
+        let err = literal.find(tmp.path()).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "{}: cannot examine this path (Too many levels of symbolic links",
+                corpus.display()
+            )),
+            "{err}"
+        );
+        // a folder that is not there has no entries (its files are reported missing)
+        assert!(listing(&tmp.path().join("absent")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_named_with_the_fix() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.json"), "{}").unwrap();
+        std::fs::write(
+            tmp.path().join(std::ffi::OsStr::from_bytes(b"b\xff.json")),
+            "{}",
+        )
+        .unwrap();
+        let err = PathPattern::parse("*.json")
+            .unwrap()
+            .find(tmp.path())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: the name `b\u{FFFD}.json` is not valid UTF-8; rename it (the names of raw files and of the folders holding them must be UTF-8)",
+                tmp.path().display()
+            )
         );
     }
 

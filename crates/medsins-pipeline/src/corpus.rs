@@ -9,14 +9,17 @@
 //! Nothing outside the corpus folder is ever read: patterns do not follow symbolic links, and a
 //! path that resolves outside the folder (through a link) is refused.
 
+use crate::error::{CorpusError, FileProblem};
 use medsins_manifest::{
-    LoadedManifest, PathPattern, RawFile, Task, listing, natural_cmp, release_cmp, release_key,
+    ListingError, LoadedManifest, PathPattern, RawFile, Task, listing, natural_cmp, release_cmp,
+    release_key,
 };
 use medsins_output::{LockedFile, LockedMember};
 use medsins_readers::{Limits, ReadError, Record, RecordError, Sink};
 use rayon::prelude::*;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One file of a `many` file set.
 #[derive(Debug, Clone)]
@@ -154,7 +157,7 @@ pub enum Resolution {
     Missing(Vec<String>),
     /// A file is present but wrong (checksum, two candidates, outside the corpus folder) or
     /// unreadable.
-    Failed(String),
+    Failed(CorpusError),
 }
 
 /// The folder under the raw root a file is looked for in: its `root`, else the corpus id.
@@ -241,25 +244,33 @@ pub enum Found {
     Here(Located),
     /// Nothing matches; the path the user should create.
     Missing(String),
-    /// Something is there but cannot be used (two candidates, outside the corpus folder).
-    Unusable(String),
+    /// Something is there but cannot be used (two candidates, outside the corpus folder, a
+    /// folder that cannot be listed); shared, as every survey of it reports the same problem.
+    Unusable(Arc<FileProblem>),
 }
 
 /// Finds one declared file under the raw root (see the module docs).
 pub fn locate(raw_root: &Path, corpus_id: &str, f: &RawFile) -> Found {
+    match find(raw_root, corpus_id, f) {
+        Ok(found) => found,
+        Err(problem) => Found::Unusable(Arc::new(problem)),
+    }
+}
+
+fn find(raw_root: &Path, corpus_id: &str, f: &RawFile) -> Result<Found, FileProblem> {
     let folder = raw_root.join(folder_name(corpus_id, f));
     let expected = raw_root
         .join(raw_rel_path(corpus_id, f))
         .display()
         .to_string();
-    let pattern = match PathPattern::parse(f.path.get_ref()) {
-        Ok(p) => p,
-        Err(e) => return Found::Unusable(format!("{expected}: {e}")),
-    };
+    let pattern = PathPattern::parse(f.path.get_ref()).map_err(|source| FileProblem::Pattern {
+        expected: expected.clone(),
+        source,
+    })?;
     // the corpus folder itself, then every folder directly in it (a clone's top folder)
     let mut bases: Vec<(Option<String>, PathBuf)> = vec![(None, folder.clone())];
     bases.extend(
-        listing(&folder)
+        listing(&folder)?
             .into_iter()
             .filter(|e| e.2)
             .map(|(name, p, _)| (Some(name), p)),
@@ -267,7 +278,7 @@ pub fn locate(raw_root: &Path, corpus_id: &str, f: &RawFile) -> Found {
     // (top folder it was found under, path relative to the corpus folder, where)
     let mut matches: Vec<(Option<String>, String, PathBuf)> = Vec::new();
     for (top, base) in &bases {
-        for (rel, abs) in pattern.find(base) {
+        for (rel, abs) in pattern.find(base)? {
             let rel = match top {
                 Some(t) => format!("{t}/{rel}"),
                 None => rel,
@@ -278,39 +289,39 @@ pub fn locate(raw_root: &Path, corpus_id: &str, f: &RawFile) -> Found {
         }
     }
     if matches.is_empty() {
-        return Found::Missing(expected);
+        return Ok(Found::Missing(expected));
     }
     // nothing outside the corpus folder, whatever links the path goes through
-    let inside = folder.canonicalize().ok();
+    let resolved = |p: &Path| {
+        p.canonicalize()
+            .map_err(|source| ListingError::Inaccessible {
+                path: p.to_path_buf(),
+                source,
+            })
+    };
+    let inside = resolved(&folder)?;
     for (_, rel, abs) in &matches {
-        let within = match (&inside, abs.canonicalize()) {
-            (Some(i), Ok(c)) => c.starts_with(i),
-            _ => false,
-        };
-        if !within {
-            return Found::Unusable(format!(
-                "{}: resolves outside {} (through a symbolic link); raw files must be inside the corpus folder",
-                folder.join(rel).display(),
-                folder.display()
-            ));
+        if !resolved(abs)?.starts_with(&inside) {
+            return Err(FileProblem::Outside {
+                path: folder.join(rel),
+                folder,
+            });
         }
     }
     let shown = |rel: &str| folder.join(rel).display().to_string();
     if !f.many {
         if matches.len() > 1 {
-            let all: Vec<String> = matches.iter().map(|m| shown(&m.1)).collect();
-            return Found::Unusable(format!(
-                "file `{}` ({expected}) has {} candidates: {}; keep only the one to build from",
-                f.id.get_ref(),
-                all.len(),
-                all.join(" and ")
-            ));
+            return Err(FileProblem::Candidates {
+                file_id: f.id.get_ref().clone(),
+                expected,
+                candidates: matches.iter().map(|m| shown(&m.1)).collect(),
+            });
         }
         let (top, _, abs) = matches.remove(0);
         let base = top
             .map(|t| folder.join(t))
             .unwrap_or_else(|| folder.clone());
-        return Found::Here(Located::One { abs, base });
+        return Ok(Found::Here(Located::One { abs, base }));
     }
     // a set found entirely inside one top folder is read from there (same locators as a
     // release unpacked directly into the corpus folder)
@@ -340,10 +351,10 @@ pub fn locate(raw_root: &Path, corpus_id: &str, f: &RawFile) -> Found {
         };
         by_release.then_with(|| natural_cmp(&a.0, &b.0))
     });
-    Found::Here(Located::Set {
+    Ok(Found::Here(Located::Set {
         folder: set_folder,
         parts,
-    })
+    }))
 }
 
 /// Sizes and checksums of a located file; a declared checksum that differs fails the corpus
@@ -354,9 +365,12 @@ fn hash_located(
     f: &RawFile,
     located: Located,
     checksums: Checksums,
-) -> Result<ResolvedFile, String> {
+) -> Result<ResolvedFile, CorpusError> {
     let rel = located.rel_under(raw_root);
-    let cannot = |p: &Path, e: std::io::Error| format!("{}: cannot read: {e}", p.display());
+    let cannot = |p: &Path, source| CorpusError::Unreadable {
+        path: p.to_path_buf(),
+        source,
+    };
     let resolved = match located {
         Located::One { abs, base } => {
             let (size, sha256) = hash_path(&abs).map_err(|e| cannot(&abs, e))?;
@@ -373,7 +387,7 @@ fn hash_located(
         }
         Located::Set { folder, parts } => {
             // in parallel; the first failure in reading order is the one reported
-            let hashed: Vec<Result<Part, String>> = parts
+            let hashed: Vec<Result<Part, CorpusError>> = parts
                 .into_par_iter()
                 .map(|(rel, abs)| {
                     let (size, sha256) = hash_path(&abs).map_err(|e| cannot(&abs, e))?;
@@ -414,14 +428,13 @@ fn hash_located(
             );
             resolved.checksum_skipped = true;
         } else {
-            return Err(format!(
-                "{}: checksum mismatch: the manifest {} expects sha256 {expected} but the file has {}; \
-                 the file is not the release the manifest describes: obtain it again ({}) or, if the release changed, update `sha256` in the manifest",
-                resolved.abs.display(),
-                lm.display_path(),
-                resolved.sha256,
-                lm.manifest.corpus.homepage
-            ));
+            return Err(CorpusError::ChecksumMismatch {
+                path: resolved.abs,
+                manifest: lm.display_path(),
+                expected: expected.clone(),
+                found: resolved.sha256,
+                homepage: lm.manifest.corpus.homepage.clone(),
+            });
         }
     }
     Ok(resolved)
@@ -480,7 +493,7 @@ impl Survey {
             .collect()
     }
     /// The first reason a file found cannot be used.
-    pub fn problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<Arc<FileProblem>> {
         self.files.iter().find_map(|(_, f)| match f {
             Found::Unusable(m) => Some(m.clone()),
             _ => None,
@@ -493,8 +506,8 @@ impl Survey {
         only: Option<&[String]>,
         checksums: Checksums,
     ) -> Resolution {
-        if let Some(m) = self.problem() {
-            return Resolution::Failed(format!("{}: {m}", self.view.manifest.id()));
+        if let Some(problem) = self.problem() {
+            return Resolution::Failed(CorpusError::unusable(self.view.manifest.id(), problem));
         }
         let todo: Vec<(&RawFile, &Located)> = self
             .files
@@ -507,7 +520,7 @@ impl Survey {
             .collect();
         // the files are hashed in parallel (reading them is most of a cold build's waiting);
         // the first failure in the manifest's order is the one reported, as before
-        let hashed: Vec<Result<ResolvedFile, String>> = todo
+        let hashed: Vec<Result<ResolvedFile, CorpusError>> = todo
             .into_par_iter()
             .map(|(spec, located)| {
                 hash_located(&self.view, raw_root, spec, located.clone(), checksums)
@@ -592,8 +605,8 @@ pub fn resolve_corpus(
             .map(|s| s.resolve(raw_root, None, checksums))
             .unwrap_or_else(|| Resolution::Missing(Vec::new()));
     }
-    if let Some(m) = surveys.iter().find_map(Survey::problem) {
-        return Resolution::Failed(format!("{}: {m}", lm.manifest.id()));
+    if let Some(problem) = surveys.iter().find_map(Survey::problem) {
+        return Resolution::Failed(CorpusError::unusable(lm.manifest.id(), problem));
     }
     Resolution::Missing(missing_paths(lm, &surveys))
 }
@@ -649,7 +662,7 @@ mod tests {
         };
         let root = d.path().join("c").display().to_string();
         assert_eq!(
-            m,
+            m.to_string(),
             format!(
                 "file `t` ({root}/data/train.jsonl) has 2 candidates: {root}/data/train.jsonl and {root}/Release-main/data/train.jsonl; keep only the one to build from"
             )
@@ -741,7 +754,14 @@ mod tests {
         let Found::Unusable(m) = locate(&root, "c", &lm.manifest.files[0]) else {
             panic!("a link out of the corpus folder was followed")
         };
-        assert!(m.contains("resolves outside"), "{m}");
+        assert_eq!(
+            m.to_string(),
+            format!(
+                "{}: resolves outside {} (through a symbolic link); raw files must be inside the corpus folder",
+                root.join("c/data/secret.jsonl").display(),
+                root.join("c").display()
+            )
+        );
         // a pattern never walks into a link
         let lm = manifest("[[files]]\nid = \"t\"\npath = \"*/secret.jsonl\"\nformat = \"jsonl\"\n");
         assert!(matches!(
@@ -757,5 +777,30 @@ mod tests {
             locate(&root, "c", &lm.manifest.files[0]),
             Found::Here(_)
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_that_cannot_be_listed_fails_the_corpus_instead_of_missing_it() {
+        let d = tempfile::tempdir().unwrap();
+        // the corpus folder is a link to itself: unreadable even for root
+        std::os::unix::fs::symlink(d.path().join("c"), d.path().join("c")).unwrap();
+        let lm = manifest("[[files]]\nid = \"t\"\npath = \"*.jsonl\"\nformat = \"jsonl\"\n");
+        let survey = Survey::of(lm, d.path(), None);
+        let Resolution::Failed(e) = survey.resolve(d.path(), None, Checksums::Verify) else {
+            panic!("an unreadable corpus folder was taken for a missing file")
+        };
+        let e = e.to_string();
+        let folder = d.path().join("c").display().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "c: {folder}: cannot list this folder (Too many levels of symbolic links"
+            )),
+            "{e}"
+        );
+        assert!(
+            e.ends_with("check its permissions and any symbolic link leading to it)"),
+            "{e}"
+        );
     }
 }

@@ -3,7 +3,74 @@
 //! whole build before anything replaces the previous output.
 
 use crate::store::StoreError;
+use medsins_manifest::{ListingError, PatternError};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Why a declared file that is (at least partly) under the raw root cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FileProblem {
+    /// `expected` is where the file is looked for.
+    #[error("{expected}: {source}")]
+    Pattern {
+        expected: String,
+        source: PatternError,
+    },
+    #[error(transparent)]
+    Listing(#[from] ListingError),
+    #[error(
+        "{}: resolves outside {} (through a symbolic link); raw files must be inside the corpus folder",
+        .path.display(),
+        .folder.display()
+    )]
+    Outside { path: PathBuf, folder: PathBuf },
+    #[error(
+        "file `{file_id}` ({expected}) has {} candidates: {}; keep only the one to build from",
+        .candidates.len(),
+        .candidates.join(" and ")
+    )]
+    Candidates {
+        file_id: String,
+        expected: String,
+        candidates: Vec<String>,
+    },
+}
+
+/// Why a corpus whose files are present cannot be built (the rest of the build goes on).
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{corpus_id}: {problem}")]
+    Unusable {
+        corpus_id: String,
+        problem: Arc<FileProblem>,
+    },
+    #[error("{}: cannot read: {source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{}: checksum mismatch: the manifest {manifest} expects sha256 {expected} but the file has {found}; \
+         the file is not the release the manifest describes: obtain it again ({homepage}) or, if the release changed, update `sha256` in the manifest",
+        .path.display()
+    )]
+    ChecksumMismatch {
+        path: PathBuf,
+        manifest: String,
+        expected: String,
+        found: String,
+        homepage: String,
+    },
+}
+
+impl CorpusError {
+    pub(crate) fn unusable(corpus_id: &str, problem: Arc<FileProblem>) -> CorpusError {
+        CorpusError::Unusable {
+            corpus_id: corpus_id.to_string(),
+            problem,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
@@ -52,10 +119,15 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Benchmarks(#[from] medsins_quality::BenchmarksError),
-    /// `--tokenizer` or `--chat-template` cannot be used (the message names the file), or a
-    /// sample cannot be counted.
-    #[error("{0}")]
-    Tokens(String),
+    /// `--tokenizer` or `--chat-template` cannot be used (the message names the file).
+    #[error(transparent)]
+    Tokens(#[from] crate::tokens::TokensError),
+    /// A sample of the task cannot be counted.
+    #[error("{task_id}: {source}")]
+    TaskTokens {
+        task_id: String,
+        source: crate::tokens::TokensError,
+    },
     #[error("task {task_id}: {source}")]
     Task {
         task_id: String,
@@ -73,6 +145,14 @@ pub enum BuildError {
     /// The raw root and the output folder overlap.
     #[error("{0}")]
     Overlap(String),
+    /// `--only` names something the catalogue does not have.
+    #[error(
+        "--only `{0}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them"
+    )]
+    UnknownOnly(String),
+    /// Read limits that cannot be used (the lock's, for `verify --rebuild`).
+    #[error(transparent)]
+    Limits(#[from] medsins_readers::LimitsError),
     /// The options of a lock that this builder cannot reproduce (`verify --rebuild`).
     #[error("{0}")]
     Unreproducible(String),

@@ -35,7 +35,7 @@ pub use build::{
     build_unit, build_with_cache, instruction_set, plan, plan_units,
 };
 pub use corpus::{Checksums, Resolution, ResolvedCorpus, resolve_corpus};
-pub use error::{BuildError, TaskError};
+pub use error::{BuildError, CorpusError, FileProblem, TaskError};
 pub use options::{BuildOptions, BuildSelection, DEFAULT_SEED, DEFAULT_SHARD_ROWS, Progress};
 pub use report::{BuildReport, CacheReport, CorpusStatus, MissingVariant};
 pub use task::{TaskBuild, TaskRun, render_task};

@@ -98,15 +98,13 @@ pub struct BuildSelection {
 impl BuildSelection {
     /// An `only` entry that is neither a corpus id nor a task id of the catalogue, as an error
     /// message naming it.
-    pub fn check(&self, catalogue: &medsins_manifest::Catalogue) -> Result<(), String> {
+    pub fn check(&self, catalogue: &medsins_manifest::Catalogue) -> Result<(), crate::BuildError> {
         for o in &self.only {
             let known = catalogue.manifests.iter().any(|m| {
                 m.manifest.id() == o || m.manifest.tasks.iter().any(|t| t.id.get_ref() == o)
             });
             if !known {
-                return Err(format!(
-                    "--only `{o}` is neither a corpus id nor a task id of the catalogue; `medsins list` shows them"
-                ));
+                return Err(crate::BuildError::UnknownOnly(o.clone()));
             }
         }
         Ok(())
@@ -223,7 +221,7 @@ impl BuildOptions {
             })?),
         };
         o.instructions = instructions;
-        o.limits = medsins_readers::Limits::from_locked(locked).map_err(unreproducible)?;
+        o.limits = medsins_readers::Limits::from_locked(locked)?;
         if let Some(p) = locked.get("near_dedup") {
             o.near_dedup = Some(serde_json::from_value(p.clone()).map_err(|_| {
                 unreproducible(format!(

@@ -12,8 +12,69 @@ use medsins_core::Sample;
 use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind};
 use rayon::prelude::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
+
+/// Why a tokenizer or chat template cannot be used (the message names the option and the
+/// file), or a sample cannot be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum TokensError {
+    #[error("--chat-template {}: {source}", .path.display())]
+    ChatTemplateUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--chat-template {}: {source}", .path.display())]
+    ChatTemplateNotUtf8 {
+        path: PathBuf,
+        source: std::string::FromUtf8Error,
+    },
+    #[error(
+        "--chat-template {}: not JSON ({source}); give a tokenizer_config.json with a `chat_template`, or a chat_template.jinja file",
+        .path.display()
+    )]
+    ChatTemplateNotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "--chat-template {}: `chat_template` lists named templates but none is named `default`",
+        .path.display()
+    )]
+    NoDefaultTemplate { path: PathBuf },
+    #[error(
+        "--chat-template {}: has no `chat_template` string; give the model's tokenizer_config.json (or chat_template.jinja)",
+        .path.display()
+    )]
+    NoChatTemplate { path: PathBuf },
+    /// The template's syntax settings are refused (`source`), or it does not parse (`what`).
+    #[error("--chat-template {}: {what}{source}", .path.display())]
+    ChatTemplateInvalid {
+        path: PathBuf,
+        what: &'static str,
+        source: Error,
+    },
+    /// The template fails on a sample's conversation; `hint` says what to change, if known.
+    #[error("the chat template {name} fails on a {roles}-message conversation: {source}{hint}")]
+    ChatTemplateFails {
+        name: String,
+        roles: &'static str,
+        hint: &'static str,
+        source: Error,
+    },
+    #[error("--tokenizer {}: {source}", .path.display())]
+    TokenizerUnreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("--tokenizer {}: not a Hugging Face tokenizer.json: {cause}", .path.display())]
+    NotATokenizer {
+        path: PathBuf,
+        cause: tokenizers::Error,
+    },
+    #[error("the tokenizer cannot encode a text: {0}")]
+    Encode(tokenizers::Error),
+}
 
 /// Where a conversation puts the task's instruction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -85,20 +146,33 @@ pub struct ChatTemplate {
 }
 
 impl ChatTemplate {
-    pub fn load(path: &Path, place: InstructionIn) -> Result<ChatTemplate, String> {
-        let what = |m: String| format!("--chat-template {}: {m}", path.display());
-        let bytes = std::fs::read(path).map_err(|e| what(e.to_string()))?;
-        let text = String::from_utf8(bytes.clone()).map_err(|e| what(e.to_string()))?;
+    pub fn load(path: &Path, place: InstructionIn) -> Result<ChatTemplate, TokensError> {
+        let path_buf = || path.to_path_buf();
+        let bytes = std::fs::read(path).map_err(|source| TokensError::ChatTemplateUnreadable {
+            path: path_buf(),
+            source,
+        })?;
+        let text = String::from_utf8(bytes.clone()).map_err(|source| {
+            TokensError::ChatTemplateNotUtf8 {
+                path: path_buf(),
+                source,
+            }
+        })?;
         let (source, tokens) = match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(config) => (
-                Self::template_of(&config).map_err(what)?,
-                special_tokens(&config),
-            ),
+            Ok(config) => (Self::template_of(&config, path)?, special_tokens(&config)),
             Err(_) if path.extension().is_some_and(|e| e == "jinja") => (text, Vec::new()),
-            Err(e) => {
-                return Err(what(format!(
-                    "not JSON ({e}); give a tokenizer_config.json with a `chat_template`, or a chat_template.jinja file"
-                )));
+            Err(source) => {
+                return Err(TokensError::ChatTemplateNotJson {
+                    path: path_buf(),
+                    source,
+                });
+            }
+        };
+        let invalid = |what| {
+            move |source| TokensError::ChatTemplateInvalid {
+                path: path_buf(),
+                what,
+                source,
             }
         };
         let mut env = Environment::new();
@@ -107,7 +181,7 @@ impl ChatTemplate {
                 .trim_blocks(true)
                 .lstrip_blocks(true)
                 .build()
-                .map_err(|e| what(e.to_string()))?,
+                .map_err(invalid(""))?,
         );
         env.set_fuel(Some(10_000_000));
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
@@ -122,7 +196,7 @@ impl ChatTemplate {
                 .map_err(|e| Error::new(ErrorKind::InvalidOperation, e.to_string()))
         });
         env.add_template_owned("chat", source)
-            .map_err(|e| what(format!("the chat template does not parse: {e}")))?;
+            .map_err(invalid("the chat template does not parse: "))?;
         Ok(ChatTemplate {
             env,
             tokens,
@@ -132,7 +206,7 @@ impl ChatTemplate {
         })
     }
 
-    fn template_of(config: &serde_json::Value) -> Result<String, String> {
+    fn template_of(config: &serde_json::Value, path: &Path) -> Result<String, TokensError> {
         match config.get("chat_template") {
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
             // a list of named templates: the one named `default`
@@ -141,13 +215,22 @@ impl ChatTemplate {
                 .find(|t| t.get("name").and_then(|n| n.as_str()) == Some("default"))
                 .and_then(|t| t.get("template")?.as_str())
                 .map(str::to_string)
-                .ok_or_else(|| "`chat_template` lists named templates but none is named `default`".to_string()),
-            _ => Err("has no `chat_template` string; give the model's tokenizer_config.json (or chat_template.jinja)".into()),
+                .ok_or_else(|| TokensError::NoDefaultTemplate {
+                    path: path.to_path_buf(),
+                }),
+            _ => Err(TokensError::NoChatTemplate {
+                path: path.to_path_buf(),
+            }),
         }
     }
 
     /// The conversation of a sample as the template renders it.
-    pub fn render(&self, instruction: &str, input: &str, output: &str) -> Result<String, String> {
+    pub fn render(
+        &self,
+        instruction: &str,
+        input: &str,
+        output: &str,
+    ) -> Result<String, TokensError> {
         let msgs: Vec<serde_json::Value> = messages(instruction, input, output, self.place)
             .into_iter()
             .map(|(role, content)| serde_json::json!({"role": role, "content": content}))
@@ -162,22 +245,22 @@ impl ChatTemplate {
             "add_generation_prompt".into(),
             serde_json::Value::from(false),
         );
-        let tmpl = self.env.get_template("chat").map_err(|e| e.to_string())?;
-        tmpl.render(minijinja::value::Serde(&ctx)).map_err(|e| {
-            format!(
-                "the chat template {} fails on a {}-message conversation: {e}{}",
-                self.name,
-                match self.place {
-                    InstructionIn::System => "system/user/assistant",
-                    InstructionIn::User => "user/assistant",
-                },
-                if self.place == InstructionIn::System {
+        let fails = |source| TokensError::ChatTemplateFails {
+            name: self.name.clone(),
+            roles: match self.place {
+                InstructionIn::System => "system/user/assistant",
+                InstructionIn::User => "user/assistant",
+            },
+            hint: match self.place {
+                InstructionIn::System => {
                     " (if the model has no system role, put the instruction in the user message: --instruction-in user)"
-                } else {
-                    ""
                 }
-            )
-        })
+                InstructionIn::User => "",
+            },
+            source,
+        };
+        let tmpl = self.env.get_template("chat").map_err(fails)?;
+        tmpl.render(minijinja::value::Serde(&ctx)).map_err(fails)
     }
 }
 
@@ -230,14 +313,14 @@ pub struct Counter {
 }
 
 impl Counter {
-    pub fn load(path: &Path) -> Result<Counter, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("--tokenizer {}: {e}", path.display()))?;
-        let tok = Tokenizer::from_bytes(&bytes).map_err(|e| {
-            format!(
-                "--tokenizer {}: not a Hugging Face tokenizer.json: {e}",
-                path.display()
-            )
+    pub fn load(path: &Path) -> Result<Counter, TokensError> {
+        let bytes = std::fs::read(path).map_err(|source| TokensError::TokenizerUnreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let tok = Tokenizer::from_bytes(&bytes).map_err(|cause| TokensError::NotATokenizer {
+            path: path.to_path_buf(),
+            cause,
         })?;
         Ok(Counter {
             tok,
@@ -265,11 +348,11 @@ impl Counter {
         }
     }
 
-    pub fn count(&self, text: &str) -> u32 {
+    pub fn count(&self, text: &str) -> Result<u32, TokensError> {
         self.tok
             .encode_fast(text, false)
             .map(|e| e.len() as u32)
-            .unwrap_or(0)
+            .map_err(TokensError::Encode)
     }
 
     pub fn count_sample(
@@ -277,11 +360,11 @@ impl Counter {
         instruction: &str,
         input: &str,
         output: &str,
-    ) -> Result<SampleTokens, String> {
-        let (i, o) = (self.count(input), self.count(output));
+    ) -> Result<SampleTokens, TokensError> {
+        let (i, o) = (self.count(input)?, self.count(output)?);
         let total = match &self.template {
-            Some(t) => self.count(&t.render(instruction, input, output)?),
-            None => self.count(instruction) + i + o,
+            Some(t) => self.count(&t.render(instruction, input, output)?)?,
+            None => self.count(instruction)? + i + o,
         };
         Ok(SampleTokens {
             input: i,
@@ -291,7 +374,7 @@ impl Counter {
     }
 
     /// The counts of every sample of a batch (in parallel, order kept).
-    pub fn count_batch(&self, batch: &[Sample]) -> Result<Vec<SampleTokens>, String> {
+    pub fn count_batch(&self, batch: &[Sample]) -> Result<Vec<SampleTokens>, TokensError> {
         batch
             .par_iter()
             .map(|s| self.count_sample(&s.instruction, &s.input, &s.output))
@@ -325,7 +408,7 @@ mod tests {
         let strict = "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}{% endfor %}";
         let t =
             ChatTemplate::load(&write_config(tmp.path(), strict), InstructionIn::System).unwrap();
-        let e = t.render("I", "x", "y").unwrap_err();
+        let e = t.render("I", "x", "y").unwrap_err().to_string();
         assert!(
             e.contains("System role not supported") && e.contains("--instruction-in user"),
             "{e}"
@@ -344,7 +427,7 @@ mod tests {
         std::fs::write(&p, r#"{"eos_token": "</s>"}"#).unwrap();
         let e = ChatTemplate::load(&p, InstructionIn::System).err().unwrap();
         assert_eq!(
-            e,
+            e.to_string(),
             format!(
                 "--chat-template {}: has no `chat_template` string; give the model's tokenizer_config.json (or chat_template.jinja)",
                 p.display()

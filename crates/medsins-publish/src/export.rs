@@ -320,13 +320,11 @@ impl<'a> FileWriter<'a> {
         too_long: &mut Vec<TooLong>,
     ) -> Result<(), PublishError> {
         if let Some((max, c)) = bound {
-            let t = c
-                .count_sample(
-                    &text(row, "instruction"),
-                    &text(row, "input"),
-                    &text(row, "output"),
-                )
-                .map_err(PublishError::Invalid)?;
+            let t = c.count_sample(
+                &text(row, "instruction"),
+                &text(row, "input"),
+                &text(row, "output"),
+            )?;
             if t.total as usize > max {
                 self.entry.too_long += 1;
                 too_long.push(TooLong {

@@ -28,6 +28,8 @@ pub enum PublishError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Tokens(#[from] medsins_pipeline::tokens::TokensError),
     /// The upload is refused (restricted rows, a missing tool); the message says what to do.
     #[error("{0}")]
     Refused(String),

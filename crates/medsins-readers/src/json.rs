@@ -146,7 +146,7 @@ fn pointer<'a>(path: &Path, root: &'a RawValue, ptr: &str) -> Result<&'a RawValu
     Ok(cur)
 }
 
-fn object_fields(raw: &RawValue) -> Result<Map<String, Value>, String> {
+fn object_fields(raw: &RawValue) -> Result<Map<String, Value>, serde_json::Error> {
     match parse::<Value>(raw.get()) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => {
@@ -155,7 +155,7 @@ fn object_fields(raw: &RawValue) -> Result<Map<String, Value>, String> {
             m.insert("value".into(), other);
             Ok(m)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e),
     }
 }
 
@@ -187,7 +187,10 @@ pub fn read_json(
             }
             sink(match object_fields(item) {
                 Ok(f) => Ok(record(f, locator, item.get().as_bytes())),
-                Err(message) => Err(RecordError { locator, message }),
+                Err(e) => Err(RecordError {
+                    locator,
+                    message: e.to_string(),
+                }),
             });
         }
     } else if body.starts_with('{') {
@@ -206,7 +209,10 @@ pub fn read_json(
                     fields.extend(f);
                     Ok(record(fields, locator, item.get().as_bytes()))
                 }
-                Err(message) => Err(RecordError { locator, message }),
+                Err(e) => Err(RecordError {
+                    locator,
+                    message: e.to_string(),
+                }),
             });
         }
     } else {

@@ -28,7 +28,9 @@ mod xml;
 pub use bank::{InstructionBank, TaskInstructions};
 pub use bytes::RawBytes;
 pub use fields::fixed_fields;
-pub use limits::{Limit, Limits, MAX_DEPTH_CEILING, RATIO_FREE_BYTES, parse_bytes, show_bytes};
+pub use limits::{
+    Limit, Limits, LimitsError, MAX_DEPTH_CEILING, RATIO_FREE_BYTES, parse_bytes, show_bytes,
+};
 pub use lines::detokenize;
 pub use table::read_workbook_info;
 pub use text_files::folder_sha256;

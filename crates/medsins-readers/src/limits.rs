@@ -6,6 +6,22 @@
 
 use serde_json::{Map, Value};
 
+/// Bounds that cannot be used, or a byte count that does not parse; the message names the flag
+/// or the lock option.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    #[error("the lock's option `{key}` = {value} is not a number")]
+    NotANumber { key: &'static str, value: String },
+    #[error(
+        "--max-depth must be between 1 and {MAX_DEPTH_CEILING} (default {default}): deeper values would exhaust a worker thread's stack"
+    )]
+    Depth { default: usize },
+    #[error("{flag} must be at least 1 (default {default})")]
+    Zero { flag: &'static str, default: String },
+    #[error("`{0}` is not a byte count: write e.g. 1048576, 64MiB or 16GiB")]
+    NotAByteCount(String),
+}
+
 /// The bounds every reader keeps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Limits {
@@ -130,12 +146,13 @@ impl Limits {
     }
 
     /// The bounds a lock's options record (defaults for those it does not name).
-    pub fn from_locked(options: &Value) -> Result<Limits, String> {
+    pub fn from_locked(options: &Value) -> Result<Limits, LimitsError> {
         let mut l = Limits::default();
         for k in Limit::ALL {
             if let Some(v) = options.get(k.key()) {
-                let n = v.as_u64().ok_or_else(|| {
-                    format!("the lock's option `{}` = {v} is not a number", k.key())
+                let n = v.as_u64().ok_or_else(|| LimitsError::NotANumber {
+                    key: k.key(),
+                    value: v.to_string(),
                 })?;
                 k.set(&mut l, n);
             }
@@ -145,12 +162,11 @@ impl Limits {
     }
 
     /// Refuses bounds a build cannot honour safely.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), LimitsError> {
         if self.max_depth == 0 || self.max_depth > MAX_DEPTH_CEILING {
-            return Err(format!(
-                "--max-depth must be between 1 and {MAX_DEPTH_CEILING} (default {}): deeper values would exhaust a worker thread's stack",
-                Limits::default().max_depth
-            ));
+            return Err(LimitsError::Depth {
+                default: Limits::default().max_depth,
+            });
         }
         for k in [
             Limit::RecordBytes,
@@ -158,11 +174,10 @@ impl Limits {
             Limit::DecompressionRatio,
         ] {
             if k.value(self) == 0 {
-                return Err(format!(
-                    "{} must be at least 1 (default {})",
-                    k.flag(),
-                    k.shown(&Limits::default())
-                ));
+                return Err(LimitsError::Zero {
+                    flag: k.flag(),
+                    default: k.shown(&Limits::default()),
+                });
             }
         }
         Ok(())
@@ -184,11 +199,11 @@ pub fn show_bytes(n: u64) -> String {
 
 /// Parses a byte count: plain bytes (`1048576`) or a whole number of KiB, MiB, GiB or TiB
 /// (`64MiB`; the unit is case-insensitive).
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, LimitsError> {
     let t = s.trim();
     let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(digits);
-    let bad = || format!("`{s}` is not a byte count: write e.g. 1048576, 64MiB or 16GiB");
+    let bad = || LimitsError::NotAByteCount(s.to_string());
     let n: u64 = num.parse().map_err(|_| bad())?;
     let shift = if unit.is_empty() {
         0
@@ -230,7 +245,7 @@ mod tests {
         assert_eq!(parse_bytes("2 KiB"), Ok(2048));
         assert_eq!(
             parse_bytes("12MB"),
-            Err("`12MB` is not a byte count: write e.g. 1048576, 64MiB or 16GiB".into())
+            Err(LimitsError::NotAByteCount("12MB".into()))
         );
         assert!(parse_bytes("99999999999TiB").is_err());
         assert_eq!(show_bytes(32 << 20), "32MiB");
@@ -250,8 +265,16 @@ mod tests {
         assert_eq!(locked, serde_json::json!({"max_depth": 512}));
         assert_eq!(Limits::from_locked(&locked), Ok(raised));
         assert_eq!(
-            Limits::from_locked(&serde_json::json!({"max_depth": 5000})),
-            Err("--max-depth must be between 1 and 1024 (default 256): deeper values would exhaust a worker thread's stack".into())
+            Limits::from_locked(&serde_json::json!({"max_depth": 5000}))
+                .unwrap_err()
+                .to_string(),
+            "--max-depth must be between 1 and 1024 (default 256): deeper values would exhaust a worker thread's stack"
+        );
+        assert_eq!(
+            Limits::from_locked(&serde_json::json!({"max_depth": "deep"}))
+                .unwrap_err()
+                .to_string(),
+            "the lock's option `max_depth` = \"deep\" is not a number"
         );
     }
 

@@ -110,15 +110,23 @@ impl LineCounter {
     }
 }
 
+/// Why a row is not a record (it is quarantined).
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    #[error("has {fields} fields where the header has {columns}")]
+    FieldCount { fields: usize, columns: usize },
+    #[error("column `{0}` is not UTF-8 text")]
+    NotUtf8(String),
+}
+
 /// One row as a record's fields, named by `cols`; the error gives the field counts when they
 /// differ, else the last column that is not UTF-8.
-fn row_fields(row: &csv::ByteRecord, cols: &[String]) -> Result<Map<String, Value>, String> {
+fn row_fields(row: &csv::ByteRecord, cols: &[String]) -> Result<Map<String, Value>, RowError> {
     if row.len() != cols.len() {
-        return Err(format!(
-            "has {} fields where the header has {}",
-            row.len(),
-            cols.len()
-        ));
+        return Err(RowError::FieldCount {
+            fields: row.len(),
+            columns: cols.len(),
+        });
     }
     let mut f = Map::new();
     let mut bad = None;
@@ -131,7 +139,7 @@ fn row_fields(row: &csv::ByteRecord, cols: &[String]) -> Result<Map<String, Valu
         }
     }
     match bad {
-        Some(col) => Err(format!("column `{col}` is not UTF-8 text")),
+        Some(col) => Err(RowError::NotUtf8(col)),
         None => Ok(f),
     }
 }
@@ -204,7 +212,10 @@ pub fn read_csv(
             names.get_or_insert_with(|| (1..=row.len()).map(|i| format!("column{i}")).collect());
         match row_fields(&row, cols) {
             Ok(f) => sink(Ok(record(f, locator, &data[start..end.min(data.len())]))),
-            Err(message) => sink(Err(RecordError { locator, message })),
+            Err(e) => sink(Err(RecordError {
+                locator,
+                message: e.to_string(),
+            })),
         }
     }
     Ok(())

@@ -21,11 +21,13 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Where a record element starts: its position among the records, its first byte, its locator.
+/// Where a record element starts: its position among the records, its first byte, its locator;
+/// and why it cannot be a record (an attribute inside it that cannot be read), if so.
 struct RecordRoot {
     ordinal: u64,
     start: usize,
     locator: String,
+    broken: Option<String>,
 }
 
 /// An open element being built: its frame, and its [`RecordRoot`] when it is a record.
@@ -126,18 +128,34 @@ fn decode_entity(name: &str) -> Option<char> {
     }
 }
 
-/// An element's attributes, values unescaped.
-fn attributes(e: &BytesStart) -> Vec<(String, String)> {
+/// An attribute of an element inside a record that cannot be read: the record is quarantined.
+#[derive(Debug, thiserror::Error)]
+enum AttributeError {
+    #[error("malformed attribute: {0}; write each attribute once, as name=\"value\"")]
+    Malformed(quick_xml::events::attributes::AttrError),
+    #[error(
+        "attribute `{key}` cannot be unescaped: {source}; write the character itself, a character reference (`&#160;`) or one of `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`"
+    )]
+    Unescape {
+        key: String,
+        source: quick_xml::Error,
+    },
+}
+
+/// An element's attributes, values unescaped; a malformed attribute or a value that cannot be
+/// unescaped (an entity the document would have to declare) is an error saying which.
+fn attributes(e: &BytesStart) -> Result<Vec<(String, String)>, AttributeError> {
     let mut attrs = Vec::new();
-    for a in e.attributes().flatten() {
-        let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-        let v = a
-            .unescape_value()
-            .map(|v| v.into_owned())
-            .unwrap_or_default();
-        attrs.push((k, v));
+    for a in e.attributes() {
+        let a = a.map_err(AttributeError::Malformed)?;
+        let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+        let value = match a.unescape_value() {
+            Ok(v) => v.into_owned(),
+            Err(source) => return Err(AttributeError::Unescape { key, source }),
+        };
+        attrs.push((key, value));
     }
-    attrs
+    Ok(attrs)
 }
 
 /// The state of one pass over a document: the open elements, the records being built, and
@@ -149,7 +167,7 @@ struct XmlWalk<'d> {
     counts: Vec<BTreeMap<String, usize>>,
     frames: Vec<Open>,
     ordinal: u64,
-    pending: BTreeMap<u64, Record>,
+    pending: BTreeMap<u64, Result<Record, RecordError>>,
     next_emit: u64,
 }
 
@@ -182,17 +200,29 @@ impl<'d> XmlWalk<'d> {
         if !is_record && self.frames.is_empty() {
             return;
         }
-        let root = is_record.then(|| {
+        let mut root = is_record.then(|| {
             self.ordinal += 1;
             RecordRoot {
                 ordinal: self.ordinal - 1,
                 start,
                 locator: self.locator(),
+                broken: None,
             }
+        });
+        // an attribute that cannot be read breaks every record holding its element: each is
+        // quarantined with the element's line and column, the rest of the file is read
+        let attrs = attributes(e).unwrap_or_else(|why| {
+            let (line, column) = line_column(self.data, start);
+            let why = format!("<{name}> at line {line}, column {column}: {why}");
+            let open_roots = self.frames.iter_mut().filter_map(|(_, r)| r.as_mut());
+            for r in open_roots.chain(root.as_mut()) {
+                r.broken.get_or_insert_with(|| why.clone());
+            }
+            Vec::new()
         });
         let frame = Frame {
             name,
-            attrs: attributes(e),
+            attrs,
             text: String::new(),
             children: Vec::new(),
         };
@@ -213,18 +243,24 @@ impl<'d> XmlWalk<'d> {
             ordinal: ord,
             start,
             locator,
+            broken,
         }) = root
         {
-            let fields = match &value {
-                Value::Object(m) => m.clone(),
-                other => {
-                    let mut m = Map::new();
-                    m.insert("#text".into(), other.clone());
-                    m
+            let read = match broken {
+                Some(message) => Err(RecordError { locator, message }),
+                None => {
+                    let fields = match &value {
+                        Value::Object(m) => m.clone(),
+                        other => {
+                            let mut m = Map::new();
+                            m.insert("#text".into(), other.clone());
+                            m
+                        }
+                    };
+                    Ok(record(fields, locator, &self.data[start.min(end)..end]))
                 }
             };
-            let raw = &self.data[start.min(end)..end];
-            self.pending.insert(ord, record(fields, locator, raw));
+            self.pending.insert(ord, read);
         }
         if let Some((parent, _)) = self.frames.last_mut() {
             parent.children.push((name, value));
@@ -248,7 +284,7 @@ impl<'d> XmlWalk<'d> {
     /// Emits the pending records whose turn it is.
     fn emit_ready(&mut self, sink: &mut Sink) {
         while let Some(r) = self.pending.remove(&self.next_emit) {
-            sink(Ok(r));
+            sink(r);
             self.next_emit += 1;
         }
     }
@@ -263,7 +299,7 @@ impl<'d> XmlWalk<'d> {
             }));
         }
         for r in self.pending.into_values() {
-            sink(Ok(r));
+            sink(r);
         }
     }
 }
@@ -424,5 +460,39 @@ mod tests {
         assert_eq!(r[0].fields["name"], "A00");
         assert_eq!(r[1].fields["name"], "A00.0");
         assert_eq!(r[1].locator, "/t[1]/diag[1]/diag[1]");
+    }
+
+    #[test]
+    fn a_record_with_an_attribute_that_cannot_be_read_is_quarantined_with_its_line() {
+        let xml = "<root>\n<record id=\"1\"><q>a</q></record>\n<record id=\"&nbsp;2\"><q>b</q></record>\n<record><q lang=\"en\" lang=\"fr\">c</q></record>\n<record id=\"4\"><q>d</q></record>\n</root>";
+        let opts = FileOptions {
+            records: Some("root/record".into()),
+            ..Default::default()
+        };
+        let mut v = Vec::new();
+        read_xml(
+            Path::new("x.xml"),
+            xml.as_bytes(),
+            &opts,
+            &Limits::default(),
+            &mut |r| v.push(r),
+        )
+        .unwrap();
+        assert_eq!(v.len(), 4, "{v:?}");
+        assert_eq!(v[0].as_ref().unwrap().fields["@id"], "1");
+        let e = v[1].as_ref().unwrap_err();
+        assert_eq!(e.locator, "/root[1]/record[2]");
+        assert_eq!(
+            e.message,
+            "<record> at line 3, column 1: attribute `id` cannot be unescaped: at 1..5: unrecognized entity `nbsp`; write the character itself, a character reference (`&#160;`) or one of `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`"
+        );
+        // a child element's attribute breaks the record holding it
+        let e = v[2].as_ref().unwrap_err();
+        assert_eq!(e.locator, "/root[1]/record[3]");
+        assert_eq!(
+            e.message,
+            "<q> at line 4, column 9: malformed attribute: position 12: duplicated attribute, previous declaration at position 2; write each attribute once, as name=\"value\""
+        );
+        assert_eq!(v[3].as_ref().unwrap().fields["@id"], "4");
     }
 }

@@ -219,12 +219,13 @@ fn targets() -> Vec<Target> {
             let dir = fixtures().join(root);
             let bases = std::iter::once(dir.clone()).chain(
                 medsins_manifest::listing(&dir)
+                    .unwrap()
                     .into_iter()
                     .filter(|e| e.2)
                     .map(|e| e.1),
             );
             for base in bases {
-                let found = pattern.find(&base);
+                let found = pattern.find(&base).unwrap();
                 if f.many && !found.is_empty() {
                     fixture.push((f.format.get_ref().clone(), f.options.clone(), base));
                     break;

@@ -22,6 +22,14 @@ pub enum SynthError {
         path: PathBuf,
         source: zip::result::ZipError,
     },
+    /// A fixture path pattern that does not parse (the catalogue was not checked).
+    #[error("path `{path}`: {source}")]
+    Pattern {
+        path: String,
+        source: medsins_manifest::PatternError,
+    },
+    #[error(transparent)]
+    Listing(#[from] medsins_manifest::ListingError),
     /// A zip member planned for replication whose format cannot be written as a stream.
     #[error("{member}: not a stream format")]
     NotStream { member: String },

@@ -371,62 +371,76 @@ pub struct SynthReport {
 /// all there, each path pattern or file set replaced by the fixture files it matches (one file
 /// entry each, ids `<id>`, `<id>~2`, …, tasks reading all of them), so that every entry names
 /// one fixture file or folder.
-fn fixture_view(m: &medsins_manifest::Manifest, fixtures: &Path) -> medsins_manifest::Manifest {
-    let expand = |v: &medsins_manifest::Manifest| -> Option<medsins_manifest::Manifest> {
-        let mut out = v.clone();
-        out.files.clear();
-        let mut renamed: HashMap<String, Vec<String>> = HashMap::new();
-        for f in &v.files {
-            let folder = rel_path(m.id(), f);
-            let folder = &folder[..folder.len() - f.path.get_ref().len()];
-            let matches: Vec<String> = if f.many || medsins_manifest::is_pattern(f.path.get_ref()) {
-                let pattern = medsins_manifest::PathPattern::parse(f.path.get_ref()).ok()?;
-                let mut found: Vec<String> = pattern
-                    .find(&fixtures.join(folder))
-                    .into_iter()
-                    .map(|(rel, _)| rel)
-                    .collect();
-                found.sort_by(|a, b| medsins_manifest::natural_cmp(a, b));
-                found
-            } else {
-                vec![f.path.get_ref().clone()]
-            };
-            if matches.is_empty() || !fixtures.join(folder).join(&matches[0]).exists() {
-                return None;
-            }
-            for (k, path) in matches.into_iter().enumerate() {
-                let mut one = f.clone();
-                if k > 0 {
-                    one.id = medsins_manifest::Spanned::new(
-                        0..0,
-                        format!("{}~{}", f.id.get_ref(), k + 1),
-                    );
+fn fixture_view(
+    m: &medsins_manifest::Manifest,
+    fixtures: &Path,
+) -> Result<medsins_manifest::Manifest, SynthError> {
+    let expand =
+        |v: &medsins_manifest::Manifest| -> Result<Option<medsins_manifest::Manifest>, SynthError> {
+            let mut out = v.clone();
+            out.files.clear();
+            let mut renamed: HashMap<String, Vec<String>> = HashMap::new();
+            for f in &v.files {
+                let folder = rel_path(m.id(), f);
+                let folder = &folder[..folder.len() - f.path.get_ref().len()];
+                let matches: Vec<String> =
+                    if f.many || medsins_manifest::is_pattern(f.path.get_ref()) {
+                        let pattern = medsins_manifest::PathPattern::parse(f.path.get_ref())
+                            .map_err(|source| SynthError::Pattern {
+                                path: f.path.get_ref().clone(),
+                                source,
+                            })?;
+                        let mut found: Vec<String> = pattern
+                            .find(&fixtures.join(folder))?
+                            .into_iter()
+                            .map(|(rel, _)| rel)
+                            .collect();
+                        found.sort_by(|a, b| medsins_manifest::natural_cmp(a, b));
+                        found
+                    } else {
+                        vec![f.path.get_ref().clone()]
+                    };
+                if matches.is_empty() || !fixtures.join(folder).join(&matches[0]).exists() {
+                    return Ok(None);
                 }
-                one.path = medsins_manifest::Spanned::new(0..0, path);
-                one.many = false;
-                renamed
-                    .entry(f.id.get_ref().clone())
-                    .or_default()
-                    .push(one.id.get_ref().clone());
-                out.files.push(one);
+                for (k, path) in matches.into_iter().enumerate() {
+                    let mut one = f.clone();
+                    if k > 0 {
+                        one.id = medsins_manifest::Spanned::new(
+                            0..0,
+                            format!("{}~{}", f.id.get_ref(), k + 1),
+                        );
+                    }
+                    one.path = medsins_manifest::Spanned::new(0..0, path);
+                    one.many = false;
+                    renamed
+                        .entry(f.id.get_ref().clone())
+                        .or_default()
+                        .push(one.id.get_ref().clone());
+                    out.files.push(one);
+                }
             }
-        }
-        for t in &mut out.tasks {
-            if let Some(ids) = &mut t.files {
-                *ids = ids
-                    .iter()
-                    .flat_map(|id| renamed.get(id.get_ref()).cloned().unwrap_or_default())
-                    .map(|id| medsins_manifest::Spanned::new(0..0, id))
-                    .collect();
+            for t in &mut out.tasks {
+                if let Some(ids) = &mut t.files {
+                    *ids = ids
+                        .iter()
+                        .flat_map(|id| renamed.get(id.get_ref()).cloned().unwrap_or_default())
+                        .map(|id| medsins_manifest::Spanned::new(0..0, id))
+                        .collect();
+                }
             }
-        }
-        Some(out)
-    };
-    m.variant_ids()
+            Ok(Some(out))
+        };
+    for v in m
+        .variant_ids()
         .into_iter()
         .filter_map(|id| m.for_variant(id))
-        .find_map(|v| expand(&v))
-        .unwrap_or_else(|| m.clone())
+    {
+        if let Some(view) = expand(&v)? {
+            return Ok(view);
+        }
+    }
+    Ok(m.clone())
 }
 
 fn rel_path(corpus: &str, f: &RawFile) -> String {
@@ -724,7 +738,7 @@ pub fn synth(
     o: &SynthOptions,
 ) -> Result<SynthReport, SynthError> {
     claim_root(out)?;
-    let mut sp = plan_files(cat, fixtures, o);
+    let mut sp = plan_files(cat, fixtures, o)?;
     add_ddx_tables(&mut sp);
     let mut report = SynthReport {
         corpora: size_plan(&mut sp, o),
@@ -750,14 +764,14 @@ pub fn synth(
 
 /// Which fixture files are replicated (record files and their linked lookups) and which are
 /// copied, per corpus of the catalogue.
-fn plan_files(cat: &Catalogue, fixtures: &Path, o: &SynthOptions) -> SynthPlan {
+fn plan_files(cat: &Catalogue, fixtures: &Path, o: &SynthOptions) -> Result<SynthPlan, SynthError> {
     let links: HashMap<&str, &str> = rules::LINKS.iter().copied().collect();
     let mut plan: BTreeMap<Key, Planned> = BTreeMap::new();
     let mut copies: BTreeMap<String, String> = BTreeMap::new();
     let mut ddx: HashMap<String, Arc<DdxPools>> = HashMap::new();
     let mut corpora: Vec<(String, f64, Vec<TaskPlan>)> = Vec::new();
     for lm in &cat.manifests {
-        let m = &fixture_view(&lm.manifest, fixtures);
+        let m = &fixture_view(&lm.manifest, fixtures)?;
         let record_files: BTreeSet<&str> = m
             .tasks
             .iter()
@@ -830,12 +844,12 @@ fn plan_files(cat: &Catalogue, fixtures: &Path, o: &SynthOptions) -> SynthPlan {
             tasks,
         ));
     }
-    SynthPlan {
+    Ok(SynthPlan {
         plan,
         copies,
         ddx,
         corpora,
-    }
+    })
 }
 
 /// DDXPlus evidence and condition tables, generated with the patients' codes.

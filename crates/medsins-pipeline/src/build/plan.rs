@@ -226,7 +226,7 @@ pub fn plan(catalogue: &Catalogue, opts: &BuildOptions) -> Plan {
                     partial,
                 })
             }
-            Resolution::Failed(message) => plan.unbuilt.push(failed(message)),
+            Resolution::Failed(e) => plan.unbuilt.push(failed(e.to_string())),
             Resolution::Missing(paths) => plan.unbuilt.push(failed(format!(
                 "raw files vanished while the build started: {}",
                 paths.join(", ")

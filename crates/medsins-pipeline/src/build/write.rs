@@ -101,7 +101,10 @@ fn write_task(
                 let t0 = std::time::Instant::now();
                 let v = c
                     .count_batch(&batch)
-                    .map_err(|e| BuildError::Tokens(format!("{}: {e}", cx.meta.task_id)))?;
+                    .map_err(|source| BuildError::TaskTokens {
+                        task_id: cx.meta.task_id.to_string(),
+                        source,
+                    })?;
                 t_tokens += t0.elapsed().as_secs_f64();
                 v.into_iter().map(Some).collect()
             }
