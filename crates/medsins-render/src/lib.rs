@@ -27,7 +27,7 @@ pub use fields_read::unknown_fields;
 pub use ops::entities_from_iob;
 pub use python::{py_json_dumps, py_repr_str};
 pub use runner::{Pass, StepOutput, StepRunner};
-pub use templates::{MAX_FIELD_BYTES, Rendered, TaskRenderer};
+pub use templates::{MAX_FIELD_BYTES, RecordRenderError, Rendered, TaskRenderer};
 pub use types::{LookupFiles, PandasPlan, RenderError};
 
 /// A template context from any serialisable value.

@@ -60,9 +60,9 @@ impl StepProgram {
                 Step::RegexReplace { rules, .. } => match crate::ops::regex_replace::compile(rules)
                 {
                     Ok(r) => p.regex = r,
-                    Err(message) => errors.push(RenderError {
+                    Err(e) => errors.push(RenderError {
                         offset: *offset,
-                        message,
+                        message: e.to_string(),
                     }),
                 },
                 _ => {}

@@ -293,9 +293,9 @@ fn local(
             locator: r.locator,
             message: format!("dropped by step `{}`", prep.name),
         }),
-        Err(message) => Local::Error(RecordError {
+        Err(e) => Local::Error(RecordError {
             locator: r.locator,
-            message,
+            message: e.to_string(),
         }),
     }
 }

@@ -103,6 +103,34 @@ fn err(e: impl std::fmt::Display) -> minijinja::Error {
     minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string())
 }
 
+/// Why a record does not render: it is quarantined with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordRenderError {
+    #[error("template `{template}` rendered {bytes} bytes, above the limit of {MAX_FIELD_BYTES}")]
+    TooLong {
+        template: &'static str,
+        bytes: usize,
+    },
+    /// A template the task compiled is not in its environment (a compile bug).
+    #[error("{0}")]
+    NotCompiled(String),
+    /// The template failed on the record; `fields` are the record's field names when the
+    /// failure is an unknown variable (most often a misspelt field).
+    #[error("template `{template}`: {detail}{}", fields_note(.fields))]
+    Template {
+        template: &'static str,
+        detail: String,
+        fields: Option<Vec<String>>,
+    },
+}
+
+fn fields_note(fields: &Option<Vec<String>>) -> String {
+    match fields {
+        Some(f) => format!("; the record has the fields: {}", f.join(", ")),
+        None => String::new(),
+    }
+}
+
 fn describe(e: &minijinja::Error) -> String {
     let mut s = e.kind().to_string();
     if let Some(d) = e.detail() {
@@ -215,7 +243,7 @@ impl TaskRenderer {
     }
 
     /// Renders one record (after the steps).
-    pub fn render(&self, rec: &mut Record) -> Result<Rendered, String> {
+    pub fn render(&self, rec: &mut Record) -> Result<Rendered, RecordRenderError> {
         // the templates with a direct plan, over the record's fields as they are; `None` for
         // the others and for records a plan leaves to minijinja (`crate::direct`)
         let [mut input, mut output, mut group_key] = self.direct.each_ref().map(|p| {
@@ -264,8 +292,8 @@ impl TaskRenderer {
             })
         });
         out.map_err(|(name, e)| match e {
-            Ok(message) => message,
-            Err(e) => self.explain(name, &e, rec),
+            Ok(e) => e,
+            Err(e) => explain(name, &e, rec),
         })
     }
 
@@ -277,7 +305,7 @@ impl TaskRenderer {
         name: &'static str,
         direct: Option<String>,
         ctx: &JValue,
-    ) -> Result<String, (&'static str, Result<String, minijinja::Error>)> {
+    ) -> Result<String, (&'static str, Result<RecordRenderError, minijinja::Error>)> {
         match direct {
             Some(d) if !cfg!(debug_assertions) => Ok(d),
             direct => {
@@ -303,38 +331,42 @@ impl TaskRenderer {
         &self,
         name: &'static str,
         ctx: &JValue,
-    ) -> Result<String, (&'static str, Result<String, minijinja::Error>)> {
+    ) -> Result<String, (&'static str, Result<RecordRenderError, minijinja::Error>)> {
         let t = self
             .env
             .get_template(name)
-            .map_err(|e| (name, Ok(describe(&e))))?;
+            .map_err(|e| (name, Ok(RecordRenderError::NotCompiled(describe(&e)))))?;
         let s = t.render(ctx).map_err(|e| (name, Err(e)))?;
         if s.len() > MAX_FIELD_BYTES {
             return Err((
                 name,
-                Ok(format!(
-                    "template `{name}` rendered {} bytes, above the limit of {MAX_FIELD_BYTES}",
-                    s.len()
-                )),
+                Ok(RecordRenderError::TooLong {
+                    template: name,
+                    bytes: s.len(),
+                }),
             ));
         }
         Ok(s)
     }
+}
 
-    /// An error message that names the record's fields when a variable is unknown.
-    fn explain(&self, name: &str, e: &minijinja::Error, rec: &Record) -> String {
-        let mut msg = format!("template `{name}`: {}", describe(e));
-        if e.kind() == minijinja::ErrorKind::UndefinedError {
-            let fields: Vec<&str> = rec
-                .fields
-                .keys()
-                .map(|k| if k.is_empty() { "\"\"" } else { k.as_str() })
-                .collect();
-            msg.push_str(&format!(
-                "; the record has the fields: {}",
-                fields.join(", ")
-            ));
-        }
-        msg
+/// A template's error on a record, naming the record's fields when a variable is unknown.
+fn explain(template: &'static str, e: &minijinja::Error, rec: &Record) -> RecordRenderError {
+    let fields = (e.kind() == minijinja::ErrorKind::UndefinedError).then(|| {
+        rec.fields
+            .keys()
+            .map(|k| {
+                if k.is_empty() {
+                    "\"\"".into()
+                } else {
+                    k.clone()
+                }
+            })
+            .collect()
+    });
+    RecordRenderError::Template {
+        template,
+        detail: describe(e),
+        fields,
     }
 }

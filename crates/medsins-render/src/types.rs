@@ -55,19 +55,30 @@ pub struct Prepared {
     pub(crate) limits: medsins_readers::Limits,
 }
 
+/// Why a step's template (join `on`, `keep` condition, `set` value, `group by` key) did not
+/// render for a record.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StepTemplateError {
+    /// A compile bug, not bad input.
+    #[error("the step has no compiled template")]
+    NotCompiled,
+    #[error(transparent)]
+    Template(#[from] minijinja::Error),
+}
+
 impl Prepared {
     /// Renders the step's template over a record's fields.
     pub(crate) fn render(
         &self,
         env: &Environment,
         fields: &mut serde_json::Map<String, Value>,
-    ) -> Result<String, String> {
+    ) -> Result<String, StepTemplateError> {
         let name = self
             .template
             .as_ref()
-            .ok_or("the step has no compiled template")?;
-        let t = env.get_template(name).map_err(|e| e.to_string())?;
-        with_context(fields, |ctx| t.render(ctx)).map_err(|e| e.to_string())
+            .ok_or(StepTemplateError::NotCompiled)?;
+        let t = env.get_template(name)?;
+        Ok(with_context(fields, |ctx| t.render(ctx))?)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::store::{Ledger, RecordFile, Store};
 use medsins_core::{LedgerEntry, LedgerReason, Sample, SampleId, Split};
 use medsins_quality::minhash::{NearIndex, scan_into, shingles_into};
 use medsins_readers::Record;
-use medsins_render::{Rendered, StepOutput, TaskRenderer};
+use medsins_render::{RecordRenderError, Rendered, StepOutput, TaskRenderer};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -155,7 +155,7 @@ impl Runner<'_> {
     fn render(&mut self, f: &mut FileRun, records: Vec<Record>) -> Result<Vec<Sample>, TaskError> {
         let start = Instant::now();
         let renderer = self.renderer;
-        let rendered: Vec<(Record, Result<Rendered, String>)> = records
+        let rendered: Vec<(Record, Result<Rendered, RecordRenderError>)> = records
             .into_par_iter()
             .map(|mut rec| {
                 let r = renderer.render(&mut rec);
@@ -172,7 +172,7 @@ impl Runner<'_> {
                 ..
             } = rec;
             let problem = match r {
-                Err(message) => Some((LedgerReason::Quarantined, message)),
+                Err(e) => Some((LedgerReason::Quarantined, e.to_string())),
                 Ok(Rendered::Filtered) => {
                     Some((LedgerReason::Filtered, "the task's filter is false".into()))
                 }

@@ -2,7 +2,7 @@
 //! record; writes `into` (entity texts, properly detokenised, in order) and `text_into` (the
 //! sentence, detokenised). `types` keeps only entities of those types.
 
-use super::{OpContext, OpResult, not_this_op, strings};
+use super::{OpContext, OpError, OpResult, not_this_op, strings};
 use medsins_manifest::Step;
 use medsins_readers::detokenize;
 use serde_json::{Map, Value};
@@ -68,19 +68,18 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> O
     let toks = strings(f.get(tokens));
     let tgs = strings(f.get(tags));
     if toks.len() != tgs.len() {
-        return Err(format!(
-            "`{tokens}` has {} items but `{tags}` has {}",
-            toks.len(),
-            tgs.len()
-        ));
+        return Err(OpError::TagCount {
+            tokens: tokens.clone(),
+            tags: tags.clone(),
+            n_tokens: toks.len(),
+            n_tags: tgs.len(),
+        });
     }
     let upstream = match entity_spacing.as_deref() {
         None | Some("proper") => false,
         Some("upstream") => true,
         Some(other) => {
-            return Err(format!(
-                "entity_spacing `{other}` must be `proper` or `upstream`"
-            ));
+            return Err(OpError::EntitySpacing(other.to_string()));
         }
     };
     let ents: Vec<Value> = entities_from_iob(&tgs)

@@ -2,7 +2,7 @@
 //! this record's `on` template is stored under `into` (only its `fields`, when given). With
 //! `required = true` a record without a match is quarantined.
 
-use super::{OpContext, OpResult, not_this_op, pick};
+use super::{OpContext, OpError, OpResult, not_this_op, pick};
 use medsins_manifest::Step;
 use serde_json::{Map, Value};
 
@@ -20,7 +20,10 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
     let want = cx
         .prep
         .render(cx.env, f)
-        .map_err(|e| format!("join `on`: {e}"))?;
+        .map_err(|source| OpError::Template {
+            what: "join `on`".into(),
+            source,
+        })?;
     let found = cx
         .index
         .get(&want)
@@ -32,7 +35,12 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
                 Value::Object(pick(&o.fields, fields.as_deref())),
             );
         }
-        None if *required => return Err(format!("no record of `{file}` has key `{want}`")),
+        None if *required => {
+            return Err(OpError::NoJoinMatch {
+                file: file.clone(),
+                key: want,
+            });
+        }
         None => {
             f.insert(into.clone(), Value::Null);
         }

@@ -1,6 +1,6 @@
 //! The `keep` step: drops the records for which an expression over their fields is false.
 
-use super::{OpContext, OpResult};
+use super::{OpContext, OpError, OpResult};
 use medsins_manifest::Step;
 use serde_json::{Map, Value};
 
@@ -9,7 +9,10 @@ pub(crate) fn apply(f: &mut Map<String, Value>, _: &Step, cx: &OpContext) -> OpR
     cx.prep
         .render(cx.env, f)
         .map(|v| v == "1")
-        .map_err(|e| format!("keep `when`: {e}"))
+        .map_err(|source| OpError::Template {
+            what: "keep `when`".into(),
+            source,
+        })
 }
 
 /// The template a `keep` condition compiles to: it renders `1` when the record is kept.
@@ -23,14 +26,13 @@ mod tests {
     use crate::context::with_context;
     use serde_json::json;
 
-    fn keep(when: &str, f: &serde_json::Value) -> Result<bool, String> {
+    fn keep(when: &str, f: &serde_json::Value) -> Result<bool, minijinja::Error> {
         let mut env = minijinja::Environment::new();
-        env.add_template_owned("k", template_source(when))
-            .map_err(|e| e.to_string())?;
+        env.add_template_owned("k", template_source(when))?;
         let t = env.get_template("k").unwrap();
         let mut fields = f.as_object().unwrap().clone();
         let out = with_context(&mut fields, |ctx| t.render(ctx));
-        Ok(out.map_err(|e| e.to_string())? == "1")
+        Ok(out? == "1")
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `key_value`: fields serialised as `name: value` lines (`columns`, or every field except
 //! `exclude`), joined by `separator`; a missing (empty) value is written as `missing`.
 
-use super::{OpContext, OpResult, not_this_op};
+use super::{OpContext, OpError, OpResult, not_this_op};
 use medsins_manifest::Step;
 use medsins_readers::value_text;
 use serde_json::{Map, Value};
@@ -25,7 +25,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> O
     for n in &names {
         let v = match f.get(n) {
             Some(v) => value_text(v),
-            None => return Err(format!("record has no column `{n}`")),
+            None => return Err(OpError::NoColumn(n.clone())),
         };
         let v = if v.is_empty() { missing.clone() } else { v };
         parts.push(format!("{n}: {v}"));

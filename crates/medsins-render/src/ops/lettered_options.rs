@@ -3,7 +3,7 @@
 //! holding the answer as `answer_is` = `letter`, `index0`, `index1` or `text`. Writes
 //! `<into>_list` (list of `{letter, text}`), `<into>_letter` and `<into>_text`.
 
-use super::{OpContext, OpResult, not_this_op, string_object};
+use super::{OpContext, OpError, OpResult, not_this_op, string_object};
 use medsins_manifest::{OptionsSource, Step};
 use medsins_readers::value_text;
 use serde_json::{Map, Value};
@@ -16,7 +16,7 @@ fn letter(i: usize) -> String {
 fn option_texts(
     f: &Map<String, Value>,
     options: &OptionsSource,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, OpError> {
     Ok(match options {
         OptionsSource::Fields(names) => names
             .iter()
@@ -31,9 +31,7 @@ fn option_texts(
                 .map(|(i, v)| (letter(i), value_text(v)))
                 .collect(),
             _ => {
-                return Err(format!(
-                    "options field `{name}` is neither an object nor a list"
-                ));
+                return Err(OpError::OptionsNotListed(name.clone()));
             }
         },
     })
@@ -65,17 +63,14 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> O
             .iter()
             .position(|(_, t)| t.trim() == value_text(&ans).trim()),
         other => {
-            return Err(format!(
-                "answer_is `{other}` must be letter, index0, index1 or text"
-            ));
+            return Err(OpError::AnswerIs(other.to_string()));
         }
     };
     let Some(pos) = pos.filter(|p| *p < texts.len()) else {
-        return Err(format!(
-            "answer {} is not among the {} options",
-            ans,
-            texts.len()
-        ));
+        return Err(OpError::AnswerNotAnOption {
+            answer: ans,
+            options: texts.len(),
+        });
     };
     let list: Vec<Value> = texts
         .iter()

@@ -3,7 +3,7 @@
 //! the codes without a match as `<into>_missing`. Also the key index that `join`, `lookup` and
 //! `lookup_records` look records up in.
 
-use super::{OpContext, OpResult, not_this_op, string_object};
+use super::{OpContext, OpError, OpResult, not_this_op, string_object};
 use crate::context::with_context;
 use crate::types::LookupFiles;
 use medsins_manifest::Step;
@@ -90,13 +90,13 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
             .filter(|s| !s.is_empty())
             .collect(),
         (Some(v), None) => vec![value_text(v)],
-        (None, _) => return Err(format!("record has no field `{field}`")),
+        (None, _) => return Err(OpError::NoField(field.clone())),
     };
     let table = cx
         .lookups
         .files
         .get(file)
-        .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
+        .ok_or_else(|| OpError::LookupNotLoaded(file.clone()))?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for c in codes {

@@ -6,7 +6,7 @@
 //! `<into>_missing` = the codes without a match. With `fields`, only those fields of each
 //! matched record are attached.
 
-use super::{OpContext, OpResult, not_this_op};
+use super::{OpContext, OpError, OpResult, not_this_op};
 use medsins_manifest::Step;
 use medsins_readers::{Record, value_text};
 use serde_json::{Map, Value};
@@ -28,7 +28,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
         .lookups
         .files
         .get(file)
-        .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
+        .ok_or_else(|| OpError::LookupNotLoaded(file.clone()))?;
     lookup_records(
         f,
         codes,
@@ -47,12 +47,12 @@ pub fn lookup_records(
     into: &str,
     (table, only): (&[Record], Option<&[String]>),
     index: &HashMap<String, usize>,
-) -> Result<(), String> {
+) -> Result<(), OpError> {
     let list: Vec<String> = match f.get(codes) {
         Some(Value::Array(a)) => a.iter().map(value_text).collect(),
         Some(Value::Null) => vec![],
         Some(v) => vec![value_text(v)],
-        None => return Err(format!("record has no field `{codes}`")),
+        None => return Err(OpError::NoField(codes.to_string())),
     };
     let mut found = Vec::new();
     let mut missing = Vec::new();

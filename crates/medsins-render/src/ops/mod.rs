@@ -25,7 +25,7 @@ pub(crate) mod set;
 
 pub use iob_entities::entities_from_iob;
 
-use crate::types::{LookupFiles, Prepared, step_name};
+use crate::types::{LookupFiles, Prepared, StepTemplateError, step_name};
 use medsins_manifest::Step;
 use medsins_readers::{Record, value_text};
 use minijinja::Environment;
@@ -41,8 +41,61 @@ pub(crate) struct OpContext<'a> {
     pub lookups: &'a LookupFiles,
 }
 
+/// Why a one-record operator cannot handle a record: it is quarantined with this message.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpError {
+    /// A dispatch bug, not bad input.
+    #[error("internal: step `{0}` sent to the wrong operator")]
+    WrongOperator(String),
+    #[error("`{0}` runs over the whole stream, not one record")]
+    WholeStream(String),
+    #[error("record has no field `{0}`")]
+    NoField(String),
+    #[error("record has no column `{0}`")]
+    NoColumn(String),
+    #[error("lookup file `{0}` is not loaded")]
+    LookupNotLoaded(String),
+    /// The step's template failed; `what` names it (`join `on``, `set `x``).
+    #[error("{what}: {source}")]
+    Template {
+        what: String,
+        source: StepTemplateError,
+    },
+    #[error("set `{into}`: the value is not data: {source}")]
+    NotData {
+        into: String,
+        source: serde_json::Error,
+    },
+    #[error("no record of `{file}` has key `{key}`")]
+    NoJoinMatch { file: String, key: String },
+    #[error("`{tokens}` has {n_tokens} items but `{tags}` has {n_tags}")]
+    TagCount {
+        tokens: String,
+        tags: String,
+        n_tokens: usize,
+        n_tags: usize,
+    },
+    #[error("entity_spacing `{0}` must be `proper` or `upstream`")]
+    EntitySpacing(String),
+    #[error("options field `{0}` is neither an object nor a list")]
+    OptionsNotListed(String),
+    #[error("answer_is `{0}` must be letter, index0, index1 or text")]
+    AnswerIs(String),
+    #[error("answer {answer} is not among the {options} options")]
+    AnswerNotAnOption { answer: Value, options: usize },
+    #[error("record has no PubTator `entities`")]
+    NoPubtatorEntities,
+    #[error("`{field}`: {source}")]
+    PyLiteral {
+        field: String,
+        source: py_literal::PyLiteralError,
+    },
+    #[error("pandas_values: the column types were not learned (no pre-pass)")]
+    NotLearned,
+}
+
 /// `Ok(true)` keeps the record, `Ok(false)` drops it on purpose, `Err` quarantines it.
-pub(crate) type OpResult = Result<bool, String>;
+pub(crate) type OpResult = Result<bool, OpError>;
 
 type Operator = fn(&mut Map<String, Value>, &Step, &OpContext) -> OpResult;
 
@@ -73,10 +126,7 @@ pub(crate) fn apply_record_step(
         | Step::Explode { .. }
         | Step::KeywordLabel { .. }
         | Step::KeepLast { .. } => {
-            return Err(format!(
-                "`{}` runs over the whole stream, not one record",
-                step_name(step)
-            ));
+            return Err(OpError::WholeStream(step_name(step)));
         }
     };
     let empty = HashMap::new();
@@ -90,18 +140,15 @@ pub(crate) fn apply_record_step(
 }
 
 /// The error of an operator handed another operator's step (a dispatch bug, not bad input).
-fn not_this_op(step: &Step) -> String {
-    format!(
-        "internal: step `{}` sent to the wrong operator",
-        step_name(step)
-    )
+fn not_this_op(step: &Step) -> OpError {
+    OpError::WrongOperator(step_name(step))
 }
 
 /// The text of a field the step needs.
-fn field_text(f: &Map<String, Value>, field: &str) -> Result<String, String> {
+fn field_text(f: &Map<String, Value>, field: &str) -> Result<String, OpError> {
     f.get(field)
         .map(value_text)
-        .ok_or_else(|| format!("record has no field `{field}`"))
+        .ok_or_else(|| OpError::NoField(field.to_string()))
 }
 
 /// The texts of a list field (anything else: none).
@@ -238,7 +285,8 @@ mod tests {
                 &LookupFiles::default(),
                 &env
             )
-            .unwrap_err(),
+            .unwrap_err()
+            .to_string(),
             "answer 5 is not among the 2 options"
         );
     }

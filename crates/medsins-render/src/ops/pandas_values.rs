@@ -287,11 +287,7 @@ pub(crate) fn apply(
     _: &medsins_manifest::Step,
     cx: &super::OpContext,
 ) -> super::OpResult {
-    let plan = cx
-        .prep
-        .pandas
-        .as_ref()
-        .ok_or("pandas_values: the column types were not learned (no pre-pass)")?;
+    let plan = cx.prep.pandas.as_ref().ok_or(super::OpError::NotLearned)?;
     rewrite_record(plan, f);
     Ok(true)
 }

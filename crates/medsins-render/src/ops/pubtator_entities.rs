@@ -1,7 +1,7 @@
 //! `pubtator_entities`: PubTator annotations to the entity texts of one type (e.g.
 //! `Chemical`), in order of appearance, written to `into`; `unique` drops repeats.
 
-use super::{OpContext, OpResult, not_this_op};
+use super::{OpContext, OpError, OpResult, not_this_op};
 use medsins_manifest::Step;
 use medsins_readers::value_text;
 use serde_json::{Map, Value, json};
@@ -26,7 +26,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, _: &OpContext) -> O
                 )
             })
             .collect(),
-        _ => return Err("record has no PubTator `entities`".into()),
+        _ => return Err(OpError::NoPubtatorEntities),
     };
     ents.sort_by_key(|(s, _)| *s);
     let mut seen = Vec::new();

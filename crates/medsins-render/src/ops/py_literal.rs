@@ -4,23 +4,58 @@
 //! Nesting deeper than `--max-depth` is refused (the parser, and everything that later copies
 //! or prints the value, recurses once per level).
 
-use super::{OpContext, OpResult, field_text, not_this_op};
+use super::{OpContext, OpError, OpResult, field_text, not_this_op};
 use medsins_manifest::Step;
 use medsins_readers::{Limit, Limits};
 use serde_json::{Map, Value};
+
+/// Why a text is not a Python literal; positions are characters from 0.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PyLiteralError {
+    #[error("the Python literal ends too early")]
+    EndsEarly,
+    #[error("`{0}` is not a Python literal")]
+    NotALiteral(String),
+    #[error("unexpected `{found}` at character {at} of the Python literal")]
+    Unexpected { found: char, at: usize },
+    /// `expected` is what may come there, as the message shows it (`` `:` ``).
+    #[error("expected {expected} at character {at}")]
+    Expected { expected: String, at: usize },
+    /// Deeper than `--max-depth`; `advice` names the flag that raises it.
+    #[error("the Python literal nests deeper than {max_depth} at character {at} {advice}")]
+    TooDeep {
+        max_depth: usize,
+        at: usize,
+        advice: String,
+    },
+    #[error("unterminated string in the Python literal")]
+    UnterminatedString,
+    #[error("unterminated escape in the Python literal")]
+    UnterminatedEscape,
+    #[error("short escape")]
+    ShortEscape,
+    #[error("bad escape `{0}`")]
+    BadEscape(String),
+    #[error("`{0}` is not a number")]
+    NotANumber(String),
+}
 
 pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> OpResult {
     let Step::PyLiteral { field, into } = step else {
         return Err(not_this_op(step));
     };
-    let v = parse_py_literal(&field_text(f, field)?, &cx.prep.limits)
-        .map_err(|e| format!("`{field}`: {e}"))?;
+    let v = parse_py_literal(&field_text(f, field)?, &cx.prep.limits).map_err(|source| {
+        OpError::PyLiteral {
+            field: field.clone(),
+            source,
+        }
+    })?;
     f.insert(into.clone(), v);
     Ok(true)
 }
 
 /// Parses one Python literal; the whole text must be consumed (surrounding whitespace allowed).
-pub fn parse_py_literal(s: &str, limits: &Limits) -> Result<Value, String> {
+pub fn parse_py_literal(s: &str, limits: &Limits) -> Result<Value, PyLiteralError> {
     let chars: Vec<char> = s.chars().collect();
     let mut p = Parser {
         c: &chars,
@@ -31,10 +66,10 @@ pub fn parse_py_literal(s: &str, limits: &Limits) -> Result<Value, String> {
     let v = p.value()?;
     p.ws();
     if p.i != chars.len() {
-        return Err(format!(
-            "unexpected `{}` at character {} of the Python literal",
-            chars[p.i], p.i
-        ));
+        return Err(PyLiteralError::Unexpected {
+            found: chars[p.i],
+            at: p.i,
+        });
     }
     Ok(v)
 }
@@ -56,10 +91,10 @@ impl Parser<'_> {
     fn peek(&self) -> Option<char> {
         self.c.get(self.i).copied()
     }
-    fn value(&mut self) -> Result<Value, String> {
+    fn value(&mut self) -> Result<Value, PyLiteralError> {
         self.ws();
         match self.peek() {
-            None => Err("the Python literal ends too early".into()),
+            None => Err(PyLiteralError::EndsEarly),
             Some('[') => self.nested(|p| p.seq(']')),
             Some('(') => self.nested(|p| p.seq(')')),
             Some('{') => self.nested(Self::dict),
@@ -76,34 +111,33 @@ impl Parser<'_> {
                     "False" => Ok(Value::Bool(false)),
                     "None" => Ok(Value::Null),
                     "nan" | "inf" => Ok(Value::String(w)),
-                    _ => Err(format!("`{w}` is not a Python literal")),
+                    _ => Err(PyLiteralError::NotALiteral(w)),
                 }
             }
-            Some(c) => Err(format!(
-                "unexpected `{c}` at character {} of the Python literal",
-                self.i
-            )),
+            Some(c) => Err(PyLiteralError::Unexpected {
+                found: c,
+                at: self.i,
+            }),
         }
     }
     /// Parses a list, tuple or dict one level deeper, within the depth limit.
     fn nested(
         &mut self,
-        f: impl FnOnce(&mut Self) -> Result<Value, String>,
-    ) -> Result<Value, String> {
+        f: impl FnOnce(&mut Self) -> Result<Value, PyLiteralError>,
+    ) -> Result<Value, PyLiteralError> {
         if self.depth >= self.limits.max_depth {
-            return Err(format!(
-                "the Python literal nests deeper than {} at character {} {}",
-                self.limits.max_depth,
-                self.i,
-                Limit::Depth.advice(self.limits)
-            ));
+            return Err(PyLiteralError::TooDeep {
+                max_depth: self.limits.max_depth,
+                at: self.i,
+                advice: Limit::Depth.advice(self.limits),
+            });
         }
         self.depth += 1;
         let v = f(self);
         self.depth -= 1;
         v
     }
-    fn seq(&mut self, close: char) -> Result<Value, String> {
+    fn seq(&mut self, close: char) -> Result<Value, PyLiteralError> {
         self.i += 1;
         let mut items = Vec::new();
         loop {
@@ -117,11 +151,16 @@ impl Parser<'_> {
             match self.peek() {
                 Some(',') => self.i += 1,
                 Some(c) if c == close => {}
-                _ => return Err(format!("expected `,` or `{close}` at character {}", self.i)),
+                _ => {
+                    return Err(PyLiteralError::Expected {
+                        expected: format!("`,` or `{close}`"),
+                        at: self.i,
+                    });
+                }
             }
         }
     }
-    fn dict(&mut self) -> Result<Value, String> {
+    fn dict(&mut self) -> Result<Value, PyLiteralError> {
         self.i += 1;
         let mut m = Map::new();
         loop {
@@ -136,7 +175,10 @@ impl Parser<'_> {
             };
             self.ws();
             if self.peek() != Some(':') {
-                return Err(format!("expected `:` at character {}", self.i));
+                return Err(PyLiteralError::Expected {
+                    expected: "`:`".into(),
+                    at: self.i,
+                });
             }
             self.i += 1;
             let v = self.value()?;
@@ -145,16 +187,21 @@ impl Parser<'_> {
             match self.peek() {
                 Some(',') => self.i += 1,
                 Some('}') => {}
-                _ => return Err(format!("expected `,` or `}}` at character {}", self.i)),
+                _ => {
+                    return Err(PyLiteralError::Expected {
+                        expected: "`,` or `}`".into(),
+                        at: self.i,
+                    });
+                }
             }
         }
     }
-    fn string(&mut self, q: char) -> Result<String, String> {
+    fn string(&mut self, q: char) -> Result<String, PyLiteralError> {
         self.i += 1;
         let mut s = String::new();
         loop {
             let Some(c) = self.peek() else {
-                return Err("unterminated string in the Python literal".into());
+                return Err(PyLiteralError::UnterminatedString);
             };
             self.i += 1;
             if c == q {
@@ -165,20 +212,20 @@ impl Parser<'_> {
                 continue;
             }
             let Some(e) = self.peek() else {
-                return Err("unterminated escape in the Python literal".into());
+                return Err(PyLiteralError::UnterminatedEscape);
             };
             self.i += 1;
-            let hex = |p: &mut Self, n: usize| -> Result<char, String> {
+            let hex = |p: &mut Self, n: usize| -> Result<char, PyLiteralError> {
                 let h: String =
                     p.c.get(p.i..p.i + n)
-                        .ok_or("short escape")?
+                        .ok_or(PyLiteralError::ShortEscape)?
                         .iter()
                         .collect();
                 p.i += n;
                 u32::from_str_radix(&h, 16)
                     .ok()
                     .and_then(char::from_u32)
-                    .ok_or_else(|| format!("bad escape `{h}`"))
+                    .ok_or(PyLiteralError::BadEscape(h))
             };
             match e {
                 'n' => s.push('\n'),
@@ -193,7 +240,7 @@ impl Parser<'_> {
             }
         }
     }
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, PyLiteralError> {
         let start = self.i;
         while self
             .peek()
@@ -212,7 +259,7 @@ impl Parser<'_> {
             .ok()
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
-            .ok_or_else(|| format!("`{t}` is not a number"))
+            .ok_or(PyLiteralError::NotANumber(t))
     }
 }
 
@@ -243,8 +290,22 @@ mod tests {
             parse_py_literal("[]", &Limits::default()).unwrap(),
             json!([])
         );
-        assert!(parse_py_literal("['a',", &Limits::default()).is_err());
-        assert!(parse_py_literal("['a'] x", &Limits::default()).is_err());
+        assert_eq!(
+            parse_py_literal("['a',", &Limits::default()),
+            Err(PyLiteralError::EndsEarly)
+        );
+        assert_eq!(
+            parse_py_literal("['a'] x", &Limits::default())
+                .unwrap_err()
+                .to_string(),
+            "unexpected `x` at character 6 of the Python literal"
+        );
+        assert_eq!(
+            parse_py_literal("{'a' 1}", &Limits::default())
+                .unwrap_err()
+                .to_string(),
+            "expected `:` at character 5"
+        );
     }
 
     #[test]
@@ -259,7 +320,7 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "the Python literal nests deeper than 256 at character 256 (limit --max-depth 256); raise it with --max-depth N if the file is genuine"
         );
         let at_limit = format!("{}1{}", "(".repeat(256), ")".repeat(256));

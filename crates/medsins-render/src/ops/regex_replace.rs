@@ -21,15 +21,26 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
     Ok(true)
 }
 
+/// A rule whose pattern does not compile, numbered from 1 as the manifest lists them.
+#[derive(Debug, thiserror::Error)]
+#[error("regex_replace rule {rule}: {source}")]
+pub(crate) struct BadRule {
+    rule: usize,
+    source: regex::Error,
+}
+
 /// Compiles the rules once; a bad pattern is reported with its position in the list.
-pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, String> {
+pub(crate) fn compile(rules: &[[String; 2]]) -> Result<Vec<(Regex, String)>, BadRule> {
     rules
         .iter()
         .enumerate()
         .map(|(i, [p, r])| {
             Regex::new(p)
                 .map(|re| (re, r.clone()))
-                .map_err(|e| format!("regex_replace rule {}: {e}", i + 1))
+                .map_err(|source| BadRule {
+                    rule: i + 1,
+                    source,
+                })
         })
         .collect()
 }
@@ -88,7 +99,8 @@ mod tests {
         assert!(
             compile(&[["(".to_string(), String::new()]])
                 .unwrap_err()
-                .starts_with("regex_replace rule 1")
+                .to_string()
+                .starts_with("regex_replace rule 1: regex parse error")
         );
     }
 }

@@ -3,7 +3,7 @@
 //! and shapes the tasks' templates expect (`choices|lettered`, `answer|map('upper')|list`).
 //! The expression compiles to a template that prints it as JSON (`tojson`), read back here.
 
-use super::{OpContext, OpResult, not_this_op};
+use super::{OpContext, OpError, OpResult, not_this_op};
 use medsins_manifest::Step;
 use serde_json::{Map, Value};
 
@@ -19,9 +19,14 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
     let json = cx
         .prep
         .render(cx.env, f)
-        .map_err(|e| format!("set `{into}`: {e}"))?;
-    let v: Value = serde_json::from_str(&json)
-        .map_err(|e| format!("set `{into}`: the value is not data: {e}"))?;
+        .map_err(|source| OpError::Template {
+            what: format!("set `{into}`"),
+            source,
+        })?;
+    let v: Value = serde_json::from_str(&json).map_err(|source| OpError::NotData {
+        into: into.clone(),
+        source,
+    })?;
     f.insert(into.clone(), v);
     Ok(true)
 }
