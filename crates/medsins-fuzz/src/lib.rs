@@ -163,19 +163,26 @@ pub fn mutated(seeds: Vec<Vec<u8>>) -> impl Strategy<Value = Input> {
 /// Cases per target: `MEDSINS_FUZZ_CASES` when set (the long run of `scripts/fuzz.sh`), else
 /// `ci` (the short run of every `cargo test`).
 pub fn cases(ci: u32) -> u32 {
-    std::env::var("MEDSINS_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(ci)
+    number_from_env("MEDSINS_FUZZ_CASES").unwrap_or(ci)
 }
 
 /// The random seed: `MEDSINS_FUZZ_SEED` (a number) when set, else a fixed one, so a failure in
 /// CI is reproducible.
 fn seed() -> u64 {
-    std::env::var("MEDSINS_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x6d65_6473_696e_7321)
+    number_from_env("MEDSINS_FUZZ_SEED").unwrap_or(0x6d65_6473_696e_7321)
+}
+
+/// A number from the environment variable `name`, when it is set. One that is not a number
+/// stops the test rather than fuzz otherwise than asked.
+fn number_from_env<N: std::str::FromStr>(name: &str) -> Option<N>
+where
+    N::Err: std::fmt::Display,
+{
+    let v = std::env::var(name).ok()?;
+    match v.parse() {
+        Ok(n) => Some(n),
+        Err(e) => panic!("{name} `{v}` is not a number: {e}"),
+    }
 }
 
 /// Runs `property` over `cases` inputs from `strategy` on a 2 MiB stack. A property returns
@@ -183,13 +190,14 @@ fn seed() -> u64 {
 /// overflow, allocation failure) ends the test process. On failure, writes the minimal failing
 /// input proptest found to `medsins-fuzz-<name>.bin` in the temporary folder and panics with
 /// it. Prints `fuzz <name>: <cases> cases, 0 failures` otherwise.
-pub fn run<S>(
+pub fn run<S, E>(
     name: &str,
     cases: u32,
     strategy: S,
-    property: impl Fn(&Input) -> Result<(), String> + Send + 'static,
+    property: impl Fn(&Input) -> Result<(), E> + Send + 'static,
 ) where
     S: Strategy<Value = Input> + Send + 'static,
+    E: std::fmt::Display,
 {
     if let Ok(only) = std::env::var("MEDSINS_FUZZ_ONLY")
         && !name.contains(&only)
