@@ -71,7 +71,7 @@ pub fn guess_format(path: &Path) -> Result<(String, FileOptions), ScaffoldError>
             }
         }
         "xlsx" | "xlsm" => {
-            let names = xlsx_sheets(path);
+            let names = xlsx_sheets(path)?;
             if names.iter().any(|n| n == "Instances")
                 && names.iter().any(|n| n == "Basic Information")
             {
@@ -101,35 +101,33 @@ pub fn guess_format(path: &Path) -> Result<(String, FileOptions), ScaffoldError>
     Ok((f.to_string(), o))
 }
 
-fn xlsx_sheets(path: &Path) -> Vec<String> {
-    use calamine_names::sheet_names;
-    sheet_names(path)
-}
-
-mod calamine_names {
-    /// Sheet names from `xl/workbook.xml`, without a spreadsheet dependency here.
-    pub fn sheet_names(path: &std::path::Path) -> Vec<String> {
-        let Ok(f) = std::fs::File::open(path) else {
-            return vec![];
-        };
-        let Ok(mut z) = zip::ZipArchive::new(f) else {
-            return vec![];
-        };
-        let Ok(mut wb) = z.by_name("xl/workbook.xml") else {
-            return vec![];
-        };
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut wb, &mut s);
-        s.split("<sheet ")
-            .skip(1)
-            .filter_map(|p| {
-                p.split("name=\"")
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .map(str::to_string)
-            })
-            .collect()
-    }
+/// Sheet names from `xl/workbook.xml`, without a spreadsheet dependency here. A file that is
+/// not a readable workbook is an error naming it, not a workbook without sheets.
+fn xlsx_sheets(path: &Path) -> Result<Vec<String>, ScaffoldError> {
+    let io = |source| ScaffoldError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let not_a_workbook = |e: zip::result::ZipError| {
+        ScaffoldError::Unsupported(format!(
+            "{}: not an XLSX workbook ({e}); check that it is the file the corpus distributes",
+            path.display()
+        ))
+    };
+    let f = std::fs::File::open(path).map_err(io)?;
+    let mut z = zip::ZipArchive::new(f).map_err(not_a_workbook)?;
+    let mut wb = z.by_name("xl/workbook.xml").map_err(not_a_workbook)?;
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut wb, &mut s).map_err(io)?;
+    Ok(s.split("<sheet ")
+        .skip(1)
+        .filter_map(|p| {
+            p.split("name=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .map(str::to_string)
+        })
+        .collect())
 }
 
 /// The path (from the root) of the element that repeats most among the root's children or
