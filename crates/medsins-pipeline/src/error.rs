@@ -122,11 +122,11 @@ pub enum BuildError {
     /// `--tokenizer` or `--chat-template` cannot be used (the message names the file).
     #[error(transparent)]
     Tokens(#[from] crate::tokens::TokensError),
-    /// A sample of the task cannot be counted.
-    #[error("{task_id}: {source}")]
+    /// A sample of the task cannot be counted (`error` is part of the message, not a source).
+    #[error("{task_id}: {error}")]
     TaskTokens {
         task_id: String,
-        source: crate::tokens::TokensError,
+        error: crate::tokens::TokensError,
     },
     #[error("task {task_id}: {source}")]
     Task {

@@ -16,26 +16,27 @@ use std::path::{Path, PathBuf};
 use tokenizers::Tokenizer;
 
 /// Why a tokenizer or chat template cannot be used (the message names the option and the
-/// file), or a sample cannot be counted.
+/// file), or a sample cannot be counted. The cause is part of the message (`cause`), not a
+/// separate source, so the CLI's error chain does not print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum TokensError {
-    #[error("--chat-template {}: {source}", .path.display())]
+    #[error("--chat-template {}: {cause}", .path.display())]
     ChatTemplateUnreadable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("--chat-template {}: {source}", .path.display())]
+    #[error("--chat-template {}: {cause}", .path.display())]
     ChatTemplateNotUtf8 {
         path: PathBuf,
-        source: std::string::FromUtf8Error,
+        cause: std::string::FromUtf8Error,
     },
     #[error(
-        "--chat-template {}: not JSON ({source}); give a tokenizer_config.json with a `chat_template`, or a chat_template.jinja file",
+        "--chat-template {}: not JSON ({cause}); give a tokenizer_config.json with a `chat_template`, or a chat_template.jinja file",
         .path.display()
     )]
     ChatTemplateNotJson {
         path: PathBuf,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error(
         "--chat-template {}: `chat_template` lists named templates but none is named `default`",
@@ -47,25 +48,25 @@ pub enum TokensError {
         .path.display()
     )]
     NoChatTemplate { path: PathBuf },
-    /// The template's syntax settings are refused (`source`), or it does not parse (`what`).
-    #[error("--chat-template {}: {what}{source}", .path.display())]
+    /// The template's syntax settings are refused, or it does not parse (`what` says which).
+    #[error("--chat-template {}: {what}{cause}", .path.display())]
     ChatTemplateInvalid {
         path: PathBuf,
         what: &'static str,
-        source: Error,
+        cause: Error,
     },
     /// The template fails on a sample's conversation; `hint` says what to change, if known.
-    #[error("the chat template {name} fails on a {roles}-message conversation: {source}{hint}")]
+    #[error("the chat template {name} fails on a {roles}-message conversation: {cause}{hint}")]
     ChatTemplateFails {
         name: String,
         roles: &'static str,
         hint: &'static str,
-        source: Error,
+        cause: Error,
     },
-    #[error("--tokenizer {}: {source}", .path.display())]
+    #[error("--tokenizer {}: {cause}", .path.display())]
     TokenizerUnreadable {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("--tokenizer {}: not a Hugging Face tokenizer.json: {cause}", .path.display())]
     NotATokenizer {
@@ -148,31 +149,30 @@ pub struct ChatTemplate {
 impl ChatTemplate {
     pub fn load(path: &Path, place: InstructionIn) -> Result<ChatTemplate, TokensError> {
         let path_buf = || path.to_path_buf();
-        let bytes = std::fs::read(path).map_err(|source| TokensError::ChatTemplateUnreadable {
+        let bytes = std::fs::read(path).map_err(|cause| TokensError::ChatTemplateUnreadable {
             path: path_buf(),
-            source,
+            cause,
         })?;
-        let text = String::from_utf8(bytes.clone()).map_err(|source| {
-            TokensError::ChatTemplateNotUtf8 {
+        let text =
+            String::from_utf8(bytes.clone()).map_err(|cause| TokensError::ChatTemplateNotUtf8 {
                 path: path_buf(),
-                source,
-            }
-        })?;
+                cause,
+            })?;
         let (source, tokens) = match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(config) => (Self::template_of(&config, path)?, special_tokens(&config)),
             Err(_) if path.extension().is_some_and(|e| e == "jinja") => (text, Vec::new()),
-            Err(source) => {
+            Err(cause) => {
                 return Err(TokensError::ChatTemplateNotJson {
                     path: path_buf(),
-                    source,
+                    cause,
                 });
             }
         };
         let invalid = |what| {
-            move |source| TokensError::ChatTemplateInvalid {
+            move |cause| TokensError::ChatTemplateInvalid {
                 path: path_buf(),
                 what,
-                source,
+                cause,
             }
         };
         let mut env = Environment::new();
@@ -245,7 +245,7 @@ impl ChatTemplate {
             "add_generation_prompt".into(),
             serde_json::Value::from(false),
         );
-        let fails = |source| TokensError::ChatTemplateFails {
+        let fails = |cause| TokensError::ChatTemplateFails {
             name: self.name.clone(),
             roles: match self.place {
                 InstructionIn::System => "system/user/assistant",
@@ -257,7 +257,7 @@ impl ChatTemplate {
                 }
                 InstructionIn::User => "",
             },
-            source,
+            cause,
         };
         let tmpl = self.env.get_template("chat").map_err(fails)?;
         tmpl.render(minijinja::value::Serde(&ctx)).map_err(fails)
@@ -314,9 +314,9 @@ pub struct Counter {
 
 impl Counter {
     pub fn load(path: &Path) -> Result<Counter, TokensError> {
-        let bytes = std::fs::read(path).map_err(|source| TokensError::TokenizerUnreadable {
+        let bytes = std::fs::read(path).map_err(|cause| TokensError::TokenizerUnreadable {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let tok = Tokenizer::from_bytes(&bytes).map_err(|cause| TokensError::NotATokenizer {
             path: path.to_path_buf(),

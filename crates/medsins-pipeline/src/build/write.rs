@@ -101,9 +101,9 @@ fn write_task(
                 let t0 = std::time::Instant::now();
                 let v = c
                     .count_batch(&batch)
-                    .map_err(|source| BuildError::TaskTokens {
+                    .map_err(|error| BuildError::TaskTokens {
                         task_id: cx.meta.task_id.to_string(),
-                        source,
+                        error,
                     })?;
                 t_tokens += t0.elapsed().as_secs_f64();
                 v.into_iter().map(Some).collect()
