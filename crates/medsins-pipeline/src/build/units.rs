@@ -278,7 +278,14 @@ fn folder_listing(dir: &Path) -> String {
                 continue;
             }
         };
-        for entry in entries.flatten() {
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    lines.push(format!("{}\0{e}", d.display()));
+                    continue;
+                }
+            };
             let path = entry.path();
             let rel = path
                 .strip_prefix(dir)
