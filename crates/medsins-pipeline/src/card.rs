@@ -641,8 +641,7 @@ fn preparation(b: &mut String, p: &Policies) {
         Profile::Upstream => {
             "the authors' preparation scripts reproduced where the manifests declare how (each \
              manifest's `fidelity` says what still differs): text as rendered, exact duplicates \
-             kept (flagged `exact_duplicate_flag` in the ledger), a task's near-duplicate policy \
-             `remove` lowered to `flag`"
+             kept (flagged `exact_duplicate_flag` in the ledger)"
         }
     };
     let leakage = match p.leakage {
@@ -661,6 +660,10 @@ fn preparation(b: &mut String, p: &Policies) {
         }
     };
     let near_dedup = match p.near_dedup {
+        None if p.profile == Profile::Upstream => {
+            "as each task's manifest declares (`near_dedup`), at most flagged in this profile \
+             (`near_duplicate_flag` in the ledger; a policy `remove` becomes `flag`)"
+        }
         None => {
             "as each task's manifest declares (`near_dedup`; flagged as `near_duplicate_flag` and \
              kept unless it says `remove` or `off`)"
@@ -872,8 +875,7 @@ mod tests {
                 ],
                 "- Profile `upstream`: the authors' preparation scripts reproduced where the manifests \
                  declare how (each manifest's `fidelity` says what still differs): text as rendered, exact \
-                 duplicates kept (flagged `exact_duplicate_flag` in the ledger), a task's near-duplicate \
-                 policy `remove` lowered to `flag`.\n\
+                 duplicates kept (flagged `exact_duplicate_flag` in the ledger).\n\
                  - Leakage `flag`: training rows whose input equals or near-duplicates a test or validation \
                  input of any task are kept and flagged (`leak_flag` in the ledger): leave them out before \
                  evaluating on those splits.\n\
@@ -881,6 +883,26 @@ mod tests {
                  policies).\n\n\
                  `medsins.lock.json` records these options; `medsins verify --rebuild` rebuilds with them.\n"
             )
+        );
+        let upstream_manifests = card_with(|o| {
+            o.profile = Profile::Upstream;
+            o.leakage = LeakagePolicy::default_for(Profile::Upstream);
+        });
+        let (meta, section) = policies_of(&upstream_manifests);
+        assert_eq!(
+            meta,
+            [
+                "  profile: upstream",
+                "  leakage: off",
+                "  near_dedup: manifest"
+            ]
+        );
+        assert!(
+            section.contains(
+                "- Near-duplicates: as each task's manifest declares (`near_dedup`), at most flagged \
+                 in this profile (`near_duplicate_flag` in the ledger; a policy `remove` becomes `flag`).\n"
+            ),
+            "{section}"
         );
         let off = card_with(|o| {
             o.leakage = LeakagePolicy::Off;
