@@ -97,6 +97,7 @@ fn demo_card_has_every_hub_metadata_field_that_applies() {
             "task_ids",
             "tags",
             "meds_ins_categories",
+            "medsins_build",
             "extra_gated_prompt",
             "extra_gated_fields",
             "configs",
@@ -140,6 +141,11 @@ fn demo_card_has_every_hub_metadata_field_that_applies() {
         "{size}"
     );
     assert!(front.contains("- \"extended|meqsum\"\n"));
+    assert!(
+        front.contains(
+            "medsins_build:\n  profile: clean\n  leakage: remove\n  near_dedup: manifest\n"
+        )
+    );
     for c in [
         "text-generation",
         "question-answering",
@@ -176,6 +182,7 @@ fn demo_card_has_every_hub_metadata_field_that_applies() {
     ));
     assert!(front.contains(&format!("- config_name: \"{MEQSUM}\"\n  data_files:\n  - split: train\n    path: \"data/{MEQSUM}/train-*.parquet\"\n")));
     for section in [
+        "## How the rows were prepared",
         "## How to load",
         "## Data fields",
         "## Limitations",

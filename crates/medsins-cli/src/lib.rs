@@ -206,13 +206,26 @@ impl std::fmt::Display for ReportError {
     }
 }
 
+/// clap's message for a library caller, without the `error: ` it starts with and the tip to
+/// try `--help` it ends with (the caller raises it as its own error, and has no `--help`).
+fn library_message(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let message = rendered.trim_end();
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    message
+        .strip_suffix("For more information, try '--help'.")
+        .unwrap_or(message)
+        .trim_end()
+        .to_string()
+}
+
 /// Runs a reporting command for a library caller and returns what `--format json` prints:
 /// `args` are the command and its options as on the command line (no program name, no
 /// `--format`). No progress is shown and nothing is printed.
 pub fn report(args: &[String]) -> Result<serde_json::Value, ReportError> {
     let argv = std::iter::once("medsins".to_string()).chain(args.iter().cloned());
     let cli = Cli::try_parse_from(argv).map_err(|e| {
-        let message = e.render().to_string().trim_end().to_string();
+        let message = library_message(&e);
         match e.kind() {
             clap::error::ErrorKind::UnknownArgument => ReportError::UnknownOption(message),
             _ => ReportError::Usage(message),

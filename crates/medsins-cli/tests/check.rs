@@ -19,21 +19,24 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// A one-task catalogue whose only sample answers `C` to an A/B question.
-fn catalogue(dir: &Path, expected: bool) {
+/// Writes a one-task catalogue into `dir`: `manifests/<corpus>.toml` with the task `task_id`
+/// (number `number`, input `q`, output `a`, every sample train, then the lines `task_extra`),
+/// and its raw file `raw/<corpus>/q.jsonl` holding `records`.
+fn write_catalogue(
+    dir: &Path,
+    corpus: &str,
+    (task_id, number): (&str, u32),
+    task_extra: &str,
+    records: &str,
+) {
     std::fs::create_dir_all(dir.join("manifests")).unwrap();
-    std::fs::create_dir_all(dir.join("raw/mc")).unwrap();
-    let exp = if expected {
-        "expected_checks = [{ check = \"mc_answer_not_in_options\", reason = \"planted\" }]"
-    } else {
-        ""
-    };
+    std::fs::create_dir_all(dir.join("raw").join(corpus)).unwrap();
     std::fs::write(
-        dir.join("manifests/mc.toml"),
+        dir.join(format!("manifests/{corpus}.toml")),
         format!(
             r#"[corpus]
-id = "mc"
-name = "MC"
+id = "{corpus}"
+name = "{corpus}"
 homepage = "https://example.invalid"
 version = "1"
 license = "CC0-1.0"
@@ -47,9 +50,9 @@ path = "q.jsonl"
 format = "jsonl"
 
 [[tasks]]
-id = "task950_mc"
-number = 950
-name = "mc"
+id = "{task_id}"
+number = {number}
+name = "{corpus}"
 category = "Question Answering"
 text_source = "Exam"
 input_languages = ["en"]
@@ -58,26 +61,18 @@ definition = "Answer."
 input = "{{{{ q }}}}"
 output = "{{{{ a }}}}"
 split = {{ policy = "fixed", split = "train" }}
-{exp}
+{task_extra}
 "#
         ),
     )
     .unwrap();
-    std::fs::write(
-        dir.join("raw/mc/q.jsonl"),
-        "{\"q\": \"Which?\\nA. one\\nB. two\", \"a\": \"C\"}\n{\"q\": \"Fine?\", \"a\": \"yes\"}\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(format!("raw/{corpus}/q.jsonl")), records).unwrap();
 }
 
-#[test]
-fn strict_fails_on_unexpected_checks_only() {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path();
-    catalogue(d, false);
-    let out = d.join("out");
-    let (m, raw) = (d.join("manifests"), d.join("raw"));
-    let build = [
+/// `medsins build` of the catalogue in `dir` into `dir/out`, with the arguments `extra`.
+fn build(dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    let (m, raw, out) = (dir.join("manifests"), dir.join("raw"), dir.join("out"));
+    let args = [
         "build",
         "--manifests",
         s(&m),
@@ -86,13 +81,38 @@ fn strict_fails_on_unexpected_checks_only() {
         "--out",
         s(&out),
     ];
-    let (code, stdout, _) = medsins(&build);
+    medsins(&[&args[..], extra].concat())
+}
+
+/// A one-task catalogue whose only sample answers `C` to an A/B question.
+fn catalogue(dir: &Path, expected: bool) {
+    let exp = if expected {
+        "expected_checks = [{ check = \"mc_answer_not_in_options\", reason = \"planted\" }]"
+    } else {
+        ""
+    };
+    write_catalogue(
+        dir,
+        "mc",
+        ("task950_mc", 950),
+        exp,
+        "{\"q\": \"Which?\\nA. one\\nB. two\", \"a\": \"C\"}\n{\"q\": \"Fine?\", \"a\": \"yes\"}\n",
+    );
+}
+
+#[test]
+fn strict_fails_on_unexpected_checks_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    catalogue(d, false);
+    let out = d.join("out");
+    let (code, stdout, _) = build(d, &[]);
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains("FAILED   mc_answer_not_in_options task950_mc 1 sample(s)"),
         "{stdout}"
     );
-    let (code, _, stderr) = medsins(&[&build[..], &["--strict"]].concat());
+    let (code, _, stderr) = build(d, &["--strict"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("1 unexpected failing check(s) (--strict"),
@@ -108,7 +128,7 @@ fn strict_fails_on_unexpected_checks_only() {
 
     // declared as expected: reported, not failing
     catalogue(d, true);
-    let (code, stdout, stderr) = medsins(&[&build[..], &["--strict"]].concat());
+    let (code, stdout, stderr) = build(d, &["--strict"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("expected mc_answer_not_in_options"),
@@ -124,17 +144,7 @@ fn bad_inputs_name_the_file_and_the_fix() {
     let d = tmp.path();
     catalogue(d, false);
     let missing = d.join("nope.json");
-    let (code, _, stderr) = medsins(&[
-        "build",
-        "--manifests",
-        s(&d.join("manifests")),
-        "--raw-root",
-        s(&d.join("raw")),
-        "--out",
-        s(&d.join("out")),
-        "--decontaminate",
-        s(&missing),
-    ]);
+    let (code, _, stderr) = build(d, &["--decontaminate", s(&missing)]);
     assert_eq!(code, 1);
     assert!(
         stderr.contains("--decontaminate") && stderr.contains("nope.json"),
@@ -147,49 +157,13 @@ fn bad_inputs_name_the_file_and_the_fix() {
 
 /// A one-task catalogue whose filter keeps 1 of 4 records, with or without a declared reason.
 fn low_yield_catalogue(dir: &Path, declared: &str) {
-    std::fs::create_dir_all(dir.join("manifests")).unwrap();
-    std::fs::create_dir_all(dir.join("raw/ly")).unwrap();
-    std::fs::write(
-        dir.join("manifests/ly.toml"),
-        format!(
-            r#"[corpus]
-id = "ly"
-name = "LY"
-homepage = "https://example.invalid"
-version = "1"
-license = "CC0-1.0"
-access = "public"
-citation = "none"
-obtain = "test"
-
-[[files]]
-id = "q"
-path = "q.jsonl"
-format = "jsonl"
-
-[[tasks]]
-id = "task951_ly"
-number = 951
-name = "ly"
-category = "Question Answering"
-text_source = "Exam"
-input_languages = ["en"]
-output_languages = ["en"]
-definition = "Answer."
-filter = "a == 'yes'"
-input = "{{{{ q }}}}"
-output = "{{{{ a }}}}"
-split = {{ policy = "fixed", split = "train" }}
-{declared}
-"#
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("raw/ly/q.jsonl"),
+    write_catalogue(
+        dir,
+        "ly",
+        ("task951_ly", 951),
+        &format!("filter = \"a == 'yes'\"\n{declared}"),
         "{\"q\": \"One?\", \"a\": \"yes\"}\n{\"q\": \"Two?\", \"a\": \"no\"}\n{\"q\": \"Three?\", \"a\": \"no\"}\n{\"q\": \"Four?\", \"a\": \"no\"}\n",
-    )
-    .unwrap();
+    );
 }
 
 #[test]
@@ -198,17 +172,7 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
     let d = tmp.path();
     low_yield_catalogue(d, "");
     let out = d.join("out");
-    let (m, raw) = (d.join("manifests"), d.join("raw"));
-    let build = [
-        "build",
-        "--manifests",
-        s(&m),
-        "--raw-root",
-        s(&raw),
-        "--out",
-        s(&out),
-    ];
-    let (code, stdout, stderr) = medsins(&build);
+    let (code, stdout, stderr) = build(d, &[]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("records: 4 read = 1 kept + 3 removed + 0 quarantined"),
@@ -258,7 +222,7 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
         d,
         "expected_yield = [{ reason = \"only questions answered yes\" }]",
     );
-    let (code, _, stderr) = medsins(&build);
+    let (code, _, stderr) = build(d, &[]);
     assert_eq!(code, 0);
     assert!(!stderr.contains("low yield"), "{stderr}");
     let (code, stdout, _) = medsins(&["check", s(&out), "--strict"]);
@@ -267,7 +231,7 @@ fn a_low_yield_is_a_build_warning_and_a_failing_check_unless_declared() {
         d,
         "expected_yield = [{ reason = \"only questions answered yes\", min = 0.3 }]",
     );
-    let (_, _, stderr) = medsins(&build);
+    let (_, _, stderr) = build(d, &[]);
     assert!(
         stderr.contains("; below the declared minimum of 30.0 %"),
         "{stderr}"
@@ -281,40 +245,54 @@ fn profile_and_leakage_flags_are_reported_and_bad_values_listed() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     low_yield_catalogue(d, "");
-    let (m, raw, out) = (d.join("manifests"), d.join("raw"), d.join("out"));
-    let build = [
-        "build",
-        "--manifests",
-        s(&m),
-        "--raw-root",
-        s(&raw),
-        "--out",
-        s(&out),
-    ];
-    let (code, stdout, _) = medsins(&build);
+    let (code, stdout, _) = build(d, &[]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains("profile: clean (leakage: remove)"),
         "{stdout}"
     );
-    let (code, stdout, _) = medsins(&[&build[..], &["--profile", "upstream"]].concat());
+    let (code, stdout, _) = build(d, &["--profile", "upstream"]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains("profile: upstream (leakage: off)"),
         "{stdout}"
     );
-    let (code, stdout, _) =
-        medsins(&[&build[..], &["--profile", "upstream", "--leakage", "flag"]].concat());
+    let (code, stdout, _) = build(d, &["--profile", "upstream", "--leakage", "flag"]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains("profile: upstream (leakage: flag)"),
         "{stdout}"
     );
-    let (code, _, stderr) = medsins(&[&build[..], &["--leakage", "drop"]].concat());
+    let (code, _, stderr) = build(d, &["--leakage", "drop"]);
     assert_eq!(code, 2);
     assert!(
         stderr.contains("invalid value 'drop' for '--leakage <LEAKAGE>'")
             && stderr.contains("[possible values: remove, flag, off]"),
         "{stderr}"
     );
+}
+
+/// The library entry the Python API calls (`medsins.build(profile=...)`): a refused value of a
+/// build option is a usage error naming the option and the values allowed, as on the command
+/// line but without its `error: ` and `--help` tip.
+#[test]
+fn the_library_report_names_a_refused_option_value_and_the_values_allowed() {
+    for (option, metavar, allowed) in [
+        ("--profile", "PROFILE", "clean, upstream"),
+        ("--leakage", "LEAKAGE", "remove, flag, off"),
+        ("--near-dedup", "POLICY", "off, flag, remove"),
+    ] {
+        let args: Vec<String> = ["build", "--out", "unused", option, "drop"]
+            .map(String::from)
+            .into();
+        match medsins_cli::report(&args) {
+            Err(medsins_cli::ReportError::Usage(m)) => assert_eq!(
+                m,
+                format!(
+                    "invalid value 'drop' for '{option} <{metavar}>'\n  [possible values: {allowed}]"
+                )
+            ),
+            other => panic!("{option} drop: {other:?}"),
+        }
+    }
 }

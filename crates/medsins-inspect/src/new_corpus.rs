@@ -5,6 +5,8 @@
 
 use medsins_manifest::{CatalogueSource, Diagnostic};
 use medsins_pipeline::corpus::Checksums;
+use medsins_readers::ReadError;
+use medsins_scaffold::ScaffoldError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -64,6 +66,12 @@ pub enum NewCorpusError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The raw file yields no records, so there is nothing to guess the manifest from (the
+    /// reader's own advice, to declare `may_be_empty`, is for a manifest that exists).
+    #[error(
+        "{path}: {what}; new-corpus writes the manifest from the file's records: pass --from a raw file (or folder) that holds some, e.g. a sample of the corpus"
+    )]
+    NoRecords { path: PathBuf, what: String },
     #[error(transparent)]
     Scaffold(#[from] medsins_scaffold::ScaffoldError),
 }
@@ -140,7 +148,12 @@ pub fn new_corpus(o: &NewCorpusOptions) -> Result<NewCorpus, NewCorpusError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let ins = medsins_scaffold::inspect(&raw_file, &corpus_dir)?;
+    let ins = medsins_scaffold::inspect(&raw_file, &corpus_dir).map_err(|e| match e {
+        ScaffoldError::Read(ReadError::Empty { path, what }) => {
+            NewCorpusError::NoRecords { path, what }
+        }
+        other => other.into(),
+    })?;
     let text = match ins.format.as_str() {
         "sni-task" => medsins_scaffold::manifest_from_task_json(id, &raw_file, &rel)?,
         "workbook" => medsins_scaffold::manifest_from_workbook(id, &raw_file, &rel)?,
@@ -207,4 +220,45 @@ pub fn new_corpus(o: &NewCorpusOptions) -> Result<NewCorpus, NewCorpusError> {
     }
     report.problems = diags.0;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `new-corpus` from `raw` (a file named `name`) into a catalogue in a temporary folder:
+    /// the error it gives, as printed.
+    fn error_from(name: &str, raw: &str) -> (String, PathBuf, tempfile::TempDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join(name);
+        std::fs::write(&from, raw).unwrap();
+        let options = NewCorpusOptions {
+            id: "my-corpus".into(),
+            from,
+            raw_root: tmp.path().join("raw"),
+            manifests: tmp.path().join("corpora-manifests"),
+            fixtures: tmp.path().join("fixtures/raw"),
+            records: 5,
+            force: false,
+        };
+        let e = new_corpus(&options).expect_err("nothing to guess a manifest from");
+        let copied = options.raw_root.join("my-corpus").join(name);
+        (e.to_string(), copied, tmp)
+    }
+
+    #[test]
+    fn a_raw_file_without_records_asks_for_one_with_records_not_for_may_be_empty() {
+        let advice = "new-corpus writes the manifest from the file's records: pass --from a raw file (or folder) that holds some, e.g. a sample of the corpus";
+        for (name, raw, what) in [
+            ("empty.csv", "", "the file is empty (0 bytes)"),
+            (
+                "header.csv",
+                "a,b\n",
+                "it has a header row but no data rows",
+            ),
+        ] {
+            let (message, copied, _tmp) = error_from(name, raw);
+            assert_eq!(message, format!("{}: {what}; {advice}", copied.display()));
+        }
+    }
 }

@@ -165,41 +165,10 @@ impl<'s> Walker<'s> {
     fn one_of(&mut self, branches: &'s [Value], value: &Spanned<DeValue<'_>>, path: &str) {
         let branches: Vec<&'s Value> = branches.iter().map(|b| self.resolve(b)).collect();
         if let (DeValue::Table(table), Some(tag)) = (value.get_ref(), discriminator(&branches)) {
-            let names: Vec<&str> = branches.iter().filter_map(|b| tag_value(b, tag)).collect();
-            let given = table
-                .iter()
-                .find(|(k, _)| k.get_ref().as_ref() == tag)
-                .map(|(k, v)| (k.span(), v));
-            return match given {
-                None => self.report(
-                    value.span(),
-                    path,
-                    format!("missing field `{tag}` (one of {})", names.join(", ")),
-                ),
-                Some((_, v)) => match v.get_ref() {
-                    DeValue::String(s) => {
-                        match branches
-                            .iter()
-                            .find(|b| tag_value(b, tag) == Some(s.as_ref()))
-                        {
-                            Some(branch) => self.table(branch, table, value.span(), path),
-                            None => self.report(
-                                v.span(),
-                                &join(path, tag),
-                                format!(
-                                    "unknown {tag} `{s}`, expected one of {}",
-                                    names.join(", ")
-                                ),
-                            ),
-                        }
-                    }
-                    _ => self.report(
-                        v.span(),
-                        &join(path, tag),
-                        format!("expected a string, found {}", kind(v.get_ref())),
-                    ),
-                },
-            };
+            if let Some(branch) = self.tagged_branch(&branches, tag, table, value.span(), path) {
+                self.table(branch, table, value.span(), path);
+            }
+            return;
         }
         let mut tried = Vec::new();
         for branch in &branches {
@@ -251,6 +220,38 @@ impl<'s> Walker<'s> {
             path,
             format!("expected {expected}, found {found}"),
         );
+    }
+
+    /// The branch of a discriminated `oneOf` that `table`'s `tag` field names; when the field
+    /// is missing, not a string or names no branch, that is reported and there is none.
+    fn tagged_branch(
+        &mut self,
+        branches: &[&'s Value],
+        tag: &str,
+        table: &DeTable<'_>,
+        span: Range<usize>,
+        path: &str,
+    ) -> Option<&'s Value> {
+        let names: Vec<&str> = branches.iter().filter_map(|b| tag_value(b, tag)).collect();
+        let Some((_, given)) = table.iter().find(|(k, _)| k.get_ref().as_ref() == tag) else {
+            let message = format!("missing field `{tag}` (one of {})", names.join(", "));
+            self.report(span, path, message);
+            return None;
+        };
+        let DeValue::String(s) = given.get_ref() else {
+            let message = format!("expected a string, found {}", kind(given.get_ref()));
+            self.report(given.span(), &join(path, tag), message);
+            return None;
+        };
+        let branch = branches
+            .iter()
+            .find(|b| tag_value(b, tag) == Some(s.as_ref()))
+            .copied();
+        if branch.is_none() {
+            let message = format!("unknown {tag} `{s}`, expected one of {}", names.join(", "));
+            self.report(given.span(), &join(path, tag), message);
+        }
+        branch
     }
 
     fn string(&mut self, schema: &Value, s: &str, span: Range<usize>, path: &str) {
@@ -417,6 +418,25 @@ mod tests {
             got.iter()
                 .any(|m| m.starts_with("`tasks[0].steps[1].op`: unknown op `nope`, expected one of iob_entities, pubtator_entities")),
             "{got:#?}"
+        );
+    }
+
+    #[test]
+    fn a_tagged_table_without_a_string_tag_says_what_the_tag_may_be() {
+        let text = "[corpus]\nid = \"x\"\n[[tasks]]\nsteps = [{ into = \"x\" }, { op = 3 }]\nsplit = { split = \"train\" }\n";
+        let got: Vec<String> = messages(text)
+            .into_iter()
+            .filter(|m| m.starts_with("`tasks[0].s"))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "`tasks[0].steps[0]`: missing field `op` (one of iob_entities, pubtator_entities, \
+                 lettered_options, join, lookup, section, keyword_label, key_value, group, explode, \
+                 keep, py_literal, select, set, keep_last, lookup_records, regex_replace, pandas_values)",
+                "`tasks[0].steps[1].op`: expected a string, found an integer",
+                "`tasks[0].split`: missing field `policy` (one of official, fixed, hash, head)",
+            ]
         );
     }
 }

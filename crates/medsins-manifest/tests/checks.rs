@@ -3,7 +3,9 @@
 //! manifest without problems gives none. Also what parsing reports for a manifest that is not
 //! one.
 
-use medsins_manifest::{LoadedManifest, check_catalogue};
+mod common;
+
+use medsins_manifest::LoadedManifest;
 use std::path::Path;
 
 const CORPUS: &str = r#"[corpus]
@@ -39,18 +41,12 @@ output = "{{ a }}"
 split = { policy = "fixed", split = "train" }
 "#;
 
-/// `alpha.toml` holding `text`, parsed.
-fn parse(text: &str) -> LoadedManifest {
-    LoadedManifest::parse(Path::new("alpha.toml"), text.to_string()).expect("parses")
-}
+/// The file name every manifest of these tests has.
+const FILE: &str = "alpha.toml";
 
 /// Every problem of `text` (as `alpha.toml`), one line each.
 fn problems(text: &str) -> Vec<String> {
-    check_catalogue(&[parse(text)])
-        .0
-        .iter()
-        .map(ToString::to_string)
-        .collect()
+    common::problems(FILE, text)
 }
 
 /// `alpha.toml:line:col` of the `nth` occurrence (from 0) of `needle` in `text`.
@@ -63,7 +59,7 @@ fn at(text: &str, needle: &str, nth: usize) -> String {
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().unwrap().chars().count() + 1;
-    format!("alpha.toml:{line}:{col}")
+    format!("{FILE}:{line}:{col}")
 }
 
 /// Diagnostics as a report lists them: by line, then column, then message.
@@ -283,7 +279,7 @@ format = "jsonl"
 #[test]
 fn a_manifest_that_does_not_parse_is_located() {
     let text = format!("{CORPUS}{FILES}{TASK}").replace("number = 901", "number = \"901\"");
-    let e = LoadedManifest::parse(Path::new("alpha.toml"), text.clone()).unwrap_err();
+    let e = LoadedManifest::parse(Path::new(FILE), text.clone()).unwrap_err();
     let found: Vec<String> = e.0.iter().map(ToString::to_string).collect();
     assert_eq!(
         found,

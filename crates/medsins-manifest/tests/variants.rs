@@ -1,8 +1,9 @@
 //! Manifests with several distributions (`[[variants]]`): parsing, the view of one variant, and
 //! the meaning checks, all reported at once with file:line:col.
 
-use medsins_manifest::{LoadedManifest, Step, check_catalogue};
-use std::path::Path;
+mod common;
+
+use medsins_manifest::{LoadedManifest, Step};
 
 const HEAD: &str = r#"[corpus]
 id = "demo"
@@ -30,17 +31,15 @@ output = "{{ answer }}"
 split = { policy = "official" }
 "#;
 
+/// The file name every manifest of these tests has.
+const FILE: &str = "corpora-manifests/demo.toml";
+
 fn load(text: &str) -> LoadedManifest {
-    LoadedManifest::parse(Path::new("corpora-manifests/demo.toml"), text.to_string())
-        .unwrap_or_else(|d| panic!("{d}"))
+    common::parse(FILE, text)
 }
 
 fn diagnostics(text: &str) -> Vec<String> {
-    check_catalogue(&[load(text)])
-        .0
-        .iter()
-        .map(|d| d.to_string())
-        .collect()
+    common::problems(FILE, text)
 }
 
 #[test]

@@ -1,11 +1,12 @@
 //! The dataset card (`README.md` of the output) and `LICENSE.md`: the Hugging Face Hub's
 //! dataset-card metadata (every field that applies: languages, licence with its name and
 //! link, size and task categories, configs per task, `dataset_info` with features and split
-//! sizes read from the written shards, gating terms when restricted rows are present), then
-//! the data fields, how to load, limitations, counts, licences and citations.
+//! sizes read from the written shards, gating terms when restricted rows are present, the
+//! profile and quality policies that built it), then how the rows were prepared, the data
+//! fields, how to load, limitations, counts, licences and citations.
 
-use medsins_core::{Category, TaskMeta};
-use medsins_manifest::LoadedManifest;
+use medsins_core::{Category, LeakagePolicy, Profile, TaskMeta};
+use medsins_manifest::{LoadedManifest, NearDedupPolicy};
 use medsins_output::{Lock, OutputError, Stats};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use std::collections::{BTreeMap, BTreeSet};
@@ -303,6 +304,46 @@ fn licence_file(manifests: &[&LoadedManifest], stats: &Stats) -> String {
     b
 }
 
+/// The profile and quality policies that shaped the rows, as the lock's `options` record them
+/// (so the card says what `medsins verify --rebuild` rebuilds with).
+struct Policies {
+    profile: Profile,
+    leakage: LeakagePolicy,
+    /// `--near-dedup`, replacing every manifest's policy; `None`: each manifest's own.
+    near_dedup: Option<NearDedupPolicy>,
+}
+
+impl Policies {
+    /// Read as `BuildOptions::from_locked` reads them: a lock without a profile is `clean`,
+    /// one without a leakage policy has its profile's default.
+    fn of(lock: &Lock) -> Policies {
+        let named = |k: &str| lock.options.get(k).and_then(|v| v.as_str());
+        let profile = named("profile")
+            .and_then(Profile::parse)
+            .unwrap_or(Profile::Clean);
+        Policies {
+            profile,
+            leakage: named("leakage")
+                .and_then(LeakagePolicy::parse)
+                .unwrap_or(LeakagePolicy::default_for(profile)),
+            near_dedup: lock
+                .options
+                .get("near_dedup")
+                .and_then(|p| serde_json::from_value(p.clone()).ok()),
+        }
+    }
+
+    /// The `near_dedup` value of the card's metadata: the override, else `manifest`.
+    fn near_dedup_name(&self) -> &'static str {
+        match self.near_dedup {
+            None => "manifest",
+            Some(NearDedupPolicy::Off) => "off",
+            Some(NearDedupPolicy::Flag) => "flag",
+            Some(NearDedupPolicy::Remove) => "remove",
+        }
+    }
+}
+
 /// What the card's sections share, computed once.
 struct Facts<'a> {
     c: &'a CardInputs<'a>,
@@ -315,6 +356,7 @@ struct Facts<'a> {
     /// Tasks with at least one row.
     with_rows: Vec<&'a TaskMeta>,
     restricted: Vec<&'a str>,
+    policies: Policies,
 }
 
 impl<'a> Facts<'a> {
@@ -350,6 +392,7 @@ impl<'a> Facts<'a> {
                 })
                 .collect(),
             restricted: restricted(c.manifests),
+            policies: Policies::of(c.lock),
         }
     }
 
@@ -386,6 +429,7 @@ fn dataset_card(
     dataset_infos(&mut b, &f);
     b.push_str("---\n\n");
     overview(&mut b, &f);
+    preparation(&mut b, &f.policies);
     loading(&mut b, &f);
     fields_and_tasks(&mut b, &f);
     limitations(&mut b);
@@ -454,6 +498,14 @@ fn hub_metadata(y: &mut String, f: &Facts) {
     for c in &f.categories {
         let _ = writeln!(y, "- {}", yaml_str(c));
     }
+    let p = &f.policies;
+    let _ = writeln!(
+        y,
+        "medsins_build:\n  profile: {}\n  leakage: {}\n  near_dedup: {}",
+        p.profile.as_str(),
+        p.leakage.as_str(),
+        p.near_dedup_name()
+    );
 }
 
 /// The Hub's access gate, when rows of restricted corpora are present.
@@ -578,6 +630,68 @@ fn overview(b: &mut String, f: &Facts) {
     }
 }
 
+/// How the rows were prepared: the profile, the leakage policy and the near-duplicate policy
+/// (the card's `medsins_build` metadata, in words).
+fn preparation(b: &mut String, p: &Policies) {
+    let profile = match p.profile {
+        Profile::Clean => {
+            "text normalised (Unicode NFC, line ends, surrounding space trimmed), empty inputs and \
+             outputs removed, exact duplicates removed within each task (not across tasks)"
+        }
+        Profile::Upstream => {
+            "the authors' preparation scripts reproduced where the manifests declare how (each \
+             manifest's `fidelity` says what still differs): text as rendered, exact duplicates \
+             kept (flagged `exact_duplicate_flag` in the ledger)"
+        }
+    };
+    let leakage = match p.leakage {
+        LeakagePolicy::Remove => {
+            "training rows whose input equals or near-duplicates a test or validation input of \
+             any task are removed (`leak` in the ledger)"
+        }
+        LeakagePolicy::Flag => {
+            "training rows whose input equals or near-duplicates a test or validation input of \
+             any task are kept and flagged (`leak_flag` in the ledger): leave them out before \
+             evaluating on those splits"
+        }
+        LeakagePolicy::Off => {
+            "training rows were not compared with test and validation inputs: a training row may \
+             repeat a held-out input"
+        }
+    };
+    let near_dedup = match p.near_dedup {
+        None if p.profile == Profile::Upstream => {
+            "as each task's manifest declares (`near_dedup`), at most flagged in this profile \
+             (`near_duplicate_flag` in the ledger; a policy `remove` becomes `flag`)"
+        }
+        None => {
+            "as each task's manifest declares (`near_dedup`; flagged as `near_duplicate_flag` and \
+             kept unless it says `remove` or `off`)"
+        }
+        Some(NearDedupPolicy::Flag) => {
+            "flagged (`near_duplicate_flag` in the ledger) and kept, in every task (`--near-dedup \
+             flag` replaced the manifests' policies)"
+        }
+        Some(NearDedupPolicy::Remove) => {
+            "removed within each task (`near_duplicate` in the ledger), in every task \
+             (`--near-dedup remove` replaced the manifests' policies)"
+        }
+        Some(NearDedupPolicy::Off) => {
+            "not looked for, in any task (`--near-dedup off` replaced the manifests' policies)"
+        }
+    };
+    let _ = writeln!(
+        b,
+        "## How the rows were prepared\n\n\
+         - Profile `{}`: {profile}.\n\
+         - Leakage `{}`: {leakage}.\n\
+         - Near-duplicates: {near_dedup}.\n\n\
+         `medsins.lock.json` records these options; `medsins verify --rebuild` rebuilds with them.\n",
+        p.profile.as_str(),
+        p.leakage.as_str()
+    );
+}
+
 /// How to load the dataset with `datasets`, polars and DuckDB.
 fn loading(b: &mut String, f: &Facts) {
     let example = f
@@ -636,10 +750,8 @@ fn limitations(b: &mut String) {
         "\n## Limitations\n\n\
          - Rows inherit the errors, biases and coverage of their source corpora (mostly English; clinical notes \
          from a few US hospitals); nothing here is medical advice.\n\
-         - Near-duplicates are flagged (`near_duplicate_flag` in the ledger) and kept unless a task's policy \
-         removes them; exact duplicates are removed within a task only.\n\
-         - Test and validation inputs are kept out of every task's training rows (exact and near matches), \
-         but not out of other datasets: decontaminate against your benchmarks (`medsins build --decontaminate`).\n\
+         - Leakage is looked for (see How the rows were prepared) between the tasks of this dataset only, \
+         never against other datasets: decontaminate against your benchmarks (`medsins build --decontaminate`).\n\
          - Where the authors' own preparation of a task is unknown, its rendering follows the published task \
          definition; such tasks can differ from the MedS-Ins release.\n\
          - Licences differ per corpus (see below and `{LICENSE_FILE}`): check each row's `license` and `access` \
@@ -676,6 +788,139 @@ fn sources(b: &mut String, f: &Facts) {
             "**{}**\n\n```\n{}\n```\n",
             m.manifest.corpus.name,
             m.manifest.corpus.citation.trim()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::BuildOptions;
+
+    /// The card of an empty build whose lock records the options `set` gives.
+    fn card_with(set: impl FnOnce(&mut BuildOptions)) -> String {
+        let mut opts = BuildOptions::new("raw".into(), "out".into());
+        set(&mut opts);
+        let lock = Lock {
+            builder_version: medsins_core::BUILDER_VERSION.to_string(),
+            complete: true,
+            options: opts.locked(),
+            instruction_bank: None,
+            manifests: Vec::new(),
+            raw_files: Vec::new(),
+            missing: Vec::new(),
+            failed: Vec::new(),
+            catalogue: "directory".into(),
+            checksums_skipped: Vec::new(),
+        };
+        let inputs = CardInputs {
+            manifests: &[],
+            sources: &BTreeMap::new(),
+            built: &[],
+            stats: &Stats::default(),
+            lock: &lock,
+        };
+        dataset_card(&inputs, &BTreeMap::new(), &[])
+    }
+
+    /// The lines of the card's `medsins_build` metadata, and its "How the rows were prepared"
+    /// section.
+    fn policies_of(card: &str) -> (Vec<&str>, &str) {
+        let meta = card
+            .lines()
+            .skip_while(|l| *l != "medsins_build:")
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .collect();
+        let section = card
+            .split_once("## How the rows were prepared\n\n")
+            .and_then(|(_, rest)| rest.split_once("\n## "))
+            .map(|(section, _)| section)
+            .expect("a How the rows were prepared section");
+        (meta, section)
+    }
+
+    #[test]
+    fn the_card_says_which_profile_and_policies_built_the_rows() {
+        let clean = card_with(|_| {});
+        assert_eq!(
+            policies_of(&clean),
+            (
+                vec![
+                    "  profile: clean",
+                    "  leakage: remove",
+                    "  near_dedup: manifest"
+                ],
+                "- Profile `clean`: text normalised (Unicode NFC, line ends, surrounding space trimmed), empty \
+                 inputs and outputs removed, exact duplicates removed within each task (not across tasks).\n\
+                 - Leakage `remove`: training rows whose input equals or near-duplicates a test or validation \
+                 input of any task are removed (`leak` in the ledger).\n\
+                 - Near-duplicates: as each task's manifest declares (`near_dedup`; flagged as \
+                 `near_duplicate_flag` and kept unless it says `remove` or `off`).\n\n\
+                 `medsins.lock.json` records these options; `medsins verify --rebuild` rebuilds with them.\n"
+            )
+        );
+        let upstream = card_with(|o| {
+            o.profile = Profile::Upstream;
+            o.leakage = LeakagePolicy::Flag;
+            o.near_dedup = Some(NearDedupPolicy::Off);
+        });
+        assert_eq!(
+            policies_of(&upstream),
+            (
+                vec![
+                    "  profile: upstream",
+                    "  leakage: flag",
+                    "  near_dedup: off"
+                ],
+                "- Profile `upstream`: the authors' preparation scripts reproduced where the manifests \
+                 declare how (each manifest's `fidelity` says what still differs): text as rendered, exact \
+                 duplicates kept (flagged `exact_duplicate_flag` in the ledger).\n\
+                 - Leakage `flag`: training rows whose input equals or near-duplicates a test or validation \
+                 input of any task are kept and flagged (`leak_flag` in the ledger): leave them out before \
+                 evaluating on those splits.\n\
+                 - Near-duplicates: not looked for, in any task (`--near-dedup off` replaced the manifests' \
+                 policies).\n\n\
+                 `medsins.lock.json` records these options; `medsins verify --rebuild` rebuilds with them.\n"
+            )
+        );
+        let upstream_manifests = card_with(|o| {
+            o.profile = Profile::Upstream;
+            o.leakage = LeakagePolicy::default_for(Profile::Upstream);
+        });
+        let (meta, section) = policies_of(&upstream_manifests);
+        assert_eq!(
+            meta,
+            [
+                "  profile: upstream",
+                "  leakage: off",
+                "  near_dedup: manifest"
+            ]
+        );
+        assert!(
+            section.contains(
+                "- Near-duplicates: as each task's manifest declares (`near_dedup`), at most flagged \
+                 in this profile (`near_duplicate_flag` in the ledger; a policy `remove` becomes `flag`).\n"
+            ),
+            "{section}"
+        );
+        let off = card_with(|o| {
+            o.leakage = LeakagePolicy::Off;
+            o.near_dedup = Some(NearDedupPolicy::Remove);
+        });
+        let (meta, section) = policies_of(&off);
+        assert_eq!(
+            meta,
+            ["  profile: clean", "  leakage: off", "  near_dedup: remove"]
+        );
+        assert!(
+            section.contains(
+                "- Leakage `off`: training rows were not compared with test and validation inputs: a \
+                 training row may repeat a held-out input.\n\
+                 - Near-duplicates: removed within each task (`near_duplicate` in the ledger), in every \
+                 task (`--near-dedup remove` replaced the manifests' policies).\n"
+            ),
+            "{section}"
         );
     }
 }
