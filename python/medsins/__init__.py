@@ -81,9 +81,10 @@ def build(
     How samples are rendered and cleaned (``None`` leaves the command's default; the lock's
     ``options`` and the dataset card record what was used):
 
-    - ``profile``: ``"clean"`` (default: normalised text; duplicates, near-duplicates and
-      leaks removed) or ``"upstream"`` (the authors' preparation scripts reproduced where the
-      manifests say how: text verbatim, duplicates kept, leakage off unless ``leakage``);
+    - ``profile``: ``"clean"`` (default: normalised text; exact duplicates and leaks removed,
+      near-duplicates as each manifest says) or ``"upstream"`` (the authors' preparation
+      scripts reproduced where the manifests say how: text verbatim, duplicates kept, leakage
+      off unless ``leakage``);
     - ``leakage``: training samples whose input equals or near-duplicates a held-out input
       of any task are ``"remove"``-d (ledger ``leak``), kept and ``"flag"``-ged (ledger
       ``leak_flag``) or not looked for (``"off"``); default ``"remove"`` with the clean
