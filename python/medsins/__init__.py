@@ -62,17 +62,54 @@ def _run(command, positional=(), **options):
     return _json.loads(_report(args))
 
 
-def build(out, raw_root=None, only=None, jobs=None, **options):
+def build(
+    out,
+    raw_root=None,
+    only=None,
+    jobs=None,
+    profile=None,
+    leakage=None,
+    near_dedup=None,
+    **options,
+):
     """Builds the dataset into the folder ``out`` and returns the build report.
 
     ``raw_root``: the folder holding one sub-folder per corpus (default: the catalogue's
     fixtures); ``only``: corpus or task ids; ``jobs``: worker threads (the output does not
-    depend on it). Other options as ``medsins build --help`` lists them, e.g.
-    ``instructions``, ``access``, ``exclude_licence``, ``seed``, ``shard_rows``,
-    ``manifests``, ``decontaminate``, ``tokenizer``, ``max_tokens``, ``skip_checksums``.
-    Missing or failed corpora are reported in ``report["corpora"]``, not raised.
+    depend on it).
+
+    How samples are rendered and cleaned (``None`` leaves the command's default; the lock's
+    ``options`` and the dataset card record what was used):
+
+    - ``profile``: ``"clean"`` (default: normalised text; exact duplicates and leaks removed,
+      near-duplicates as each manifest says) or ``"upstream"`` (the authors' preparation
+      scripts reproduced where the manifests say how: text verbatim, duplicates kept, leakage
+      off unless ``leakage``);
+    - ``leakage``: training samples whose input equals or near-duplicates a held-out input
+      of any task are ``"remove"``-d (ledger ``leak``), kept and ``"flag"``-ged (ledger
+      ``leak_flag``) or not looked for (``"off"``); default ``"remove"`` with the clean
+      profile, ``"off"`` with the upstream one;
+    - ``near_dedup``: ``"off"``, ``"flag"`` or ``"remove"``, the near-duplicate policy of
+      every task instead of each manifest's ``near_dedup`` (default: the manifests').
+
+    A value not listed raises ``ValueError`` naming the option and the values allowed.
+    Other options as ``medsins build --help`` lists them, e.g. ``instructions``, ``access``,
+    ``exclude_licence``, ``seed``, ``shard_rows``, ``manifests``, ``decontaminate``,
+    ``tokenizer``, ``max_tokens``, ``skip_checksums``. Missing or failed corpora are reported
+    in ``report["corpora"]``, not raised; ``report["removed_by_reason"]`` and
+    ``report["flagged_by_reason"]`` count the ledger's entries.
     """
-    return _run("build", out=out, raw_root=raw_root, only=only, jobs=jobs, **options)
+    return _run(
+        "build",
+        out=out,
+        raw_root=raw_root,
+        only=only,
+        jobs=jobs,
+        profile=profile,
+        leakage=leakage,
+        near_dedup=near_dedup,
+        **options,
+    )
 
 
 def validate(*paths, manifests=None, raw_root=None, **options):
