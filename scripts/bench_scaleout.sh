@@ -40,6 +40,7 @@ else
 fi
 timed "first build, empty cache" "$bin" build "${common[@]}" --out "$dir/first" --cache "$dir/cache"
 same "$dir/plain" "$dir/first"
+echo "  cache: $(du -sm "$dir/cache/units" | cut -f1) MB of units, $(du -sm "$dir/cache/written" | cut -f1) MB of written shards"
 timed "rebuild, nothing changed" "$bin" build "${common[@]}" --out "$dir/again" --cache "$dir/cache"
 same "$dir/plain" "$dir/again"
 largest=$("$bin" -q plan "${common[@]}" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["units"][0]["corpus"])')

@@ -2,7 +2,8 @@
 //! one without; a second build reuses every unit; editing one manifest recomputes only its
 //! corpus's units; an option that changes units changes every key, one that only changes the
 //! write phase none; `--cached-only` lists the units a cache lacks; a damaged unit is
-//! recomputed.
+//! recomputed. Tasks' written shards are cached too: reused when nothing that decides them
+//! changed, rewritten when a write option changed, found and rewritten when damaged.
 
 use medsins_e2e::*;
 use medsins_manifest::Catalogue;
@@ -10,7 +11,6 @@ use medsins_pipeline::{
     BuildOptions, BuildReport, CacheOptions, CacheReport, Checksums, build, build_with_cache,
     plan_units,
 };
-use std::collections::BTreeMap;
 use std::path::Path;
 
 fn options(raw: &Path, out: &Path) -> BuildOptions {
@@ -32,38 +32,6 @@ fn cached(cat: &Catalogue, opts: &BuildOptions, cache: &Path) -> (BuildReport, C
         .clone()
         .expect("a cached build reports its units");
     (report, used)
-}
-
-/// Every file under `dir` (relative path -> bytes).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    files
-}
-
-fn assert_same_tree(a: &Path, b: &Path) {
-    let (ta, tb) = (tree(a), tree(b));
-    assert_eq!(
-        ta.keys().collect::<Vec<_>>(),
-        tb.keys().collect::<Vec<_>>(),
-        "{} and {} hold different files",
-        a.display(),
-        b.display()
-    );
-    for (name, bytes) in &ta {
-        assert!(bytes == &tb[name], "{name} differs");
-    }
 }
 
 /// The ids of the units a build of `cat` has.
@@ -128,14 +96,27 @@ fn the_demo_with_a_cache_is_the_same_bytes_and_a_second_build_reuses_every_unit(
         (used.reused.len(), sorted(used.computed)),
         (0, units.clone())
     );
+    assert_eq!(
+        (used.shards_reused.len(), used.shards_written.len()),
+        (0, 122)
+    );
     assert_same_tree(&plain, &first);
 
     let second = tmp.path().join("second");
     let (report, used) = cached(&cat, &options(&raw, &second), &cache);
     assert_eq!((sorted(used.reused), used.computed.len()), (units, 0));
+    assert_eq!(
+        (used.shards_reused.len(), used.shards_written.len()),
+        (122, 0)
+    );
     assert_same_tree(&plain, &second);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["cache"]["computed"], serde_json::json!([]));
+    assert_eq!(json["cache"]["shards_written"], serde_json::json!([]));
+    assert_eq!(
+        json["cache"]["shards_reused"][0],
+        "task1_participant_extraction"
+    );
 }
 
 #[test]
@@ -151,6 +132,8 @@ fn editing_one_manifest_recomputes_only_its_units_with_a_clean_builds_bytes() {
     let (_, used) = cached(&edited, &options(&raw, &after), &cache);
     assert_eq!(used.computed, ["meqsum/task114_medqsum_text_summurization"]);
     assert_eq!(used.reused.len(), 86);
+    assert_eq!(used.shards_written, ["task114_medqsum_text_summurization"]);
+    assert_eq!(used.shards_reused.len(), 121);
     let clean = tmp.path().join("clean");
     build(&edited, &options(&raw, &clean)).expect("clean build");
     assert_same_tree(&clean, &after);
@@ -162,7 +145,7 @@ fn editing_one_manifest_recomputes_only_its_units_with_a_clean_builds_bytes() {
 }
 
 #[test]
-fn the_seed_changes_every_key_and_shard_size_none() {
+fn the_seed_changes_every_key_and_shard_size_none_but_the_shards_written() {
     let tmp = tempfile::tempdir().unwrap();
     let (cat, raw, cache) = (catalogue(), fixtures_root(), tmp.path().join("cache"));
     let only =
@@ -171,16 +154,52 @@ fn the_seed_changes_every_key_and_shard_size_none() {
     only(&mut opts);
     let (_, used) = cached(&cat, &opts, &cache);
     assert_eq!(used.computed.len(), 2);
+    let tasks = [
+        "task114_medqsum_text_summurization",
+        "task41_mednli_textual_entailment_discriminative",
+        "task42_mednli_textual_entailment_generative",
+        "task43_mednli_wrong_textual_entailment_generative",
+        "task44_mednli_textual_entailment_classification",
+    ];
+    assert_eq!(sorted(used.shards_written.clone()), tasks);
 
     let mut reshard = options(&raw, &tmp.path().join("b"));
     only(&mut reshard);
     reshard.shard_rows = 1;
     let (_, used) = cached(&cat, &reshard, &cache);
     assert_eq!((used.reused.len(), used.computed.len()), (2, 0));
+    assert_eq!(sorted(used.shards_written), tasks, "another shard size");
     let mut plain = reshard.clone();
     plain.out = tmp.path().join("b-plain");
     build(&cat, &plain).unwrap();
     assert_same_tree(&plain.out, &reshard.out);
+
+    // another row-group bound rewrites the shards too; the same options again reuse them
+    let mut groups = options(&raw, &tmp.path().join("groups"));
+    only(&mut groups);
+    groups.row_group_bytes = 1 << 10;
+    let (_, used) = cached(&cat, &groups, &cache);
+    assert_eq!(
+        sorted(used.shards_written),
+        tasks,
+        "another row-group bound"
+    );
+    let mut plain = groups.clone();
+    plain.out = tmp.path().join("groups-plain");
+    build(&cat, &plain).unwrap();
+    assert_same_tree(&plain.out, &groups.out);
+    let shard = "data/task114_medqsum_text_summurization/train-00000-of-00001.parquet";
+    assert_ne!(
+        tree(&plain.out)[shard],
+        tree(&opts.out)[shard],
+        "the row-group bound is applied"
+    );
+    groups.out = tmp.path().join("groups-again");
+    let (_, used) = cached(&cat, &groups, &cache);
+    assert_eq!(
+        (used.shards_reused.len(), used.shards_written.len()),
+        (5, 0)
+    );
 
     let mut reseed = options(&raw, &tmp.path().join("c"));
     only(&mut reseed);
@@ -239,7 +258,7 @@ fn a_damaged_unit_is_recomputed() {
         .flatten()
         .collect();
     assert_eq!(units.len(), 1);
-    let samples = units[0].path().join("0.samples");
+    let samples = units[0].path().join("0.samples.zst");
     let len = std::fs::metadata(&samples).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
@@ -291,18 +310,6 @@ fn a_rebuild_of_a_synth_root_after_one_manifest_changes_is_a_clean_builds_bytes(
     assert_same_tree(&clean.out, &opts.out);
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            copy_tree(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_changed_raw_file_recomputes_only_the_units_that_read_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -332,4 +339,87 @@ fn a_changed_raw_file_recomputes_only_the_units_that_read_it() {
     clean.out = tmp.path().join("clean");
     build(&cat, &clean).unwrap();
     assert_same_tree(&clean.out, &opts.out);
+}
+
+/// The one entry of a cache folder of `kind` (`units`, `written`).
+fn only_entry(cache: &Path, kind: &str) -> std::path::PathBuf {
+    let entries: Vec<_> = std::fs::read_dir(cache.join(kind))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries[0].clone()
+}
+
+#[test]
+fn damaged_written_shards_are_found_and_the_task_written_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cat, raw, cache) = (catalogue(), fixtures_root(), tmp.path().join("cache"));
+    let mut opts = options(&raw, &tmp.path().join("a"));
+    opts.selection.only = vec!["meqsum".into()];
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(used.shards_written, ["task114_medqsum_text_summurization"]);
+    let mut plain = opts.clone();
+    plain.out = tmp.path().join("plain");
+    build(&cat, &plain).unwrap();
+    let entry = only_entry(&cache, "written");
+    let shard = entry.join("train-00000-of-00001.parquet");
+
+    // one byte changed, the size kept: the SHA-256 checked while copying finds it
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&shard, &bytes).unwrap();
+    opts.out = tmp.path().join("b");
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(
+        (used.reused.len(), used.shards_written),
+        (1, vec!["task114_medqsum_text_summurization".to_string()])
+    );
+    assert_same_tree(&plain.out, &opts.out);
+
+    // a shard cut short (a copy interrupted): its size differs from the record's
+    let entry = only_entry(&cache, "written");
+    let shard = entry.join("train-00000-of-00001.parquet");
+    let len = std::fs::metadata(&shard).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&shard)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    opts.out = tmp.path().join("c");
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(used.shards_written.len(), 1);
+    assert_same_tree(&plain.out, &opts.out);
+
+    // a record that does not parse
+    std::fs::write(only_entry(&cache, "written").join("written.json"), "{").unwrap();
+    opts.out = tmp.path().join("d");
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(used.shards_written.len(), 1);
+    assert_same_tree(&plain.out, &opts.out);
+
+    // and whole again: reused, the output a copy that does not share the cache's files
+    opts.out = tmp.path().join("e");
+    let (_, used) = cached(&cat, &opts, &cache);
+    assert_eq!(
+        (used.shards_reused.len(), used.shards_written.len()),
+        (1, 0)
+    );
+    assert_same_tree(&plain.out, &opts.out);
+    let out_shard = opts
+        .out
+        .join("data/task114_medqsum_text_summurization/train-00000-of-00001.parquet");
+    std::fs::write(&out_shard, b"edited by a user").unwrap();
+    let cached_shard = only_entry(&cache, "written").join("train-00000-of-00001.parquet");
+    assert_eq!(
+        std::fs::read(cached_shard).unwrap(),
+        std::fs::read(
+            plain
+                .out
+                .join("data/task114_medqsum_text_summurization/train-00000-of-00001.parquet")
+        )
+        .unwrap()
+    );
 }

@@ -1,14 +1,16 @@
-//! Fingerprints the code that computes a build's units — the sources of the crates a unit runs
-//! through and `Cargo.lock` (their dependencies' versions) — into `MEDSINS_CODE_FINGERPRINT`.
+//! Fingerprints the code that computes a build's units and writes their shards — the sources
+//! of the crates a unit runs through, the output crate, and `Cargo.lock` (their dependencies'
+//! versions) — into `MEDSINS_CODE_FINGERPRINT`.
 //! It is part of every unit's cache key (`build/units.rs`), so a builder whose code changed
 //! never reuses units another one computed, even at the same version number. Cargo reruns this
 //! script when anything under those folders changes.
 
 use std::path::{Path, PathBuf};
 
-/// The crates whose code decides a unit's result.
+/// The crates whose code decides a unit's result or a task's written shards.
 const CRATES: &[&str] = &[
     "medsins-core",
+    "medsins-output",
     "medsins-manifest",
     "medsins-readers",
     "medsins-render",

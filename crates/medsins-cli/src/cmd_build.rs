@@ -342,18 +342,28 @@ pub fn run(a: Args, v: Verbosity) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Which units came from the cache: counts, and the computed ones by id (what changed).
+/// Which units and which tasks' shards came from the cache: counts, and the computed units
+/// and written tasks by id (what changed).
 fn print_cache(c: &medsins_pipeline::CacheReport) {
     outln!(
-        "cache     {}: {} unit(s) reused, {} computed",
+        "cache     {}: {} unit(s) reused, {} computed; shards of {} task(s) reused, {} written",
         c.dir,
         c.reused.len(),
-        c.computed.len()
+        c.computed.len(),
+        c.shards_reused.len(),
+        c.shards_written.len()
     );
     for id in &c.computed {
         outln!("          computed {id}");
     }
+    for id in &c.shards_written {
+        outln!("          wrote    {id}");
+    }
     log::info!("units reused from the cache: {}", c.reused.join(", "));
+    log::info!(
+        "tasks whose shards were reused from the cache: {}",
+        c.shards_reused.join(", ")
+    );
 }
 
 fn print_corpora(report: &BuildReport) {

@@ -58,8 +58,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
                 crate::output::print_json(&pruned)?;
             } else {
                 outln!(
-                    "removed {} unit(s) and {} abandoned folder(s), {} from {}",
+                    "removed {} unit(s), the written shards of {} task(s) and {} abandoned folder(s), {} from {}",
                     pruned.units.len(),
+                    pruned.written.len(),
                     pruned.abandoned,
                     mb(pruned.bytes),
                     cache.display()
@@ -92,9 +93,12 @@ fn stats(dir: &std::path::Path, format: Format) -> anyhow::Result<i32> {
             u.idle_days
         );
     }
+    let written_bytes: u64 = s.written.iter().map(|w| w.bytes).sum();
     outln!(
-        "{} unit(s), {} in {}; {} folder(s) of units being computed or abandoned ({})",
+        "{} unit(s) and the written shards of {} task(s) ({}), {} in {}; {} folder(s) being computed or abandoned ({})",
         s.units.len(),
+        s.written.len(),
+        mb(written_bytes),
         mb(s.bytes),
         s.dir,
         s.in_progress,

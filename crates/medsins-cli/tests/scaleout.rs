@@ -4,16 +4,9 @@
 //! bytes as `build`; `cache stats|prune`; and `scripts/ray_build.py` on a local Ray cluster
 //! (skipped, saying why, without python3 and ray; `.ci/run` installs ray).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use medsins_e2e::{assert_same_tree, repo};
+use std::path::Path;
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -48,31 +41,6 @@ fn build_args(raw: &Path) -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
-}
-
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                files.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    files
-}
-
-fn assert_same_tree(a: &Path, b: &Path) {
-    let (ta, tb) = (tree(a), tree(b));
-    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
-    for (name, bytes) in &ta {
-        assert!(bytes == &tb[name], "{name} differs");
-    }
 }
 
 fn plan(args: &[String], cache: Option<&Path>) -> serde_json::Value {
@@ -189,6 +157,7 @@ fn units_built_by_racing_processes_assemble_the_bytes_of_a_build() {
     ])))
     .unwrap();
     assert_eq!(stats["units"].as_array().unwrap().len(), 87);
+    assert_eq!(stats["written"].as_array().unwrap().len(), 0);
     assert_eq!(stats["in_progress"], 0, "no copy is left behind");
     assert!(
         plan(&args, Some(&cache))["units"]
@@ -207,7 +176,7 @@ fn units_built_by_racing_processes_assemble_the_bytes_of_a_build() {
         "--cached-only",
     ]));
     assert!(
-        printed.contains("87 unit(s) reused, 0 computed"),
+        printed.contains("87 unit(s) reused, 0 computed; shards of 0 task(s) reused, 122 written"),
         "{printed}"
     );
     let plain = tmp.path().join("plain");
@@ -216,6 +185,39 @@ fn units_built_by_racing_processes_assemble_the_bytes_of_a_build() {
         .args(&args)
         .args(["--out", s(&plain)]));
     assert_same_tree(&plain, &assembled);
+
+    // two builds at once, racing to store the same written shards: both whole, one copy kept
+    let (a, b) = (tmp.path().join("race-a"), tmp.path().join("race-b"));
+    let racers: Vec<_> = [&a, &b]
+        .map(|out| {
+            medsins()
+                .arg("build")
+                .args(&args)
+                .args(["--out", s(out), "--cache", s(&cache), "--cached-only"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .into_iter()
+        .collect();
+    for r in racers {
+        let o: Output = r.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_same_tree(&plain, &a);
+    assert_same_tree(&plain, &b);
+    let reused = ok(medsins().arg("build").args(&args).args([
+        "--out",
+        s(&tmp.path().join("reused")),
+        "--cache",
+        s(&cache),
+    ]));
+    assert!(
+        reused.contains("87 unit(s) reused, 0 computed; shards of 122 task(s) reused, 0 written"),
+        "{reused}"
+    );
+    assert_same_tree(&plain, &tmp.path().join("reused"));
 
     // a unit computed again is found in the cache
     let again = ok(medsins()
@@ -227,14 +229,33 @@ fn units_built_by_racing_processes_assemble_the_bytes_of_a_build() {
         format!("{} is in {} already", units[3], cache.display())
     );
 
+    let stats: serde_json::Value = serde_json::from_str(&ok(medsins().args([
+        "cache",
+        "stats",
+        "--cache",
+        s(&cache),
+        "--format",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(stats["written"].as_array().unwrap().len(), 122);
+    assert_eq!(
+        stats["in_progress"], 0,
+        "the racers' second copies are removed"
+    );
+
     let pruned = ok(medsins().args(["cache", "prune", "--cache", s(&cache), "--older-than", "1"]));
     assert!(
-        pruned.starts_with("removed 0 unit(s) and 0 abandoned folder(s)"),
+        pruned.starts_with(
+            "removed 0 unit(s), the written shards of 0 task(s) and 0 abandoned folder(s)"
+        ),
         "{pruned}"
     );
     let pruned = ok(medsins().args(["cache", "prune", "--cache", s(&cache), "--all"]));
     assert!(
-        pruned.starts_with("removed 87 unit(s) and 0 abandoned folder(s)"),
+        pruned.starts_with(
+            "removed 87 unit(s), the written shards of 122 task(s) and 0 abandoned folder(s)"
+        ),
         "{pruned}"
     );
 }

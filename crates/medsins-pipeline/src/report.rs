@@ -101,6 +101,10 @@ pub struct CacheReport {
     pub reused: Vec<String>,
     /// Ids of the units computed (and stored in the cache unless a task failed).
     pub computed: Vec<String>,
+    /// Ids of the tasks whose shards were copied from the cache, in task-number order.
+    pub shards_reused: Vec<String>,
+    /// Ids of the tasks whose shards were written (and stored in the cache).
+    pub shards_written: Vec<String>,
 }
 
 impl BuildReport {

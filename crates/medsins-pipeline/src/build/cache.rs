@@ -6,15 +6,19 @@
 //! <cache>/medsins-cache.json         what the folder is; a folder holding other files is refused
 //! <cache>/units/<key>/unit.json      the unit: id, what its key hashes, each task's counts, file sizes
 //! <cache>/units/<key>/<k>.*          its tasks' files (`task::saved`)
-//! <cache>/tmp/unit-*/                units being computed
+//! <cache>/written/<key>/written.json  one task's written output: its shards' names, sizes and
+//!                                     SHA-256, what writing it gave (`build::write`)
+//! <cache>/written/<key>/*.parquet     its shards, as the output holds them
+//! <cache>/tmp/{unit,written}-*/       entries being computed
 //! ```
 //!
-//! A unit is computed into its own folder under `tmp/` and renamed to `units/<key>` once its
-//! `unit.json` is written. The rename is atomic, so a reader sees a whole unit or none; when two
-//! processes compute the same unit, the second rename fails and its copy is dropped (both
-//! copies are the same bytes). Nothing is synced to disk: a unit whose files do not have the
-//! sizes `unit.json` records (a crash between the rename and the write-back) is recomputed.
-//! The modification time of `unit.json` is the unit's last use (`cache prune --older-than`).
+//! An entry (a unit, or a task's written shards) is computed into its own folder under `tmp/`
+//! and renamed to `units/<key>` or `written/<key>` once its record is written. The rename is
+//! atomic, so a reader sees a whole entry or none; when two processes compute the same entry,
+//! the second rename fails and its copy is dropped (both copies are the same bytes). Nothing is
+//! synced to disk: an entry whose files do not have the sizes its record lists (a crash
+//! between the rename and the write-back) is recomputed. The modification time of the record
+//! is the entry's last use (`cache prune --older-than`).
 
 use super::units::CACHE_FORMAT;
 use crate::store::StoreError;
@@ -28,6 +32,8 @@ use std::time::SystemTime;
 pub const MARKER: &str = "medsins-cache.json";
 /// A unit's record in its folder.
 pub const UNIT_FILE: &str = "unit.json";
+/// A written task's record in its folder.
+pub const WRITTEN_FILE: &str = "written.json";
 /// Folders under `tmp/` untouched for this long belong to processes that were killed.
 const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -56,6 +62,55 @@ pub enum CacheError {
     Store(#[from] StoreError),
 }
 
+/// The two kinds of cache entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A unit's run (`units/<key>`).
+    Unit,
+    /// A task's written shards (`written/<key>`).
+    Written,
+}
+
+impl Kind {
+    const ALL: [Kind; 2] = [Kind::Unit, Kind::Written];
+
+    /// The folder of the cache holding the entries of this kind.
+    fn folder(self) -> &'static str {
+        match self {
+            Kind::Unit => "units",
+            Kind::Written => "written",
+        }
+    }
+
+    /// The record file in an entry's folder.
+    fn record(self) -> &'static str {
+        match self {
+            Kind::Unit => UNIT_FILE,
+            Kind::Written => WRITTEN_FILE,
+        }
+    }
+
+    /// What a log line calls an entry.
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Unit => "unit",
+            Kind::Written => "written shards of",
+        }
+    }
+}
+
+/// The record of a cache entry: its key, its format and the sizes of its files.
+pub trait Record: Serialize + serde::de::DeserializeOwned {
+    const KIND: Kind;
+    fn key(&self) -> &str;
+    fn format(&self) -> u32;
+    /// Every file of the entry's folder and its size (filled in by [`Cache::commit`]).
+    fn files(&self) -> &BTreeMap<String, u64>;
+    fn files_mut(&mut self) -> &mut BTreeMap<String, u64>;
+    /// What it names, for `cache stats`: a unit's id, a written task's id.
+    fn name(&self) -> &str;
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
     move |source| CacheError::Io {
         path: path.to_path_buf(),
@@ -78,6 +133,25 @@ pub struct UnitRecord {
     pub files: BTreeMap<String, u64>,
 }
 
+impl Record for UnitRecord {
+    const KIND: Kind = Kind::Unit;
+    fn key(&self) -> &str {
+        &self.key
+    }
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn files(&self) -> &BTreeMap<String, u64> {
+        &self.files
+    }
+    fn files_mut(&mut self) -> &mut BTreeMap<String, u64> {
+        &mut self.files
+    }
+    fn name(&self) -> &str {
+        &self.unit
+    }
+}
+
 /// An open cache folder.
 pub struct Cache {
     root: PathBuf,
@@ -91,15 +165,16 @@ impl Cache {
         if !marker.is_file() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
             // another process may be creating the same cache: its parts are not foreign
-            let foreign = std::fs::read_dir(dir)
-                .map_err(io(dir))?
-                .flatten()
-                .any(|e| !matches!(e.file_name().to_str(), Some("units" | "tmp" | MARKER)));
+            let foreign = std::fs::read_dir(dir).map_err(io(dir))?.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_str().unwrap_or_default();
+                !(name == "tmp" || name == MARKER || Kind::ALL.iter().any(|k| k.folder() == name))
+            });
             if foreign {
                 return Err(CacheError::Foreign(dir.to_path_buf()));
             }
         }
-        for sub in ["units", "tmp"] {
+        for sub in Kind::ALL.map(Kind::folder).into_iter().chain(["tmp"]) {
             std::fs::create_dir_all(dir.join(sub)).map_err(io(dir))?;
         }
         if !marker.is_file() {
@@ -118,20 +193,20 @@ impl Cache {
         &self.root
     }
 
-    fn unit_dir(&self, key: &str) -> PathBuf {
-        self.root.join("units").join(key)
+    fn entry_dir(&self, kind: Kind, key: &str) -> PathBuf {
+        self.root.join(kind.folder()).join(key)
     }
 
     /// Whether the unit of `key` is in the cache (not checked: see [`Cache::load_record`]).
     pub fn contains(&self, key: &str) -> bool {
-        self.unit_dir(key).join(UNIT_FILE).is_file()
+        self.entry_dir(Kind::Unit, key).join(UNIT_FILE).is_file()
     }
 
-    /// The unit of `key` — its folder and record — when it is in the cache and whole; marks it
-    /// used. A unit whose record or files are damaged is [`CacheError::Corrupt`].
-    pub fn load_record(&self, key: &str) -> Result<Option<(PathBuf, UnitRecord)>, CacheError> {
-        let dir = self.unit_dir(key);
-        let file = dir.join(UNIT_FILE);
+    /// The entry of `key` — its folder and record — when it is in the cache and whole; marks
+    /// it used. An entry whose record or files are damaged is [`CacheError::Corrupt`].
+    pub fn load_record<R: Record>(&self, key: &str) -> Result<Option<(PathBuf, R)>, CacheError> {
+        let dir = self.entry_dir(R::KIND, key);
+        let file = dir.join(R::KIND.record());
         let text = match std::fs::read(&file) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             other => other.map_err(io(&file))?,
@@ -140,15 +215,15 @@ impl Cache {
             path: file.clone(),
             what,
         };
-        let record: UnitRecord =
-            serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
-        if record.key != key || record.format != CACHE_FORMAT {
+        let record: R = serde_json::from_slice(&text).map_err(|e| corrupt(e.to_string()))?;
+        if record.key() != key || record.format() != CACHE_FORMAT {
             return Err(corrupt(format!(
                 "records key {} (format {}), expected {key} (format {CACHE_FORMAT})",
-                record.key, record.format
+                record.key(),
+                record.format()
             )));
         }
-        for (name, size) in &record.files {
+        for (name, size) in record.files() {
             let found = std::fs::metadata(dir.join(name)).map(|m| m.len()).ok();
             if found != Some(*size) {
                 return Err(corrupt(format!(
@@ -161,72 +236,87 @@ impl Cache {
         Ok(Some((dir, record)))
     }
 
-    /// [`Cache::load_record`], but a damaged unit is removed (so that it is recomputed) and
-    /// found as absent.
-    pub fn find(
+    /// [`Cache::load_record`], but a damaged entry is removed (so that it is recomputed) and
+    /// found as absent. `name` says what it is in the warning.
+    pub fn find<R: Record>(
         &self,
         key: &str,
-        unit_id: &str,
-    ) -> Result<Option<(PathBuf, UnitRecord)>, CacheError> {
-        match self.load_record(key) {
+        name: &str,
+    ) -> Result<Option<(PathBuf, R)>, CacheError> {
+        match self.load_record::<R>(key) {
             Err(e @ CacheError::Corrupt { .. }) => {
-                self.evict_damaged(key, unit_id, &e.to_string())?;
+                self.evict_damaged(R::KIND, key, name, &e.to_string())?;
                 Ok(None)
             }
             other => other,
         }
     }
 
-    /// Removes a unit found damaged, saying so.
-    pub fn evict_damaged(&self, key: &str, unit_id: &str, why: &str) -> Result<(), CacheError> {
-        log::warn!("cache: unit {unit_id} is damaged ({why}); it is recomputed");
-        self.evict(key)
+    /// Removes an entry found damaged, saying so.
+    pub fn evict_damaged(
+        &self,
+        kind: Kind,
+        key: &str,
+        name: &str,
+        why: &str,
+    ) -> Result<(), CacheError> {
+        log::warn!(
+            "cache: the {} {name} is damaged ({why}); it is recomputed",
+            kind.noun()
+        );
+        self.evict(kind, key)
     }
 
-    /// A new folder to compute a unit in (removed when dropped, unless committed).
-    pub fn begin(&self) -> Result<tempfile::TempDir, CacheError> {
+    /// A new folder to compute an entry in (removed when dropped, unless committed).
+    pub fn begin(&self, kind: Kind) -> Result<tempfile::TempDir, CacheError> {
         let tmp = self.root.join("tmp");
+        let prefix = match kind {
+            Kind::Unit => "unit-",
+            Kind::Written => "written-",
+        };
         tempfile::Builder::new()
-            .prefix("unit-")
+            .prefix(prefix)
             .tempdir_in(&tmp)
             .map_err(io(&tmp))
     }
 
-    /// Makes the unit computed in `tmp` the cache's unit of `record.key`: its record is written
-    /// (with the sizes of its files) and the folder renamed into place. When another process
-    /// committed the same unit first, this copy is dropped. Returns the unit's folder.
-    pub fn commit(
+    /// Makes the entry computed in `tmp` the cache's entry of `record.key()`: its record is
+    /// written (with the sizes of its files) and the folder renamed into place. When another
+    /// process committed the same entry first, this copy is dropped. Returns the entry's
+    /// folder.
+    pub fn commit<R: Record>(
         &self,
         tmp: tempfile::TempDir,
-        mut record: UnitRecord,
+        mut record: R,
     ) -> Result<PathBuf, CacheError> {
-        record.files = file_sizes(tmp.path())?;
-        let file = tmp.path().join(UNIT_FILE);
+        *record.files_mut() = file_sizes(tmp.path())?;
+        let file = tmp.path().join(R::KIND.record());
         let text = serde_json::to_vec(&record).map_err(|e| CacheError::Corrupt {
             path: file.clone(),
             what: e.to_string(),
         })?;
         std::fs::write(&file, text).map_err(io(&file))?;
-        let target = self.unit_dir(&record.key);
+        let target = self.entry_dir(R::KIND, record.key());
         match std::fs::rename(tmp.path(), &target) {
             Ok(()) => {
                 // renamed away: nothing left for the guard to remove
                 let _moved = tmp.keep();
                 Ok(target)
             }
-            Err(_) if self.contains(&record.key) => Ok(target),
+            Err(_) if target.join(R::KIND.record()).is_file() => Ok(target),
             Err(e) => Err(io(&target)(e)),
         }
     }
 
-    /// Removes the unit of `key` (renamed out of `units/` first, so no reader sees part of it).
-    pub fn evict(&self, key: &str) -> Result<(), CacheError> {
-        remove_unit(&self.root, &self.unit_dir(key))
+    /// Removes the entry of `key` (renamed out of its folder first, so no reader sees part of
+    /// it).
+    pub fn evict(&self, kind: Kind, key: &str) -> Result<(), CacheError> {
+        remove_entry(&self.root, &self.entry_dir(kind, key))
     }
 }
 
-/// Renames a unit folder into `tmp/` (atomically out of sight), then deletes it.
-fn remove_unit(root: &Path, dir: &Path) -> Result<(), CacheError> {
+/// Renames an entry's folder into `tmp/` (atomically out of sight), then deletes it.
+fn remove_entry(root: &Path, dir: &Path) -> Result<(), CacheError> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let trash = root.join("tmp").join(format!(
         "removed-{}-{}",
@@ -298,8 +388,11 @@ fn age(path: &Path) -> std::time::Duration {
 pub struct CacheStats {
     pub dir: String,
     pub units: Vec<CachedUnit>,
+    /// Tasks' written shards.
+    pub written: Vec<CachedWritten>,
+    /// Bytes of the units and the written shards.
     pub bytes: u64,
-    /// Folders of units being computed, or left by killed processes.
+    /// Folders of entries being computed, or left by killed processes.
     pub in_progress: usize,
     pub in_progress_bytes: u64,
 }
@@ -314,30 +407,75 @@ pub struct CachedUnit {
     pub idle_days: f64,
 }
 
-/// Every unit of the cache at `dir`, sorted by id (a damaged record lists as `?`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CachedWritten {
+    pub task: String,
+    pub key: String,
+    pub bytes: u64,
+    /// Days since a build last used it.
+    pub idle_days: f64,
+}
+
+/// An entry found in a cache folder: its record when readable.
+struct Found<R> {
+    key: String,
+    record: Option<R>,
+    bytes: u64,
+    idle_days: f64,
+}
+
+/// Every entry of one kind in the cache at `root`.
+fn entries<R: Record>(root: &Path) -> Result<Vec<Found<R>>, CacheError> {
+    let folder = root.join(R::KIND.folder());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&folder).map_err(io(&folder))? {
+        let path = entry.map_err(io(&folder))?.path();
+        let record_file = path.join(R::KIND.record());
+        found.push(Found {
+            key: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            record: std::fs::read(&record_file)
+                .ok()
+                .and_then(|t| serde_json::from_slice(&t).ok()),
+            bytes: bytes_under(&path),
+            idle_days: (age(&record_file).as_secs_f64() / 86_400.0 * 100.0).round() / 100.0,
+        });
+    }
+    Ok(found)
+}
+
+/// Every entry of the cache at `dir`, sorted by what it names (a damaged record lists as `?`).
 pub fn stats(dir: &Path) -> Result<CacheStats, CacheError> {
     if !dir.join(MARKER).is_file() {
         return Err(CacheError::NotACache(dir.to_path_buf()));
     }
     let cache = Cache::open(dir)?;
-    let mut units = Vec::new();
-    let units_dir = cache.root.join("units");
-    for entry in std::fs::read_dir(&units_dir).map_err(io(&units_dir))? {
-        let path = entry.map_err(io(&units_dir))?.path();
-        let key = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let record: Option<UnitRecord> = std::fs::read(path.join(UNIT_FILE))
-            .ok()
-            .and_then(|t| serde_json::from_slice(&t).ok());
-        units.push(CachedUnit {
-            unit: record.as_ref().map_or("?".into(), |r| r.unit.clone()),
-            key: key.unwrap_or_default(),
-            tasks: record.as_ref().map_or(0, |r| r.tasks.len()),
-            bytes: bytes_under(&path),
-            idle_days: (age(&path.join(UNIT_FILE)).as_secs_f64() / 86_400.0 * 100.0).round()
-                / 100.0,
-        });
-    }
+    let mut units: Vec<CachedUnit> = entries::<UnitRecord>(&cache.root)?
+        .into_iter()
+        .map(|f| CachedUnit {
+            unit: f.record.as_ref().map_or("?".into(), |r| r.unit.clone()),
+            tasks: f.record.as_ref().map_or(0, |r| r.tasks.len()),
+            key: f.key,
+            bytes: f.bytes,
+            idle_days: f.idle_days,
+        })
+        .collect();
     units.sort_by(|a, b| (&a.unit, &a.key).cmp(&(&b.unit, &b.key)));
+    let mut written: Vec<CachedWritten> = entries::<super::write::WrittenRecord>(&cache.root)?
+        .into_iter()
+        .map(|f| CachedWritten {
+            task: f
+                .record
+                .as_ref()
+                .map_or("?".into(), |r| r.name().to_string()),
+            key: f.key,
+            bytes: f.bytes,
+            idle_days: f.idle_days,
+        })
+        .collect();
+    written.sort_by(|a, b| (&a.task, &a.key).cmp(&(&b.task, &b.key)));
     let tmp = cache.root.join("tmp");
     let pending: Vec<PathBuf> = std::fs::read_dir(&tmp)
         .map_err(io(&tmp))?
@@ -346,8 +484,10 @@ pub fn stats(dir: &Path) -> Result<CacheStats, CacheError> {
         .collect();
     Ok(CacheStats {
         dir: dir.display().to_string(),
-        bytes: units.iter().map(|u| u.bytes).sum(),
+        bytes: units.iter().map(|u| u.bytes).sum::<u64>()
+            + written.iter().map(|w| w.bytes).sum::<u64>(),
         units,
+        written,
         in_progress: pending.len(),
         in_progress_bytes: pending.iter().map(|p| bytes_under(p)).sum(),
     })
@@ -356,7 +496,7 @@ pub fn stats(dir: &Path) -> Result<CacheStats, CacheError> {
 /// What `medsins cache prune` removes.
 #[derive(Debug, Clone, Copy)]
 pub enum Prune {
-    /// Units no build used for this many days, and abandoned folders.
+    /// Entries no build used for this many days, and abandoned folders.
     IdleFor(f64),
     /// Everything (no build may be using the cache).
     All,
@@ -366,31 +506,37 @@ pub enum Prune {
 #[derive(Debug, Clone, Serialize)]
 pub struct Pruned {
     pub units: Vec<String>,
+    /// Tasks whose written shards were removed.
+    pub written: Vec<String>,
     pub bytes: u64,
-    /// Folders of units being computed that were removed (left by killed processes).
+    /// Folders of entries being computed that were removed (left by killed processes).
     pub abandoned: usize,
 }
 
-/// Removes the units `what` says, and the folders under `tmp/` that killed processes left
+/// Removes the entries `what` says, and the folders under `tmp/` that killed processes left
 /// (untouched for a day; all of them with [`Prune::All`]).
 pub fn prune(dir: &Path, what: Prune) -> Result<Pruned, CacheError> {
     let before = stats(dir)?;
     let root = Path::new(dir);
+    let gone = |idle_days: f64| match what {
+        Prune::All => true,
+        Prune::IdleFor(days) => idle_days >= days,
+    };
     let mut pruned = Pruned {
         units: Vec::new(),
+        written: Vec::new(),
         bytes: 0,
         abandoned: 0,
     };
-    for u in before.units {
-        let gone = match what {
-            Prune::All => true,
-            Prune::IdleFor(days) => u.idle_days >= days,
-        };
-        if gone {
-            remove_unit(root, &root.join("units").join(&u.key))?;
-            pruned.bytes += u.bytes;
-            pruned.units.push(u.unit);
-        }
+    for u in before.units.into_iter().filter(|u| gone(u.idle_days)) {
+        remove_entry(root, &root.join(Kind::Unit.folder()).join(&u.key))?;
+        pruned.bytes += u.bytes;
+        pruned.units.push(u.unit);
+    }
+    for w in before.written.into_iter().filter(|w| gone(w.idle_days)) {
+        remove_entry(root, &root.join(Kind::Written.folder()).join(&w.key))?;
+        pruned.bytes += w.bytes;
+        pruned.written.push(w.task);
     }
     let tmp = root.join("tmp");
     for entry in std::fs::read_dir(&tmp).map_err(io(&tmp))?.flatten() {
@@ -437,7 +583,10 @@ mod tests {
     fn two_processes_committing_one_unit_leave_one_whole_copy() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(&tmp.path().join("c")).unwrap();
-        let (a, b) = (cache.begin().unwrap(), cache.begin().unwrap());
+        let (a, b) = (
+            cache.begin(Kind::Unit).unwrap(),
+            cache.begin(Kind::Unit).unwrap(),
+        );
         std::fs::write(a.path().join("0.samples"), b"abc").unwrap();
         std::fs::write(b.path().join("0.samples"), b"abc").unwrap();
         let b_path = b.path().to_path_buf();
@@ -445,21 +594,24 @@ mod tests {
         let second = cache.commit(b, record("k1")).unwrap();
         assert_eq!(first, second);
         assert!(!b_path.exists(), "the losing copy is removed");
-        let (dir, r) = cache.load_record("k1").unwrap().unwrap();
+        let (dir, r) = cache.load_record::<UnitRecord>("k1").unwrap().unwrap();
         assert_eq!(r.files, BTreeMap::from([("0.samples".to_string(), 3)]));
         assert_eq!(std::fs::read(dir.join("0.samples")).unwrap(), b"abc");
-        assert!(cache.load_record("k2").unwrap().is_none());
+        assert!(cache.load_record::<UnitRecord>("k2").unwrap().is_none());
     }
 
     #[test]
     fn a_truncated_unit_is_corrupt_and_evicted() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(tmp.path()).unwrap();
-        let a = cache.begin().unwrap();
+        let a = cache.begin(Kind::Unit).unwrap();
         std::fs::write(a.path().join("0.samples"), b"abcdef").unwrap();
         let dir = cache.commit(a, record("k")).unwrap();
         std::fs::write(dir.join("0.samples"), b"abc").unwrap();
-        let err = cache.load_record("k").unwrap_err().to_string();
+        let err = cache
+            .load_record::<UnitRecord>("k")
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             format!(
@@ -467,7 +619,7 @@ mod tests {
                 dir.join(UNIT_FILE).display()
             )
         );
-        cache.evict("k").unwrap();
+        cache.evict(Kind::Unit, "k").unwrap();
         assert!(!cache.contains("k") && !dir.exists());
     }
 
@@ -479,10 +631,10 @@ mod tests {
         assert!(err.ends_with("not a medsins cache (it holds files but no medsins-cache.json); give --cache a new or empty folder, or one medsins created"), "{err}");
         let dir = tmp.path().join("cache");
         let cache = Cache::open(&dir).unwrap();
-        let a = cache.begin().unwrap();
+        let a = cache.begin(Kind::Unit).unwrap();
         std::fs::write(a.path().join("x"), b"12345").unwrap();
         cache.commit(a, record("k")).unwrap();
-        let _running = cache.begin().unwrap();
+        let _running = cache.begin(Kind::Unit).unwrap();
         assert_eq!(prune(&dir, Prune::IdleFor(1.0)).unwrap().units.len(), 0);
         let s = stats(&dir).unwrap();
         assert_eq!((s.units.len(), s.in_progress), (1, 1));

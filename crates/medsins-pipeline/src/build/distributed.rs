@@ -3,7 +3,7 @@
 //! build-unit`), and `build_with_cache` with `cached_only` assembles the output from the cache.
 //! A scheduler — Ray, Slurm, a shell loop — runs the three with the same build options.
 
-use super::cache::Cache;
+use super::cache::{Cache, Kind, UnitRecord};
 use super::run::{self, UnitContext};
 use super::units::unit_keys;
 use super::{Inputs, plan};
@@ -155,12 +155,12 @@ pub fn build_unit(
         unit: unit.id.clone(),
         key: key.key.clone(),
         tasks,
-        already_cached: cache.find(&key.key, &unit.id)?.is_some(),
+        already_cached: cache.find::<UnitRecord>(&key.key, &unit.id)?.is_some(),
         seconds: 0.0,
     };
     if !built.already_cached {
         let held_keys = HeldOut::new(LeakConfig::default(), opts.seed);
-        let tmp = cache.begin()?;
+        let tmp = cache.begin(Kind::Unit)?;
         let cx = UnitContext {
             jobs,
             inputs: &inputs,

@@ -167,7 +167,13 @@ pub fn build_with_cache(
     });
     let mut runs = run::run_units(&units, &cx, cache_use.as_ref(), &plan)?;
     let cross = leakage::cross_task_passes(&mut runs, &plan, &inputs, &leak_cfg, opts)?;
-    let (built, written, write_seconds) = write_all(&dir, &plan, &mut runs, &inputs, opts)?;
+    let write_cache = cache_dir.as_ref().map(|c| WriteCache {
+        cache: c,
+        units: &units,
+        keys: &keys,
+    });
+    let (built, written, write_seconds) =
+        write_all(&dir, &plan, &mut runs, &inputs, opts, write_cache.as_ref())?;
     drop(scratch);
 
     let expected = expected_checks(&plan);
@@ -182,10 +188,22 @@ pub fn build_with_cache(
         write_seconds,
     };
     let mut report = assemble::assemble(&dir, assembled, &inputs, opts)?;
-    report.cache = cache_dir.map(|c| CacheReport {
-        dir: c.dir().display().to_string(),
-        reused: std::mem::take(&mut runs.reused),
-        computed: std::mem::take(&mut runs.computed),
+    report.cache = cache_dir.map(|c| {
+        let task_ids = |from_cache: bool| -> Vec<String> {
+            built
+                .iter()
+                .zip(&written)
+                .filter(|(_, w)| w.from_cache == from_cache)
+                .map(|((_, r), _)| r.meta.task_id.clone())
+                .collect()
+        };
+        CacheReport {
+            dir: c.dir().display().to_string(),
+            reused: std::mem::take(&mut runs.reused),
+            computed: std::mem::take(&mut runs.computed),
+            shards_reused: task_ids(true),
+            shards_written: task_ids(false),
+        }
     });
     report.not_written = report.refusal();
     if report.not_written.is_none() {
@@ -217,6 +235,30 @@ fn require_cached(c: &cache::Cache, units: &[Unit], keys: &[UnitKey]) -> Result<
 /// the phase's wall-clock seconds.
 type WrittenTasks = (Vec<(usize, crate::TaskRun)>, Vec<write::Written>, f64);
 
+/// The cache the write phase keeps tasks' written output in, and the units' keys (each
+/// task's write key starts from its unit's).
+struct WriteCache<'a> {
+    cache: &'a cache::Cache,
+    units: &'a [Unit],
+    keys: &'a [UnitKey],
+}
+
+impl WriteCache<'_> {
+    /// Job number -> its unit's key and its position in the unit.
+    fn positions(&self) -> BTreeMap<usize, (&str, usize)> {
+        self.units
+            .iter()
+            .zip(self.keys)
+            .flat_map(|(u, k)| {
+                u.jobs
+                    .iter()
+                    .enumerate()
+                    .map(move |(pos, j)| (*j, (k.key.as_str(), pos)))
+            })
+            .collect()
+    }
+}
+
 /// Phase 4: every built task's shards, then the ledger.
 fn write_all(
     dir: &std::path::Path,
@@ -224,6 +266,7 @@ fn write_all(
     runs: &mut run::Runs,
     inputs: &Inputs,
     opts: &BuildOptions,
+    cache: Option<&WriteCache>,
 ) -> Result<WrittenTasks, BuildError> {
     let write_start = std::time::Instant::now();
     let expected = expected_checks(plan);
@@ -232,11 +275,18 @@ fn write_all(
         std::mem::take(&mut runs.built).into_iter().collect();
     built.sort_by_key(|(_, r)| r.meta.task_no);
     let no_checks = Vec::new();
+    let positions = cache.map(WriteCache::positions).unwrap_or_default();
     let to_write = built
         .iter_mut()
         .map(|(j, run)| write::ToWrite {
             expected: expected.get(&run.meta.task_id).unwrap_or(&no_checks),
             task: jobs[*j].task,
+            cached: cache
+                .zip(positions.get(j))
+                .map(|(c, (unit_key, pos))| write::CachedWrite {
+                    cache: c.cache,
+                    key: write::write_key(unit_key, *pos, run, opts),
+                }),
             run,
         })
         .collect();

@@ -260,6 +260,7 @@ fn each_phase_hands_the_next_exactly_what_it_built() {
         .map(|(j, run)| write::ToWrite {
             expected: &[],
             task: jobs[*j].task,
+            cached: None,
             run,
         })
         .collect();
@@ -350,4 +351,62 @@ fn each_phase_hands_the_next_exactly_what_it_built() {
     let stats: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("stats.json")).unwrap()).unwrap();
     assert_eq!(stats["samples"], 4);
+}
+
+/// With a cache, a task's written shards are keyed by what the cross-task passes removed from
+/// it: when another corpus's held-out sample changes, beta's unit is reused but its leak is
+/// gone, so its shards are written again — the bytes of a build without the cache.
+#[test]
+fn a_changed_leakage_removal_rewrites_the_cached_shards_of_its_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cat = catalogue(tmp.path());
+    let cache = super::CacheOptions {
+        dir: tmp.path().join("cache"),
+        cached_only: false,
+    };
+    let mut opts = options(tmp.path());
+    let sums = |out: &Path| std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    let build = |opts: &BuildOptions| {
+        let report = super::build_with_cache(&cat, opts, Some(&cache)).unwrap();
+        assert!(report.written, "{:?}", report.corpora);
+        let stats: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(opts.out.join("stats.json")).unwrap()).unwrap();
+        (
+            report.cache.unwrap(),
+            stats["leakage"]["removed"].as_u64().unwrap(),
+        )
+    };
+    let both = ["task901_alpha_qa", "task902_beta_qa"].map(String::from);
+
+    opts.out = tmp.path().join("first");
+    let (used, removed) = build(&opts);
+    assert_eq!((used.shards_written, removed), (both.to_vec(), 1));
+    opts.out = tmp.path().join("again");
+    let (used, _) = build(&opts);
+    assert_eq!(
+        (used.shards_reused, used.shards_written.len()),
+        (both.to_vec(), 0)
+    );
+    assert_eq!(sums(&opts.out), sums(&tmp.path().join("first")));
+
+    jsonl(
+        &tmp.path().join("raw"),
+        "alpha/test.jsonl",
+        &[("which antibiotic treats strep throat", "penicillin")],
+    );
+    opts.out = tmp.path().join("after");
+    let (used, removed) = build(&opts);
+    assert_eq!(
+        (used.computed, used.reused),
+        (
+            vec!["alpha/task901_alpha_qa".to_string()],
+            vec!["beta/task902_beta_qa".to_string()]
+        )
+    );
+    assert_eq!((used.shards_written, removed), (both.to_vec(), 0));
+    let mut clean = opts.clone();
+    clean.out = tmp.path().join("clean");
+    assert!(super::build(&cat, &clean).unwrap().written);
+    assert_eq!(sums(&opts.out), sums(&clean.out));
+    assert_ne!(sums(&opts.out), sums(&tmp.path().join("first")));
 }

@@ -6,7 +6,7 @@
 //! fails as a whole.
 
 use super::Inputs;
-use super::cache::{Cache, CacheError, UnitRecord};
+use super::cache::{Cache, CacheError, Kind, UnitRecord};
 use super::plan::{Job, Plan};
 use super::schedule::largest_first;
 use super::units::{CACHE_FORMAT, Unit, UnitKey};
@@ -152,10 +152,12 @@ fn cached_unit(
     key: &UnitKey,
     c: &CacheUse,
 ) -> Result<UnitRun, BuildError> {
-    if let Some((dir, record)) = c.cache.find(&key.key, &u.id)? {
+    if let Some((dir, record)) = c.cache.find::<UnitRecord>(&key.key, &u.id)? {
         match load(cx, u, &dir, &record) {
             Ok(runs) => return Ok(loaded(runs, true)),
-            Err(e) => c.cache.evict_damaged(&key.key, &u.id, &e.to_string())?,
+            Err(e) => c
+                .cache
+                .evict_damaged(Kind::Unit, &key.key, &u.id, &e.to_string())?,
         }
     }
     if !c.compute {
@@ -165,7 +167,7 @@ fn cached_unit(
         }
         .into());
     }
-    let tmp = c.cache.begin()?;
+    let tmp = c.cache.begin(Kind::Unit)?;
     let results = compute(cx, u, tmp.path());
     if results.iter().any(|(_, r)| r.is_err()) {
         return Ok(UnitRun {
@@ -292,8 +294,8 @@ fn load(
             )));
         }
         let meta = task_meta(job.manifest, job.task);
-        let more = cx.scratch.join(format!("{j}.ledger"));
-        let run = TaskRun::load(&task_files(dir, k), saved, meta, *j, cx.held_keys, more)
+        let scratch = cx.scratch.join(j.to_string());
+        let run = TaskRun::load(&task_files(dir, k), saved, meta, *j, cx.held_keys, &scratch)
             .map_err(|e| damaged(e.to_string()))?;
         runs.push((*j, run));
     }

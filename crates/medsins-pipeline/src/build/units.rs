@@ -13,8 +13,9 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Version of the cache's unit layout (`task::saved`); part of every key.
-pub const CACHE_FORMAT: u32 = 2;
+/// Version of the cache's layout (units: `task::saved`; written shards: `build::write`); part
+/// of every key. 3: samples compressed, tasks' written shards cached.
+pub const CACHE_FORMAT: u32 = 3;
 
 /// Fingerprint of the source code that computes units (build.rs): a development build that
 /// changes how units are computed never reuses units of another build.
