@@ -73,6 +73,9 @@ impl FileRun<'_> {
     }
 }
 
+/// One sample's scan: its shingle hashes, its input key and its encoded leakage probe.
+type Scan = (Vec<u64>, Option<u64>, Option<Vec<u8>>);
+
 /// The task's per-batch machinery.
 pub(super) struct Runner<'a> {
     pub cx: TaskContext<'a>,
@@ -225,7 +228,7 @@ impl Runner<'_> {
         if !near_on && held.is_none() {
             return Ok(());
         }
-        let scanned: Vec<(Vec<u64>, Option<u64>, Option<Vec<u8>>)> = batch
+        let scanned: Vec<Scan> = batch
             .par_iter()
             .map(|s| {
                 let mut hashes = Vec::new();
