@@ -95,8 +95,10 @@ pub(super) fn input_cohorts(tasks: &[(&Task, &Runner)]) -> Vec<Vec<usize>> {
 }
 
 /// Runs the shared near-dup search of every cohort ([`input_cohorts`]) over the runners that
-/// are still sound (`Some`); returns per runner what it found (`None` outside a cohort). On a
-/// failure every task of the cohort fails.
+/// are still sound (`Some`) and whose outputs are all short enough for it
+/// (`NearIndex::outputs_are_short`; the others are signed again and searched alone); returns
+/// per runner what it found (`None`: searched alone). On a failure every task of the cohort
+/// fails.
 pub(super) fn search_cohorts(
     cohorts: &[Vec<usize>],
     runners: &mut [Option<&mut Runner>],
@@ -104,12 +106,22 @@ pub(super) fn search_cohorts(
     let mut out: Vec<Option<Result<SharedNear, TaskError>>> =
         runners.iter().map(|_| None).collect();
     for cohort in cohorts {
-        let start = Instant::now();
+        // a task with outputs longer than a shingle leaves the cohort: signed again, whole
+        for i in cohort {
+            if let Some(r) = runners[*i].as_deref_mut()
+                && !r.near.outputs_are_short()
+                && let Err(e) = sign_whole_samples(r)
+            {
+                out[*i] = Some(Err(e));
+                runners[*i] = None;
+            }
+        }
         let members: Vec<usize> = cohort
             .iter()
             .copied()
-            .filter(|i| runners[*i].is_some())
+            .filter(|i| runners[*i].as_ref().is_some_and(|r| r.near.signs_inputs()))
             .collect();
+        let start = Instant::now();
         let sealed: Result<(), StoreError> = members
             .iter()
             .try_for_each(|i| runners[*i].as_mut().map_or(Ok(()), |r| r.store.seal()));
@@ -146,6 +158,22 @@ pub(super) fn search_cohorts(
         }
     }
     out
+}
+
+/// Signs a task's stored samples again, input and output (a task that left its cohort, see
+/// `NearIndex::outputs_are_short`); the seconds count as its near-dedup's.
+fn sign_whole_samples(r: &mut Runner) -> Result<(), TaskError> {
+    let start = Instant::now();
+    r.store.seal()?;
+    let mut near = NearIndex::new(&r.near.cfg, r.cx.seed);
+    let handles: Vec<u64> = r.kept.iter().map(|k| k.handle).collect();
+    r.store.for_each(&handles, &mut |batch: Vec<Sample>| {
+        near.add(&batch);
+        Ok::<(), TaskError>(())
+    })?;
+    r.near = near;
+    r.tally.near += start.elapsed().as_secs_f64();
+    Ok(())
 }
 
 /// Reads the `(input, output)` of a task's kept samples by position, from its (sealed) store.

@@ -73,8 +73,9 @@ impl FileRun<'_> {
     }
 }
 
-/// One sample's scan: its shingle hashes, its input key and its encoded leakage probe.
-type Scan = (Vec<u64>, Option<u64>, Option<Vec<u8>>);
+/// One sample's scan: its shingle hashes, its input key, its encoded leakage probe and (when
+/// only the input is signed) its output's shingle count.
+type Scan = (Vec<u64>, Option<u64>, Option<Vec<u8>>, usize);
 
 /// The task's per-batch machinery.
 pub(super) struct Runner<'a> {
@@ -243,23 +244,33 @@ impl Runner<'_> {
                     h.encode(&p, &mut b);
                     b
                 });
-                if near_on && !by_input {
-                    shingles_into(&mut hashes, &s.output, k, seed, b'o');
-                }
-                (hashes, exact, probe)
+                let output = if near_on && by_input {
+                    // only the output's shingle count: a shared search needs short outputs
+                    let mut out = Vec::new();
+                    shingles_into(&mut out, &s.output, k, seed, b'o');
+                    out.len()
+                } else {
+                    if near_on {
+                        shingles_into(&mut hashes, &s.output, k, seed, b'o');
+                    }
+                    0
+                };
+                (hashes, exact, probe, output)
             })
             .collect();
         let mut signed = Vec::with_capacity(scanned.len());
         let mut keys = Vec::with_capacity(scanned.len());
-        for (hashes, exact, probe) in scanned {
+        let mut outputs = Vec::with_capacity(scanned.len());
+        for (hashes, exact, probe, output) in scanned {
             if let (Some(f), Some(p)) = (self.probes.as_mut(), probe) {
                 f.push(&p)?;
             }
             signed.push(hashes);
             keys.push(exact);
+            outputs.push(output);
         }
         match (near_on, by_input) {
-            (true, true) => self.near.add_inputs(&signed, &keys),
+            (true, true) => self.near.add_inputs(&signed, &keys, &outputs),
             (true, false) => self.near.add_hashes(&signed),
             (false, _) => {}
         }

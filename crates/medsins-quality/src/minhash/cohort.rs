@@ -443,7 +443,15 @@ mod tests {
             keys.push(scan_into(&mut h, input, cfg.shingle, 0, b'i'));
             hashes.push(h);
         }
-        ix.add_inputs(&hashes, &keys);
+        let outputs: Vec<usize> = items
+            .iter()
+            .map(|(_, _, o)| {
+                let mut h = Vec::new();
+                shingles_into(&mut h, o, cfg.shingle, 0, b'o');
+                h.len()
+            })
+            .collect();
+        ix.add_inputs(&hashes, &keys, &outputs);
         ix
     }
 
@@ -524,6 +532,10 @@ mod tests {
             ..NearDedup::default()
         };
         let (one, two) = planted();
+        // labels fit a search on the inputs; the build searches task two alone (the search
+        // itself works on any outputs, as here)
+        assert!(input_index(&one, &cfg).outputs_are_short());
+        assert!(!input_index(&two, &cfg).outputs_are_short());
         let found = shared(&[one.clone(), two.clone()], &cfg);
         assert_eq!(found[0], separate(&one, &cfg));
         assert_eq!(found[1], separate(&two, &cfg));

@@ -719,6 +719,8 @@ pub struct NearIndex {
     /// search shared by tasks with identical inputs ([`cohort`]); `None` when it signs input
     /// and output.
     input_keys: Option<Vec<u64>>,
+    /// The most shingles of one output seen by an index that signs inputs alone.
+    longest_output: usize,
 }
 
 impl NearIndex {
@@ -730,6 +732,7 @@ impl NearIndex {
             sigs: Vec::new(),
             sizes: Vec::new(),
             input_keys: None,
+            longest_output: 0,
         }
     }
 
@@ -749,12 +752,24 @@ impl NearIndex {
     }
 
     /// Signs samples by their inputs' shingle hashes (unsorted, with repeats) and input keys
-    /// ([`scan_into`]; an index that [signs inputs](NearIndex::sign_inputs)).
-    pub fn add_inputs(&mut self, hashes: &[Vec<u64>], keys: &[Option<u64>]) {
+    /// ([`scan_into`]; an index that [signs inputs](NearIndex::sign_inputs)), given the
+    /// number of shingles of each output.
+    pub fn add_inputs(&mut self, hashes: &[Vec<u64>], keys: &[Option<u64>], outputs: &[usize]) {
         self.add_hashes(hashes);
         if let Some(k) = self.input_keys.as_mut() {
             k.extend(keys.iter().map(|x| x.unwrap_or(0)));
         }
+        let longest = outputs.iter().copied().max().unwrap_or(0);
+        self.longest_output = self.longest_output.max(longest);
+    }
+
+    /// Whether a search on the inputs finds this task's near-duplicates: every output is at
+    /// most one shingle (a label, a short answer), so a pair's input Jaccard is within one
+    /// shingle of its full one. Longer outputs can lift a pair over the threshold that its
+    /// inputs alone would not make a candidate: such a task is signed again, input and output
+    /// ([`cohort`]).
+    pub fn outputs_are_short(&self) -> bool {
+        self.longest_output <= 1
     }
 
     /// Signs a batch of samples (in parallel), appended in order.
