@@ -703,7 +703,7 @@ fn agreeing(x: &[u8], y: &[u8]) -> u32 {
 }
 
 /// The per-task near-duplicate state, kept while the task's samples stream to their store:
-/// every sample's signature, each bin truncated to one byte (128 bytes a sample by default),
+/// every sample's signature, each bin truncated to one byte (256 bytes a sample by default),
 /// and its shingle count. Band keys are hashed from the truncated bins (a chance agreement of
 /// all 8 bins of a band has probability 2^-64); the bytes also estimate the Jaccard similarity
 /// of a candidate pair (a chance agreement adds 1/256 at most), which screens out the many
