@@ -6,6 +6,7 @@
 
 pub(crate) mod explode;
 pub(crate) mod group;
+mod code_dialogue;
 mod iob_entities;
 mod join;
 pub(crate) mod keep;
@@ -66,6 +67,7 @@ pub(crate) fn apply_record_step(
         Step::PyLiteral { .. } => py_literal::apply,
         Step::Select { .. } => select::apply,
         Step::LookupRecords { .. } => lookup_records::apply,
+        Step::CodeDialogue { .. } => code_dialogue::apply,
         Step::RegexReplace { .. } => regex_replace::apply,
         Step::PandasValues { .. } => pandas_values::apply,
         Step::Set { .. } => set::apply,
