@@ -167,7 +167,9 @@ mod tests {
     fn run(codes: Value) -> Result<Map<String, Value>, String> {
         let table = vec![
             record(json!({"_key": "E_53", "q": "Pain?", "vm": {}})),
-            record(json!({"_key": "E_55", "q": "Where?", "vm": {"V_89": {"en": "forehead", "fr": "front"}, "V_161": {"en": "temple(R)"}}})),
+            record(
+                json!({"_key": "E_55", "q": "Where?", "vm": {"V_89": {"en": "forehead", "fr": "front"}, "V_161": {"en": "temple(R)"}}}),
+            ),
             record(json!({"_key": "E_56", "q": "How intense?", "vm": {"V_1": {"fr": "un"}}})),
         ];
         let lookups = LookupFiles {

@@ -4,9 +4,9 @@
 //! ([`crate::runner`]), which runs every step over a file's records in file order, so results
 //! are deterministic.
 
+mod code_dialogue;
 pub(crate) mod explode;
 pub(crate) mod group;
-mod code_dialogue;
 mod iob_entities;
 mod join;
 pub(crate) mod keep;
