@@ -174,7 +174,6 @@ mod tests {
         ];
         let lookups = LookupFiles {
             files: HashMap::from([("ev".to_string(), table)]),
-            ..LookupFiles::default()
         };
         let index: HashMap<String, usize> = [("E_53", 0), ("E_55", 1), ("E_56", 2)]
             .into_iter()
