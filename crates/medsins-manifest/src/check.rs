@@ -696,7 +696,8 @@ fn check_task_files(
         for s in &t.steps {
             if let Step::Join { file, .. }
             | Step::Lookup { file, .. }
-            | Step::LookupRecords { file, .. } = s.get_ref()
+            | Step::LookupRecords { file, .. }
+            | Step::CodeDialogue { file, .. } = s.get_ref()
                 && view.file(file).is_none()
             {
                 d.0.push(at(

@@ -586,6 +586,29 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fields: Option<Vec<String>>,
     },
+    /// Decode a list of answered question codes (the list field `codes`, or a single code) into
+    /// a dialogue text, through the records of a table `file` keyed by their field `key`. With
+    /// `value_separator` (e.g. `_@_`) a code `E_55_@_V_89` is question `E_55` answered `V_89`.
+    /// Each question opens a turn `\n<asker>: <question>\n<answerer>: <answer>` (`speakers =
+    /// [asker, answerer]`; `<question>` is the matched record's field `question`); consecutive
+    /// codes of the same question add `, <answer>` to its turn. The answer is `bare_answer` for
+    /// a code without a value; else the value's member `meaning` in the record's object field
+    /// `meanings` when the value is one of its keys; else the value as is. Writes `into` = the
+    /// text and `<into>_missing` = the codes without a match. A matched record without
+    /// `question`, `meanings` or the value's `meaning` quarantines the record.
+    CodeDialogue {
+        file: String,
+        codes: String,
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value_separator: Option<String>,
+        question: String,
+        meanings: String,
+        meaning: String,
+        bare_answer: String,
+        speakers: [String; 2],
+        into: String,
+    },
     /// Regular-expression substitutions on the text field `field`, applied in order, each a
     /// left-to-right pass over the whole text with non-overlapping matches (Python `re.sub`).
     /// `rules` is a list of `[pattern, replacement]` in Rust `regex` syntax: `\s` does not match
@@ -849,7 +872,8 @@ impl Manifest {
             .filter_map(|s| match s.get_ref() {
                 Step::Join { file, .. }
                 | Step::Lookup { file, .. }
-                | Step::LookupRecords { file, .. } => Some(file.as_str()),
+                | Step::LookupRecords { file, .. }
+                | Step::CodeDialogue { file, .. } => Some(file.as_str()),
                 _ => None,
             })
             .collect()

@@ -440,6 +440,21 @@ fn hash_located(
     Ok(resolved)
 }
 
+/// Queues the reads of located files ([`medsins_readers::prefetch`]), in hashing order.
+fn prefetch<'a>(located: impl Iterator<Item = &'a Located>) {
+    for l in located {
+        let paths: Vec<&Path> = match l {
+            Located::One { abs, .. } => vec![abs.as_path()],
+            Located::Set { parts, .. } => parts.iter().map(|p| p.1.as_path()).collect(),
+        };
+        for p in paths.into_iter().filter(|p| p.is_file()) {
+            // a hint only: a file that cannot be prefetched is read (and its error reported)
+            // by the hashing that runs beside
+            let _ = medsins_readers::prefetch(p);
+        }
+    }
+}
+
 /// What one distribution's files look like under the raw root.
 pub struct Survey {
     /// The distribution's view of the manifest.
@@ -518,14 +533,17 @@ impl Survey {
                 _ => None,
             })
             .collect();
-        // the files are hashed in parallel (reading them is most of a cold build's waiting);
-        // the first failure in the manifest's order is the one reported, as before
-        let hashed: Vec<Result<ResolvedFile, CorpusError>> = todo
-            .into_par_iter()
-            .map(|(spec, located)| {
-                hash_located(&self.view, raw_root, spec, located.clone(), checksums)
-            })
-            .collect();
+        // the files are hashed in parallel (reading them is most of a cold build's waiting),
+        // while another thread queues the reads of all of them; the first failure in the
+        // manifest's order is the one reported, as before
+        let hashed: Vec<Result<ResolvedFile, CorpusError>> = std::thread::scope(|s| {
+            s.spawn(|| prefetch(todo.iter().map(|t| t.1)));
+            todo.par_iter()
+                .map(|(spec, located)| {
+                    hash_located(&self.view, raw_root, spec, (*located).clone(), checksums)
+                })
+                .collect()
+        });
         let mut files = Vec::new();
         for h in hashed {
             match h {

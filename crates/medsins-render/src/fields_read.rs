@@ -90,6 +90,7 @@ fn fields_written(step: &Step) -> Vec<String> {
         | Step::PyLiteral { into, .. }
         | Step::Select { into, .. }
         | Step::Set { into, .. }
-        | Step::LookupRecords { into, .. } => vec![into.clone()],
+        | Step::LookupRecords { into, .. }
+        | Step::CodeDialogue { into, .. } => vec![into.clone()],
     }
 }

@@ -1,7 +1,7 @@
 //! `lookup`: for each code of a field (a list, or a string split on `separator`), the record
 //! of a table file whose `key` field equals it; writes `into` as a list of `{code, value}` and
-//! the codes without a match as `<into>_missing`. Also the key index that `join`, `lookup` and
-//! `lookup_records` look records up in.
+//! the codes without a match as `<into>_missing`. Also the key index that `join`, `lookup`,
+//! `lookup_records` and `code_dialogue` look records up in.
 
 use super::{OpContext, OpError, OpResult, not_this_op, string_object};
 use crate::context::with_context;
@@ -47,7 +47,9 @@ pub(crate) fn index(
                     .map(|v| value_text(v).replace(rm.as_str(), ""))
             }),
         ),
-        Step::Lookup { file, key, .. } | Step::LookupRecords { file, key, .. } => (
+        Step::Lookup { file, key, .. }
+        | Step::LookupRecords { file, key, .. }
+        | Step::CodeDialogue { file, key, .. } => (
             file,
             Box::new(move |r: &Record| r.fields.get(key).map(value_text)),
         ),

@@ -4,6 +4,7 @@
 //! ([`crate::runner`]), which runs every step over a file's records in file order, so results
 //! are deterministic.
 
+mod code_dialogue;
 pub(crate) mod explode;
 pub(crate) mod group;
 mod iob_entities;
@@ -119,6 +120,7 @@ pub(crate) fn apply_record_step(
         Step::PyLiteral { .. } => py_literal::apply,
         Step::Select { .. } => select::apply,
         Step::LookupRecords { .. } => lookup_records::apply,
+        Step::CodeDialogue { .. } => code_dialogue::apply,
         Step::RegexReplace { .. } => regex_replace::apply,
         Step::PandasValues { .. } => pandas_values::apply,
         Step::Set { .. } => set::apply,
