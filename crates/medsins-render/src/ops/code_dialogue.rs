@@ -4,7 +4,7 @@
 //! looked-up record (with its whole table of answer meanings) into every patient record and
 //! walks it in minijinja: the costliest rendering of the catalogue.
 
-use super::{OpContext, OpResult, not_this_op};
+use super::{OpContext, OpError, OpResult, not_this_op};
 use medsins_manifest::Step;
 use medsins_readers::{Record, value_text};
 use serde_json::{Map, Value};
@@ -40,7 +40,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
         .lookups
         .files
         .get(file)
-        .ok_or_else(|| format!("lookup file `{file}` is not loaded"))?;
+        .ok_or_else(|| OpError::LookupNotLoaded(file.clone()))?;
     let decoder = Decoder {
         table,
         value_separator: value_separator.as_deref(),
@@ -54,7 +54,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
         Some(Value::Array(a)) => decoder.dialogue(a.iter().map(value_text), cx)?,
         Some(Value::Null) => decoder.dialogue(std::iter::empty(), cx)?,
         Some(v) => decoder.dialogue(std::iter::once(value_text(v)), cx)?,
-        None => return Err(format!("record has no field `{codes}`")),
+        None => return Err(OpError::NoField(codes.clone())),
     };
     f.insert(into.clone(), Value::String(text));
     f.insert(format!("{into}_missing"), Value::Array(missing));
@@ -67,7 +67,7 @@ impl Decoder<'_> {
         &self,
         codes: impl Iterator<Item = String>,
         cx: &OpContext,
-    ) -> Result<(String, Vec<Value>), String> {
+    ) -> Result<(String, Vec<Value>), OpError> {
         let mut text = String::new();
         let mut missing = Vec::new();
         // the question of the previous matched code: its next answers join its turn
@@ -85,10 +85,14 @@ impl Decoder<'_> {
             if previous.as_deref() == Some(code) {
                 text.push_str(", ");
             } else {
-                let q = record
-                    .fields
-                    .get(self.question)
-                    .ok_or_else(|| format!("`{code}` has no field `{}`", self.question))?;
+                let q =
+                    record
+                        .fields
+                        .get(self.question)
+                        .ok_or_else(|| OpError::CodeWithoutField {
+                            code: code.to_string(),
+                            field: self.question.to_string(),
+                        })?;
                 let [asker, answerer] = self.speakers;
                 text.push('\n');
                 text.push_str(asker);
@@ -111,22 +115,33 @@ impl Decoder<'_> {
         code: &str,
         value: Option<&str>,
         fields: &Map<String, Value>,
-    ) -> Result<String, String> {
+    ) -> Result<String, OpError> {
         let Some(value) = value else {
             return Ok(self.bare_answer.to_string());
         };
         let meanings = match fields.get(self.meanings) {
             Some(Value::Object(m)) => m,
-            Some(_) => return Err(format!("`{code}`: `{}` is not an object", self.meanings)),
-            None => return Err(format!("`{code}` has no field `{}`", self.meanings)),
+            Some(_) => {
+                return Err(OpError::CodeMeaningsNotObject {
+                    code: code.to_string(),
+                    field: self.meanings.to_string(),
+                });
+            }
+            None => {
+                return Err(OpError::CodeWithoutField {
+                    code: code.to_string(),
+                    field: self.meanings.to_string(),
+                });
+            }
         };
         match meanings.get(value) {
             None => Ok(value.to_string()),
             Some(m) => m.get(self.meaning).map(value_text).ok_or_else(|| {
-                format!(
-                    "`{code}`: the meaning of `{value}` has no member `{}`",
-                    self.meaning
-                )
+                OpError::CodeMeaningWithoutMember {
+                    code: code.to_string(),
+                    value: value.to_string(),
+                    member: self.meaning.to_string(),
+                }
             }),
         }
     }
@@ -188,7 +203,9 @@ mod tests {
             lookups: &lookups,
         };
         let mut f = json!({ "codes": codes }).as_object().unwrap().clone();
-        apply(&mut f, &step(), &cx).map(|_| f)
+        apply(&mut f, &step(), &cx)
+            .map(|_| f)
+            .map_err(|e| e.to_string())
     }
 
     #[test]

@@ -93,6 +93,17 @@ pub(crate) enum OpError {
     },
     #[error("pandas_values: the column types were not learned (no pre-pass)")]
     NotLearned,
+    /// `code_dialogue`: a table record (the code's question) lacks a field the step names.
+    #[error("`{code}` has no field `{field}`")]
+    CodeWithoutField { code: String, field: String },
+    #[error("`{code}`: `{field}` is not an object")]
+    CodeMeaningsNotObject { code: String, field: String },
+    #[error("`{code}`: the meaning of `{value}` has no member `{member}`")]
+    CodeMeaningWithoutMember {
+        code: String,
+        value: String,
+        member: String,
+    },
 }
 
 /// `Ok(true)` keeps the record, `Ok(false)` drops it on purpose, `Err` quarantines it.
