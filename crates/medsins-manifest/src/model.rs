@@ -912,7 +912,7 @@ pub struct NearDedup {
     /// Words per shingle (default 5).
     #[serde(default = "nd_shingle")]
     pub shingle: usize,
-    /// MinHash permutations (default 256); must be at least `bands` × `rows`.
+    /// MinHash permutations (default 128); must be at least `bands` × `rows`.
     #[serde(default = "nd_permutations")]
     pub permutations: usize,
     /// LSH bands (default 16).
@@ -954,7 +954,7 @@ fn nd_shingle() -> usize {
     5
 }
 fn nd_permutations() -> usize {
-    256
+    128
 }
 fn nd_bands() -> usize {
     16

@@ -166,7 +166,7 @@ fn task_id_vocabularies_languages_and_texts() {
 
 #[test]
 fn near_dedup_expected_checks_and_split_policies() {
-    let bad_dedup = "near_dedup = { bands = 40, rows = 8, threshold = 0 }\n\
+    let bad_dedup = "near_dedup = { bands = 20, rows = 8, threshold = 0 }\n\
                      expected_checks = [{ check = \"label_skw\", reason = \" \" }]\n";
     let hash = TASK.replace(
         "split = { policy = \"fixed\", split = \"train\" }",
@@ -181,7 +181,7 @@ fn near_dedup_expected_checks_and_split_policies() {
             // one location: in the order of the messages
             format!("{id}: task `task901_alpha_qa`: expected check `label_skw` needs a reason"),
             format!(
-                "{id}: task `task901_alpha_qa`: near_dedup needs shingle, bands and rows of at least 1 and bands × rows (40 × 8) <= permutations (256)"
+                "{id}: task `task901_alpha_qa`: near_dedup needs shingle, bands and rows of at least 1 and bands × rows (20 × 8) <= permutations (128)"
             ),
             format!("{id}: task `task901_alpha_qa`: near_dedup threshold 0 must be in (0, 1]"),
             format!(

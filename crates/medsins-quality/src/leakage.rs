@@ -4,7 +4,7 @@
 //! removed; the held-out sample is the one kept.
 
 use super::minhash::{
-    MinHasher, SCREEN_MIN_SHINGLES, estimate, jaccard, round4, scan_into, screen_margin,
+    MinHasher, SCREEN_MARGIN, SCREEN_MIN_SHINGLES, estimate, jaccard, round4, scan_into,
     signature_bytes, text_shingles,
 };
 use medsins_core::{Sample, SampleId, Split};
@@ -299,7 +299,7 @@ impl HeldOut {
         cands.sort_unstable();
         cands.dedup();
         cands.truncate(self.cfg.max_candidates);
-        let lo = self.cfg.threshold - screen_margin(self.mh.bins);
+        let lo = self.cfg.threshold - SCREEN_MARGIN;
         let dense = p.size >= SCREEN_MIN_SHINGLES;
         let mut scored: Vec<(std::cmp::Reverse<u32>, u32)> = cands
             .into_iter()

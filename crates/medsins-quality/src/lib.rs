@@ -3,8 +3,7 @@
 //! (medsins-pipeline) decides when they run and writes their findings to the ledger.
 //!
 //! - [`minhash`]: word-shingle MinHash LSH; the per-task near-duplicate pass that runs after
-//!   the task's last batch (`[tasks.near_dedup]`, policy `flag` by default), and
-//!   [`minhash::cohort`], one search shared by the tasks of a group with identical inputs.
+//!   the task's last batch (`[tasks.near_dedup]`, policy `flag` by default).
 //! - [`decontam`]: word n-gram overlap with benchmark test sets (`--decontaminate`), inputs and
 //!   outputs separately; matches are removed (ledger `contaminated`).
 //! - [`leakage`]: after all tasks are built, training samples whose input equals or

@@ -2,7 +2,7 @@
 //! read once for all of them, the steps they start with in common run once, and each task's
 //! own steps, templates and stages run on a copy of the shared records.
 
-use super::passes::{finish_task, input_cohorts, search_cohorts};
+use super::passes::finish_task;
 use super::runner::{FileRun, Runner, Tally};
 use super::{BATCH_RECORDS, RunOptions, TaskRun, load_lookups, task_meta};
 use crate::TaskError;
@@ -303,33 +303,16 @@ pub fn run_group(
             .min()
             .unwrap_or(0);
         let files = lm.manifest.task_files(members[0].task);
-        // tasks with identical inputs share one near-dup search
-        let cohorts = input_cohorts(&members.iter().map(|m| (m.task, &m.r)).collect::<Vec<_>>());
-        cohorts
-            .iter()
-            .flatten()
-            .for_each(|i| members[*i].r.near.sign_inputs());
         let outcome = read_group_files(rc, &files, limit, shared_len, &mut members);
-        let mut near = match outcome {
-            Ok(()) => search_cohorts(
-                &cohorts,
-                &mut members
-                    .iter_mut()
-                    .map(|m| m.error.is_none().then_some(&mut m.r))
-                    .collect::<Vec<_>>(),
-            ),
-            Err(_) => Vec::new(),
-        };
         let shared_failure = outcome.as_ref().err().map(|e| e.to_string());
         let mut failure = outcome.err();
-        for (j, (at, m)) in at.into_iter().zip(members).enumerate() {
-            let shared_near = near.get_mut(j).and_then(Option::take).transpose();
-            let res = match (failure.take(), &shared_failure, m.error, shared_near) {
+        for (at, m) in at.into_iter().zip(members) {
+            let res = match (failure.take(), &shared_failure, m.error) {
                 // the group's read failed: every task of the group fails with it
-                (Some(e), _, _, _) => Err(e),
-                (None, Some(message), _, _) => Err(TaskError::SharedRead(message.clone())),
-                (None, None, Some(e), _) | (None, None, None, Err(e)) => Err(e),
-                (None, None, None, Ok(shared)) => finish_task(m.r, m.records_read, shared),
+                (Some(e), _, _) => Err(e),
+                (None, Some(message), _) => Err(TaskError::SharedRead(message.clone())),
+                (None, None, Some(e)) => Err(e),
+                (None, None, None) => finish_task(m.r, m.records_read),
             };
             results[at] = Some(res);
         }

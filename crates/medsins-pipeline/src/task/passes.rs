@@ -12,11 +12,9 @@ use crate::stages::TaskContext;
 use crate::store::{RecordFile, SetStore, Store, StoreError};
 use medsins_core::{LedgerEntry, LedgerReason, Sample, SampleId};
 use medsins_manifest::NearDedupPolicy;
-use medsins_manifest::Task;
 use medsins_quality::ContaminationCounts;
 use medsins_quality::leakage::{HeldKeys, HeldSample, is_held_out};
-use medsins_quality::minhash::cohort::{CohortTask, find_shared};
-use medsins_quality::minhash::{NearDuplicate, NearIndex, text_shingles};
+use medsins_quality::minhash::{NearIndex, text_shingles};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -64,137 +62,8 @@ impl TaskRun {
     }
 }
 
-/// What a shared-input near-dup search found for one task, and its share of the seconds.
-pub(super) type SharedNear = (Vec<NearDuplicate>, f64);
-
-/// The tasks of a group (`(task, runner)`, in the group's order) whose near-dup search is one
-/// search shared by tasks with identical inputs (`medsins_quality::minhash::cohort`): the same
-/// steps and input template (the group already reads the same files), near-dedup on with the
-/// same parameters. Cohorts of at least two tasks, as positions in the group, in order.
-pub(super) fn input_cohorts(tasks: &[(&Task, &Runner)]) -> Vec<Vec<usize>> {
-    let same = |a: &(&Task, &Runner), b: &(&Task, &Runner)| {
-        let (ca, cb) = (&a.1.near.cfg, &b.1.near.cfg);
-        a.1.renderer.steps() == b.1.renderer.steps()
-            && a.0.input.get_ref() == b.0.input.get_ref()
-            && (ca.shingle, ca.permutations, ca.bands, ca.rows)
-                == (cb.shingle, cb.permutations, cb.bands, cb.rows)
-            && ca.threshold == cb.threshold
-    };
-    let mut cohorts: Vec<Vec<usize>> = Vec::new();
-    for (i, t) in tasks.iter().enumerate() {
-        if !t.1.near.enabled() {
-            continue;
-        }
-        match cohorts.iter_mut().find(|c| same(&tasks[c[0]], t)) {
-            Some(c) => c.push(i),
-            None => cohorts.push(vec![i]),
-        }
-    }
-    cohorts.retain(|c| c.len() > 1);
-    cohorts
-}
-
-/// Runs the shared near-dup search of every cohort ([`input_cohorts`]) over the runners that
-/// are still sound (`Some`) and whose outputs are all short enough for it
-/// (`NearIndex::outputs_are_short`; the others are signed again and searched alone); returns
-/// per runner what it found (`None`: searched alone). On a failure every task of the cohort
-/// fails.
-pub(super) fn search_cohorts(
-    cohorts: &[Vec<usize>],
-    runners: &mut [Option<&mut Runner>],
-) -> Vec<Option<Result<SharedNear, TaskError>>> {
-    let mut out: Vec<Option<Result<SharedNear, TaskError>>> =
-        runners.iter().map(|_| None).collect();
-    for cohort in cohorts {
-        // a task with outputs longer than a shingle leaves the cohort: signed again, whole
-        for i in cohort {
-            if let Some(r) = runners[*i].as_deref_mut()
-                && !r.near.outputs_are_short()
-                && let Err(e) = sign_whole_samples(r)
-            {
-                out[*i] = Some(Err(e));
-                runners[*i] = None;
-            }
-        }
-        let members: Vec<usize> = cohort
-            .iter()
-            .copied()
-            .filter(|i| runners[*i].as_ref().is_some_and(|r| r.near.signs_inputs()))
-            .collect();
-        let start = Instant::now();
-        let sealed: Result<(), StoreError> = members
-            .iter()
-            .try_for_each(|i| runners[*i].as_mut().map_or(Ok(()), |r| r.store.seal()));
-        let found = sealed.map_err(TaskError::from).and_then(|()| {
-            let rs: Vec<&Runner> = members
-                .iter()
-                .filter_map(|i| runners[*i].as_deref())
-                .collect();
-            let loads: Vec<_> = rs.iter().map(|r| text_loader(&r.store, &r.kept)).collect();
-            let tasks: Vec<CohortTask<'_, SampleId, StoreError>> = rs
-                .iter()
-                .zip(&loads)
-                .map(|(r, load)| CohortTask {
-                    index: &r.near,
-                    ids: &r.ids,
-                    load,
-                })
-                .collect();
-            Ok(find_shared(&tasks)?)
-        });
-        let secs = start.elapsed().as_secs_f64() / members.len().max(1) as f64;
-        match found {
-            Ok(lists) => {
-                for (i, list) in members.iter().zip(lists) {
-                    out[*i] = Some(Ok((list, secs)));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for i in &members {
-                    out[*i] = Some(Err(TaskError::SharedRead(message.clone())));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Signs a task's stored samples again, input and output (a task that left its cohort, see
-/// `NearIndex::outputs_are_short`); the seconds count as its near-dedup's.
-fn sign_whole_samples(r: &mut Runner) -> Result<(), TaskError> {
-    let start = Instant::now();
-    r.store.seal()?;
-    let mut near = NearIndex::new(&r.near.cfg, r.cx.seed);
-    let handles: Vec<u64> = r.kept.iter().map(|k| k.handle).collect();
-    r.store.for_each(&handles, &mut |batch: Vec<Sample>| {
-        near.add(&batch);
-        Ok::<(), TaskError>(())
-    })?;
-    r.near = near;
-    r.tally.near += start.elapsed().as_secs_f64();
-    Ok(())
-}
-
-/// Reads the `(input, output)` of a task's kept samples by position, from its (sealed) store.
-fn text_loader<'a>(
-    store: &'a Store,
-    kept: &'a [Kept],
-) -> impl Fn(&[usize]) -> Result<Vec<(String, String)>, StoreError> + Sync + 'a {
-    move |pos: &[usize]| {
-        pos.iter()
-            .map(|p| store.get(kept[*p].handle).map(|s| (s.input, s.output)))
-            .collect()
-    }
-}
-
-/// The whole-task passes after the last batch (see the module docs). `shared`: what the search
-/// shared with the tasks of identical inputs found, for a task of a cohort.
-pub(super) fn finish_task(
-    mut r: Runner,
-    records_read: u64,
-    shared: Option<SharedNear>,
-) -> Result<TaskRun, TaskError> {
+/// The whole-task passes after the last batch (see the module docs).
+pub(super) fn finish_task(mut r: Runner, records_read: u64) -> Result<TaskRun, TaskError> {
     r.store.seal()?;
     let opts = r.opts.clone();
     let after_read = records_read - r.ledger.in_stage("read");
@@ -223,17 +92,9 @@ pub(super) fn finish_task(
     for (stage, (before, after, secs)) in r.stages.iter().zip(&r.tally.stages) {
         run.stage(stage.name(), *before, *after, *secs);
     }
-    match shared {
-        Some((found, secs)) => {
-            let start = Instant::now();
-            let found = near_findings(&run, &r.near, &r.ids, &r.cx, found)?;
-            let secs = r.tally.near + secs + start.elapsed().as_secs_f64();
-            run.apply("near_dedup", found, secs)?;
-        }
-        None => run.pass("near_dedup", r.tally.near, |run| {
-            near_duplicates(run, &r.near, &r.ids, &r.cx)
-        })?,
-    }
+    run.pass("near_dedup", r.tally.near, |run| {
+        near_duplicates(run, &r.near, &r.ids, &r.cx)
+    })?;
     if !r.head_cut.is_empty() {
         run.pass("split", 0.0, |run| head_cut(run, &r.head_cut, &r.cx))?;
     }
@@ -275,23 +136,15 @@ fn near_duplicates(
     if !near.enabled() || run.kept.len() < 2 {
         return Ok(Vec::new());
     }
-    let load = text_loader(&run.store, &run.kept);
-    let found = near.find(ids, &load)?;
-    near_findings(run, near, ids, cx, found)
-}
-
-/// The findings of the near-duplicates a search found in the task.
-fn near_findings(
-    run: &TaskRun,
-    near: &NearIndex,
-    ids: &[SampleId],
-    cx: &TaskContext,
-    near_dups: Vec<NearDuplicate>,
-) -> Result<Vec<Finding>, TaskError> {
     let (store, kept) = (&run.store, &run.kept);
+    let load = |pos: &[usize]| -> Result<Vec<(String, String)>, StoreError> {
+        pos.iter()
+            .map(|p| store.get(kept[*p].handle).map(|s| (s.input, s.output)))
+            .collect()
+    };
     let cfg = &near.cfg;
     let mut found = Vec::new();
-    for d in near_dups {
+    for d in near.find(ids, &load)? {
         let s = store.get(kept[d.index].handle)?;
         found.push(Finding {
             index: d.index,

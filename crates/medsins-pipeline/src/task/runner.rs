@@ -73,10 +73,6 @@ impl FileRun<'_> {
     }
 }
 
-/// One sample's scan: its shingle hashes, its input key, its encoded leakage probe and (when
-/// only the input is signed) its output's shingle count.
-type Scan = (Vec<u64>, Option<u64>, Option<Vec<u8>>, usize);
-
 /// The task's per-batch machinery.
 pub(super) struct Runner<'a> {
     pub cx: TaskContext<'a>,
@@ -219,17 +215,15 @@ impl Runner<'_> {
     }
 
     /// One scan of every input and output gives the near-dedup signature and the leakage probe
-    /// of the input (no scan when the task needs neither). A task whose near-dup search is
-    /// shared with tasks of identical inputs signs its inputs alone, with their keys.
+    /// of the input (no scan when the task needs neither).
     fn scan(&mut self, batch: &[Sample]) -> Result<(), TaskError> {
         let start = Instant::now();
         let (k, seed, near_on) = (self.near.cfg.shingle, self.cx.seed, self.near.enabled());
-        let by_input = self.near.signs_inputs();
         let held = self.opts.held_out.map(|h| h.1);
         if !near_on && held.is_none() {
             return Ok(());
         }
-        let scanned: Vec<Scan> = batch
+        let scanned: Vec<(Vec<u64>, Option<Vec<u8>>)> = batch
             .par_iter()
             .map(|s| {
                 let mut hashes = Vec::new();
@@ -244,35 +238,21 @@ impl Runner<'_> {
                     h.encode(&p, &mut b);
                     b
                 });
-                let output = if near_on && by_input {
-                    // only the output's shingle count: a shared search needs short outputs
-                    let mut out = Vec::new();
-                    shingles_into(&mut out, &s.output, k, seed, b'o');
-                    out.len()
-                } else {
-                    if near_on {
-                        shingles_into(&mut hashes, &s.output, k, seed, b'o');
-                    }
-                    0
-                };
-                (hashes, exact, probe, output)
+                if near_on {
+                    shingles_into(&mut hashes, &s.output, k, seed, b'o');
+                }
+                (hashes, probe)
             })
             .collect();
         let mut signed = Vec::with_capacity(scanned.len());
-        let mut keys = Vec::with_capacity(scanned.len());
-        let mut outputs = Vec::with_capacity(scanned.len());
-        for (hashes, exact, probe, output) in scanned {
+        for (hashes, probe) in scanned {
             if let (Some(f), Some(p)) = (self.probes.as_mut(), probe) {
                 f.push(&p)?;
             }
             signed.push(hashes);
-            keys.push(exact);
-            outputs.push(output);
         }
-        match (near_on, by_input) {
-            (true, true) => self.near.add_inputs(&signed, &keys, &outputs),
-            (true, false) => self.near.add_hashes(&signed),
-            (false, _) => {}
+        if near_on {
+            self.near.add_hashes(&signed);
         }
         self.tally.near += start.elapsed().as_secs_f64();
         Ok(())

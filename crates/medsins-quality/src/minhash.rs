@@ -13,8 +13,6 @@
 //! confirmed by the exact Jaccard similarity of the two shingle sets. Everything is ordered by
 //! sample position or id, never by hash-map iteration, so results do not depend on threads.
 
-pub mod cohort;
-
 use medsins_core::{Sample, SampleId};
 use medsins_manifest::{NearDedup, NearDedupPolicy};
 use rayon::prelude::*;
@@ -529,34 +527,41 @@ pub(crate) const SET_CACHE_SHINGLES: usize = 64 << 20;
 /// caller's (the search only passes it on).
 pub type TextLoader<'a, E> = dyn Fn(&[usize]) -> Result<Vec<(String, String)>, E> + Sync + 'a;
 
-/// Shingle sets of samples (or of distinct texts), loaded on first use and kept up to
-/// [`SET_CACHE_SHINGLES`]. Sets hold the high 32 bits of each shingle hash: half the memory,
-/// and a chance collision between two sets of 300 shingles (≈ 2e-5 a pair) moves their
-/// Jaccard by ≈ 0.002.
-pub(crate) struct SetCache {
+/// The shingle sets of the samples a near-dup search compares exactly, loaded from the task's
+/// store on first use and kept up to [`SET_CACHE_SHINGLES`]. Sets hold the high 32 bits of
+/// each shingle hash: half the memory, and a chance collision between two sets of 300
+/// shingles (≈ 2e-5 a pair) moves their Jaccard by ≈ 0.002.
+struct SetCache<'a, E> {
     sets: Vec<Option<Box<[u32]>>>,
     held: usize,
+    k: usize,
+    seed: u64,
+    load: &'a TextLoader<'a, E>,
 }
 
-impl SetCache {
-    pub(crate) fn new(n: usize) -> SetCache {
-        SetCache {
-            sets: vec![None; n],
-            held: 0,
-        }
-    }
-
-    /// The entries of `need` (sorted, unique) not loaded yet.
-    pub(crate) fn missing(&self, need: &[usize]) -> Vec<usize> {
-        need.iter()
+impl<E> SetCache<'_, E> {
+    /// Makes sure the sets of `need` (sorted, unique) are loaded.
+    fn ensure(&mut self, need: &[usize]) -> Result<(), E> {
+        let missing: Vec<usize> = need
+            .iter()
             .copied()
             .filter(|i| self.sets[*i].is_none())
-            .collect()
-    }
-
-    /// Stores the sets of `missing` (as [`SetCache::missing`] gave them for `need`), first
-    /// emptying the cache of everything `need` does not hold when it would grow too large.
-    pub(crate) fn fill(&mut self, need: &[usize], missing: Vec<usize>, loaded: Vec<Box<[u32]>>) {
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let texts = (self.load)(&missing)?;
+        let (k, seed) = (self.k, self.seed);
+        let loaded: Vec<Box<[u32]>> = texts
+            .par_iter()
+            .map(|(a, b)| {
+                let high: Vec<u32> = sample_shingle_hashes(a, b, k, seed)
+                    .into_iter()
+                    .map(|h| (h >> 32) as u32)
+                    .collect();
+                finish_set(high).into_boxed_slice()
+            })
+            .collect();
         let adding: usize = loaded.iter().map(|s| s.len()).sum();
         if self.held + adding > SET_CACHE_SHINGLES {
             self.held = 0;
@@ -571,60 +576,12 @@ impl SetCache {
         for (i, set) in missing.into_iter().zip(loaded) {
             self.sets[i] = Some(set);
         }
-    }
-
-    /// Makes sure the sets of `need` (sorted, unique) are loaded: `load` reads the texts of
-    /// the missing ones and `shingle` turns a text into its shingle hashes.
-    pub(crate) fn ensure<E>(
-        &mut self,
-        need: &[usize],
-        load: &TextLoader<'_, E>,
-        shingle: impl Fn(&str, &str) -> Vec<u64> + Sync,
-    ) -> Result<(), E> {
-        let missing = self.missing(need);
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let texts = load(&missing)?;
-        let loaded = texts
-            .par_iter()
-            .map(|(a, b)| high_set(shingle(a, b)))
-            .collect();
-        self.fill(need, missing, loaded);
         Ok(())
     }
 
-    pub(crate) fn get(&self, i: u32) -> &[u32] {
+    fn get(&self, i: u32) -> &[u32] {
         self.sets[i as usize].as_deref().unwrap_or(&[])
     }
-}
-
-/// The sorted set of the high 32 bits of shingle hashes.
-pub(crate) fn high_set(hashes: Vec<u64>) -> Box<[u32]> {
-    finish_set(hashes.into_iter().map(|h| (h >> 32) as u32).collect()).into_boxed_slice()
-}
-
-/// `(band key, item)` of every band of every item that has a signature (`sig(item)`), sorted:
-/// items sharing a band key are candidates. Band keys hash a band's `rows` bytes, seeded by
-/// the band's number, in 32 bits.
-fn band_entries<'s>(
-    items: usize,
-    bands: usize,
-    rows: usize,
-    sig: impl Fn(usize) -> Option<&'s [u8]> + Sync,
-) -> Vec<(u32, u32)> {
-    let mut entries: Vec<(u32, u32)> = (0..items)
-        .into_par_iter()
-        .filter_map(|i| sig(i).map(|s| (i, s)))
-        .flat_map_iter(|(i, sig)| {
-            (0..bands).map(move |b| {
-                let band = &sig[b * rows..(b + 1) * rows];
-                (xxh3_64_with_seed(band, b as u64) as u32, i as u32)
-            })
-        })
-        .collect();
-    entries.par_sort_unstable();
-    entries
 }
 
 /// Union-find with path halving.
@@ -670,14 +627,11 @@ pub struct NearDuplicate {
 /// Shingle sets at least this large have signatures dense enough for the estimate that
 /// screens candidate pairs before the exact Jaccard (smaller ones are always compared exactly).
 pub(crate) const SCREEN_MIN_SHINGLES: u32 = 128;
-/// How far from the threshold a candidate's estimated similarity must be to be decided by the
-/// estimate alone, for signatures of `bins` bins: 0.15 below 256 bins (with 128 the estimate's
-/// standard deviation is at most ≈ 0.035 near the threshold, measured +0.02 ± 0.03 on
-/// synthetic EHR rows: over 4 standard deviations), 0.1 from 256 bins on (≈ 0.025: 4 standard
-/// deviations). docs/data-quality.md measures what it costs in recall.
-pub(crate) fn screen_margin(bins: usize) -> f64 {
-    if bins >= 256 { 0.1 } else { 0.15 }
-}
+/// Candidates whose estimated similarity is this far from the threshold are decided by the
+/// estimate alone: with 128 bins its standard deviation is at most ≈ 0.035 near the
+/// threshold (measured: +0.02 ± 0.03 on synthetic EHR rows), so 0.15 is over 4 standard
+/// deviations (p < 1e-5 of a wrong decision for a pair at the threshold).
+pub(crate) const SCREEN_MARGIN: f64 = 0.15;
 
 /// One byte of each signature bin (the low byte: the high bits of a bin's value are set by the
 /// bin itself). Two signatures' bytes agree where their bins do, plus 1/256 by chance.
@@ -703,7 +657,7 @@ fn agreeing(x: &[u8], y: &[u8]) -> u32 {
 }
 
 /// The per-task near-duplicate state, kept while the task's samples stream to their store:
-/// every sample's signature, each bin truncated to one byte (256 bytes a sample by default),
+/// every sample's signature, each bin truncated to one byte (128 bytes a sample by default),
 /// and its shingle count. Band keys are hashed from the truncated bins (a chance agreement of
 /// all 8 bins of a band has probability 2^-64); the bytes also estimate the Jaccard similarity
 /// of a candidate pair (a chance agreement adds 1/256 at most), which screens out the many
@@ -715,12 +669,6 @@ pub struct NearIndex {
     /// `bins` bytes per sample (all zero for a sample without words: `sizes[i] == 0`).
     sigs: Vec<u8>,
     sizes: Vec<u32>,
-    /// Each sample's input key ([`scan_into`]) when the index signs the inputs alone, for a
-    /// search shared by tasks with identical inputs ([`cohort`]); `None` when it signs input
-    /// and output.
-    input_keys: Option<Vec<u64>>,
-    /// The most shingles of one output seen by an index that signs inputs alone.
-    longest_output: usize,
 }
 
 impl NearIndex {
@@ -731,45 +679,11 @@ impl NearIndex {
             seed,
             sigs: Vec::new(),
             sizes: Vec::new(),
-            input_keys: None,
-            longest_output: 0,
         }
     }
 
     pub fn enabled(&self) -> bool {
         self.cfg.policy != NearDedupPolicy::Off
-    }
-
-    /// From now on (call it before the first sample), sign each sample's input alone, for a
-    /// search shared with the other tasks of identical inputs ([`cohort::find_shared`]).
-    pub fn sign_inputs(&mut self) {
-        self.input_keys = Some(Vec::new());
-    }
-
-    /// Whether the index signs inputs alone ([`NearIndex::sign_inputs`]).
-    pub fn signs_inputs(&self) -> bool {
-        self.input_keys.is_some()
-    }
-
-    /// Signs samples by their inputs' shingle hashes (unsorted, with repeats) and input keys
-    /// ([`scan_into`]; an index that [signs inputs](NearIndex::sign_inputs)), given the
-    /// number of shingles of each output.
-    pub fn add_inputs(&mut self, hashes: &[Vec<u64>], keys: &[Option<u64>], outputs: &[usize]) {
-        self.add_hashes(hashes);
-        if let Some(k) = self.input_keys.as_mut() {
-            k.extend(keys.iter().map(|x| x.unwrap_or(0)));
-        }
-        let longest = outputs.iter().copied().max().unwrap_or(0);
-        self.longest_output = self.longest_output.max(longest);
-    }
-
-    /// Whether a search on the inputs finds this task's near-duplicates: every output is at
-    /// most one shingle (a label, a short answer), so a pair's input Jaccard is within one
-    /// shingle of its full one. Longer outputs can lift a pair over the threshold that its
-    /// inputs alone would not make a candidate: such a task is signed again, input and output
-    /// ([`cohort`]).
-    pub fn outputs_are_short(&self) -> bool {
-        self.longest_output <= 1
     }
 
     /// Signs a batch of samples (in parallel), appended in order.
@@ -830,11 +744,15 @@ impl NearIndex {
         if !self.enabled() || n < 2 {
             return Ok(Vec::new());
         }
-        let mut cache = SetCache::new(n);
-        let (k, seed) = (self.cfg.shingle, self.seed);
-        let shingle = |a: &str, b: &str| sample_shingle_hashes(a, b, k, seed);
+        let mut cache = SetCache {
+            sets: vec![None; n],
+            held: 0,
+            k: self.cfg.shingle,
+            seed: self.seed,
+            load,
+        };
         let mut uf = UnionFind::new(n);
-        if self.cluster(&mut uf, &mut cache, load)? == 0 {
+        if self.cluster(&mut uf, &mut cache)? == 0 {
             return Ok(Vec::new());
         }
         // representative and size per root
@@ -861,7 +779,7 @@ impl NearIndex {
             let mut need: Vec<usize> = chunk.iter().flat_map(|m| [m.0, m.1]).collect();
             need.sort_unstable();
             need.dedup();
-            cache.ensure(&need, load, shingle)?;
+            cache.ensure(&need)?;
             out.extend(chunk.iter().map(|&(i, k, size)| NearDuplicate {
                 index: i,
                 representative: k,
@@ -876,9 +794,19 @@ impl NearIndex {
     /// band key are candidates.
     fn band_entries(&self) -> Vec<(u32, u32)> {
         let (bands, rows) = (self.mh.bands, self.mh.rows);
-        band_entries(self.len(), bands, rows, |i| {
-            (self.sizes[i] > 0).then(|| self.sig(i))
-        })
+        let mut entries: Vec<(u32, u32)> = (0..self.len())
+            .into_par_iter()
+            .filter(|i| self.sizes[*i] > 0)
+            .flat_map_iter(|i| {
+                let sig = self.sig(i);
+                (0..bands).map(move |b| {
+                    let band = &sig[b * rows..(b + 1) * rows];
+                    (xxh3_64_with_seed(band, b as u64) as u32, i as u32)
+                })
+            })
+            .collect();
+        entries.par_sort_unstable();
+        entries
     }
 
     /// Joins the near-duplicate pairs in `uf`; returns how many pairs were confirmed.
@@ -891,19 +819,15 @@ impl NearIndex {
     /// taken in rounds of at most ROUND_ENTRIES entries, bounding the pairs held; pairs
     /// already joined by earlier rounds are not made. Cluster membership depends on neither
     /// the order nor the rounds, only the work does.
-    fn cluster<E>(
-        &self,
-        uf: &mut UnionFind,
-        cache: &mut SetCache,
-        load: &TextLoader<'_, E>,
-    ) -> Result<usize, E> {
+    fn cluster<E>(&self, uf: &mut UnionFind, cache: &mut SetCache<E>) -> Result<usize, E> {
         let entries = self.band_entries();
         let t0 = std::time::Instant::now();
         let threshold = self.cfg.threshold;
-        let (k, seed) = (self.cfg.shingle, self.seed);
-        let margin = screen_margin(self.mh.bins);
         let bins = self.mh.bins as f64;
-        let (lo, hi) = ((threshold - margin) * bins, (threshold + margin) * bins);
+        let (lo, hi) = (
+            (threshold - SCREEN_MARGIN) * bins,
+            (threshold + SCREEN_MARGIN) * bins,
+        );
         let accepted = |key: u32| key != u32::MAX && (u32::MAX - key) as f64 >= hi;
         let (mut candidates, mut confirmed, mut compared) = (0usize, 0usize, 0usize);
         for round in rounds(&entries, ROUND_ENTRIES) {
@@ -945,7 +869,7 @@ impl NearIndex {
                     .collect();
                 need.sort_unstable();
                 need.dedup();
-                cache.ensure(&need, load, |a, b| sample_shingle_hashes(a, b, k, seed))?;
+                cache.ensure(&need)?;
                 let ok: Vec<(u32, u32)> = todo
                     .par_iter()
                     .filter(|(a, b)| jaccard_at_least(cache.get(*a), cache.get(*b), threshold))
