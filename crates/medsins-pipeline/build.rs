@@ -22,7 +22,8 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for p in entries.flatten().map(|e| e.path()) {
+    // an entry that cannot be read would leave code out of the fingerprint: stop the build
+    for p in entries.map(|e| e.expect("readable directory entry").path()) {
         if p.is_dir() {
             files_under(&p, out);
         } else if p.is_file() {

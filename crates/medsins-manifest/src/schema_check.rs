@@ -433,7 +433,7 @@ mod tests {
             [
                 "`tasks[0].steps[0]`: missing field `op` (one of iob_entities, pubtator_entities, \
                  lettered_options, join, lookup, section, keyword_label, key_value, group, explode, \
-                 keep, py_literal, select, set, keep_last, lookup_records, regex_replace, pandas_values)",
+                 keep, py_literal, select, set, keep_last, lookup_records, code_dialogue, regex_replace, pandas_values)",
                 "`tasks[0].steps[1].op`: expected a string, found an integer",
                 "`tasks[0].split`: missing field `policy` (one of official, fixed, hash, head)",
             ]

@@ -8,7 +8,7 @@
 //! can have several rows: a kept sample and the exact duplicates removed in its favour (ledger)
 //! share it. Deterministic: same output files, same index bytes.
 
-use crate::shards::{batch_ledger, batch_rows, parquet_err};
+use crate::shards::{batch_ledger, batch_rows, ledger_row_err, parquet_err};
 use crate::{LEDGER_FILE, OutputError, io_err};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
@@ -301,7 +301,7 @@ pub fn read_sample_row(
 pub fn read_ledger_rows(path: &Path, rows: &[u64]) -> Result<Vec<LedgerEntry>, OutputError> {
     let mut all = Vec::new();
     for b in read_rows(path, rows)? {
-        all.extend(batch_ledger(&b).map_err(parquet_err(path))?);
+        all.extend(batch_ledger(&b).map_err(ledger_row_err(path))?);
     }
     Ok(all)
 }

@@ -53,6 +53,11 @@ pub enum OutputError {
         path: std::path::PathBuf,
         message: String,
     },
+    #[error("{path}: {source}")]
+    LedgerRow {
+        path: std::path::PathBuf,
+        source: shards::LedgerRowError,
+    },
     #[error("{0}")]
     Refused(String),
 }

@@ -636,13 +636,29 @@ pub(crate) fn batch_rows(b: &RecordBatch) -> Vec<serde_json::Map<String, serde_j
 pub fn read_ledger(path: &Path) -> Result<Vec<LedgerEntry>, OutputError> {
     let mut all = Vec::new();
     for b in read_batches(path)? {
-        all.extend(batch_ledger(&b).map_err(parquet_err(path))?);
+        all.extend(batch_ledger(&b).map_err(ledger_row_err(path))?);
     }
     Ok(all)
 }
 
+/// Why a row of a ledger file cannot be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerRowError {
+    #[error(transparent)]
+    SampleId(#[from] medsins_core::BadSampleId),
+    #[error("ledger reason `{0}` is not one this builder writes")]
+    UnknownReason(String),
+}
+
+pub(crate) fn ledger_row_err(path: &Path) -> impl FnOnce(LedgerRowError) -> OutputError + '_ {
+    move |source| OutputError::LedgerRow {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// The rows of a ledger batch; an id or reason this builder does not know is an error.
-pub(crate) fn batch_ledger(b: &RecordBatch) -> Result<Vec<LedgerEntry>, String> {
+pub(crate) fn batch_ledger(b: &RecordBatch) -> Result<Vec<LedgerEntry>, LedgerRowError> {
     let mut out = Vec::new();
     let g = |n| strings(b, n);
     let (id, task, corpus, stage, reason, kept, file, loc, detail) = (
@@ -659,13 +675,8 @@ pub(crate) fn batch_ledger(b: &RecordBatch) -> Result<Vec<LedgerEntry>, String> 
     let sim = b
         .column_by_name("similarity")
         .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned());
-    let sample_id = |v: &Option<String>| -> Result<Option<SampleId>, String> {
-        v.as_deref()
-            .map(|t| {
-                t.parse()
-                    .map_err(|e: medsins_core::BadSampleId| e.to_string())
-            })
-            .transpose()
+    let sample_id = |v: &Option<String>| -> Result<Option<SampleId>, LedgerRowError> {
+        Ok(v.as_deref().map(str::parse).transpose()?)
     };
     for i in 0..b.num_rows() {
         let reason = reason[i].as_deref().unwrap_or_default();
@@ -674,9 +685,8 @@ pub(crate) fn batch_ledger(b: &RecordBatch) -> Result<Vec<LedgerEntry>, String> 
             task_id: task[i].clone().unwrap_or_default(),
             corpus_id: corpus[i].clone().unwrap_or_default(),
             stage: stage[i].clone().unwrap_or_default(),
-            reason: LedgerReason::parse(reason).ok_or_else(|| {
-                format!("ledger reason `{reason}` is not one this builder writes")
-            })?,
+            reason: LedgerReason::parse(reason)
+                .ok_or_else(|| LedgerRowError::UnknownReason(reason.to_string()))?,
             kept_id: sample_id(&kept[i])?,
             similarity: sim
                 .as_ref()

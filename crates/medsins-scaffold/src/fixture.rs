@@ -128,6 +128,8 @@ fn cut_xlsx(src: &Path, ins: &Inspection, n: usize, dest: &Path) -> Result<usize
             })
             .collect(),
     ];
+    // the workbook's example instances are the first n records that read; a record the
+    // reader quarantines is no example of the corpus's instances (the build counts it)
     for r in recs.into_iter().flatten().take(n) {
         rows.push(
             names

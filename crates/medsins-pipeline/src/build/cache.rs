@@ -165,11 +165,15 @@ impl Cache {
         if !marker.is_file() {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
             // another process may be creating the same cache: its parts are not foreign
-            let foreign = std::fs::read_dir(dir).map_err(io(dir))?.flatten().any(|e| {
-                let name = e.file_name();
+            let mut foreign = false;
+            for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+                let name = entry.map_err(io(dir))?.file_name();
+                // a name that is not UTF-8 is none of ours: foreign
                 let name = name.to_str().unwrap_or_default();
-                !(name == "tmp" || name == MARKER || Kind::ALL.iter().any(|k| k.folder() == name))
-            });
+                foreign |= !(name == "tmp"
+                    || name == MARKER
+                    || Kind::ALL.iter().any(|k| k.folder() == name));
+            }
             if foreign {
                 return Err(CacheError::Foreign(dir.to_path_buf()));
             }
@@ -363,7 +367,8 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), CacheEr
     Ok(())
 }
 
-/// Bytes of everything under `path`.
+/// Bytes of everything under `path`. Best effort on purpose: another process may rename or
+/// remove an entry while it is walked (the cache is shared); what is gone counts as 0 bytes.
 fn bytes_under(path: &Path) -> u64 {
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.is_dir() => std::fs::read_dir(path)
@@ -479,9 +484,9 @@ pub fn stats(dir: &Path) -> Result<CacheStats, CacheError> {
     let tmp = cache.root.join("tmp");
     let pending: Vec<PathBuf> = std::fs::read_dir(&tmp)
         .map_err(io(&tmp))?
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io(&tmp))?;
     Ok(CacheStats {
         dir: dir.display().to_string(),
         bytes: units.iter().map(|u| u.bytes).sum::<u64>()
@@ -539,8 +544,8 @@ pub fn prune(dir: &Path, what: Prune) -> Result<Pruned, CacheError> {
         pruned.written.push(w.task);
     }
     let tmp = root.join("tmp");
-    for entry in std::fs::read_dir(&tmp).map_err(io(&tmp))?.flatten() {
-        let path = entry.path();
+    for entry in std::fs::read_dir(&tmp).map_err(io(&tmp))? {
+        let path = entry.map_err(io(&tmp))?.path();
         let newest = newest_change(&path);
         if matches!(what, Prune::All) || newest >= ABANDONED_AFTER {
             pruned.bytes += bytes_under(&path);
@@ -552,6 +557,7 @@ pub fn prune(dir: &Path, what: Prune) -> Result<Pruned, CacheError> {
 }
 
 /// The shortest [`age`] of a folder and the files in it: how long ago its process last wrote.
+/// Best effort like [`bytes_under`]: an entry that vanished mid-walk has no age.
 fn newest_change(dir: &Path) -> std::time::Duration {
     std::fs::read_dir(dir)
         .map(|d| {
