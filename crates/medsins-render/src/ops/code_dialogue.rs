@@ -4,6 +4,7 @@
 //! looked-up record (with its whole table of answer meanings) into every patient record and
 //! walks it in minijinja: the costliest rendering of the catalogue.
 
+use super::lookup_records::{code_list, split_code};
 use super::{OpContext, OpError, OpResult, not_this_op};
 use medsins_manifest::Step;
 use medsins_readers::{Record, value_text};
@@ -36,11 +37,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
     else {
         return Err(not_this_op(step));
     };
-    let table = cx
-        .lookups
-        .files
-        .get(file)
-        .ok_or_else(|| OpError::LookupNotLoaded(file.clone()))?;
+    let table = super::lookup_table(cx, file)?;
     let decoder = Decoder {
         table,
         value_separator: value_separator.as_deref(),
@@ -50,12 +47,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
         bare_answer,
         speakers,
     };
-    let (text, missing) = match f.get(codes) {
-        Some(Value::Array(a)) => decoder.dialogue(a.iter().map(value_text), cx)?,
-        Some(Value::Null) => decoder.dialogue(std::iter::empty(), cx)?,
-        Some(v) => decoder.dialogue(std::iter::once(value_text(v)), cx)?,
-        None => return Err(OpError::NoField(codes.clone())),
-    };
+    let (text, missing) = decoder.dialogue(code_list(f, codes)?, cx)?;
     f.insert(into.clone(), Value::String(text));
     f.insert(format!("{into}_missing"), Value::Array(missing));
     Ok(true)
@@ -65,7 +57,7 @@ impl Decoder<'_> {
     /// The dialogue text of the codes, and the codes without a match.
     fn dialogue(
         &self,
-        codes: impl Iterator<Item = String>,
+        codes: Vec<String>,
         cx: &OpContext,
     ) -> Result<(String, Vec<Value>), OpError> {
         let mut text = String::new();
@@ -73,10 +65,7 @@ impl Decoder<'_> {
         // the question of the previous matched code: its next answers join its turn
         let mut previous: Option<String> = None;
         for full in codes {
-            let (code, value) = match self.value_separator.and_then(|sep| full.split_once(sep)) {
-                Some((c, v)) => (c, Some(v)),
-                None => (full.as_str(), None),
-            };
+            let (code, value) = split_code(&full, self.value_separator);
             let Some(record) = cx.index.get(code).and_then(|i| self.table.get(*i)) else {
                 missing.push(Value::String(full));
                 continue;

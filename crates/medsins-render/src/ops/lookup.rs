@@ -94,11 +94,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
         (Some(v), None) => vec![value_text(v)],
         (None, _) => return Err(OpError::NoField(field.clone())),
     };
-    let table = cx
-        .lookups
-        .files
-        .get(file)
-        .ok_or_else(|| OpError::LookupNotLoaded(file.clone()))?;
+    let table = super::lookup_table(cx, file)?;
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for c in codes {

@@ -24,11 +24,7 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
     else {
         return Err(not_this_op(step));
     };
-    let table = cx
-        .lookups
-        .files
-        .get(file)
-        .ok_or_else(|| OpError::LookupNotLoaded(file.clone()))?;
+    let table = super::lookup_table(cx, file)?;
     lookup_records(
         f,
         codes,
@@ -40,6 +36,24 @@ pub(crate) fn apply(f: &mut Map<String, Value>, step: &Step, cx: &OpContext) -> 
     Ok(true)
 }
 
+/// The codes of a record's field: a list, one value, or none for null.
+pub(super) fn code_list(f: &Map<String, Value>, codes: &str) -> Result<Vec<String>, OpError> {
+    match f.get(codes) {
+        Some(Value::Array(a)) => Ok(a.iter().map(value_text).collect()),
+        Some(Value::Null) => Ok(vec![]),
+        Some(v) => Ok(vec![value_text(v)]),
+        None => Err(OpError::NoField(codes.to_string())),
+    }
+}
+
+/// A code and the value it carries after `value_separator` (`E_55_@_V_89`: `E_55`, `V_89`).
+pub(super) fn split_code<'a>(full: &'a str, separator: Option<&str>) -> (&'a str, Option<&'a str>) {
+    match separator.and_then(|sep| full.split_once(sep)) {
+        Some((c, v)) => (c, Some(v)),
+        None => (full, None),
+    }
+}
+
 pub fn lookup_records(
     f: &mut Map<String, Value>,
     codes: &str,
@@ -48,25 +62,19 @@ pub fn lookup_records(
     (table, only): (&[Record], Option<&[String]>),
     index: &HashMap<String, usize>,
 ) -> Result<(), OpError> {
-    let list: Vec<String> = match f.get(codes) {
-        Some(Value::Array(a)) => a.iter().map(value_text).collect(),
-        Some(Value::Null) => vec![],
-        Some(v) => vec![value_text(v)],
-        None => return Err(OpError::NoField(codes.to_string())),
-    };
     let mut found = Vec::new();
     let mut missing = Vec::new();
-    for full in list {
-        let (code, value) = match value_separator.and_then(|sep| full.split_once(sep)) {
-            Some((c, v)) => (c.to_string(), Value::String(v.to_string())),
-            None => (full.clone(), Value::Null),
-        };
-        match index.get(&code).and_then(|i| table.get(*i)) {
+    for full in code_list(f, codes)? {
+        let (code, value) = split_code(&full, value_separator);
+        match index.get(code).and_then(|i| table.get(*i)) {
             Some(r) => {
                 // built by hand: `json!` would serialise the cloned record a second time
                 let mut m = Map::new();
-                m.insert("code".into(), Value::String(code));
-                m.insert("value".into(), value);
+                m.insert("code".into(), Value::String(code.to_string()));
+                m.insert(
+                    "value".into(),
+                    value.map_or(Value::Null, |v| Value::String(v.to_string())),
+                );
                 m.insert("record".into(), Value::Object(super::pick(&r.fields, only)));
                 found.push(Value::Object(m));
             }

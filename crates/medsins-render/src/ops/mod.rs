@@ -153,6 +153,15 @@ pub(crate) fn apply_record_step(
 }
 
 /// The error of an operator handed another operator's step (a dispatch bug, not bad input).
+/// The records of a lookup file the step names (loaded before the records stream).
+fn lookup_table<'a>(cx: &OpContext<'a>, file: &str) -> Result<&'a [Record], OpError> {
+    cx.lookups
+        .files
+        .get(file)
+        .map(Vec::as_slice)
+        .ok_or_else(|| OpError::LookupNotLoaded(file.to_string()))
+}
+
 fn not_this_op(step: &Step) -> OpError {
     OpError::WrongOperator(step_name(step))
 }
