@@ -369,7 +369,16 @@ pub struct MinHasher {
     pub bins: usize,
     pub bands: usize,
     pub rows: usize,
+    /// The first [`DRAWS_KEPT`] densification draws of every bin (`bins × DRAWS_KEPT`, bin
+    /// by bin): a table look-up instead of a hash per attempt, which short texts (most bins
+    /// empty, several attempts each) otherwise pay for every empty bin. Empty when `bins`
+    /// does not fit 16 bits (every draw is then computed).
+    draws: Vec<u16>,
 }
+
+/// Densification draws kept per bin: a set filling an eighth of the bins needs more than 64
+/// attempts for a bin with probability (7/8)^64 ≈ 2e-4.
+const DRAWS_KEPT: usize = 64;
 
 impl MinHasher {
     pub fn new(
@@ -379,16 +388,31 @@ impl MinHasher {
         bands: usize,
         rows: usize,
     ) -> MinHasher {
-        MinHasher {
+        let mut mh = MinHasher {
             key: xxh3_64_with_seed(purpose.as_bytes(), seed),
             bins: permutations.max(bands * rows).max(1),
             bands: bands.max(1),
             rows: rows.max(1),
+            draws: Vec::new(),
+        };
+        if mh.bins <= 1 << 16 {
+            mh.draws = (0..mh.bins)
+                .flat_map(|j| (0..DRAWS_KEPT as u64).map(move |a| (j, a)))
+                .map(|(j, a)| mh.draw(j, a) as u16)
+                .collect();
         }
+        mh
     }
 
     fn bin_of(&self, h: u64) -> usize {
         ((h as u128 * self.bins as u128) >> 64) as usize
+    }
+
+    /// The bin an empty bin `j` borrows from at its `attempt`-th draw.
+    fn draw(&self, j: usize, attempt: u64) -> usize {
+        self.bin_of(fmix64(
+            self.key ^ ((j as u64) << 32 | attempt).wrapping_mul(0x9e3779b97f4a7c15),
+        ))
     }
 
     /// The signature of a shingle set (`permutations` values); empty for an empty set. Order
@@ -406,23 +430,24 @@ impl MinHasher {
             }
         }
         // optimal densification: an empty bin takes the value of the first non-empty bin
-        // that its own seeded sequence of draws hits
-        let filled = sig.clone();
-        for (j, v) in sig.iter_mut().enumerate() {
-            if *v != u64::MAX {
+        // that its own seeded sequence of draws hits (bins filled by densification are not
+        // hit: the draws look at the bins the shingles filled)
+        let filled: Vec<bool> = sig.iter().map(|v| *v != u64::MAX).collect();
+        for j in 0..self.bins {
+            if filled[j] {
                 continue;
             }
-            let mut attempt = 0u64;
-            loop {
-                let d = self.bin_of(fmix64(
-                    self.key ^ ((j as u64) << 32 | attempt).wrapping_mul(0x9e3779b97f4a7c15),
-                ));
-                if filled[d] != u64::MAX {
-                    *v = filled[d];
-                    break;
-                }
-                attempt += 1;
-            }
+            let kept = self.draws.get(j * DRAWS_KEPT..(j + 1) * DRAWS_KEPT);
+            let from = kept
+                .and_then(|d| d.iter().map(|d| *d as usize).find(|d| filled[*d]))
+                .unwrap_or_else(|| {
+                    let first = if kept.is_some() { DRAWS_KEPT as u64 } else { 0 };
+                    (first..)
+                        .map(|a| self.draw(j, a))
+                        .find(|d| filled[*d])
+                        .unwrap_or_default()
+                });
+            sig[j] = sig[from];
         }
         sig
     }
@@ -992,6 +1017,45 @@ mod tests {
         let est = sc.iter().zip(&sd).filter(|(x, y)| x == y).count() as f64 / 128.0;
         assert!((est - 9.0 / 11.0).abs() < 0.2, "{est}");
         assert!(mh.signature(&[]).is_empty());
+    }
+
+    /// The signature as the densification defines it: every draw hashed, none looked up.
+    fn signature_by_definition(mh: &MinHasher, set: &[u64]) -> Vec<u64> {
+        let mut sig = vec![u64::MAX; mh.bins];
+        for x in set {
+            let h = fmix64(x ^ mh.key);
+            let b = mh.bin_of(h);
+            sig[b] = sig[b].min(h);
+        }
+        let filled = sig.clone();
+        for (j, v) in sig.iter_mut().enumerate() {
+            if *v == u64::MAX {
+                let d = (0..)
+                    .map(|a| mh.draw(j, a))
+                    .find(|d| filled[*d] != u64::MAX);
+                *v = filled[d.unwrap()];
+            }
+        }
+        sig
+    }
+
+    #[test]
+    fn looked_up_draws_give_the_signature_by_definition() {
+        // from one shingle (most empty bins need more draws than are kept) to all bins full
+        for (bins, sizes) in [
+            (128, [1usize, 2, 5, 40, 127, 2000]),
+            (8, [1, 2, 3, 4, 9, 50]),
+        ] {
+            let mh = MinHasher::new(3, "t", bins, 1, 1);
+            for n in sizes {
+                let set: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9e37) ^ 77).collect();
+                assert_eq!(
+                    mh.signature(&set),
+                    signature_by_definition(&mh, &set),
+                    "{bins} {n}"
+                );
+            }
+        }
     }
 
     #[test]
