@@ -555,8 +555,10 @@ pub type TextLoader<'a, E> = dyn Fn(&[usize]) -> Result<Vec<(String, String)>, E
 /// The shingle sets of the samples a near-dup search compares exactly, loaded from the task's
 /// store on first use and kept up to [`SET_CACHE_SHINGLES`]. Sets hold the high 32 bits of
 /// each shingle hash: half the memory, and a chance collision between two sets of 300
-/// shingles (≈ 2e-5 a pair) moves their Jaccard by ≈ 0.002.
+/// shingles (≈ 2e-5 a pair) moves their Jaccard by ≈ 0.002. Each set is kept with its
+/// [`Sketch`], which rejects most candidate pairs without merging their sets.
 struct SetCache<'a, E> {
+    /// the sketch's words, then the set
     sets: Vec<Option<Box<[u32]>>>,
     held: usize,
     k: usize,
@@ -584,7 +586,11 @@ impl<E> SetCache<'_, E> {
                     .into_iter()
                     .map(|h| (h >> 32) as u32)
                     .collect();
-                finish_set(high).into_boxed_slice()
+                let set = finish_set(high);
+                let mut kept = Vec::with_capacity(SKETCH_WORDS + set.len());
+                kept.extend(Sketch::of(&set).0);
+                kept.extend(set);
+                kept.into_boxed_slice()
             })
             .collect();
         let adding: usize = loaded.iter().map(|s| s.len()).sum();
@@ -604,9 +610,55 @@ impl<E> SetCache<'_, E> {
         Ok(())
     }
 
-    fn get(&self, i: u32) -> &[u32] {
-        self.sets[i as usize].as_deref().unwrap_or(&[])
+    /// The sketch and the set of sample `i` (loaded by [`SetCache::ensure`]).
+    fn get(&self, i: u32) -> (&[u32], &[u32]) {
+        let kept = self.sets[i as usize].as_deref().unwrap_or(&[]);
+        kept.split_at(SKETCH_WORDS.min(kept.len()))
     }
+
+    fn set(&self, i: u32) -> &[u32] {
+        self.get(i).1
+    }
+
+    /// [`jaccard_at_least`] of the sets of samples `a` and `b`, deciding by their sketches
+    /// first where those suffice.
+    fn similar(&self, a: u32, b: u32, t: f64) -> bool {
+        sketched_at_least(self.get(a), self.get(b), t)
+    }
+}
+
+/// [`jaccard_at_least`] of two sets given with their sketches: `false` without a merge when
+/// the sketches show that the sets differ in too many members.
+fn sketched_at_least((sa, a): (&[u32], &[u32]), (sb, b): (&[u32], &[u32]), t: f64) -> bool {
+    let differ = sa.iter().zip(sb).map(|(x, y)| (x ^ y).count_ones()).sum();
+    let total = a.len() + b.len();
+    ratio(most_shared(total, differ), total) >= t && jaccard_at_least(a, b, t)
+}
+
+/// 32-bit words of a [`Sketch`].
+const SKETCH_WORDS: usize = 8;
+
+/// A 256-bit map of the members of a set of 32-bit hashes: bit `x % 256` for each member `x`.
+/// A bit that only one of two sets has stands for a member of that set missing from the
+/// other, a different member for each such bit: the bits the sketches do not share count
+/// members outside the intersection, a bound on the Jaccard that needs no merge.
+struct Sketch([u32; SKETCH_WORDS]);
+
+impl Sketch {
+    fn of(set: &[u32]) -> Sketch {
+        let mut words = [0u32; SKETCH_WORDS];
+        for x in set {
+            let bit = (x % 256) as usize;
+            words[bit / 32] |= 1 << (bit % 32);
+        }
+        Sketch(words)
+    }
+}
+
+/// The largest intersection two sets of `total` members together can have when at least
+/// `differ` of those members are outside it.
+fn most_shared(total: usize, differ: u32) -> usize {
+    total.saturating_sub(differ as usize) / 2
 }
 
 /// Union-find with path halving.
@@ -808,7 +860,7 @@ impl NearIndex {
             out.extend(chunk.iter().map(|&(i, k, size)| NearDuplicate {
                 index: i,
                 representative: k,
-                similarity: round4(jaccard(cache.get(i as u32), cache.get(k as u32))),
+                similarity: round4(jaccard(cache.set(i as u32), cache.set(k as u32))),
                 cluster_size: size,
             }));
         }
@@ -897,7 +949,7 @@ impl NearIndex {
                 cache.ensure(&need)?;
                 let ok: Vec<(u32, u32)> = todo
                     .par_iter()
-                    .filter(|(a, b)| jaccard_at_least(cache.get(*a), cache.get(*b), threshold))
+                    .filter(|(a, b)| cache.similar(*a, *b, threshold))
                     .copied()
                     .collect();
                 confirmed += ok.len();
@@ -1121,6 +1173,51 @@ mod tests {
             }
         }
         assert!(jaccard_at_least::<u32>(&[], &[], 0.8));
+    }
+
+    /// The sketches only skip merges: they decide every pair as the exact Jaccard does, from
+    /// disjoint sets to equal ones, and reject most pairs well below the threshold alone.
+    #[test]
+    fn sketched_comparison_decides_like_the_exact_one() {
+        let mut x = 0x9e3779b97f4a7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u32
+        };
+        let mut by_sketch = 0;
+        for round in 0..4000 {
+            let n = 1 + round % 120;
+            let a: Vec<u32> = finish_set((0..n).map(|_| next()).collect());
+            // b keeps a share of a's members, drops the rest and adds new ones
+            let keep = (round % 11) as u32;
+            let mut b: Vec<u32> = Vec::new();
+            for m in &a {
+                let kept = next() % 10 < keep;
+                b.push(if kept { *m } else { next() });
+            }
+            for _ in 0..round % 7 {
+                b.push(next());
+            }
+            let b = finish_set(b);
+            let (sa, sb) = (Sketch::of(&a), Sketch::of(&b));
+            for t in [0.5, 0.8, 0.9] {
+                let sketched = sketched_at_least((&sa.0, &a), (&sb.0, &b), t);
+                assert_eq!(sketched, jaccard(&a, &b) >= t, "{round} {t}");
+                let differ =
+                    sa.0.iter()
+                        .zip(&sb.0)
+                        .map(|(x, y)| (x ^ y).count_ones())
+                        .sum();
+                let total = a.len() + b.len();
+                by_sketch += (ratio(most_shared(total, differ), total) < t) as usize;
+            }
+        }
+        assert!(
+            by_sketch > 6000,
+            "{by_sketch} of 12000 decided by the sketches"
+        );
     }
 
     #[test]
