@@ -130,8 +130,9 @@ fn segmented_units(text: &str, cjk_chars: usize, mut f: impl FnMut(&[u8])) {
     emit_run(&mut run, &mut f);
 }
 
-/// UAX #29 word classes of ASCII bytes.
-#[derive(Clone, Copy, PartialEq)]
+/// UAX #29 word classes of ASCII bytes. The three classes that make up a word come first, so
+/// [`Wb::in_word`] is one comparison.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
 enum Wb {
     Letter,
     Digit,
@@ -144,6 +145,13 @@ enum Wb {
     /// `,` and `;` (MidNum)
     MidNum,
     Other,
+}
+
+impl Wb {
+    /// Letters, digits and `_`: the bytes a word is a run of.
+    fn in_word(self) -> bool {
+        self <= Wb::Join
+    }
 }
 
 const fn wb(b: u8) -> Wb {
@@ -170,43 +178,40 @@ static WB: [Wb; 256] = {
 };
 
 /// The UAX #29 words of ASCII text holding a letter or digit, lower-cased (see
-/// [`for_each_word`]).
+/// [`for_each_word`]). The text is lower-cased once, whole, and every word is a slice of that
+/// copy: no per-word copy. A word is a run of letters, digits and `_`, continued across one
+/// `:`, `.` or `'` between two letters and one `,`, `;`, `.` or `'` between two digits.
 fn ascii_words(bytes: &[u8], mut f: impl FnMut(&[u8])) {
+    let lower = bytes.to_ascii_lowercase();
     let class = |i: usize| bytes.get(i).map_or(Wb::Other, |b| WB[*b as usize]);
-    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    let n = bytes.len();
     let mut i = 0usize;
-    while i < bytes.len() {
-        let c = class(i);
-        if !matches!(c, Wb::Letter | Wb::Digit | Wb::Join) {
+    while i < n {
+        if !WB[bytes[i] as usize].in_word() {
             i += 1;
             continue;
         }
         let start = i;
-        let mut alnum = c != Wb::Join;
         loop {
-            let (here, next) = (class(i), class(i + 1));
-            let word = |x: Wb| matches!(x, Wb::Letter | Wb::Digit | Wb::Join);
-            if word(next) {
-                alnum |= next != Wb::Join;
+            while i < n && WB[bytes[i] as usize].in_word() {
                 i += 1;
-            } else if (here == Wb::Letter
-                && matches!(next, Wb::MidLetter | Wb::MidBoth)
-                && class(i + 2) == Wb::Letter)
-                || (here == Wb::Digit
-                    && matches!(next, Wb::MidNum | Wb::MidBoth)
-                    && class(i + 2) == Wb::Digit)
-            {
-                i += 2;
-            } else {
+            }
+            let (last, mid, after) = (WB[bytes[i - 1] as usize], class(i), class(i + 1));
+            let joins = (last == Wb::Letter
+                && matches!(mid, Wb::MidLetter | Wb::MidBoth)
+                && after == Wb::Letter)
+                || (last == Wb::Digit
+                    && matches!(mid, Wb::MidNum | Wb::MidBoth)
+                    && after == Wb::Digit);
+            if !joins {
                 break;
             }
+            i += 2;
         }
-        i += 1;
-        if alnum {
-            buf.clear();
-            buf.extend_from_slice(&bytes[start..i]);
-            buf.make_ascii_lowercase();
-            f(&buf);
+        let word = &lower[start..i];
+        // only a word of nothing but `_` lacks a letter or digit (a joiner sits between two)
+        if word.iter().any(|b| *b != b'_') {
+            f(word);
         }
     }
 }
@@ -1108,13 +1113,18 @@ mod tests {
     fn ascii_scanner_agrees_with_unicode_segmentation() {
         let alphabet = b"aZk09_.,;:' -\n\t\"()/";
         let mut x = 0x9e3779b97f4a7c15u64;
-        for _ in 0..20_000 {
+        let mut next = || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let len = (x % 12) as usize;
+            x
+        };
+        for _ in 0..40_000 {
+            // short texts cover every pattern of a few bytes, long ones words that continue
+            // across several joiners and end at the text's end
+            let len = (next() % 40) as usize;
             let text: String = (0..len)
-                .map(|j| alphabet[((x >> (j * 5)) % alphabet.len() as u64) as usize] as char)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
                 .collect();
             let mut fast = Vec::new();
             ascii_words(text.as_bytes(), |w| fast.push(w.to_vec()));
