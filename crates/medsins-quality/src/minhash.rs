@@ -83,12 +83,26 @@ pub fn for_each_word(text: &str, f: impl FnMut(&[u8])) {
     for_each_unit(text, CJK_UNIT_CHARS, f)
 }
 
-fn for_each_unit(text: &str, cjk_chars: usize, f: impl FnMut(&[u8])) {
-    if text.is_ascii() {
-        ascii_words(text.as_bytes(), f)
-    } else {
-        segmented_units(text, cjk_chars, f)
+/// ASCII text goes to [`ascii_words`]; other text is cut at every space followed by an ASCII
+/// byte other than a space, where no UAX #29 rule looks across (each rule looks past its break
+/// only through letters, digits, joiners, extenders or further spaces), and only the pieces
+/// holding a non-ASCII character go to [`segmented_units`]: a sentence with one `µg` or `é`
+/// costs the segmenter one word, not the whole text. Such a cut also ends every CJK run (a
+/// space is not CJK), so the units are the ones of the whole text segmented at once.
+fn for_each_unit(text: &str, cjk_chars: usize, mut f: impl FnMut(&[u8])) {
+    let b = text.as_bytes();
+    let cut = |p: usize| b[p - 1] == b' ' && b[p] != b' ' && b[p].is_ascii();
+    let mut done = 0usize;
+    while let Some(off) = b[done..].iter().position(|c| !c.is_ascii()) {
+        let j = done + off;
+        let start = (done + 1..j).rev().find(|&p| cut(p)).unwrap_or(done);
+        let end = (j + 1..b.len()).find(|&p| cut(p)).unwrap_or(b.len());
+        ascii_words(&b[done..start], &mut f);
+        // `start` and `end` hold ASCII bytes (or are the text's ends): char boundaries
+        segmented_units(&text[start..end], cjk_chars, &mut f);
+        done = end;
     }
+    ascii_words(&b[done..], f);
 }
 
 /// [`for_each_word`] by the `unicode-segmentation` crate (any text).
@@ -1131,6 +1145,36 @@ mod tests {
             let mut slow = Vec::new();
             segmented_units(&text, 1, |w| slow.push(w.to_vec()));
             assert_eq!(fast, slow, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn mixed_text_cut_at_spaces_agrees_with_segmenting_it_whole() {
+        // ASCII with spaces, and characters whose UAX #29 rules look across neighbours:
+        // combining accent (Extend), ZWJ, NBSP and ideographic space, MidLetter `·`,
+        // MidNumLet `’`, half-width Katakana, Arabic digits, regional indicators, an emoji
+        let alphabet: Vec<char> = "aZ9_.,:' \n  é中\u{301}\u{200D}\u{A0}\u{3000}·’ｱ٣🇺🇸😀"
+            .chars()
+            .collect();
+        let mut x = 0x2545f4914f6cdd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..40_000 {
+            let len = (next() % 30) as usize;
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            for cjk_chars in [1, 2] {
+                let mut pieces = Vec::new();
+                for_each_unit(&text, cjk_chars, |w| pieces.push(w.to_vec()));
+                let mut whole = Vec::new();
+                segmented_units(&text, cjk_chars, |w| whole.push(w.to_vec()));
+                assert_eq!(pieces, whole, "{text:?}");
+            }
         }
     }
 
