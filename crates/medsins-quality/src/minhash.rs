@@ -83,12 +83,26 @@ pub fn for_each_word(text: &str, f: impl FnMut(&[u8])) {
     for_each_unit(text, CJK_UNIT_CHARS, f)
 }
 
-fn for_each_unit(text: &str, cjk_chars: usize, f: impl FnMut(&[u8])) {
-    if text.is_ascii() {
-        ascii_words(text.as_bytes(), f)
-    } else {
-        segmented_units(text, cjk_chars, f)
+/// ASCII text goes to [`ascii_words`]; other text is cut at every space followed by an ASCII
+/// byte other than a space, where no UAX #29 rule looks across (each rule looks past its break
+/// only through letters, digits, joiners, extenders or further spaces), and only the pieces
+/// holding a non-ASCII character go to [`segmented_units`]: a sentence with one `µg` or `é`
+/// costs the segmenter one word, not the whole text. Such a cut also ends every CJK run (a
+/// space is not CJK), so the units are the ones of the whole text segmented at once.
+fn for_each_unit(text: &str, cjk_chars: usize, mut f: impl FnMut(&[u8])) {
+    let b = text.as_bytes();
+    let cut = |p: usize| b[p - 1] == b' ' && b[p] != b' ' && b[p].is_ascii();
+    let mut done = 0usize;
+    while let Some(off) = b[done..].iter().position(|c| !c.is_ascii()) {
+        let j = done + off;
+        let start = (done + 1..j).rev().find(|&p| cut(p)).unwrap_or(done);
+        let end = (j + 1..b.len()).find(|&p| cut(p)).unwrap_or(b.len());
+        ascii_words(&b[done..start], &mut f);
+        // `start` and `end` hold ASCII bytes (or are the text's ends): char boundaries
+        segmented_units(&text[start..end], cjk_chars, &mut f);
+        done = end;
     }
+    ascii_words(&b[done..], f);
 }
 
 /// [`for_each_word`] by the `unicode-segmentation` crate (any text).
@@ -130,8 +144,9 @@ fn segmented_units(text: &str, cjk_chars: usize, mut f: impl FnMut(&[u8])) {
     emit_run(&mut run, &mut f);
 }
 
-/// UAX #29 word classes of ASCII bytes.
-#[derive(Clone, Copy, PartialEq)]
+/// UAX #29 word classes of ASCII bytes. The three classes that make up a word come first, so
+/// [`Wb::in_word`] is one comparison.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
 enum Wb {
     Letter,
     Digit,
@@ -144,6 +159,13 @@ enum Wb {
     /// `,` and `;` (MidNum)
     MidNum,
     Other,
+}
+
+impl Wb {
+    /// Letters, digits and `_`: the bytes a word is a run of.
+    fn in_word(self) -> bool {
+        self <= Wb::Join
+    }
 }
 
 const fn wb(b: u8) -> Wb {
@@ -170,43 +192,40 @@ static WB: [Wb; 256] = {
 };
 
 /// The UAX #29 words of ASCII text holding a letter or digit, lower-cased (see
-/// [`for_each_word`]).
+/// [`for_each_word`]). The text is lower-cased once, whole, and every word is a slice of that
+/// copy: no per-word copy. A word is a run of letters, digits and `_`, continued across one
+/// `:`, `.` or `'` between two letters and one `,`, `;`, `.` or `'` between two digits.
 fn ascii_words(bytes: &[u8], mut f: impl FnMut(&[u8])) {
+    let lower = bytes.to_ascii_lowercase();
     let class = |i: usize| bytes.get(i).map_or(Wb::Other, |b| WB[*b as usize]);
-    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    let n = bytes.len();
     let mut i = 0usize;
-    while i < bytes.len() {
-        let c = class(i);
-        if !matches!(c, Wb::Letter | Wb::Digit | Wb::Join) {
+    while i < n {
+        if !WB[bytes[i] as usize].in_word() {
             i += 1;
             continue;
         }
         let start = i;
-        let mut alnum = c != Wb::Join;
         loop {
-            let (here, next) = (class(i), class(i + 1));
-            let word = |x: Wb| matches!(x, Wb::Letter | Wb::Digit | Wb::Join);
-            if word(next) {
-                alnum |= next != Wb::Join;
+            while i < n && WB[bytes[i] as usize].in_word() {
                 i += 1;
-            } else if (here == Wb::Letter
-                && matches!(next, Wb::MidLetter | Wb::MidBoth)
-                && class(i + 2) == Wb::Letter)
-                || (here == Wb::Digit
-                    && matches!(next, Wb::MidNum | Wb::MidBoth)
-                    && class(i + 2) == Wb::Digit)
-            {
-                i += 2;
-            } else {
+            }
+            let (last, mid, after) = (WB[bytes[i - 1] as usize], class(i), class(i + 1));
+            let joins = (last == Wb::Letter
+                && matches!(mid, Wb::MidLetter | Wb::MidBoth)
+                && after == Wb::Letter)
+                || (last == Wb::Digit
+                    && matches!(mid, Wb::MidNum | Wb::MidBoth)
+                    && after == Wb::Digit);
+            if !joins {
                 break;
             }
+            i += 2;
         }
-        i += 1;
-        if alnum {
-            buf.clear();
-            buf.extend_from_slice(&bytes[start..i]);
-            buf.make_ascii_lowercase();
-            f(&buf);
+        let word = &lower[start..i];
+        // only a word of nothing but `_` lacks a letter or digit (a joiner sits between two)
+        if word.iter().any(|b| *b != b'_') {
+            f(word);
         }
     }
 }
@@ -1269,19 +1288,54 @@ mod tests {
     fn ascii_scanner_agrees_with_unicode_segmentation() {
         let alphabet = b"aZk09_.,;:' -\n\t\"()/";
         let mut x = 0x9e3779b97f4a7c15u64;
-        for _ in 0..20_000 {
+        let mut next = || {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let len = (x % 12) as usize;
+            x
+        };
+        for _ in 0..40_000 {
+            // short texts cover every pattern of a few bytes, long ones words that continue
+            // across several joiners and end at the text's end
+            let len = (next() % 40) as usize;
             let text: String = (0..len)
-                .map(|j| alphabet[((x >> (j * 5)) % alphabet.len() as u64) as usize] as char)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize] as char)
                 .collect();
             let mut fast = Vec::new();
             ascii_words(text.as_bytes(), |w| fast.push(w.to_vec()));
             let mut slow = Vec::new();
             segmented_units(&text, 1, |w| slow.push(w.to_vec()));
             assert_eq!(fast, slow, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn mixed_text_cut_at_spaces_agrees_with_segmenting_it_whole() {
+        // ASCII with spaces, and characters whose UAX #29 rules look across neighbours:
+        // combining accent (Extend), ZWJ, NBSP and ideographic space, MidLetter `·`,
+        // MidNumLet `’`, half-width Katakana, Arabic digits, regional indicators, an emoji
+        let alphabet: Vec<char> = "aZ9_.,:' \n  é中\u{301}\u{200D}\u{A0}\u{3000}·’ｱ٣🇺🇸😀"
+            .chars()
+            .collect();
+        let mut x = 0x2545f4914f6cdd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..40_000 {
+            let len = (next() % 30) as usize;
+            let text: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            for cjk_chars in [1, 2] {
+                let mut pieces = Vec::new();
+                for_each_unit(&text, cjk_chars, |w| pieces.push(w.to_vec()));
+                let mut whole = Vec::new();
+                segmented_units(&text, cjk_chars, |w| whole.push(w.to_vec()));
+                assert_eq!(pieces, whole, "{text:?}");
+            }
         }
     }
 
