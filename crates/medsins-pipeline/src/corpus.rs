@@ -17,7 +17,6 @@ use medsins_manifest::{
 use medsins_output::{LockedFile, LockedMember};
 use medsins_readers::{Limits, ReadError, Record, RecordError, Sink};
 use rayon::prelude::*;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -174,20 +173,8 @@ pub fn raw_rel_path(corpus_id: &str, f: &RawFile) -> String {
     format!("{}/{}", folder_name(corpus_id, f), f.path.get_ref())
 }
 
-pub fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut w = medsins_core::Sha256Writer::default();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        std::io::Write::write_all(&mut w, &buf[..n])?;
-    }
-    let size = w.bytes;
-    Ok((size, w.finish_hex()))
-}
+/// Size and SHA-256 of a file (hashed through a map of it).
+pub use medsins_readers::sha256_file as hash_file;
 
 /// Size and SHA-256 of a file, or of a folder's listing of files and their hashes.
 pub fn hash_path(p: &Path) -> std::io::Result<(u64, String)> {

@@ -282,6 +282,24 @@ pub fn prefetch(path: &Path) -> std::io::Result<()> {
     map.advise(memmap2::Advice::WillNeed)
 }
 
+/// Size and SHA-256 of a file, hashed through a read-only map of it: the bytes are hashed
+/// where the page cache holds them, not first copied into a buffer by `read` (a second full
+/// copy of every raw file, since the readers map them too: ≈ 3.5 % of a build's CPU).
+pub fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
+    let file = std::fs::File::open(path)?;
+    let mut hasher = medsins_core::Sha256Writer::default();
+    if file.metadata()?.len() > 0 {
+        // SAFETY: the map is read-only and private, and only read while hashing; raw files are
+        // inputs the build does not modify (a concurrent external truncation would be a user
+        // error, as for the readers' maps).
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }?;
+        std::io::Write::write_all(&mut hasher, &map)?;
+    }
+    let size = hasher.bytes;
+    Ok((size, hasher.finish_hex()))
+}
+
 /// How many member names an error about an unmatched member pattern lists.
 const MEMBERS_LISTED: usize = 10;
 

@@ -26,7 +26,7 @@ mod text_files;
 mod xml;
 
 pub use bank::{InstructionBank, TaskInstructions};
-pub use bytes::{RawBytes, prefetch};
+pub use bytes::{RawBytes, prefetch, sha256_file};
 pub use fields::fixed_fields;
 pub use limits::{
     Limit, Limits, LimitsError, MAX_DEPTH_CEILING, RATIO_FREE_BYTES, parse_bytes, show_bytes,

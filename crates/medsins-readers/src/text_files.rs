@@ -17,9 +17,9 @@ pub fn folder_sha256(dir: &Path) -> std::io::Result<(u64, String)> {
     let mut listing = String::new();
     let mut size = 0u64;
     for (rel, p) in crate::folder::files_under(dir)? {
-        let data = std::fs::read(&p)?;
-        size += data.len() as u64;
-        listing.push_str(&format!("{rel}\0{}\n", medsins_core::sha256_hex(&data)));
+        let (n, sha256) = crate::bytes::sha256_file(&p)?;
+        size += n;
+        listing.push_str(&format!("{rel}\0{sha256}\n"));
     }
     Ok((size, medsins_core::sha256_hex(listing.as_bytes())))
 }
