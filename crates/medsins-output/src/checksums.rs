@@ -1,6 +1,7 @@
 //! `SHA256SUMS`: the checksum of every file of the output, in `sha256sum` format.
 
 use crate::{OutputError, io_err};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 pub const CHECKSUMS_FILE: &str = "SHA256SUMS";
@@ -32,15 +33,25 @@ pub fn list_files(dir: &Path) -> Result<Vec<String>, OutputError> {
     Ok(v)
 }
 
+/// The SHA-256 of a file, streamed (a shard is not read into memory whole).
 fn file_sha256(path: &Path) -> Result<String, OutputError> {
-    let bytes = std::fs::read(path).map_err(io_err(path))?;
-    Ok(medsins_core::sha256_hex(&bytes))
+    let mut file = std::fs::File::open(path).map_err(io_err(path))?;
+    let mut hash = medsins_core::Sha256Writer::default();
+    std::io::copy(&mut file, &mut hash).map_err(io_err(path))?;
+    Ok(hash.finish_hex())
 }
 
+/// Writes `SHA256SUMS`; the files are hashed in parallel on the worker pool (the lines stay
+/// in file order).
 pub fn write_checksums(dir: &Path) -> Result<(), OutputError> {
+    let files = list_files(dir)?;
+    let sums: Vec<String> = files
+        .par_iter()
+        .map(|f| file_sha256(&dir.join(f)))
+        .collect::<Result<_, _>>()?;
     let mut s = String::new();
-    for f in list_files(dir)? {
-        s.push_str(&format!("{}  {f}\n", file_sha256(&dir.join(&f))?));
+    for (f, sum) in files.iter().zip(sums) {
+        s.push_str(&format!("{sum}  {f}\n"));
     }
     let p = dir.join(CHECKSUMS_FILE);
     std::fs::write(&p, s).map_err(io_err(&p))

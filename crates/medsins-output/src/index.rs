@@ -17,6 +17,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReaderBuilder, RowSelection
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use rayon::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -84,20 +85,34 @@ pub fn write_id_index(dir: &Path) -> Result<(), OutputError> {
     if dir.join(LEDGER_FILE).is_file() {
         files.push(LEDGER_FILE.to_string());
     }
-    // compact entries: (id as 128 bits, file number, row); hex order = numeric order
-    let mut entries: Vec<(u128, u32, u64)> = Vec::new();
-    let mut odd: Vec<(String, u32, u64)> = Vec::new();
-    for (fi, f) in files.iter().enumerate() {
-        for (row, id) in read_id_column(&dir.join(f))?.into_iter().enumerate() {
-            let Some(id) = id else { continue };
-            match id.parse::<medsins_core::SampleId>() {
-                Ok(x) => entries.push((x.as_u128(), fi as u32, row as u64)),
-                Err(_) => odd.push((id, fi as u32, row as u64)),
+    // each file's ids are read (and parsed into compact entries) in parallel on the worker
+    // pool, then taken in file order
+    type FileIds = (Vec<(u128, u32, u64)>, Vec<(String, u32, u64)>);
+    let per_file: Vec<FileIds> = files
+        .par_iter()
+        .enumerate()
+        .map(|(fi, f)| -> Result<FileIds, OutputError> {
+            let (mut ids, mut odd) = (Vec::new(), Vec::new());
+            for (row, id) in read_id_column(&dir.join(f))?.into_iter().enumerate() {
+                let Some(id) = id else { continue };
+                match id.parse::<medsins_core::SampleId>() {
+                    Ok(x) => ids.push((x.as_u128(), fi as u32, row as u64)),
+                    Err(_) => odd.push((id, fi as u32, row as u64)),
+                }
             }
-        }
+            Ok((ids, odd))
+        })
+        .collect::<Result<_, _>>()?;
+    // compact entries: (id as 128 bits, file number, row); hex order = numeric order
+    let mut entries: Vec<(u128, u32, u64)> =
+        Vec::with_capacity(per_file.iter().map(|f| f.0.len()).sum());
+    let mut odd: Vec<(String, u32, u64)> = Vec::new();
+    for (ids, o) in per_file {
+        entries.extend(ids);
+        odd.extend(o);
     }
     // `files` is sorted, so (id, file number, row) orders as (id, file path, row)
-    entries.sort_unstable();
+    entries.par_sort_unstable();
     odd.sort_unstable();
     let total = entries.len() + odd.len();
     // merge the two sorted runs lazily, so only the compact entries are held in memory

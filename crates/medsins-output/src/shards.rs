@@ -110,7 +110,33 @@ fn props(max_rows: Option<usize>) -> WriterProperties {
 }
 
 fn repeated(v: &str, n: usize) -> ArrayRef {
-    Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v, n)))
+    string_column(n, std::iter::repeat_n(v, n))
+}
+
+/// A string column of `n` values, its buffers sized once: growing them by doubling would
+/// copy every long text again (inputs of full-text articles reach megabytes a batch).
+fn string_column<'a>(n: usize, values: impl Iterator<Item = &'a str> + Clone) -> ArrayRef {
+    let bytes = values.clone().map(str::len).sum();
+    let mut b = StringBuilder::with_capacity(n, bytes);
+    for v in values {
+        b.append_value(v);
+    }
+    Arc::new(b.finish())
+}
+
+/// A column of sample ids (32 hex digits each), formatted straight into the array's buffer.
+fn id_strings(
+    n: usize,
+    ids: impl Iterator<Item = SampleId>,
+) -> Result<ArrayRef, arrow_schema::ArrowError> {
+    use std::fmt::Write;
+    let mut b = StringBuilder::with_capacity(n, n * 32);
+    for id in ids {
+        write!(b, "{id}").map_err(|e| arrow_schema::ArrowError::ComputeError(e.to_string()))?;
+        // ends the value the digits were written into
+        b.append_value("");
+    }
+    Ok(Arc::new(b.finish()))
 }
 
 fn repeated_list(items: &[String], n: usize) -> ArrayRef {
@@ -129,16 +155,11 @@ fn sample_batch(
     rows: &[(&Sample, Option<(i32, i32)>)],
 ) -> Result<RecordBatch, arrow_schema::ArrowError> {
     let n = rows.len();
-    let col = |f: fn(&Sample) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(s, _)| f(s)),
-        ))
-    };
+    let col =
+        |f: fn(&Sample) -> &str| -> ArrayRef { string_column(n, rows.iter().map(|(s, _)| f(s))) };
     let tokens = rows.first().is_some_and(|r| r.1.is_some());
     let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|(s, _)| s.id.to_string()),
-        )),
+        id_strings(n, rows.iter().map(|(s, _)| s.id))?,
         repeated(&meta.task_id, n),
         Arc::new(Int32Array::from(vec![meta.task_no as i32; n])),
         repeated(&meta.corpus_id, n),
@@ -507,9 +528,8 @@ impl LedgerWriter {
 }
 
 fn ledger_batch(rows: &[LedgerEntry]) -> Result<RecordBatch, arrow_schema::ArrowError> {
-    let s = |f: fn(&LedgerEntry) -> &str| -> ArrayRef {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
-    };
+    let s =
+        |f: fn(&LedgerEntry) -> &str| -> ArrayRef { string_column(rows.len(), rows.iter().map(f)) };
     let id = |f: fn(&LedgerEntry) -> Option<SampleId>| -> ArrayRef {
         Arc::new(StringArray::from(
             rows.iter()

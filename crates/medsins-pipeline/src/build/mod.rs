@@ -276,22 +276,30 @@ fn write_all(
     built.sort_by_key(|(_, r)| r.meta.task_no);
     let no_checks = Vec::new();
     let positions = cache.map(WriteCache::positions).unwrap_or_default();
-    let to_write = built
+    let (to_write, ledgers) = built
         .iter_mut()
-        .map(|(j, run)| write::ToWrite {
-            expected: expected.get(&run.meta.task_id).unwrap_or(&no_checks),
-            task: jobs[*j].task,
-            cached: cache
-                .zip(positions.get(j))
-                .map(|(c, (unit_key, pos))| write::CachedWrite {
-                    cache: c.cache,
-                    key: write::write_key(unit_key, *pos, run, opts),
+        .map(|(j, run)| {
+            let (run, ledger) = run.kept_and_ledger();
+            let t = write::ToWrite {
+                expected: expected.get(&run.meta.task_id).unwrap_or(&no_checks),
+                task: jobs[*j].task,
+                cached: cache.zip(positions.get(j)).map(|(c, (unit_key, pos))| {
+                    write::CachedWrite {
+                        cache: c.cache,
+                        key: write::write_key(unit_key, *pos, &run, opts),
+                    }
                 }),
-            run,
+                run,
+            };
+            (t, ledger)
         })
-        .collect();
-    let written = write::write_tasks(dir, to_write, inputs, opts)?;
-    write::write_ledger(dir, &mut built)?;
+        .unzip();
+    let written = write::write_tasks(dir, to_write, ledgers, inputs, opts)?;
+    if inputs.counter.is_some() {
+        for ((_, run), w) in built.iter_mut().zip(&written) {
+            write::record_tokens_stage(run, w);
+        }
+    }
     Ok((built, written, write_start.elapsed().as_secs_f64()))
 }
 

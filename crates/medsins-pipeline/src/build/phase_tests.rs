@@ -255,16 +255,20 @@ fn each_phase_hands_the_next_exactly_what_it_built() {
     let mut built: Vec<(usize, crate::TaskRun)> =
         std::mem::take(&mut runs.built).into_iter().collect();
     let jobs = plan.jobs();
-    let to_write = built
+    let (to_write, ledgers) = built
         .iter_mut()
-        .map(|(j, run)| write::ToWrite {
-            expected: &[],
-            task: jobs[*j].task,
-            cached: None,
-            run,
+        .map(|(j, run)| {
+            let (run, ledger) = run.kept_and_ledger();
+            let t = write::ToWrite {
+                expected: &[],
+                task: jobs[*j].task,
+                cached: None,
+                run,
+            };
+            (t, ledger)
         })
-        .collect();
-    let written = write::write_tasks(&dir, to_write, &inputs, &opts).unwrap();
+        .unzip();
+    let written = write::write_tasks(&dir, to_write, ledgers, &inputs, &opts).unwrap();
     let per_split: Vec<(u64, BTreeMap<String, u64>)> = written
         .iter()
         .map(|w| (w.samples, w.per_split.clone()))
@@ -281,7 +285,6 @@ fn each_phase_hands_the_next_exactly_what_it_built() {
     );
     assert_eq!(written[0].input_chars, [42, 19, HELD_OUT.len() as u64]);
     assert!(written[0].tokens.is_none(), "no --tokenizer");
-    write::write_ledger(&dir, &mut built).unwrap();
     drop(scratch);
     let mut files: Vec<String> = medsins_output::shard_files(&dir).unwrap();
     files.sort();

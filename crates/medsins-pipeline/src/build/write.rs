@@ -1,6 +1,8 @@
 //! Phase 4, write: every task's kept samples stream from its store into its Parquet shards —
 //! instructions, token counts (and `--max-tokens`), the semantic checks and the length
-//! statistics on the way — then every task's ledger into `ledger.parquet`.
+//! statistics on the way — and, at the same time, every task's ledger into `ledger.parquet`
+//! (on a thread of its own beside the worker pool, in task order; with one worker, after the
+//! shards).
 //!
 //! With a cache (docs/scale-out.md), a task's written output — its shards, what writing them
 //! gave, the `--max-tokens` removals — is kept under a [`write_key`] and copied into the
@@ -14,7 +16,8 @@ use super::cache::{Cache, CacheError, Kind, Record};
 use super::schedule::largest_first;
 use super::units::CACHE_FORMAT;
 use crate::stages::TaskContext;
-use crate::task::TaskRun;
+use crate::store::Ledger;
+use crate::task::{KeptSamples, TaskRun};
 use crate::{BuildError, BuildOptions, TaskError, instruction_set};
 use medsins_core::{LedgerEntry, LedgerReason, Sha256Writer, Split, sha256_hex};
 use medsins_manifest::{ExpectedCheck, Task};
@@ -23,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender};
 
 /// What writing one task's shards gave.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,10 +44,10 @@ pub struct Written {
     pub from_cache: bool,
 }
 
-/// A task to write: its run, its manifest entry, the checks it expects to fail and, with a
-/// cache, where its written output is kept.
+/// A task to write: its kept samples, its manifest entry, the checks it expects to fail and,
+/// with a cache, where its written output is kept.
 pub struct ToWrite<'a> {
-    pub run: &'a mut TaskRun,
+    pub run: KeptSamples<'a>,
     pub task: &'a Task,
     pub expected: &'a [ExpectedCheck],
     pub cached: Option<CachedWrite<'a>>,
@@ -60,9 +64,14 @@ pub struct CachedWrite<'a> {
 /// raw files, instruction set, every option a unit depends on: seed, tokenizer,
 /// `--max-tokens` …), its position in the unit, the samples it keeps after the cross-task
 /// passes (what leakage removed), and the write options.
-pub fn write_key(unit_key: &str, position: usize, run: &TaskRun, opts: &BuildOptions) -> String {
+pub fn write_key(
+    unit_key: &str,
+    position: usize,
+    run: &KeptSamples,
+    opts: &BuildOptions,
+) -> String {
     let mut kept = Vec::with_capacity(run.kept.len() * 9);
-    for k in &run.kept {
+    for k in run.kept {
         kept.extend_from_slice(&k.handle.to_le_bytes());
         kept.push(Split::ALL.iter().position(|s| *s == k.split).unwrap_or(0) as u8);
     }
@@ -111,24 +120,51 @@ impl Record for WrittenRecord {
     }
 }
 
-/// Writes every task's shards (largest first, in parallel on the worker pool); results in
-/// the given order.
+/// Writes every task's shards (largest first, in parallel on the worker pool) and, at the
+/// same time, `ledger.parquet` from `ledgers` (one a task, in the tasks' order); results in
+/// the given order. A task's `--max-tokens` removals go to its ledger before it is written.
 pub fn write_tasks(
     dir: &Path,
     tasks: Vec<ToWrite>,
+    ledgers: Vec<&mut Ledger>,
     inputs: &Inputs,
     opts: &BuildOptions,
 ) -> Result<Vec<Written>, BuildError> {
     opts.report("writing", 0, 1);
-    let written = largest_first(
-        tasks,
-        |t| t.run.kept.len() as u64,
-        |t| {
-            let instructions = instruction_set(t.task, inputs.bank.as_ref());
-            write_or_reuse(dir, t, &instructions, inputs.counter.as_ref(), opts)
-        },
-    );
-    written
+    // each task hands its `--max-tokens` removals to the ledger writer when its shards are done
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        tasks.iter().map(|_| mpsc::sync_channel(1)).unzip();
+    let tokens = inputs.counter.is_some();
+    let write_shards = || {
+        largest_first(
+            tasks.into_iter().zip(senders).collect(),
+            |(t, _)| t.run.kept.len() as u64,
+            |(t, done): (ToWrite, SyncSender<Vec<LedgerEntry>>)| {
+                let instructions = instruction_set(t.task, inputs.bank.as_ref());
+                let (w, too_long) =
+                    write_or_reuse(dir, t, &instructions, inputs.counter.as_ref(), opts)?;
+                // the ledger writer has dropped its end when it awaits no removals (no
+                // tokenizer) or when it failed (its error is the build's): nothing to hand over
+                let _ = done.send(too_long);
+                Ok(w)
+            },
+        )
+    };
+    let write_ledger = || write_ledger(dir, ledgers, tokens.then_some(receivers));
+    let (written, ledger) = if rayon::current_num_threads() > 1 {
+        std::thread::scope(|s| {
+            let ledger = s.spawn(write_ledger);
+            let written = write_shards();
+            let ledger = ledger
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (written, ledger)
+        })
+    } else {
+        let written = write_shards();
+        (written, write_ledger())
+    };
+    let written: Vec<Written> = written
         .into_iter()
         .map(|w| {
             w.unwrap_or(Err(BuildError::Task {
@@ -136,27 +172,32 @@ pub fn write_tasks(
                 source: TaskError::NotRun,
             }))
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    ledger?;
+    Ok(written)
 }
 
 /// A task's shards copied from the cache when it holds them (a damaged entry is removed),
-/// else written and stored in the cache.
+/// else written and stored in the cache; with its `--max-tokens` removals.
 fn write_or_reuse(
     dir: &Path,
     t: ToWrite,
     instructions: &[String],
     counter: Option<&crate::tokens::Counter>,
     opts: &BuildOptions,
-) -> Result<Written, BuildError> {
+) -> Result<(Written, Vec<LedgerEntry>), BuildError> {
     let Some(cached) = t.cached else {
-        return write_task(dir, t.run, t.task, t.expected, instructions, counter, opts)
-            .map(|(w, _)| w);
+        return write_task(dir, &t.run, t.task, t.expected, instructions, counter, opts);
     };
     let task_id = t.run.meta.task_id.clone();
     let task_dir = dir.join("data").join(&task_id);
     if let Some((entry, record)) = cached.cache.find::<WrittenRecord>(&cached.key, &task_id)? {
         match copy_shards(&entry, &record, &task_dir) {
-            Ok(()) => return reuse(t.run, record, counter.is_some()),
+            Ok(()) => {
+                let mut w = record.written;
+                w.from_cache = true;
+                return Ok((w, record.too_long));
+            }
             Err(e) => {
                 std::fs::remove_dir_all(&task_dir).map_err(|source| CacheError::Io {
                     path: task_dir.clone(),
@@ -168,23 +209,32 @@ fn write_or_reuse(
             }
         }
     }
-    let (w, too_long) = write_task(dir, t.run, t.task, t.expected, instructions, counter, opts)?;
-    store(cached.cache, &cached.key, &task_id, &task_dir, &w, too_long)?;
-    Ok(w)
+    let (w, too_long) = write_task(dir, &t.run, t.task, t.expected, instructions, counter, opts)?;
+    store(
+        cached.cache,
+        &cached.key,
+        &task_id,
+        &task_dir,
+        &w,
+        too_long.clone(),
+    )?;
+    Ok((w, too_long))
 }
 
-/// A task written from the cache's record: its `--max-tokens` removals go to its ledger.
-fn reuse(run: &mut TaskRun, record: WrittenRecord, tokens: bool) -> Result<Written, BuildError> {
+/// Records the `tokens` stage of a written task (builds with a tokenizer): its kept samples
+/// before `--max-tokens`, the samples written, the seconds counting took (none when the
+/// shards came from the cache).
+pub fn record_tokens_stage(run: &mut TaskRun, w: &Written) {
+    let secs = match w.from_cache {
+        true => 0.0,
+        false => w
+            .seconds
+            .iter()
+            .find(|(k, _)| k == "tokens")
+            .map_or(0.0, |x| x.1),
+    };
     let before = run.kept.len() as u64;
-    for e in record.too_long {
-        run.ledger.push(e)?;
-    }
-    let mut w = record.written;
-    if tokens {
-        run.stage("tokens", before, w.samples, 0.0);
-    }
-    w.from_cache = true;
-    Ok(w)
+    run.stage("tokens", before, w.samples, secs);
 }
 
 /// Copies a cached entry's shards into `task_dir` (new files), checking each one's SHA-256.
@@ -271,10 +321,10 @@ fn copy_hashed(from: &Path, to: &Path) -> Result<String, CacheError> {
 }
 
 /// Streams a task's kept samples from its store into its shards (see the module docs);
-/// returns what it gave and the `--max-tokens` removals (also pushed to its ledger).
+/// returns what it gave and the `--max-tokens` removals (for its ledger).
 fn write_task(
     dir: &Path,
-    run: &mut TaskRun,
+    run: &KeptSamples,
     task: &Task,
     expected: &[ExpectedCheck],
     instructions: &[String],
@@ -283,13 +333,13 @@ fn write_task(
 ) -> Result<(Written, Vec<LedgerEntry>), BuildError> {
     let start = std::time::Instant::now();
     let cx = TaskContext {
-        meta: &run.meta,
+        meta: run.meta,
         split: task.split.get_ref(),
         seed: opts.seed,
         instructions,
     };
     let mut shards =
-        output::TaskShardWriter::create(dir, &run.meta, counter.is_some(), opts.shard_rows)?
+        output::TaskShardWriter::create(dir, run.meta, counter.is_some(), opts.shard_rows)?
             .with_row_group_bytes(opts.row_group_bytes);
     let mut checker =
         medsins_quality::TaskChecker::new(&run.meta.task_id, &run.meta.category, expected);
@@ -304,9 +354,8 @@ fn write_task(
         from_cache: false,
     };
     let mut t_tokens = 0.0;
-    let before = run.kept.len() as u64;
     let mut too_long: Vec<LedgerEntry> = Vec::new();
-    run.for_each_kept(&mut |mut batch| {
+    run.for_each(&mut |mut batch| {
         for s in batch.iter_mut() {
             let (i, text) = cx.instruction(s.id);
             s.instruction_id = i;
@@ -352,12 +401,6 @@ fn write_task(
         Ok::<(), BuildError>(())
     })?;
     shards.finish()?;
-    for e in &too_long {
-        run.ledger.push(e.clone())?;
-    }
-    if counter.is_some() {
-        run.stage("tokens", before, w.samples, t_tokens);
-    }
     w.checks = checker.finish();
     w.seconds = vec![
         ("tokens".into(), t_tokens),
@@ -366,13 +409,27 @@ fn write_task(
     Ok((w, too_long))
 }
 
-/// Every task's ledger, in the given order, into `ledger.parquet`.
-pub fn write_ledger(dir: &Path, runs: &mut [(usize, TaskRun)]) -> Result<(), BuildError> {
-    let mut ledger = output::LedgerWriter::create(dir)?;
-    for (_, run) in runs.iter_mut() {
-        run.ledger
-            .for_each(&mut |b| ledger.push(b).map_err(BuildError::from))?;
+/// Every task's ledger, in the given order, into `ledger.parquet`. With `too_long` (builds
+/// with a tokenizer), each task's `--max-tokens` removals are awaited and added to its ledger
+/// first; a task whose shards failed ends the ledger (its error is the build's).
+pub fn write_ledger(
+    dir: &Path,
+    ledgers: Vec<&mut Ledger>,
+    too_long: Option<Vec<Receiver<Vec<LedgerEntry>>>>,
+) -> Result<(), BuildError> {
+    let mut out = output::LedgerWriter::create(dir)?;
+    let mut too_long = too_long.map(Vec::into_iter);
+    for ledger in ledgers {
+        if let Some(rx) = too_long.as_mut().and_then(Iterator::next) {
+            let Ok(entries) = rx.recv() else {
+                return Ok(());
+            };
+            for e in entries {
+                ledger.push(e)?;
+            }
+        }
+        ledger.for_each(&mut |b| out.push(b).map_err(BuildError::from))?;
     }
-    ledger.finish()?;
+    out.finish()?;
     Ok(())
 }

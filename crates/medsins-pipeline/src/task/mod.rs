@@ -118,6 +118,44 @@ impl TaskRun {
         &self,
         f: &mut dyn FnMut(Vec<Sample>) -> Result<(), E>,
     ) -> Result<(), E> {
+        self.kept_samples().for_each(f)
+    }
+
+    /// What reading the kept samples needs, borrowed from the run.
+    pub fn kept_samples(&self) -> KeptSamples<'_> {
+        KeptSamples {
+            meta: &self.meta,
+            store: &self.store,
+            kept: &self.kept,
+        }
+    }
+
+    /// The kept samples and the ledger, borrowed apart: the write phase writes a task's shards
+    /// and its ledger at the same time.
+    pub fn kept_and_ledger(&mut self) -> (KeptSamples<'_>, &mut Ledger) {
+        let kept = KeptSamples {
+            meta: &self.meta,
+            store: &self.store,
+            kept: &self.kept,
+        };
+        (kept, &mut self.ledger)
+    }
+}
+
+/// A run's kept samples where they are stored, and its metadata.
+#[derive(Clone, Copy)]
+pub struct KeptSamples<'a> {
+    pub meta: &'a TaskMeta,
+    store: &'a Store,
+    pub kept: &'a [Kept],
+}
+
+impl KeptSamples<'_> {
+    /// The kept samples (with their splits), in task order, batch by batch.
+    pub fn for_each<E: From<crate::store::StoreError>>(
+        &self,
+        f: &mut dyn FnMut(Vec<Sample>) -> Result<(), E>,
+    ) -> Result<(), E> {
         let handles: Vec<u64> = self.kept.iter().map(|k| k.handle).collect();
         let mut at = 0usize;
         self.store
